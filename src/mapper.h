@@ -1,0 +1,83 @@
+/* The mapper turns one framed telegram into collectd-ready readings: which
+ * OBIS object becomes which identifier (type, type_instance), the exact unit
+ * conversion (kWh with 3 decimals -> integer Wh), and which time a value
+ * carries. It knows nothing of collectd itself: `type` strings are the names
+ * in collectd's types.db and in types/dsmr.db.
+ *
+ * Stateless and allocation-free: the caller owns struct dsmr_telegram (put
+ * it in the per-meter state, not on a small stack: it is ~12 KiB).
+ *
+ * A telegram is "clean" when dsmr_map returns 0. Any malformed line, or a
+ * mapped object whose value cannot be read (wrong unit, not a number),
+ * counts as an error; callers must then dispatch nothing from it. Unknown
+ * objects are not errors: they are counted and skipped. */
+#ifndef DSMR_MAPPER_H
+#define DSMR_MAPPER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parser.h"
+
+enum dsmr_ds_type { DSMR_DS_GAUGE = 0, DSMR_DS_DERIVE = 1 };
+
+enum dsmr_time_kind {
+  DSMR_AT_TELEGRAM = 0, /* value is "now": the telegram's arrival */
+  DSMR_AT_CAPTURE = 1,  /* value carries its own capture time */
+};
+
+#define DSMR_TYPE_INSTANCE_MAX 32
+
+struct dsmr_reading {
+  const char *type; /* static string, e.g. "dsmr_energy", "power" */
+  char type_instance[DSMR_TYPE_INSTANCE_MAX];
+  enum dsmr_ds_type ds;
+  int64_t derive; /* when ds == DSMR_DS_DERIVE */
+  double gauge;   /* when ds == DSMR_DS_GAUGE */
+  enum dsmr_time_kind time_kind;
+  int64_t capture_time; /* UTC seconds, when time_kind == DSMR_AT_CAPTURE */
+  uint8_t channel;      /* M-Bus channel 1..4 of capture values, else 0 */
+  unsigned line;        /* line of the object in the telegram */
+};
+
+#define DSMR_MAX_READINGS 160
+
+/* What the plugin turns into notifications and state; spans point into the
+ * frame. Empty spans when absent. */
+struct dsmr_telegram_info {
+  struct dsmr_span header;       /* without '/' */
+  struct dsmr_span equipment_id; /* 0-0:96.1.1 (or 0-0:96.1.0), raw */
+  struct dsmr_span text_message; /* 0-0:96.13.0, raw (hex in DSMR 4+) */
+  int version;                   /* 1-3:0.2.8 (40, 42, 50...), 0 unknown */
+  int has_meter_time;
+  int64_t meter_time; /* 0-0:1.0.0, UTC */
+  /* power-failure log 1-0:99.97.0: number of entries and newest entry */
+  unsigned failure_log_entries;
+  int64_t failure_last_end;      /* UTC of the end of the newest failure */
+  int64_t failure_last_duration; /* seconds */
+};
+
+struct dsmr_telegram {
+  struct dsmr_telegram_info info;
+  unsigned nobjects;
+  unsigned unknown_objects;
+  unsigned nreadings;
+  struct dsmr_reading readings[DSMR_MAX_READINGS];
+  unsigned errors;
+  unsigned first_error_line;
+  const char *first_error; /* static string */
+  char first_error_obis[24];
+};
+
+/* Map one frame ('/' .. '!'). Returns the number of errors (0 = clean). */
+unsigned dsmr_map_telegram(const char *frame, size_t len,
+                           struct dsmr_telegram *out);
+
+/* What the library knows about an OBIS object: a human-readable name for
+ * listings, and which groups hold timestamps. NULL when unknown. */
+struct dsmr_obis_info {
+  const char *name;
+};
+const struct dsmr_obis_info *dsmr_obis_describe(const struct dsmr_obis *id);
+
+#endif

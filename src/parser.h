@@ -1,0 +1,97 @@
+/* The parser walks one framed telegram ('/' .. '!') and yields its OBIS
+ * objects one at a time, without copying or allocating: every piece of text
+ * is a span into the caller's buffer.
+ *
+ * Grammar (lenient where real meters are, strict where corruption shows):
+ *   header:  '/' text up to the first CR/LF (the span excludes the '/')
+ *   object:  id groups [trailing]
+ *   id:      A '-' B ':' C '.' D '.' E ['*' F]   (decimal, each 0..255)
+ *   groups:  '(' text ')' ...  text ends at the first ')'; it may be empty.
+ *            A group left open at the end of a line continues on the next
+ *            line (long text messages are wrapped that way), unless that
+ *            line starts with an OBIS id or '!', which makes the object
+ *            malformed.
+ *   continuation: a line that starts with '(' appends its groups to the
+ *            previous object (DSMR 3: "(00124.477)" after 0-n:24.3.0).
+ *   Empty lines are skipped. Lines end with CR LF, LF or CR.
+ *
+ * A line that does not fit is reported as DSMR_PARSE_ERROR with its line
+ * number and a reason; the next call continues with the following line.
+ */
+#ifndef DSMR_PARSER_H
+#define DSMR_PARSER_H
+
+#include <stdint.h>
+
+#include "span.h"
+
+#define DSMR_MAX_GROUPS 64
+
+struct dsmr_obis {
+  uint8_t a, b, c, d, e;
+  uint8_t f; /* 255 unless written ("1-0:1.8.0*255") */
+};
+
+enum dsmr_object_flags {
+  DSMR_OBJ_CONTINUATION = 1u << 0, /* groups came from a following line */
+  DSMR_OBJ_MULTILINE = 1u << 1,    /* a group spans a line break */
+  DSMR_OBJ_TRAILING = 1u << 2,     /* text after the last ')' was ignored */
+  DSMR_OBJ_NESTED = 1u << 3,       /* a group contains '(' */
+};
+
+struct dsmr_object {
+  struct dsmr_span id; /* exact text, e.g. "1-0:1.8.1" or "1-0:1.8.0*255" */
+  struct dsmr_obis obis;
+  unsigned line; /* 1-based line number within the telegram; header = 1 */
+  unsigned flags;
+  unsigned ngroups;
+  struct dsmr_span groups[DSMR_MAX_GROUPS]; /* text between '(' and ')' */
+};
+
+enum dsmr_parse_status {
+  DSMR_PARSE_END = 0,
+  DSMR_PARSE_OBJECT = 1,
+  DSMR_PARSE_ERROR = -1,
+};
+
+struct dsmr_parser {
+  const char *pos, *end;
+  unsigned line;
+  struct dsmr_span header; /* without the leading '/' */
+  /* set on DSMR_PARSE_ERROR */
+  unsigned error_line;
+  const char *error; /* static string: why the line was rejected */
+};
+
+/* telegram/len: a frame from the framer ('/' .. '!'); the trailing '!' may
+ * be present or not. */
+void dsmr_parser_init(struct dsmr_parser *p, const char *telegram,
+                      size_t len);
+
+/* Next object into *obj: DSMR_PARSE_OBJECT, DSMR_PARSE_ERROR (p->error,
+ * p->error_line; *obj is undefined) or DSMR_PARSE_END. */
+enum dsmr_parse_status dsmr_parser_next(struct dsmr_parser *p,
+                                        struct dsmr_object *obj);
+
+/* Number with optional unit: [-]digits[.digits][*unit], e.g.
+ * "000687.138*kWh" -> mantissa 687138, decimals 3, unit "kWh".
+ * At most 18 significant digits; unit is 1..16 characters of [A-Za-z0-9]
+ * (empty span when absent). Returns 0, or -1 when the group is not such a
+ * number (then *out is untouched). */
+struct dsmr_number {
+  int64_t mantissa;
+  unsigned decimals;
+  struct dsmr_span unit;
+};
+int dsmr_parse_number(struct dsmr_span group, struct dsmr_number *out);
+
+/* mantissa scaled to 10^-decimals... as an exact integer in units of
+ * 10^-want_decimals, truncated toward minus infinity if digits are lost.
+ * Returns 0, or -1 on overflow. E.g. 687.138 kWh -> want 3 -> 687138 Wh. */
+int dsmr_number_scaled(const struct dsmr_number *n, unsigned want_decimals,
+                       int64_t *out);
+
+/* n as a double: mantissa / 10^decimals (correctly rounded). */
+double dsmr_number_double(const struct dsmr_number *n);
+
+#endif

@@ -1,0 +1,66 @@
+/* Where a meter's bytes come from: a serial device (libserialport), a
+ * pseudo-terminal (plain termios: libserialport 0.1.1 cannot open ptys), or
+ * a TCP peer (P1-to-network dongle, ser2net). Knows nothing of telegrams.
+ *
+ * Every blocking step also watches `wake_fd` (the read end of a pipe or an
+ * eventfd owned by the caller): when it becomes readable the call returns
+ * at once, so a reader thread can always be stopped within a second. */
+#ifndef DSMR_SOURCE_H
+#define DSMR_SOURCE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum dsmr_source_kind { DSMR_SOURCE_DEVICE = 0, DSMR_SOURCE_TCP = 1 };
+enum dsmr_parity { DSMR_PARITY_NONE = 0, DSMR_PARITY_EVEN, DSMR_PARITY_ODD };
+enum dsmr_data_request {
+  DSMR_DATA_REQUEST_NONE = 0,
+  DSMR_DATA_REQUEST_RTS,
+  DSMR_DATA_REQUEST_DTR,
+};
+
+struct dsmr_source_config {
+  enum dsmr_source_kind kind;
+  char device[256]; /* DSMR_SOURCE_DEVICE */
+  char host[256];   /* DSMR_SOURCE_TCP */
+  char port[32];
+  int baudrate; /* e.g. 115200, 9600 */
+  int databits; /* 7 or 8 */
+  enum dsmr_parity parity;
+  int stopbits; /* 1 or 2 */
+  enum dsmr_data_request data_request;
+};
+
+struct sp_port;
+
+struct dsmr_source {
+  struct dsmr_source_config cfg;
+  int fd;               /* -1 when closed */
+  struct sp_port *port; /* set when opened through libserialport */
+  int is_tty;           /* opened through termios (pty or tty) */
+};
+
+void dsmr_source_init(struct dsmr_source *s,
+                      const struct dsmr_source_config *cfg);
+
+/* Open (connect) the source. Returns 0, or -1 with a human-readable reason
+ * in err (naming the device or host, and what to do for EACCES/ENOENT),
+ * or -2 when woken through wake_fd. Never blocks longer than
+ * timeout_ms, and not at all once wake_fd is readable. */
+int dsmr_source_open(struct dsmr_source *s, int wake_fd, int timeout_ms,
+                     char *err, size_t errlen);
+
+/* Wait up to timeout_ms for bytes. Returns the number read (> 0), 0 on
+ * timeout or wake-up, -1 when the source was lost (EOF, hang-up, device
+ * gone; reason in err). */
+ssize_t dsmr_source_read(struct dsmr_source *s, void *buf, size_t len,
+                         int wake_fd, int timeout_ms, char *err,
+                         size_t errlen);
+
+void dsmr_source_close(struct dsmr_source *s);
+
+/* "device /dev/ttyUSB0" or "tcp 192.168.1.50:23", for log lines. */
+void dsmr_source_describe(const struct dsmr_source_config *cfg, char *buf,
+                          size_t len);
+
+#endif
