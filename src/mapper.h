@@ -26,11 +26,9 @@ enum dsmr_time_kind {
   DSMR_AT_CAPTURE = 1,  /* value carries its own capture time */
 };
 
-#define DSMR_TYPE_INSTANCE_MAX 32
-
 struct dsmr_reading {
-  const char *type; /* static string, e.g. "dsmr_energy", "power" */
-  char type_instance[DSMR_TYPE_INSTANCE_MAX];
+  const char *type;          /* static string, e.g. "dsmr_energy", "power" */
+  const char *type_instance; /* static string, e.g. "import_t1", "gas" */
   enum dsmr_ds_type ds;
   int64_t derive; /* when ds == DSMR_DS_DERIVE */
   double gauge;   /* when ds == DSMR_DS_GAUGE */
@@ -73,11 +71,13 @@ struct dsmr_telegram {
 unsigned dsmr_map_telegram(const char *frame, size_t len,
                            struct dsmr_telegram *out);
 
-/* What the library knows about an OBIS object: a human-readable name for
- * listings, and which groups hold timestamps. NULL when unknown. */
-struct dsmr_obis_info {
-  const char *name;
-};
-const struct dsmr_obis_info *dsmr_obis_describe(const struct dsmr_obis *id);
+/* A human-readable name for an OBIS object ("Energy imported, tariff 1"),
+ * or NULL when the library does not know it. */
+const char *dsmr_obis_name(const struct dsmr_obis *id);
+
+/* Whether group `index` of this object holds a timestamp that may lack its
+ * W/S flag (so only knowledge of the object can tell it from a number).
+ * Flagged timestamps are recognisable anywhere by their shape. */
+int dsmr_obis_group_is_time(const struct dsmr_obis *id, unsigned index);
 
 #endif

@@ -4,7 +4,9 @@
  *
  * Every blocking step also watches `wake_fd` (the read end of a pipe or an
  * eventfd owned by the caller): when it becomes readable the call returns
- * at once, so a reader thread can always be stopped within a second. */
+ * at once, so a reader thread can always be stopped within a second. The
+ * caller never drains wake_fd: once written it stays readable, so every
+ * later call returns at once too. */
 #ifndef DSMR_SOURCE_H
 #define DSMR_SOURCE_H
 
@@ -38,7 +40,20 @@ struct dsmr_source {
   int fd;               /* -1 when closed */
   struct sp_port *port; /* set when opened through libserialport */
   int is_tty;           /* opened through termios (pty or tty) */
+  /* How the open source was reached, for log lines: "libserialport",
+   * "termios" or "tcp"; "" when closed. */
+  const char *via;
+  /* Why libserialport was not used for the open device ("" when it was, or
+   * for TCP): the fallback is normal for ptys but worth a debug line. */
+  char fallback_reason[128];
+  /* Set when DataRequest could not be applied (a pty has no modem lines):
+   * the caller logs it once. */
+  char data_request_note[128];
 };
+
+/* The baud rates the serial path can set (the config checks against this
+ * list): zero-terminated. */
+extern const int dsmr_source_baudrates[];
 
 void dsmr_source_init(struct dsmr_source *s,
                       const struct dsmr_source_config *cfg);
@@ -57,6 +72,7 @@ ssize_t dsmr_source_read(struct dsmr_source *s, void *buf, size_t len,
                          int wake_fd, int timeout_ms, char *err,
                          size_t errlen);
 
+/* Safe to call on a closed source. */
 void dsmr_source_close(struct dsmr_source *s);
 
 /* "device /dev/ttyUSB0" or "tcp 192.168.1.50:23", for log lines. */

@@ -1,0 +1,388 @@
+/* dsmr-cat: show what a meter says. Reads P1 byte streams from files (or
+ * stdin) and prints every telegram as a readable listing, as JSON lines, or
+ * as one summary line of counts. It runs the same path as the plugin's
+ * reader (frame, CRC, parse, map), short of dispatching. */
+#include "framer.h"
+#include "mapper.h"
+#include "parser.h"
+#include "timestamp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum output_mode { OUT_LIST, OUT_JSON, OUT_SUMMARY };
+
+struct cat {
+  enum output_mode mode;
+  struct dsmr_framer framer;
+  struct dsmr_telegram telegram;
+  unsigned long long n, ok, crc_errors, too_large, malformed;
+  int failed; /* exit status 1 */
+};
+
+static const char *crc_word(enum dsmr_crc_verdict v) {
+  switch (v) {
+  case DSMR_CRC_OK:
+    return "ok";
+  case DSMR_CRC_BAD:
+    return "bad";
+  case DSMR_CRC_NONE:
+    break;
+  }
+  return "none";
+}
+
+/* JSON string body: the telegram is latin-1 on the wire, so bytes >= 0x80
+ * become the code point of the same value. */
+static void json_string(struct dsmr_span s) {
+  putchar('"');
+  for (size_t i = 0; i < s.len; i++) {
+    unsigned char c = (unsigned char)s.ptr[i];
+    switch (c) {
+    case '"':
+      fputs("\\\"", stdout);
+      break;
+    case '\\':
+      fputs("\\\\", stdout);
+      break;
+    case '\r':
+      fputs("\\r", stdout);
+      break;
+    case '\n':
+      fputs("\\n", stdout);
+      break;
+    case '\t':
+      fputs("\\t", stdout);
+      break;
+    default:
+      if (c < 0x20 || c >= 0x7f)
+        printf("\\u%04x", c);
+      else
+        putchar(c);
+    }
+  }
+  putchar('"');
+}
+
+/* The exact decimal of a parsed number, without zero padding. */
+static void print_number(const struct dsmr_number *n) {
+  uint64_t m =
+      n->mantissa < 0 ? (uint64_t)0 - (uint64_t)n->mantissa : (uint64_t)n->mantissa;
+  char digits[32];
+  int len = snprintf(digits, sizeof digits, "%" PRIu64, m);
+  int dec = (int)n->decimals;
+  if (n->mantissa < 0)
+    putchar('-');
+  if (dec == 0) {
+    fputs(digits, stdout);
+    return;
+  }
+  if (len <= dec) {
+    printf("0.%0*d%s", dec - len, 0, digits);
+    return;
+  }
+  printf("%.*s.%s", len - dec, digits, digits + len - dec);
+}
+
+/* A group's time, when it holds one: flagged timestamps anywhere, unflagged
+ * ones and COSEM clocks where the object is known to carry a time. */
+static int group_time(const struct dsmr_object *o, unsigned i, int64_t *utc) {
+  int flagged = 0;
+  enum dsmr_ts_status st = dsmr_parse_timestamp(o->groups[i], utc, &flagged);
+  if (st == DSMR_TS_OK && flagged)
+    return 1;
+  if (!dsmr_obis_group_is_time(&o->obis, i))
+    return 0;
+  if (st == DSMR_TS_OK)
+    return 1;
+  return dsmr_parse_cosem_clock(o->groups[i], utc) == DSMR_TS_OK;
+}
+
+static void json_telegram(const struct dsmr_frame *f,
+                          const struct dsmr_telegram *t) {
+  struct dsmr_parser p;
+  struct dsmr_object o;
+  enum dsmr_parse_status st;
+  int first = 1;
+
+  printf("{\"crc\":\"%s\",\"header\":", crc_word(f->crc));
+  json_string(t->info.header);
+  if (f->crc != DSMR_CRC_NONE)
+    printf(",\"crc_given\":\"%04X\",\"crc_computed\":\"%04X\"", f->crc_given,
+           f->crc_computed);
+  fputs(",\"objects\":[", stdout);
+  dsmr_parser_init(&p, f->data, f->len);
+  while ((st = dsmr_parser_next(&p, &o)) != DSMR_PARSE_END) {
+    if (st == DSMR_PARSE_ERROR)
+      continue;
+    printf("%s{\"obis\":", first ? "" : ",");
+    first = 0;
+    json_string(o.id);
+    printf(",\"line\":%u", o.line);
+    const char *name = dsmr_obis_name(&o.obis);
+    if (name)
+      printf(",\"name\":\"%s\"", name);
+    fputs(",\"values\":[", stdout);
+    for (unsigned i = 0; i < o.ngroups; i++) {
+      struct dsmr_number n;
+      int64_t utc;
+      printf("%s{\"raw\":", i ? "," : "");
+      json_string(o.groups[i]);
+      if (group_time(&o, i, &utc)) {
+        char iso[21];
+        dsmr_format_utc(utc, iso);
+        printf(",\"time\":\"%s\"", iso);
+      } else if (dsmr_parse_number(o.groups[i], &n) == 0 && n.unit.len) {
+        fputs(",\"number\":", stdout);
+        print_number(&n);
+        fputs(",\"unit\":", stdout);
+        json_string(n.unit);
+      }
+      putchar('}');
+    }
+    fputs("]}", stdout);
+  }
+  fputs("],\"errors\":[", stdout);
+  dsmr_parser_init(&p, f->data, f->len);
+  first = 1;
+  while ((st = dsmr_parser_next(&p, &o)) != DSMR_PARSE_END) {
+    if (st != DSMR_PARSE_ERROR)
+      continue;
+    printf("%s{\"line\":%u,\"error\":\"%s\"}", first ? "" : ",", p.error_line,
+           p.error);
+    first = 0;
+  }
+  if (t->errors && t->first_error_obis[0]) {
+    printf("%s{\"line\":%u,\"obis\":\"%s\",\"error\":\"%s\"}",
+           first ? "" : ",", t->first_error_line, t->first_error_obis,
+           t->first_error);
+  }
+  fputs("],\"collectd\":[", stdout);
+  for (unsigned i = 0; i < t->nreadings; i++) {
+    const struct dsmr_reading *r = &t->readings[i];
+    printf("%s{\"type\":\"%s\",\"type_instance\":\"%s\",\"value\":", i ? "," : "",
+           r->type, r->type_instance);
+    if (r->ds == DSMR_DS_DERIVE)
+      printf("%" PRId64, r->derive);
+    else
+      printf("%.17g", r->gauge);
+    if (r->time_kind == DSMR_AT_CAPTURE) {
+      char iso[21];
+      dsmr_format_utc(r->capture_time, iso);
+      printf(",\"time\":\"%s\"", iso);
+    }
+    putchar('}');
+  }
+  fputs("]}\n", stdout);
+}
+
+static void list_telegram(const struct cat *c, const struct dsmr_frame *f,
+                          const struct dsmr_telegram *t) {
+  struct dsmr_parser p;
+  struct dsmr_object o;
+  enum dsmr_parse_status st;
+
+  printf("telegram %llu: /%.*s\n", c->n, (int)t->info.header.len,
+         t->info.header.ptr);
+  if (f->crc == DSMR_CRC_NONE)
+    printf("  CRC: none (DSMR 2.2/3 meters send none)\n");
+  else
+    printf("  CRC: %s (given %04X, computed %04X)\n", crc_word(f->crc),
+           f->crc_given, f->crc_computed);
+  dsmr_parser_init(&p, f->data, f->len);
+  while ((st = dsmr_parser_next(&p, &o)) != DSMR_PARSE_END) {
+    if (st == DSMR_PARSE_ERROR) {
+      printf("  line %u: malformed: %s\n", p.error_line, p.error);
+      continue;
+    }
+    const char *name = dsmr_obis_name(&o.obis);
+    printf("  %-14.*s %-42s", (int)o.id.len, o.id.ptr, name ? name : "?");
+    for (unsigned i = 0; i < o.ngroups; i++) {
+      struct dsmr_number n;
+      int64_t utc;
+      if (group_time(&o, i, &utc)) {
+        char iso[21];
+        dsmr_format_utc(utc, iso);
+        printf(" %s", iso);
+      } else if (dsmr_parse_number(o.groups[i], &n) == 0 && n.unit.len) {
+        putchar(' ');
+        print_number(&n);
+        printf(" %.*s", (int)n.unit.len, n.unit.ptr);
+      } else {
+        printf(" (%.*s)", (int)o.groups[i].len, o.groups[i].ptr);
+      }
+    }
+    putchar('\n');
+  }
+  if (t->errors)
+    printf("  REJECTED: %u error(s); first on line %u%s%s: %s\n", t->errors,
+           t->first_error_line, t->first_error_obis[0] ? " " : "",
+           t->first_error_obis, t->first_error);
+  printf("  collectd values%s:\n",
+         (t->errors || f->crc == DSMR_CRC_BAD) ? " (NOT dispatched)" : "");
+  for (unsigned i = 0; i < t->nreadings; i++) {
+    const struct dsmr_reading *r = &t->readings[i];
+    printf("    %s%s%s = ", r->type, r->type_instance[0] ? "-" : "",
+           r->type_instance);
+    if (r->ds == DSMR_DS_DERIVE)
+      printf("%" PRId64, r->derive);
+    else
+      printf("%.17g", r->gauge);
+    if (r->time_kind == DSMR_AT_CAPTURE) {
+      char iso[21];
+      dsmr_format_utc(r->capture_time, iso);
+      printf(" at %s", iso);
+    }
+    putchar('\n');
+  }
+  putchar('\n');
+}
+
+static void on_frame(struct cat *c, const struct dsmr_frame *f) {
+  unsigned errors = dsmr_map_telegram(f->data, f->len, &c->telegram);
+  c->n++;
+  if (f->crc == DSMR_CRC_BAD) {
+    c->crc_errors++;
+    c->failed = 1;
+  } else if (errors) {
+    c->malformed++;
+    c->failed = 1;
+  } else {
+    c->ok++;
+  }
+  if (c->mode == OUT_JSON)
+    json_telegram(f, &c->telegram);
+  else if (c->mode == OUT_LIST)
+    list_telegram(c, f, &c->telegram);
+  if (c->mode != OUT_SUMMARY)
+    fflush(stdout);
+}
+
+static void feed(struct cat *c, const char *p, size_t len) {
+  while (len > 0) {
+    enum dsmr_frame_event ev;
+    struct dsmr_frame f;
+    size_t used = dsmr_framer_feed(&c->framer, p, len, &ev, &f);
+    p += used;
+    len -= used;
+    if (ev == DSMR_FRAME_TELEGRAM) {
+      on_frame(c, &f);
+    } else if (ev == DSMR_FRAME_TOO_LARGE) {
+      c->too_large++;
+      c->failed = 1;
+      if (c->mode == OUT_JSON)
+        printf("{\"error\":\"telegram too large\",\"max\":%zu}\n",
+               c->framer.cap);
+      else if (c->mode == OUT_LIST)
+        printf("telegram dropped: larger than %zu bytes\n\n", c->framer.cap);
+    }
+  }
+}
+
+static int read_fd(struct cat *c, int fd, const char *name) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n == 0)
+      return 0;
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      fprintf(stderr, "dsmr-cat: %s: %s\n", name, strerror(errno));
+      return -1;
+    }
+    feed(c, buf, (size_t)n);
+  }
+}
+
+static void usage(FILE *to) {
+  fputs("usage: dsmr-cat [--json | --summary] [--max-size BYTES] [FILE...]\n"
+        "Reads P1 telegrams from FILEs (standard input when none or \"-\")\n"
+        "and prints each one: header, CRC verdict, every object with its\n"
+        "name, value, unit and time, and the values collectd would get.\n"
+        "  --json        one JSON object per telegram per line\n"
+        "  --summary     one line of counts (telegrams, ok, CRC errors,\n"
+        "                too large, malformed)\n"
+        "  --max-size N  largest telegram accepted (default 8192)\n"
+        "Exit status: 0 all telegrams ok (or without CRC), 1 some failed,\n"
+        "2 usage or I/O error.\n",
+        to);
+}
+
+int main(int argc, char **argv) {
+  static struct cat c; /* large: keep it off the stack */
+  size_t max_size = DSMR_DEFAULT_MAX_TELEGRAM;
+  int i, nfiles = 0, io_error = 0;
+
+  c.mode = OUT_LIST;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--json") == 0) {
+      c.mode = OUT_JSON;
+    } else if (strcmp(a, "--summary") == 0) {
+      c.mode = OUT_SUMMARY;
+    } else if (strcmp(a, "--max-size") == 0 && i + 1 < argc) {
+      char *end;
+      unsigned long v = strtoul(argv[++i], &end, 10);
+      if (*end || v < 16 || v > (1ul << 20)) {
+        fprintf(stderr, "dsmr-cat: --max-size: expected 16..1048576 bytes, "
+                        "got \"%s\"\n",
+                argv[i]);
+        return 2;
+      }
+      max_size = v;
+    } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    } else if (a[0] == '-' && a[1] != 0) {
+      fprintf(stderr, "dsmr-cat: unknown option \"%s\"\n", a);
+      usage(stderr);
+      return 2;
+    } else {
+      break;
+    }
+  }
+
+  char *buf = malloc(max_size);
+  if (!buf) {
+    fprintf(stderr, "dsmr-cat: out of memory\n");
+    return 2;
+  }
+  dsmr_framer_init(&c.framer, buf, max_size);
+
+  for (; i < argc; i++) {
+    const char *name = argv[i];
+    nfiles++;
+    if (strcmp(name, "-") == 0) {
+      io_error |= read_fd(&c, 0, "standard input") != 0;
+      continue;
+    }
+    int fd = open(name, O_RDONLY);
+    if (fd < 0) {
+      fprintf(stderr, "dsmr-cat: %s: %s\n", name, strerror(errno));
+      io_error = 1;
+      continue;
+    }
+    io_error |= read_fd(&c, fd, name) != 0;
+    close(fd);
+  }
+  if (nfiles == 0)
+    io_error |= read_fd(&c, 0, "standard input") != 0;
+
+  if (c.mode == OUT_SUMMARY)
+    printf("telegrams %llu, ok %llu, CRC errors %llu, too large %llu, "
+           "malformed %llu\n",
+           c.n + c.too_large, c.ok, c.crc_errors, c.too_large, c.malformed);
+  free(buf);
+  if (io_error)
+    return 2;
+  return c.failed ? 1 : 0;
+}

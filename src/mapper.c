@@ -1,0 +1,539 @@
+/* From parsed OBIS objects to collectd-ready readings. See mapper.h for the
+ * contract and README.md for the table of identifiers. */
+#include "mapper.h"
+
+#include "obis_table.h"
+#include "timestamp.h"
+
+#include <string.h>
+
+/* M-Bus capture times before this are placeholders that meters send for a
+ * channel without a reading ("700101010000W", "000101000001W"). */
+#define DSMR_EARLIEST_CAPTURE 978307200 /* 2001-01-01T00:00:00Z */
+
+#define DSMR_MBUS_CHANNELS 4
+
+/* M-Bus device types (EN 13757-3) as DSMR writes them in 0-n:24.1.0. */
+enum mbus_device {
+  MBUS_ELECTRICITY = 2,
+  MBUS_GAS = 3,
+  MBUS_HEAT = 4,
+  MBUS_WARM_WATER = 6,
+  MBUS_WATER = 7,
+  MBUS_COOLING_OUTLET = 10,
+  MBUS_COOLING_INLET = 11,
+  MBUS_HEAT_INLET = 12,
+  MBUS_HEAT_COOLING = 13,
+};
+
+/* What one M-Bus channel said in this telegram. The device type may come
+ * after the reading, so readings are resolved once the telegram is read. */
+struct mbus_channel {
+  int device; /* from 0-n:24.1.0; -1 when absent or unreadable */
+  int has_reading;
+  int corrected; /* reading came from 24.2.1 (preferred over 24.2.3) */
+  int64_t capture;
+  struct dsmr_span value;
+  struct dsmr_span unit; /* DSMR 3 writes the unit in a group of its own */
+  unsigned line;
+  char obis[24];
+};
+
+static const double pow10_table[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static int unit_is(struct dsmr_span u, const char *lit) {
+  size_t i = 0;
+  for (; i < u.len && lit[i]; i++) {
+    char a = u.ptr[i], b = lit[i];
+    if (a >= 'A' && a <= 'Z')
+      a = (char)(a - 'A' + 'a');
+    if (b >= 'A' && b <= 'Z')
+      b = (char)(b - 'A' + 'a');
+    if (a != b)
+      return 0;
+  }
+  return i == u.len && lit[i] == 0;
+}
+
+/* The number in its base unit (W, Wh, ...) as a double:
+ * mantissa * 10^(exp10 - decimals), exact whenever the result is an integer
+ * below 2^53. */
+static double base_gauge(const struct dsmr_number *n, int exp10) {
+  int shift = exp10 - (int)n->decimals;
+  if (shift >= 0)
+    return (double)n->mantissa * pow10_table[shift > 22 ? 22 : shift];
+  shift = -shift;
+  return (double)n->mantissa / pow10_table[shift > 22 ? 22 : shift];
+}
+
+/* Which power of ten takes the written unit to the base unit: `kilo` (e.g.
+ * "kWh") gives 3, `base` ("Wh") gives 0; NULL names are not accepted. An
+ * absent unit is accepted only when `base` is NULL too (unitless values).
+ * Returns -1 for any other unit. */
+static int unit_exponent(struct dsmr_span unit, const char *kilo,
+                         const char *base) {
+  if (unit.len == 0)
+    return (kilo == NULL && base == NULL) ? 0 : -1;
+  if (kilo && unit_is(unit, kilo))
+    return 3;
+  if (base && unit_is(unit, base))
+    return 0;
+  return -1;
+}
+
+static void add_error(struct dsmr_telegram *t, unsigned line, const char *why,
+                      struct dsmr_span id) {
+  if (t->errors++ == 0) {
+    t->first_error_line = line;
+    t->first_error = why;
+    size_t n = id.len < sizeof(t->first_error_obis) - 1
+                   ? id.len
+                   : sizeof(t->first_error_obis) - 1;
+    if (n)
+      memcpy(t->first_error_obis, id.ptr, n);
+    t->first_error_obis[n] = 0;
+  }
+}
+
+static struct dsmr_reading *new_reading(struct dsmr_telegram *t, unsigned line,
+                                        struct dsmr_span id) {
+  if (t->nreadings >= DSMR_MAX_READINGS) {
+    add_error(t, line, "too many values in one telegram", id);
+    return NULL;
+  }
+  struct dsmr_reading *r = &t->readings[t->nreadings++];
+  r->time_kind = DSMR_AT_TELEGRAM;
+  r->capture_time = 0;
+  r->channel = 0;
+  r->line = line;
+  r->derive = 0;
+  r->gauge = 0;
+  return r;
+}
+
+/* The first group as a number with one of the expected units. */
+static int first_number(struct dsmr_telegram *t, const struct dsmr_object *o,
+                        unsigned group, struct dsmr_number *n) {
+  if (o->ngroups <= group) {
+    add_error(t, o->line, "value missing", o->id);
+    return -1;
+  }
+  if (dsmr_parse_number(o->groups[group], n) != 0) {
+    add_error(t, o->line, "value is not a number", o->id);
+    return -1;
+  }
+  return 0;
+}
+
+static void emit_gauge(struct dsmr_telegram *t, const struct dsmr_object *o,
+                       const char *type, const char *instance,
+                       const struct dsmr_number *n, const char *kilo,
+                       const char *base) {
+  int e = unit_exponent(n->unit, kilo, base);
+  if (e < 0) {
+    add_error(t, o->line, "unexpected unit", o->id);
+    return;
+  }
+  struct dsmr_reading *r = new_reading(t, o->line, o->id);
+  if (!r)
+    return;
+  r->type = type;
+  r->type_instance = instance;
+  r->ds = DSMR_DS_GAUGE;
+  r->gauge = base_gauge(n, e);
+}
+
+static void emit_derive(struct dsmr_telegram *t, const struct dsmr_object *o,
+                        const char *type, const char *instance,
+                        const struct dsmr_number *n, const char *kilo,
+                        const char *base) {
+  int e = unit_exponent(n->unit, kilo, base);
+  int64_t v;
+  if (e < 0) {
+    add_error(t, o->line, "unexpected unit", o->id);
+    return;
+  }
+  if (n->mantissa < 0 || dsmr_number_scaled(n, (unsigned)e, &v) != 0) {
+    add_error(t, o->line, "register out of range", o->id);
+    return;
+  }
+  struct dsmr_reading *r = new_reading(t, o->line, o->id);
+  if (!r)
+    return;
+  r->type = type;
+  r->type_instance = instance;
+  r->ds = DSMR_DS_DERIVE;
+  r->derive = v;
+}
+
+/* A plain integer without unit (counters, tariff). */
+static void emit_integer(struct dsmr_telegram *t, const struct dsmr_object *o,
+                         const char *type, const char *instance) {
+  struct dsmr_number n;
+  if (first_number(t, o, 0, &n) != 0)
+    return;
+  if (n.unit.len != 0 || n.decimals != 0 || n.mantissa < 0) {
+    add_error(t, o->line, "expected a whole number without unit", o->id);
+    return;
+  }
+  struct dsmr_reading *r = new_reading(t, o->line, o->id);
+  if (!r)
+    return;
+  r->type = type;
+  r->type_instance = instance;
+  r->ds = DSMR_DS_GAUGE;
+  r->gauge = (double)n.mantissa;
+}
+
+static int parse_any_time(struct dsmr_span s, int64_t *utc) {
+  if (dsmr_parse_timestamp(s, utc, NULL) == DSMR_TS_OK)
+    return 0;
+  if (dsmr_parse_cosem_clock(s, utc) == DSMR_TS_OK)
+    return 0;
+  return -1;
+}
+
+/* 1-0:99.97.0(count)(0-0:96.7.19)(end)(duration*s)...: how many entries
+ * and the newest one. Placeholder entries (year 2000) count as entries but
+ * are never "the newest failure". */
+static void read_failure_log(struct dsmr_telegram *t,
+                             const struct dsmr_object *o) {
+  struct dsmr_telegram_info *info = &t->info;
+  unsigned pairs = o->ngroups >= 2 ? (o->ngroups - 2) / 2 : 0;
+  struct dsmr_number n;
+  info->failure_log_entries = pairs;
+  if (o->ngroups >= 1 && dsmr_parse_number(o->groups[0], &n) == 0 &&
+      n.unit.len == 0 && n.decimals == 0 && n.mantissa >= 0 &&
+      (uint64_t)n.mantissa < pairs)
+    info->failure_log_entries = (unsigned)n.mantissa;
+  for (unsigned i = 0; i < pairs; i++) {
+    int64_t end;
+    if (parse_any_time(o->groups[2 + 2 * i], &end) != 0 ||
+        end < DSMR_EARLIEST_CAPTURE || end <= info->failure_last_end)
+      continue;
+    info->failure_last_end = end;
+    info->failure_last_duration = 0;
+    if (dsmr_parse_number(o->groups[3 + 2 * i], &n) == 0 && n.decimals == 0)
+      info->failure_last_duration = n.mantissa;
+  }
+}
+
+static void read_mbus(struct mbus_channel *ch, const struct dsmr_object *o,
+                      int v3) {
+  struct dsmr_span value, unit = {NULL, 0};
+  int64_t capture;
+  int corrected = !v3 && o->obis.e == 1;
+  if (v3) {
+    /* (ts)(status)(period)(1)(obis)(unit) then (value) on the next line */
+    if (o->ngroups < 7)
+      return;
+    unit = o->groups[5];
+    value = o->groups[6];
+  } else {
+    if (o->ngroups < 2)
+      return;
+    value = o->groups[1];
+  }
+  if (dsmr_parse_timestamp(o->groups[0], &capture, NULL) != DSMR_TS_OK ||
+      capture < DSMR_EARLIEST_CAPTURE)
+    return; /* an empty channel: no reading, and not an error */
+  if (ch->has_reading && ch->corrected && !corrected)
+    return;
+  ch->has_reading = 1;
+  ch->corrected = corrected;
+  ch->capture = capture;
+  ch->value = value;
+  ch->unit = unit;
+  ch->line = o->line;
+  size_t n =
+      o->id.len < sizeof(ch->obis) - 1 ? o->id.len : sizeof(ch->obis) - 1;
+  memcpy(ch->obis, o->id.ptr, n);
+  ch->obis[n] = 0;
+}
+
+/* Name tables: the first device of a kind in a telegram gets the plain
+ * name, further ones are told apart by their channel. */
+static const char *const gas_names[] = {"gas", "gas_ch1", "gas_ch2", "gas_ch3",
+                                        "gas_ch4"};
+static const char *const water_names[] = {"water", "water_ch1", "water_ch2",
+                                          "water_ch3", "water_ch4"};
+static const char *const warm_water_names[] = {
+    "warm_water", "warm_water_ch1", "warm_water_ch2", "warm_water_ch3",
+    "warm_water_ch4"};
+static const char *const heat_names[] = {"heat", "heat_ch1", "heat_ch2",
+                                         "heat_ch3", "heat_ch4"};
+static const char *const cooling_names[] = {
+    "cooling", "cooling_ch1", "cooling_ch2", "cooling_ch3", "cooling_ch4"};
+static const char *const electricity_names[] = {"mbus", "mbus_ch1", "mbus_ch2",
+                                                "mbus_ch3", "mbus_ch4"};
+
+enum mbus_family {
+  FAM_GAS,
+  FAM_WATER,
+  FAM_WARM_WATER,
+  FAM_HEAT,
+  FAM_COOLING,
+  FAM_ELECTRICITY,
+  FAM_COUNT,
+};
+
+static const char *const *const family_names[FAM_COUNT] = {
+    gas_names,  water_names,   warm_water_names,
+    heat_names, cooling_names, electricity_names};
+
+static int mbus_family(int device, struct dsmr_span unit) {
+  switch (device) {
+  case MBUS_GAS:
+    return FAM_GAS;
+  case MBUS_WATER:
+    return FAM_WATER;
+  case MBUS_WARM_WATER:
+    return FAM_WARM_WATER;
+  case MBUS_HEAT:
+  case MBUS_HEAT_INLET:
+  case MBUS_HEAT_COOLING:
+    return FAM_HEAT;
+  case MBUS_COOLING_OUTLET:
+  case MBUS_COOLING_INLET:
+    return FAM_COOLING;
+  case MBUS_ELECTRICITY:
+    return FAM_ELECTRICITY;
+  case -1:
+    /* No device type line (some DSMR 4 meters): the unit tells. */
+    if (unit_is(unit, "m3"))
+      return FAM_GAS;
+    if (unit_is(unit, "GJ"))
+      return FAM_HEAT;
+    return -1;
+  default:
+    return -1;
+  }
+}
+
+static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans) {
+  unsigned claimed = 0;
+  for (unsigned c = 1; c <= DSMR_MBUS_CHANNELS; c++) {
+    struct mbus_channel *ch = &chans[c];
+    struct dsmr_span id = {ch->obis, strlen(ch->obis)};
+    struct dsmr_number n;
+    if (!ch->has_reading)
+      continue;
+    if (dsmr_parse_number(ch->value, &n) != 0) {
+      add_error(t, ch->line, "M-Bus value is not a number", id);
+      continue;
+    }
+    struct dsmr_span unit = ch->unit.len ? ch->unit : n.unit;
+    if (ch->unit.len && n.unit.len) {
+      add_error(t, ch->line, "M-Bus value has two units", id);
+      continue;
+    }
+    int fam = mbus_family(ch->device, unit);
+    if (fam < 0)
+      continue; /* a device we do not know: listed, not dispatched */
+    /* Some meters leave the unit out; the device type says what it is. */
+    if (unit.len == 0)
+      unit = (struct dsmr_span){fam == FAM_HEAT || fam == FAM_COOLING ? "GJ"
+                                : fam == FAM_ELECTRICITY              ? "kWh"
+                                                                      : "m3",
+                                fam == FAM_HEAT || fam == FAM_COOLING ? 2u
+                                : fam == FAM_ELECTRICITY              ? 3u
+                                                                      : 2u};
+    const char *type;
+    int e;
+    if (unit_is(unit, "m3") &&
+        (fam == FAM_GAS || fam == FAM_WATER || fam == FAM_WARM_WATER)) {
+      type = "dsmr_volume";
+      e = 3; /* m3 -> L */
+    } else if (unit_is(unit, "GJ") && (fam == FAM_HEAT || fam == FAM_COOLING)) {
+      type = "dsmr_heat";
+      e = 3; /* GJ -> MJ */
+    } else if (unit_is(unit, "kWh")) {
+      type = "dsmr_energy";
+      e = 3;
+    } else if (unit_is(unit, "MWh")) {
+      type = "dsmr_energy";
+      e = 6;
+    } else {
+      add_error(t, ch->line, "unexpected M-Bus unit", id);
+      continue;
+    }
+    int64_t v;
+    if (n.mantissa < 0 || dsmr_number_scaled(&n, (unsigned)e, &v) != 0) {
+      add_error(t, ch->line, "register out of range", id);
+      continue;
+    }
+    struct dsmr_reading *r = new_reading(t, ch->line, id);
+    if (!r)
+      return;
+    r->type = type;
+    r->type_instance = family_names[fam][(claimed & (1u << fam)) ? c : 0];
+    claimed |= 1u << fam;
+    r->ds = DSMR_DS_DERIVE;
+    r->derive = v;
+    r->time_kind = DSMR_AT_CAPTURE;
+    r->capture_time = ch->capture;
+    r->channel = (uint8_t)c;
+  }
+}
+
+static void map_object(struct dsmr_telegram *t, const struct dsmr_object *o,
+                       const struct obis_entry *e, struct mbus_channel *chans) {
+  struct dsmr_telegram_info *info = &t->info;
+  struct dsmr_number n;
+  const char *inst = e->type_instance;
+
+  switch ((enum obis_kind)e->kind) {
+  case OBIS_NAME_ONLY:
+    return;
+  case OBIS_ENERGY:
+    if (first_number(t, o, 0, &n) == 0)
+      emit_derive(t, o, "dsmr_energy", inst, &n, "kWh", "Wh");
+    return;
+  case OBIS_REACTIVE_ENERGY:
+    if (first_number(t, o, 0, &n) == 0)
+      emit_derive(t, o, "dsmr_reactive_energy", inst, &n, "kvarh", "varh");
+    return;
+  case OBIS_POWER:
+    if (first_number(t, o, 0, &n) == 0)
+      emit_gauge(t, o, "power", inst, &n, "kW", "W");
+    return;
+  case OBIS_REACTIVE_POWER:
+    if (first_number(t, o, 0, &n) == 0)
+      emit_gauge(t, o, "dsmr_reactive_power", inst, &n, "kvar", "var");
+    return;
+  case OBIS_APPARENT_POWER:
+    if (first_number(t, o, 0, &n) == 0)
+      emit_gauge(t, o, "dsmr_apparent_power", inst, &n, "kVA", "VA");
+    return;
+  case OBIS_VOLTAGE:
+    if (first_number(t, o, 0, &n) == 0)
+      emit_gauge(t, o, "voltage", inst, &n, "kV", "V");
+    return;
+  case OBIS_CURRENT:
+    if (first_number(t, o, 0, &n) == 0)
+      emit_gauge(t, o, "current", inst, &n, NULL, "A");
+    return;
+  case OBIS_FREQUENCY:
+    if (first_number(t, o, 0, &n) == 0)
+      emit_gauge(t, o, "frequency", inst, &n, NULL, "Hz");
+    return;
+  case OBIS_POWER_FACTOR:
+    if (first_number(t, o, 0, &n) == 0)
+      emit_gauge(t, o, "dsmr_power_factor", inst, &n, NULL, NULL);
+    return;
+  case OBIS_COUNT:
+    emit_integer(t, o, "count", inst);
+    return;
+  case OBIS_TARIFF:
+    emit_integer(t, o, "dsmr_tariff", inst);
+    return;
+  case OBIS_THRESHOLD:
+    if (first_number(t, o, 0, &n) != 0)
+      return;
+    if (unit_is(n.unit, "kVA") || unit_is(n.unit, "VA"))
+      emit_gauge(t, o, "dsmr_apparent_power", inst, &n, "kVA", "VA");
+    else if (unit_is(n.unit, "A"))
+      emit_gauge(t, o, "current", inst, &n, NULL, "A");
+    else
+      emit_gauge(t, o, "power", inst, &n, "kW", "W");
+    return;
+  case OBIS_PEAK: {
+    int64_t when;
+    if (first_number(t, o, 1, &n) != 0)
+      return;
+    if (dsmr_parse_timestamp(o->groups[0], &when, NULL) != DSMR_TS_OK ||
+        when < DSMR_EARLIEST_CAPTURE)
+      return; /* no peak recorded yet this month */
+    unsigned before = t->nreadings;
+    emit_gauge(t, o, "power", inst, &n, "kW", "W");
+    if (t->nreadings > before) {
+      t->readings[before].time_kind = DSMR_AT_CAPTURE;
+      t->readings[before].capture_time = when;
+    }
+    return;
+  }
+  case OBIS_INFO_VERSION:
+    if (o->ngroups >= 1 && dsmr_parse_number(o->groups[0], &n) == 0 &&
+        n.decimals == 0 && n.mantissa >= 0 && n.mantissa < 1000)
+      info->version = (int)n.mantissa;
+    return;
+  case OBIS_INFO_VERSION_BE:
+    /* e-MUCS "50217" = based on DSMR 5.0.2 */
+    if (info->version == 0 && o->ngroups >= 1 &&
+        dsmr_parse_number(o->groups[0], &n) == 0 && n.decimals == 0 &&
+        n.mantissa >= 10000 && n.mantissa < 100000)
+      info->version = (int)(n.mantissa / 1000);
+    return;
+  case OBIS_INFO_EQUIPMENT:
+    if (o->ngroups >= 1)
+      info->equipment_id = o->groups[0];
+    return;
+  case OBIS_INFO_EQUIPMENT_ALT:
+    if (o->ngroups >= 1 && info->equipment_id.len == 0)
+      info->equipment_id = o->groups[0];
+    return;
+  case OBIS_INFO_TIME:
+    if (o->ngroups >= 1 && parse_any_time(o->groups[0], &info->meter_time) == 0)
+      info->has_meter_time = 1;
+    return;
+  case OBIS_INFO_TEXT:
+    if (o->ngroups >= 1)
+      info->text_message = o->groups[0];
+    return;
+  case OBIS_INFO_FAILURE_LOG:
+    read_failure_log(t, o);
+    return;
+  case OBIS_MBUS_TYPE:
+    if (o->ngroups >= 1 && dsmr_parse_number(o->groups[0], &n) == 0 &&
+        n.unit.len == 0 && n.decimals == 0 && n.mantissa >= 0 &&
+        n.mantissa < 256)
+      chans[o->obis.b].device = (int)n.mantissa;
+    return;
+  case OBIS_MBUS_READING:
+    read_mbus(&chans[o->obis.b], o, 0);
+    return;
+  case OBIS_MBUS_READING_V3:
+    read_mbus(&chans[o->obis.b], o, 1);
+    return;
+  }
+}
+
+unsigned dsmr_map_telegram(const char *frame, size_t len,
+                           struct dsmr_telegram *t) {
+  struct dsmr_parser p;
+  struct dsmr_object o;
+  struct mbus_channel chans[DSMR_MBUS_CHANNELS + 1];
+  enum dsmr_parse_status st;
+
+  /* Reset only what is read back: readings[] is filled as it is counted. */
+  memset(&t->info, 0, sizeof(t->info));
+  t->nobjects = t->unknown_objects = t->nreadings = t->errors = 0;
+  t->first_error_line = 0;
+  t->first_error = NULL;
+  t->first_error_obis[0] = 0;
+  for (unsigned c = 0; c <= DSMR_MBUS_CHANNELS; c++) {
+    chans[c].device = -1;
+    chans[c].has_reading = 0;
+    chans[c].unit.len = 0;
+  }
+
+  dsmr_parser_init(&p, frame, len);
+  t->info.header = p.header;
+  while ((st = dsmr_parser_next(&p, &o)) != DSMR_PARSE_END) {
+    if (st == DSMR_PARSE_ERROR) {
+      add_error(t, p.error_line, p.error, (struct dsmr_span){NULL, 0});
+      continue;
+    }
+    t->nobjects++;
+    const struct obis_entry *e = dsmr_obis_lookup(&o.obis);
+    if (!e) {
+      t->unknown_objects++;
+      continue;
+    }
+    map_object(t, &o, e, chans);
+  }
+  emit_mbus(t, chans);
+  return t->errors;
+}

@@ -1,0 +1,243 @@
+/* Opening a serial device or pseudo-terminal.
+ *
+ * libserialport first: it knows the quirks of USB serial adapters. But
+ * libserialport 0.1.1 (Debian 12) cannot open what users also point us at:
+ * pseudo-terminals (socat, ser2net, our simulator), because its
+ * sp_get_port_by_name wants a /sys/class/tty/<name> entry and sp_open
+ * fails on the TIOCMGET ioctl that ptys do not implement. So when it fails
+ * we open the device ourselves with plain termios, in raw mode (a fresh tty
+ * "cooks" input: CR becomes LF, lines are buffered, bytes are echoed). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libserialport.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "source.h"
+#include "source_internal.h"
+
+const int dsmr_source_baudrates[] = {300,   600,   1200,   2400,
+                                     4800,  9600,  19200,  38400,
+                                     57600, 115200, 230400, 0};
+
+static speed_t speed_constant(int baud) {
+  switch (baud) {
+  case 300:
+    return B300;
+  case 600:
+    return B600;
+  case 1200:
+    return B1200;
+  case 2400:
+    return B2400;
+  case 4800:
+    return B4800;
+  case 9600:
+    return B9600;
+  case 19200:
+    return B19200;
+  case 38400:
+    return B38400;
+  case 57600:
+    return B57600;
+  case 115200:
+    return B115200;
+  case 230400:
+    return B230400;
+  default:
+    return B0;
+  }
+}
+
+/* The reason an open failed, with what the user can do about it. */
+static void open_error(char *err, size_t errlen, const char *path, int e) {
+  switch (e) {
+  case ENOENT:
+  case ENODEV:
+  case ENXIO:
+    snprintf(err, errlen,
+             "%s does not exist (adapter unplugged or not yet there? "
+             "/dev/serial/by-id/ names survive re-plugging)",
+             path);
+    break;
+  case EACCES:
+  case EPERM:
+    snprintf(err, errlen,
+             "permission denied opening %s: run collectd as a user that "
+             "may read it (usually: member of the group 'dialout')",
+             path);
+    break;
+  case EBUSY:
+    snprintf(err, errlen, "%s is busy (another program holds it)", path);
+    break;
+  default:
+    snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
+    break;
+  }
+}
+
+static int set_nonblocking(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0)
+    return -1;
+  return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* libserialport's own message for the last failure, copied (it must be
+ * freed with sp_free_error_message). */
+static void sp_reason(char *buf, size_t len, const char *step) {
+  char *msg = sp_last_error_message();
+  snprintf(buf, len, "libserialport: %s: %s", step, msg ? msg : "failed");
+  if (msg)
+    sp_free_error_message(msg);
+}
+
+static int open_libserialport(struct dsmr_source *s, const char *path) {
+  const struct dsmr_source_config *c = &s->cfg;
+  struct sp_port *port = NULL;
+  struct sp_port_config *conf = NULL;
+  enum sp_parity parity;
+  int fd = -1;
+
+  if (sp_get_port_by_name(path, &port) != SP_OK) {
+    sp_reason(s->fallback_reason, sizeof(s->fallback_reason), "lookup");
+    return -1;
+  }
+  if (sp_open(port, SP_MODE_READ) != SP_OK) {
+    sp_reason(s->fallback_reason, sizeof(s->fallback_reason), "open");
+    sp_free_port(port);
+    return -1;
+  }
+  switch (c->parity) {
+  case DSMR_PARITY_EVEN:
+    parity = SP_PARITY_EVEN;
+    break;
+  case DSMR_PARITY_ODD:
+    parity = SP_PARITY_ODD;
+    break;
+  default:
+    parity = SP_PARITY_NONE;
+    break;
+  }
+  /* A new config leaves every setting "unchanged" until set: RTS and DTR
+   * stay as the open left them unless DataRequest asks for one. */
+  if (sp_new_config(&conf) != SP_OK ||
+      sp_set_config_baudrate(conf, c->baudrate) != SP_OK ||
+      sp_set_config_bits(conf, c->databits) != SP_OK ||
+      sp_set_config_parity(conf, parity) != SP_OK ||
+      sp_set_config_stopbits(conf, c->stopbits) != SP_OK ||
+      sp_set_config_cts(conf, SP_CTS_IGNORE) != SP_OK ||
+      sp_set_config_dsr(conf, SP_DSR_IGNORE) != SP_OK ||
+      sp_set_config_xon_xoff(conf, SP_XONXOFF_DISABLED) != SP_OK ||
+      (c->data_request == DSMR_DATA_REQUEST_RTS &&
+       sp_set_config_rts(conf, SP_RTS_ON) != SP_OK) ||
+      (c->data_request == DSMR_DATA_REQUEST_DTR &&
+       sp_set_config_dtr(conf, SP_DTR_ON) != SP_OK) ||
+      sp_set_config(port, conf) != SP_OK) {
+    sp_reason(s->fallback_reason, sizeof(s->fallback_reason), "configure");
+    goto fail;
+  }
+  sp_free_config(conf);
+  conf = NULL;
+  if (sp_get_port_handle(port, &fd) != SP_OK || fd < 0 ||
+      set_nonblocking(fd) < 0) {
+    snprintf(s->fallback_reason, sizeof(s->fallback_reason),
+             "libserialport: no usable descriptor");
+    goto fail;
+  }
+  s->port = port;
+  s->fd = fd;
+  s->is_tty = 1;
+  s->via = "libserialport";
+  return 0;
+
+fail:
+  if (conf)
+    sp_free_config(conf);
+  sp_close(port);
+  sp_free_port(port);
+  return -1;
+}
+
+static int open_termios(struct dsmr_source *s, const char *path, char *err,
+                        size_t errlen) {
+  const struct dsmr_source_config *c = &s->cfg;
+  struct termios t;
+  speed_t speed = speed_constant(c->baudrate);
+  int fd, bits;
+
+  /* O_NONBLOCK: a serial open can otherwise wait for carrier detect;
+   * O_NOCTTY: never become collectd's controlling terminal. */
+  fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    open_error(err, errlen, path, errno);
+    return -1;
+  }
+  if (!isatty(fd)) {
+    snprintf(err, errlen, "%s is not a serial device or terminal", path);
+    close(fd);
+    return -1;
+  }
+  if (tcgetattr(fd, &t) < 0) {
+    snprintf(err, errlen, "%s: cannot read terminal settings: %s", path,
+             strerror(errno));
+    close(fd);
+    return -1;
+  }
+  cfmakeraw(&t);
+  bits = c->databits == 7 ? CS7 : CS8;
+  t.c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CSTOPB | CRTSCTS);
+  t.c_cflag |= (tcflag_t)(bits | CLOCAL | CREAD);
+  if (c->parity != DSMR_PARITY_NONE)
+    t.c_cflag |= PARENB;
+  if (c->parity == DSMR_PARITY_ODD)
+    t.c_cflag |= PARODD;
+  if (c->stopbits == 2)
+    t.c_cflag |= CSTOPB;
+  t.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY);
+  t.c_cc[VMIN] = 1;
+  t.c_cc[VTIME] = 0;
+  if (speed != B0) {
+    cfsetispeed(&t, speed);
+    cfsetospeed(&t, speed);
+  }
+  if (tcsetattr(fd, TCSANOW, &t) < 0) {
+    snprintf(err, errlen, "%s: cannot set raw mode at %d baud: %s", path,
+             c->baudrate, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  if (c->data_request != DSMR_DATA_REQUEST_NONE) {
+    int bit = c->data_request == DSMR_DATA_REQUEST_RTS ? TIOCM_RTS : TIOCM_DTR;
+    if (ioctl(fd, TIOCMBIS, &bit) < 0)
+      snprintf(s->data_request_note, sizeof(s->data_request_note),
+               "DataRequest \"%s\" not applied: %s has no modem lines (%s)",
+               c->data_request == DSMR_DATA_REQUEST_RTS ? "rts" : "dtr", path,
+               strerror(errno));
+  }
+  s->fd = fd;
+  s->is_tty = 1;
+  s->via = "termios";
+  return 0;
+}
+
+int dsmr_source_open_serial(struct dsmr_source *s, char *err, size_t errlen) {
+  char real[PATH_MAX];
+
+  /* libserialport finds a port's sysfs entry from its /dev name, so it
+   * needs "/dev/ttyUSB0", not the /dev/serial/by-id/ link users should
+   * configure (that name survives re-plugging). */
+  if (!realpath(s->cfg.device, real)) {
+    open_error(err, errlen, s->cfg.device, errno);
+    return -1;
+  }
+  if (open_libserialport(s, real) == 0)
+    return 0;
+  return open_termios(s, real, err, errlen);
+}

@@ -1,0 +1,181 @@
+/* Connecting to a TCP peer (a P1-to-network dongle, ser2net), without ever
+ * blocking past the caller's timeout or a wake-up: the name lookup runs
+ * asynchronously (getaddrinfo_a) and the connect is non-blocking. */
+#define _GNU_SOURCE /* getaddrinfo_a */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "source.h"
+#include "source_internal.h"
+
+/* Everything an asynchronous lookup points into lives in one block: if a
+ * lookup cannot be cancelled when we are told to stop, the block is left
+ * to the resolver thread (a one-off at shutdown) instead of being freed
+ * under its feet. */
+struct lookup {
+  struct gaicb cb;
+  struct gaicb *list[1];
+  struct addrinfo hints;
+  char host[256];
+  char port[32];
+};
+
+/* 0 with *res set, -1 with err, -2 when woken. */
+static int resolve(const struct dsmr_source_config *c, int wake_fd,
+                   long long deadline, struct addrinfo **res, char *err,
+                   size_t errlen) {
+  struct addrinfo hints;
+  struct lookup *lk;
+  int rc;
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_ADDRCONFIG;
+  /* An address literal needs no resolver: answer at once. */
+  rc = getaddrinfo(c->host, c->port, &hints, res);
+  if (rc == 0)
+    return 0;
+  if (rc != EAI_NONAME) {
+    snprintf(err, errlen, "%s port %s: %s", c->host, c->port,
+             gai_strerror(rc));
+    return -1;
+  }
+
+  lk = calloc(1, sizeof(*lk));
+  if (!lk) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  snprintf(lk->host, sizeof(lk->host), "%s", c->host);
+  snprintf(lk->port, sizeof(lk->port), "%s", c->port);
+  lk->hints.ai_family = AF_UNSPEC;
+  lk->hints.ai_socktype = SOCK_STREAM;
+  lk->hints.ai_flags = AI_ADDRCONFIG;
+  lk->cb.ar_name = lk->host;
+  lk->cb.ar_service = lk->port;
+  lk->cb.ar_request = &lk->hints;
+  lk->list[0] = &lk->cb;
+  rc = getaddrinfo_a(GAI_NOWAIT, lk->list, 1, NULL);
+  if (rc != 0) {
+    snprintf(err, errlen, "%s: cannot start name lookup: %s", c->host,
+             gai_strerror(rc));
+    free(lk);
+    return -1;
+  }
+  for (;;) {
+    int w;
+    rc = gai_error(&lk->cb);
+    if (rc != EAI_INPROGRESS)
+      break;
+    /* Poll the lookup every 50 ms; the wake fd is watched meanwhile. */
+    w = wake_fd >= 0 ? dsmr_source_wait(wake_fd, POLLIN, -1, 50) : 0;
+    if (wake_fd < 0)
+      usleep(50000);
+    if (w == -2 || w > 0 || dsmr_source_left_ms(deadline) == 0) {
+      if (gai_cancel(&lk->cb) != EAI_NOTCANCELED) {
+        if (lk->cb.ar_result)
+          freeaddrinfo(lk->cb.ar_result);
+        free(lk);
+      } /* else the resolver's thread still writes into lk: it keeps it */
+      if (w != 0)
+        return -2;
+      snprintf(err, errlen, "%s: name lookup timed out", c->host);
+      return -1;
+    }
+  }
+  if (rc != 0) {
+    snprintf(err, errlen, "%s: %s", c->host, gai_strerror(rc));
+    free(lk);
+    return -1;
+  }
+  *res = lk->cb.ar_result;
+  free(lk);
+  return 0;
+}
+
+/* One non-blocking connect: 0 with *fd, -1 with errno-style reason, -2 when
+ * woken. */
+static int try_connect(const struct addrinfo *ai, int wake_fd,
+                       long long deadline, int *out, int *why) {
+  int fd, ev, soerr = 0;
+  socklen_t sl = sizeof(soerr);
+
+  fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+              ai->ai_protocol);
+  if (fd < 0) {
+    *why = errno;
+    return -1;
+  }
+  if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+    goto connected;
+  if (errno != EINPROGRESS) {
+    *why = errno;
+    close(fd);
+    return -1;
+  }
+  ev = dsmr_source_wait(fd, POLLOUT, wake_fd, dsmr_source_left_ms(deadline));
+  if (ev == -2) {
+    close(fd);
+    return -2;
+  }
+  if (ev == 0) {
+    *why = ETIMEDOUT;
+    close(fd);
+    return -1;
+  }
+  if (ev < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 ||
+      soerr != 0) {
+    *why = soerr ? soerr : errno;
+    close(fd);
+    return -1;
+  }
+
+connected: {
+  /* A dongle that loses power never sends a FIN: keepalive probes find
+   * the dead peer within about a minute and a half. */
+  int on = 1, idle = 30, intvl = 10, cnt = 6;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+  *out = fd;
+  return 0;
+}
+
+int dsmr_source_open_tcp(struct dsmr_source *s, int wake_fd, int timeout_ms,
+                         char *err, size_t errlen) {
+  const struct dsmr_source_config *c = &s->cfg;
+  long long deadline = dsmr_source_now_ms() + timeout_ms;
+  struct addrinfo *res = NULL, *ai;
+  int rc, fd = -1, why = 0;
+
+  rc = resolve(c, wake_fd, deadline, &res, err, errlen);
+  if (rc != 0)
+    return rc;
+  for (ai = res; ai; ai = ai->ai_next) {
+    rc = try_connect(ai, wake_fd, deadline, &fd, &why);
+    if (rc == 0 || rc == -2)
+      break;
+  }
+  freeaddrinfo(res);
+  if (rc == -2)
+    return -2;
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot connect to %s port %s: %s", c->host,
+             c->port, strerror(why ? why : ECONNREFUSED));
+    return -1;
+  }
+  s->fd = fd;
+  s->via = "tcp";
+  return 0;
+}

@@ -1,0 +1,91 @@
+#!/bin/bash
+# The whole test suite, as CI runs it (.ci/run) and as README's quick start
+# says: installs what is missing, builds with warnings as errors, runs the
+# unit and integration tests (`make check`), the unit tests again under
+# AddressSanitizer+UBSan (clang) and under valgrind, checks formatting, and
+# `make distcheck`. Ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+failures=()
+
+step() { # name command...
+  local name=$1
+  shift
+  echo "=== $name"
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: ok"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== $name: FAILED"
+  fi
+}
+
+# Count the TAP results of a finished `make check` into the totals.
+count_tap() { # builddir
+  local p f
+  p=$(cat "$1"/tests/*.log "$1"/tests/integration/*.log 2>/dev/null | grep -c '^ok ')
+  f=$(cat "$1"/tests/*.log "$1"/tests/integration/*.log 2>/dev/null | grep -c '^not ok ')
+  echo "--- $1: $p assertions passed, $f failed"
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+tools/install-deps.sh || { echo "installing dependencies failed"; exit 1; }
+[ -x configure ] || ./autogen.sh || exit 1
+
+build() { # dir configure-args...
+  local dir=$1
+  shift
+  rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" &&
+    "$top"/configure --enable-werror "$@" >configure.log 2>&1 &&
+    make -j"$jobs" >make.log 2>&1 || { cat configure.log make.log 2>/dev/null | tail -40; cd "$top"; return 1; }
+  cd "$top"
+}
+
+# 1. gcc, -Werror, every test (unit + integration with the real collectd)
+step "build (gcc -Werror)" build build/gcc CC=gcc
+step "make check (gcc)" make -C build/gcc -j"$jobs" check
+count_tap build/gcc
+[ -f build/gcc/test-suite.log ] && grep -E '^(FAIL|ERROR)' build/gcc/test-suite.log
+
+# 2. clang with AddressSanitizer + UndefinedBehaviorSanitizer: unit tests
+san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+step "build (clang ASan+UBSan)" build build/asan CC=clang CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"
+step "unit tests under ASan+UBSan" env ASAN_OPTIONS=detect_leaks=1 \
+  make -C build/asan -j"$jobs" check TESTS='$(UNIT_TESTS)'
+
+# 3. valgrind memcheck on the unit tests (gcc build)
+valgrind_units() {
+  local t rc=0
+  for t in $(make -s -C build/gcc print-unit-tests); do
+    (cd build/gcc && top_srcdir=$top valgrind -q --error-exitcode=99 --leak-check=full \
+      --errors-for-leak-kinds=definite "./$t" >/dev/null) || { echo "valgrind: $t failed"; rc=1; }
+  done
+  return $rc
+}
+step "unit tests under valgrind" valgrind_units
+
+# 4. formatting
+format_check() {
+  local bad
+  bad=$(git ls-files '*.c' '*.h' 2>/dev/null | while read -r f; do
+    clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"; done)
+  [ -z "$bad" ] || { echo "not clang-formatted: $bad"; return 1; }
+}
+step "clang-format" format_check
+
+# 5. the release tarball builds and passes its own tests
+step "make distcheck" make -C build/gcc -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failed steps: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

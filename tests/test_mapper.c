@@ -1,0 +1,299 @@
+/* The mapper: OBIS objects of real telegrams to collectd identifiers, with
+ * exact unit conversion and the right time for each value. */
+#include "mapper.h"
+#include "obis_table.h"
+
+#include "tap.h"
+
+#include <stdlib.h>
+
+static char file_buf[65536];
+
+/* The frame ('/' .. '!') of a corpus telegram. */
+static struct dsmr_span corpus_frame(const char *id) {
+  const char *top = getenv("top_srcdir");
+  char path[1024];
+  struct dsmr_span s = {NULL, 0};
+  snprintf(path, sizeof path, "%s/tests/corpus/telegrams/%s.p1",
+           top ? top : "..", id);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    printf("# cannot open %s\n", path);
+    return s;
+  }
+  size_t n = fread(file_buf, 1, sizeof file_buf - 1, f);
+  fclose(f);
+  file_buf[n] = 0;
+  char *start = memchr(file_buf, '/', n);
+  char *bang = start ? memchr(start, '!', n - (size_t)(start - file_buf)) : NULL;
+  if (start && bang) {
+    s.ptr = start;
+    s.len = (size_t)(bang - start) + 1;
+  }
+  return s;
+}
+
+static const struct dsmr_reading *find(const struct dsmr_telegram *t,
+                                       const char *type, const char *inst) {
+  for (unsigned i = 0; i < t->nreadings; i++)
+    if (strcmp(t->readings[i].type, type) == 0 &&
+        strcmp(t->readings[i].type_instance, inst) == 0)
+      return &t->readings[i];
+  return NULL;
+}
+
+static struct dsmr_telegram t;
+
+static void map_corpus(const char *id) {
+  struct dsmr_span s = corpus_frame(id);
+  unsigned errors = dsmr_map_telegram(s.ptr ? s.ptr : "", s.len, &t);
+  is_int(errors, 0, "%s maps without errors%s%s", id,
+         t.first_error ? ": " : "", t.first_error ? t.first_error : "");
+}
+
+#define DERIVE(type, inst, want)                                               \
+  do {                                                                         \
+    const struct dsmr_reading *r_ = find(&t, type, inst);                      \
+    ok(r_ && r_->ds == DSMR_DS_DERIVE && r_->derive == (want),                 \
+       "%s-%s = %lld", type, inst, (long long)(want));                         \
+    if (r_)                                                                    \
+      printf("#   got %lld\n", (long long)r_->derive);                        \
+  } while (0)
+
+#define GAUGE(type, inst, want)                                                \
+  do {                                                                         \
+    const struct dsmr_reading *r_ = find(&t, type, inst);                      \
+    ok(r_ && r_->ds == DSMR_DS_GAUGE && r_->gauge == (want), "%s-%s = %.17g",  \
+       type, inst, (double)(want));                                            \
+    if (r_)                                                                    \
+      printf("#   got %.17g\n", r_->gauge);                                    \
+  } while (0)
+
+#define ABSENT(type, inst)                                                     \
+  ok(find(&t, type, inst) == NULL, "no %s-%s", type, inst)
+
+#define CAPTURED(type, inst, when, chan)                                       \
+  do {                                                                         \
+    const struct dsmr_reading *r_ = find(&t, type, inst);                      \
+    ok(r_ && r_->time_kind == DSMR_AT_CAPTURE && r_->capture_time == (when) && \
+           r_->channel == (chan),                                              \
+       "%s-%s captured at %lld on channel %d", type, inst, (long long)(when),  \
+       chan);                                                                  \
+  } while (0)
+
+static void test_table_sorted(void) {
+  int sorted = 1;
+  for (unsigned i = 1; i < dsmr_obis_table_len; i++)
+    if (dsmr_obis_table[i - 1].key >= dsmr_obis_table[i].key)
+      sorted = 0;
+  ok(sorted, "OBIS table sorted by key without duplicates (%u rows)",
+     dsmr_obis_table_len);
+  unsigned found = 0;
+  for (unsigned i = 0; i < dsmr_obis_table_len; i++) {
+    uint64_t k = dsmr_obis_table[i].key;
+    struct dsmr_obis id = {(uint8_t)(k >> 32), (uint8_t)(k >> 24),
+                           (uint8_t)(k >> 16), (uint8_t)(k >> 8), (uint8_t)k,
+                           255};
+    found += dsmr_obis_lookup(&id) == &dsmr_obis_table[i];
+  }
+  is_int(found, dsmr_obis_table_len, "every row found by lookup");
+  struct dsmr_obis gas3 = {0, 3, 24, 2, 1, 255}, gas5 = {0, 5, 24, 2, 1, 255},
+                   f = {1, 0, 1, 8, 1, 7};
+  ok(dsmr_obis_lookup(&gas3) != NULL, "M-Bus channel 3 shares the row");
+  ok(dsmr_obis_lookup(&gas5) == NULL, "M-Bus channel 5 is unknown");
+  ok(dsmr_obis_lookup(&f) == NULL, "F field other than 255 is unknown");
+  is_str(dsmr_obis_name(&(struct dsmr_obis){1, 0, 1, 8, 1, 255}),
+         "Energy imported, tariff 1", "name of 1-0:1.8.1");
+}
+
+static void test_seed_e350(void) {
+  map_corpus("seed_lg_e350_dsmr40");
+  DERIVE("dsmr_energy", "import_t1", 687138);
+  DERIVE("dsmr_energy", "import_t2", 523849);
+  DERIVE("dsmr_energy", "export_t1", 0);
+  DERIVE("dsmr_energy", "export_t2", 0);
+  GAUGE("power", "import", 428);
+  GAUGE("power", "export", 0);
+  GAUGE("power", "import_l1", 428);
+  GAUGE("current", "l1", 2);
+  GAUGE("dsmr_tariff", "", 1);
+  GAUGE("count", "power_failures", 2);
+  GAUGE("count", "voltage_sags_l1", 0);
+  GAUGE("power", "threshold", 999900);
+  DERIVE("dsmr_volume", "gas", 435247);
+  CAPTURED("dsmr_volume", "gas", 1419696000, 1); /* 2014-12-27T16:00Z */
+  const struct dsmr_reading *r = find(&t, "power", "import");
+  ok(r && r->time_kind == DSMR_AT_TELEGRAM, "electricity at telegram time");
+  is_int(t.info.version, 40, "DSMR version 40");
+  ok(dsmr_span_eq(t.info.header, "XMX5LGBBFFB123456789"), "header");
+  ok(dsmr_span_eq(t.info.equipment_id,
+                  "4530303034303031353535383123456789"),
+     "equipment id");
+  ok(t.info.has_meter_time && t.info.meter_time == 1419699803,
+     "meter time 2014-12-27T17:03:23Z");
+  is_int(t.info.failure_log_entries, 0, "empty failure log");
+}
+
+static void test_two_mbus(void) {
+  /* channel 1 is dead (700101010000W), the gas meter is on channel 2 */
+  map_corpus("ndokter_v5_two_mbus");
+  DERIVE("dsmr_volume", "gas", 246138);
+  CAPTURED("dsmr_volume", "gas", 1587933001, 2);
+  ABSENT("dsmr_volume", "gas_ch1");
+  ABSENT("dsmr_volume", "gas_ch2");
+  GAUGE("count", "voltage_sags_l3", 192);
+  GAUGE("voltage", "l3", 222.9);
+  is_int(t.info.failure_log_entries, 1, "one failure log entry");
+  is_int(t.info.failure_last_end, 1553590215, "failure ended 2019-03-26T08:50:15Z");
+  is_int(t.info.failure_last_duration, 2014, "failure lasted 2014 s");
+}
+
+static void test_fluvius(void) {
+  map_corpus("ndokter_fluvius_v171");
+  DERIVE("dsmr_volume", "gas", 112384); /* from 24.2.3 */
+  CAPTURED("dsmr_volume", "gas", 1589283958, 1);
+  DERIVE("dsmr_volume", "water", 872234);
+  CAPTURED("dsmr_volume", "water", 1589283958, 2);
+  GAUGE("power", "demand_average", 2351);
+  GAUGE("power", "demand_peak_month", 2589);
+  CAPTURED("power", "demand_peak_month", 1589024758, 0);
+  GAUGE("current", "limit_l1", 999);
+  is_int(t.info.version, 50, "e-MUCS 50217 -> DSMR 5.0 base");
+}
+
+static void test_others(void) {
+  map_corpus("ndokter_warmtelink_unpadded_crc");
+  DERIVE("dsmr_heat", "heat", 240860); /* GJ -> MJ */
+
+  map_corpus("ndokter_v2_2");
+  DERIVE("dsmr_volume", "gas", 1001);
+  /* 161107190000 without flag: November, so CET: 18:00Z */
+  CAPTURED("dsmr_volume", "gas", 1478541600, 1);
+  GAUGE("power", "import", 1010);
+
+  map_corpus("ndokter_q3d_b1024");
+  DERIVE("dsmr_energy", "import", 52185782); /* 7 decimals, floored */
+  GAUGE("power", "import_l1", 747.85);
+  GAUGE("power", "import", 2124.86);
+
+  map_corpus("ndokter_eon_hungary");
+  GAUGE("frequency", "", 50);
+  GAUGE("dsmr_power_factor", "total", 4.556);
+  DERIVE("dsmr_reactive_energy", "q1", 668);
+  DERIVE("dsmr_reactive_energy", "export", 303131);
+  DERIVE("dsmr_energy", "import_t4", 0);
+  DERIVE("dsmr_energy", "absolute", 800817);
+  GAUGE("dsmr_reactive_power", "q3", 504);
+  GAUGE("current", "limit_l3", 200);
+
+  map_corpus("dsmrreader_sweden_kamstrup"); /* kVArh with capitals */
+  ok(find(&t, "dsmr_reactive_energy", "import") != NULL,
+     "kVArh accepted as reactive energy");
+
+  map_corpus("dsmrreader_smarty"); /* threshold in kVA */
+  ok(find(&t, "dsmr_apparent_power", "threshold") != NULL,
+     "kVA threshold is apparent power");
+
+  map_corpus("ndokter_sagemcom_t210dr_austria"); /* Wh, W, varh, var */
+  ok(find(&t, "dsmr_energy", "import") != NULL, "Wh register mapped");
+
+  map_corpus("dsmrreader_generic_mbus_no_devicetype");
+  ok(find(&t, "dsmr_volume", "gas") != NULL, "gas without device type line");
+
+  map_corpus("dsmrreader_fluvius_two_gas");
+  ok(find(&t, "dsmr_volume", "gas") != NULL, "first gas meter");
+
+  map_corpus("dsmr5rs_mcs_zero_clock");
+  ABSENT("dsmr_volume", "gas");
+  ok(!t.info.has_meter_time, "all-zero meter clock is no time");
+}
+
+static const char *all_ids[] = {
+    "arduinodsmr_example_kaifa_v40", "arduinodsmr_example_minimal",
+    "dsmr5rs_isk_am550e", "dsmr5rs_kaifa_ma105", "dsmr5rs_mcs_zero_clock",
+    "dsmr5rs_t211_enexis", "dsmrreader_example_dsmr50_spec",
+    "dsmrreader_fluvius_1ph_2020", "dsmrreader_fluvius_3ph_2019",
+    "dsmrreader_fluvius_nogas", "dsmrreader_fluvius_peak",
+    "dsmrreader_fluvius_two_gas", "dsmrreader_generic_lg350_v40",
+    "dsmrreader_generic_mbus_no_devicetype", "dsmrreader_iskra_am550e_gas_ch2",
+    "dsmrreader_iskra_am550t_empty_log", "dsmrreader_iskra_mt382_dsmr22",
+    "dsmrreader_kaifa_dsmr42", "dsmrreader_kaifa_stream_after_partial",
+    "dsmrreader_lg350_dsmr40", "dsmrreader_lg350_dsmr42",
+    "dsmrreader_lg350_other_dsmr42_gas_ch2", "dsmrreader_smarty",
+    "dsmrreader_sweden_kamstrup", "esphomelibs_synthetic_all_fields",
+    "esphomelibs_synthetic_multiline_values", "ndokter_eon_hungary",
+    "ndokter_fluvius_v171", "ndokter_fluvius_v171_alt", "ndokter_iskra_ie5t",
+    "ndokter_q3d_a1004", "ndokter_q3d_b1024", "ndokter_sagemcom_t210dr_austria",
+    "ndokter_v2_2", "ndokter_v3", "ndokter_v4_2", "ndokter_v5",
+    "ndokter_v5_two_mbus", "ndokter_warmtelink_unpadded_crc",
+    "seed_lg_e350_dsmr40"};
+
+static void test_all_corpus(void) {
+  for (size_t i = 0; i < sizeof all_ids / sizeof all_ids[0]; i++) {
+    map_corpus(all_ids[i]);
+    ok(t.nreadings > 0, "%s gives values (%u)", all_ids[i], t.nreadings);
+  }
+}
+
+static unsigned map_text(const char *text) {
+  return dsmr_map_telegram(text, strlen(text), &t);
+}
+
+static void test_errors(void) {
+  is_int(map_text("/X\r\n\r\n1-0:1.8.1(000687.138*kW)\r\n!"), 1,
+         "energy in kW is an error");
+  is_str(t.first_error, "unexpected unit", "reason");
+  is_int(t.first_error_line, 3, "on line 3");
+  is_str(t.first_error_obis, "1-0:1.8.1", "names the object");
+  is_int(map_text("/X\r\n\r\n1-0:1.8.1(0006x7.138*kWh)\r\n1-0:1.7.0(00.428*kW)"
+                  "\r\n!"),
+         1, "a register that is not a number is an error");
+  is_int(t.nreadings, 1, "the other value is still read (caller drops all)");
+  ok(map_text("/X\r\n\r\ngarbage line\r\n1-0:1.7.0(00.428*kW)\r\n!") >= 1,
+     "a malformed line is an error");
+  ok(find(&t, "power", "import") != NULL, "and the rest is still read");
+  is_int(map_text("/X\r\n\r\n1-0:1.8.1(-00001.000*kWh)\r\n!"), 1,
+         "a negative register is an error");
+  is_int(map_text("/X\r\n\r\n0-0:96.14.0(0001.5)\r\n!"), 1,
+         "a fractional tariff is an error");
+  is_int(map_text("/X\r\n\r\n9-9:9.9.9(whatever)\r\n!"), 0,
+         "an unknown object is not an error");
+  is_int(t.unknown_objects, 1, "but it is counted");
+  is_int(map_text("/X\r\n\r\n0-1:24.1.0(003)\r\n"
+                  "0-1:24.2.1(141227170000W)(00435.2x7*m3)\r\n!"),
+         1, "a gas value that is not a number is an error");
+  is_int(map_text("/X\r\n\r\n0-1:24.1.0(003)\r\n"
+                  "0-1:24.2.1(141227170000W)(00435.247*kWh)\r\n!"),
+         0, "a gas device reading kWh is an energy register");
+  DERIVE("dsmr_energy", "gas", 435247);
+  is_int(map_text("/X\r\n\r\n0-1:24.1.0(003)\r\n"
+                  "0-1:24.2.1(141227170000W)(00435.247*V)\r\n!"),
+         1, "a gas device reading volts is an error");
+  /* two gas meters: the second is told apart by its channel */
+  is_int(map_text("/X\r\n\r\n0-1:24.1.0(003)\r\n"
+                  "0-1:24.2.1(141227170000W)(00001.000*m3)\r\n"
+                  "0-3:24.1.0(003)\r\n"
+                  "0-3:24.2.1(141227170000W)(00002.000*m3)\r\n!"),
+         0, "two gas meters");
+  DERIVE("dsmr_volume", "gas", 1000);
+  DERIVE("dsmr_volume", "gas_ch3", 2000);
+  /* device type line after the reading */
+  is_int(map_text("/X\r\n\r\n0-2:24.2.1(141227170000W)(00001.000*m3)\r\n"
+                  "0-2:24.1.0(007)\r\n!"),
+         0, "device type after the reading");
+  DERIVE("dsmr_volume", "water", 1000);
+  /* an exact conversion, well beyond double precision concerns */
+  is_int(map_text("/X\r\n\r\n1-0:1.8.1(999999.999*kWh)\r\n!"), 0, "big");
+  DERIVE("dsmr_energy", "import_t1", 999999999);
+}
+
+int main(void) {
+  test_table_sorted();
+  test_seed_e350();
+  test_two_mbus();
+  test_fluvius();
+  test_others();
+  test_all_corpus();
+  test_errors();
+  return tap_done();
+}
