@@ -71,8 +71,8 @@ static void json_string(struct dsmr_span s) {
 
 /* The exact decimal of a parsed number, without zero padding. */
 static void print_number(const struct dsmr_number *n) {
-  uint64_t m =
-      n->mantissa < 0 ? (uint64_t)0 - (uint64_t)n->mantissa : (uint64_t)n->mantissa;
+  uint64_t m = n->mantissa < 0 ? (uint64_t)0 - (uint64_t)n->mantissa
+                               : (uint64_t)n->mantissa;
   char digits[32];
   int len = snprintf(digits, sizeof digits, "%" PRIu64, m);
   int dec = (int)n->decimals;
@@ -83,7 +83,10 @@ static void print_number(const struct dsmr_number *n) {
     return;
   }
   if (len <= dec) {
-    printf("0.%0*d%s", dec - len, 0, digits);
+    fputs("0.", stdout);
+    for (int i = len; i < dec; i++)
+      putchar('0');
+    fputs(digits, stdout);
     return;
   }
   printf("%.*s.%s", len - dec, digits, digits + len - dec);
@@ -158,15 +161,14 @@ static void json_telegram(const struct dsmr_frame *f,
     first = 0;
   }
   if (t->errors && t->first_error_obis[0]) {
-    printf("%s{\"line\":%u,\"obis\":\"%s\",\"error\":\"%s\"}",
-           first ? "" : ",", t->first_error_line, t->first_error_obis,
-           t->first_error);
+    printf("%s{\"line\":%u,\"obis\":\"%s\",\"error\":\"%s\"}", first ? "" : ",",
+           t->first_error_line, t->first_error_obis, t->first_error);
   }
   fputs("],\"collectd\":[", stdout);
   for (unsigned i = 0; i < t->nreadings; i++) {
     const struct dsmr_reading *r = &t->readings[i];
-    printf("%s{\"type\":\"%s\",\"type_instance\":\"%s\",\"value\":", i ? "," : "",
-           r->type, r->type_instance);
+    printf("%s{\"type\":\"%s\",\"type_instance\":\"%s\",\"value\":",
+           i ? "," : "", r->type, r->type_instance);
     if (r->ds == DSMR_DS_DERIVE)
       printf("%" PRId64, r->derive);
     else
@@ -330,8 +332,9 @@ int main(int argc, char **argv) {
       char *end;
       unsigned long v = strtoul(argv[++i], &end, 10);
       if (*end || v < 16 || v > (1ul << 20)) {
-        fprintf(stderr, "dsmr-cat: --max-size: expected 16..1048576 bytes, "
-                        "got \"%s\"\n",
+        fprintf(stderr,
+                "dsmr-cat: --max-size: expected 16..1048576 bytes, "
+                "got \"%s\"\n",
                 argv[i]);
         return 2;
       }

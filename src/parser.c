@@ -17,43 +17,42 @@
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
+#if defined(__GNUC__)
+#define COLD __attribute__((cold, noinline))
+#else
+#define COLD
+#endif
+
 static inline uint64_t load64(const char *s) {
   uint64_t x;
   memcpy(&x, s, sizeof x); /* one unaligned load on every target we meet */
   return x;
 }
 
-/* High bit set in each byte < 0x0E (CR, LF and a few other controls).
- * Borrows can flag a byte above a true hit, never below one, so the lowest
- * flagged byte is always a real hit. */
-static inline uint64_t ctl_mask(uint64_t x) {
-  return (x - ONES * 0x0E) & ~x & HIGHS;
-}
+/* High bit set in each byte below n (n <= 0x80). A borrow can flag a byte
+ * above a true hit, never below one, so the lowest flagged byte is always a
+ * real hit. */
+#define BELOW(x, n) (((x)-ONES * (n)) & ~(x)&HIGHS)
 
-/* ... and in each byte that is '(' (0x28) or ')' (0x29): they differ only
- * in bit 0, so one comparison finds both. */
-static inline uint64_t group_mask(uint64_t x) {
-  uint64_t paren = (x | ONES) ^ (ONES * 0x29);
-  return ((paren - ONES) & ~paren & HIGHS) | ctl_mask(x);
-}
+/* Inside a group only '(' (0x28), ')' (0x29), CR and LF matter. They are
+ * all below '*' (0x2A), and value text is digits, letters, '.', '-' and
+ * '*', all above it: so one test of "byte < 0x2A" per 8 bytes finds every
+ * candidate, and the rare false hit (a space in a text value) costs one
+ * extra turn of the loop. */
+#define GROUP_STOP 0x2A
+/* Line ends and other control bytes. */
+#define CTL_STOP 0x0E
 
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                           \
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define FIRST_FLAGGED(m) ((size_t)__builtin_ctzll(m) >> 3)
 #endif
 
-static inline int is_ctl(unsigned char c) {
-  return c < 0x0E;
-}
-
-static inline int is_eol(char c) {
-  return c == '\r' || c == '\n';
-}
-
-/* First byte in [s, e) that is '(', ')' or < 0x0E, or e. */
-static const char *scan_group(const char *s, const char *e) {
+/* First byte in [s, e) below `stop`, or e. */
+static inline const char *scan_below(const char *s, const char *e,
+                                     unsigned char stop) {
   for (; e - s >= 8; s += 8) {
-    uint64_t m = group_mask(load64(s));
+    uint64_t x = load64(s), m = BELOW(x, stop);
     if (m) {
 #ifdef FIRST_FLAGGED
       return s + FIRST_FLAGGED(m);
@@ -63,33 +62,19 @@ static const char *scan_group(const char *s, const char *e) {
     }
   }
   for (; s < e; s++)
-    if (*s == '(' || *s == ')' || is_ctl((unsigned char)*s))
+    if ((unsigned char)*s < stop)
       return s;
   return e;
 }
 
-/* First byte in [s, e) that is < 0x0E, or e. */
-static const char *scan_ctl(const char *s, const char *e) {
-  for (; e - s >= 8; s += 8) {
-    uint64_t m = ctl_mask(load64(s));
-    if (m) {
-#ifdef FIRST_FLAGGED
-      return s + FIRST_FLAGGED(m);
-#else
-      break;
-#endif
-    }
-  }
-  for (; s < e; s++)
-    if (is_ctl((unsigned char)*s))
-      return s;
-  return e;
+static inline int is_eol(char c) {
+  return c == '\r' || c == '\n';
 }
 
 /* The first CR or LF in [s, e), or e. */
 static const char *find_eol(const char *s, const char *e) {
   for (;;) {
-    s = scan_ctl(s, e);
+    s = scan_below(s, e, CTL_STOP);
     if (s == e || is_eol(*s))
       return s;
     s++; /* a tab or another control byte: part of the line */
@@ -106,45 +91,70 @@ static inline const char *skip_eol(const char *s, const char *e) {
 /* ---- OBIS ids --------------------------------------------------------- */
 
 static const char *const ERR_NOT_OBIS = "line is not an OBIS object";
+static const char *const ERR_OPEN = "value group not closed";
 
-/* One decimal field of 1..3 digits, 0..255. */
-static inline const char *parse_field(const char *s, const char *e,
-                                      uint8_t *out) {
-  unsigned v, d;
+#define DIGIT(c) ((unsigned)(unsigned char)(c) - '0')
 
-  if (s >= e || (v = (unsigned)(*s - '0')) > 9)
+/* The longest id, "255-255:255.255.255*255", plus the byte after it. */
+#define OBIS_MAX 24
+
+/* One decimal field of 1..3 digits, 0..255, with at least 3 readable
+ * bytes at s (a 4th digit is caught by the separator test after it). */
+static inline const char *field_fast(const char *s, uint8_t *out) {
+  unsigned v = DIGIT(s[0]), d;
+  if (v > 9)
     return NULL;
-  s++;
-  if (s < e && (d = (unsigned)(*s - '0')) <= 9) {
-    v = v * 10 + d;
-    s++;
-    if (s < e && (d = (unsigned)(*s - '0')) <= 9) {
-      v = v * 10 + d;
-      s++;
-      if (v > 255)
-        return NULL;
-    }
+  if ((d = DIGIT(s[1])) > 9) {
+    *out = (uint8_t)v;
+    return s + 1;
   }
+  v = v * 10 + d;
+  if ((d = DIGIT(s[2])) > 9) {
+    *out = (uint8_t)v;
+    return s + 2;
+  }
+  v = v * 10 + d;
+  if (v > 255)
+    return NULL;
   *out = (uint8_t)v;
-  return s;
+  return s + 3;
 }
 
-/* A-B:C.D.E[*F]; returns the end of the id, or NULL. */
+/* The same, for the last bytes of the telegram. */
+static const char *field_checked(const char *s, const char *e, uint8_t *out) {
+  char tmp[3] = {'x', 'x', 'x'};
+  size_t n = (size_t)(e - s) < 3 ? (size_t)(e - s) : 3;
+  memcpy(tmp, s, n);
+  const char *r = field_fast(tmp, out);
+  return r ? s + (r - tmp) : NULL;
+}
+
+/* A-B:C.D.E[*F]; returns the end of the id, or NULL. Ids are about a
+ * third of a telegram's bytes, hence the unchecked path when the id
+ * cannot reach the end of the buffer. */
 static const char *parse_obis(const char *s, const char *e,
                               struct dsmr_obis *o) {
-  if (!(s = parse_field(s, e, &o->a)) || s >= e || *s++ != '-')
-    return NULL;
-  if (!(s = parse_field(s, e, &o->b)) || s >= e || *s++ != ':')
-    return NULL;
-  if (!(s = parse_field(s, e, &o->c)) || s >= e || *s++ != '.')
-    return NULL;
-  if (!(s = parse_field(s, e, &o->d)) || s >= e || *s++ != '.')
-    return NULL;
-  if (!(s = parse_field(s, e, &o->e)))
+  if (e - s >= OBIS_MAX) {
+    if (!(s = field_fast(s, &o->a)) || *s != '-' ||
+        !(s = field_fast(s + 1, &o->b)) || *s != ':' ||
+        !(s = field_fast(s + 1, &o->c)) || *s != '.' ||
+        !(s = field_fast(s + 1, &o->d)) || *s != '.' ||
+        !(s = field_fast(s + 1, &o->e)))
+      return NULL;
+    o->f = 255;
+    if (*s == '*')
+      s = field_fast(s + 1, &o->f);
+    return s;
+  }
+  if (!(s = field_checked(s, e, &o->a)) || s >= e || *s != '-' ||
+      !(s = field_checked(s + 1, e, &o->b)) || s >= e || *s != ':' ||
+      !(s = field_checked(s + 1, e, &o->c)) || s >= e || *s != '.' ||
+      !(s = field_checked(s + 1, e, &o->d)) || s >= e || *s != '.' ||
+      !(s = field_checked(s + 1, e, &o->e)))
     return NULL;
   o->f = 255;
-  if (s < e && *s == '*' && !(s = parse_field(s + 1, e, &o->f)))
-    return NULL;
+  if (s < e && *s == '*')
+    s = field_checked(s + 1, e, &o->f);
   return s;
 }
 
@@ -157,8 +167,7 @@ static int starts_object(const char *s, const char *e) {
 
 /* ---- the parser ------------------------------------------------------- */
 
-void dsmr_parser_init(struct dsmr_parser *p, const char *telegram,
-                      size_t len) {
+void dsmr_parser_init(struct dsmr_parser *p, const char *telegram, size_t len) {
   const char *s = telegram, *e = telegram ? telegram + len : telegram;
 
   p->end = e;
@@ -184,9 +193,9 @@ void dsmr_parser_init(struct dsmr_parser *p, const char *telegram,
   p->pos = s;
 }
 
-static enum dsmr_parse_status fail(struct dsmr_parser *p, unsigned line,
-                                   const char *why, const char *resume,
-                                   unsigned resume_line) {
+COLD static enum dsmr_parse_status fail(struct dsmr_parser *p, unsigned line,
+                                        const char *why, const char *resume,
+                                        unsigned resume_line) {
   p->error_line = line;
   p->error = why;
   p->pos = resume;
@@ -195,8 +204,9 @@ static enum dsmr_parse_status fail(struct dsmr_parser *p, unsigned line,
 }
 
 /* Error for the line at s: skip past its end. */
-static enum dsmr_parse_status fail_line(struct dsmr_parser *p, const char *s,
-                                        unsigned line, const char *why) {
+COLD static enum dsmr_parse_status fail_line(struct dsmr_parser *p,
+                                             const char *s, unsigned line,
+                                             const char *why) {
   const char *e = p->end;
   s = find_eol(s, e);
   if (s < e) {
@@ -239,25 +249,26 @@ enum dsmr_parse_status dsmr_parser_next(struct dsmr_parser *p,
   for (;;) {
     const char *g = ++s;
     for (;;) {
-      s = scan_group(s, e);
+      s = scan_below(s, e, GROUP_STOP);
       if (s >= e)
-        return fail(p, first_line, "value group not closed", e, line);
-      if (*s == ')')
+        return fail(p, first_line, ERR_OPEN, e, line);
+      char c = *s;
+      if (c == ')')
         break;
-      if (*s == '(') {
+      if (c == '(') {
         flags |= DSMR_OBJ_NESTED;
         s++;
-      } else if (is_eol(*s)) {
+      } else if (is_eol(c)) {
         /* A group open at the end of the line: a wrapped text message
          * goes on, unless the next line is a new object or the end. */
         const char *next = skip_eol(s, e);
         line++;
         if (starts_object(next, e))
-          return fail(p, first_line, "value group not closed", next, line);
+          return fail(p, first_line, ERR_OPEN, next, line);
         flags |= DSMR_OBJ_MULTILINE;
         s = next;
       } else {
-        s++; /* a tab or other control byte inside the text */
+        s++; /* a space or other low byte inside the text */
       }
     }
     if (n < DSMR_MAX_GROUPS) {
@@ -265,19 +276,19 @@ enum dsmr_parse_status dsmr_parser_next(struct dsmr_parser *p,
       obj->groups[n].len = (size_t)(s - g);
     }
     n++; /* counted beyond the limit so the whole object is consumed */
-    s++;
-    if (s < e && *s == '(')
+    if (++s >= e)
+      break;
+    if (*s == '(')
       continue;
-
-    if (s < e && !is_eol(*s)) {
+    if (!is_eol(*s)) {
       /* "((ER11))" or other text after the last group: ignored. */
       flags |= DSMR_OBJ_TRAILING;
       s = find_eol(s, e);
+      if (s >= e)
+        break;
     }
-    if (s < e) {
-      s = skip_eol(s, e);
-      line++;
-    }
+    s = skip_eol(s, e);
+    line++;
     if (s < e && *s == '(') {
       /* DSMR 3 gas: "0-1:24.3.0(...)(m3)" then "(00124.477)". */
       flags |= DSMR_OBJ_CONTINUATION;

@@ -93,7 +93,8 @@ static int set_nonblocking(int fd) {
  * freed with sp_free_error_message). */
 static void sp_reason(char *buf, size_t len, const char *step) {
   char *msg = sp_last_error_message();
-  snprintf(buf, len, "libserialport: %s: %s", step, msg ? msg : "failed");
+  snprintf(buf, len, "libserialport failed to %s it: %s", step,
+           msg ? msg : "unknown error");
   if (msg)
     sp_free_error_message(msg);
 }
@@ -103,10 +104,18 @@ static int open_libserialport(struct dsmr_source *s, const char *path) {
   struct sp_port *port = NULL;
   struct sp_port_config *conf = NULL;
   enum sp_parity parity;
+  enum sp_return rc;
   int fd = -1;
 
-  if (sp_get_port_by_name(path, &port) != SP_OK) {
-    sp_reason(s->fallback_reason, sizeof(s->fallback_reason), "lookup");
+  rc = sp_get_port_by_name(path, &port);
+  if (rc != SP_OK) {
+    /* SP_ERR_ARG: no /sys/class/tty entry for it (a pseudo-terminal);
+     * errno means nothing then. */
+    if (rc == SP_ERR_ARG)
+      snprintf(s->fallback_reason, sizeof(s->fallback_reason),
+               "libserialport does not know it as a serial port");
+    else
+      sp_reason(s->fallback_reason, sizeof(s->fallback_reason), "lookup");
     return -1;
   }
   if (sp_open(port, SP_MODE_READ) != SP_OK) {
@@ -217,8 +226,9 @@ static int open_termios(struct dsmr_source *s, const char *path, char *err,
     int bit = c->data_request == DSMR_DATA_REQUEST_RTS ? TIOCM_RTS : TIOCM_DTR;
     if (ioctl(fd, TIOCMBIS, &bit) < 0)
       snprintf(s->data_request_note, sizeof(s->data_request_note),
-               "DataRequest \"%s\" not applied: %s has no modem lines (%s)",
-               c->data_request == DSMR_DATA_REQUEST_RTS ? "rts" : "dtr", path,
+               "DataRequest \"%s\" not applied: the device has no modem "
+               "lines (%s)",
+               c->data_request == DSMR_DATA_REQUEST_RTS ? "rts" : "dtr",
                strerror(errno));
   }
   s->fd = fd;

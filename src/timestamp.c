@@ -17,12 +17,11 @@ int64_t dsmr_days_from_civil(int64_t y, unsigned m, unsigned d) {
   int64_t era = (y >= 0 ? y : y - 399) / 400;
   int64_t yoe = y - era * 400;                                   /* 0..399 */
   int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* 0..365 */
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* 0..146096 */
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* 0..146096 */
   return era * 146097 + doe - 719468;
 }
 
-void dsmr_civil_from_days(int64_t days, int64_t *y, unsigned *m,
-                          unsigned *d) {
+void dsmr_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d) {
   days += 719468;
   int64_t era = (days >= 0 ? days : days - 146096) / 146097;
   int64_t doe = days - era * 146097;

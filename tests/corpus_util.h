@@ -43,8 +43,8 @@ int corpus_load(struct corpus *c);
 void corpus_free(struct corpus *c);
 
 /* Locates the frame by hand, independently of the framer: from the first
- * '/' through the first '!' after it. Returns 0 and sets *off/*len (len
- * includes the '!'), or -1. */
+ * slash through the first '!' after it. Returns 0 and sets *off and
+ * *frame_len (which includes the '!'), or -1. */
 int corpus_find_frame(const char *data, size_t len, size_t *off,
                       size_t *frame_len);
 

@@ -9,10 +9,12 @@ All times here are integer Unix seconds (UTC).
 
 import calendar
 import datetime as _dt
+import functools
 
 _UTC = _dt.timezone.utc
 
 
+@functools.lru_cache(maxsize=64)
 def _last_sunday_0100_utc(year, month):
     """Unix time of 01:00 UTC on the last Sunday of `month` (31-day months only)."""
     last = _dt.date(year, month, 31)

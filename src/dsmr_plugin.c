@@ -1,0 +1,186 @@
+/* The collectd glue of the dsmr plugin: registration, the list of
+ * configured meters, init (start one reader thread per meter), the read
+ * callback (each meter's health values and its silence check) and
+ * shutdown (stop and join every reader).
+ *
+ * collectd's config callback has no user data, so the meter list is the
+ * one piece of module-level state; it is written only by the config,
+ * init and shutdown callbacks, which collectd runs one after another in
+ * its main thread, and read by the read callback in between. */
+#include "core/daemon/collectd.h"
+
+#include "core/daemon/configfile.h"
+#include "core/daemon/plugin.h"
+#include "core/utils/common/common.h"
+
+#include <math.h>
+#include <strings.h>
+
+#include "meter.h"
+#include "plugin_config.h"
+
+#define DSMR_PLUGIN_VERSION "0.1.0"
+
+static struct dsmr_meter **meters;
+static size_t meters_len;
+
+static struct dsmr_meter *find_meter(const char *name) {
+  for (size_t i = 0; i < meters_len; i++)
+    if (strcmp(meters[i]->cfg.name, name) == 0)
+      return meters[i];
+  return NULL;
+}
+
+static int add_meter(const oconfig_item_t *ci) {
+  struct dsmr_meter_config cfg;
+  struct dsmr_meter *m, **grown;
+
+  if (dsmr_config_meter(ci, &cfg) != 0)
+    return -1;
+  if (find_meter(cfg.name)) {
+    ERROR("dsmr plugin: <Meter \"%s\">: the name \"%s\" is used twice; "
+          "accepted: a different name for each meter (it becomes the "
+          "plugin instance)",
+          cfg.name, cfg.name);
+    return -1;
+  }
+  grown = realloc(meters, (meters_len + 1) * sizeof(*meters));
+  if (!grown)
+    return -1;
+  meters = grown;
+  m = dsmr_meter_new(&cfg);
+  if (!m)
+    return -1;
+  meters[meters_len++] = m;
+  return 0;
+}
+
+static int dsmr_config(oconfig_item_t *ci) {
+  int errors = 0;
+
+  for (int i = 0; i < ci->children_num; i++) {
+    const oconfig_item_t *c = &ci->children[i];
+    if (strcasecmp(c->key, "Meter") == 0) {
+      if (add_meter(c) != 0)
+        errors++;
+    } else {
+      ERROR("dsmr plugin: unknown option \"%s\" in <Plugin dsmr>; "
+            "accepted: <Meter \"name\"> blocks",
+            c->key);
+      errors++;
+    }
+  }
+  return errors ? -1 : 0;
+}
+
+static int dsmr_init(void) {
+  if (meters_len == 0) {
+    NOTICE("dsmr plugin: no <Meter> configured in <Plugin dsmr>: nothing "
+           "to read");
+    return 0;
+  }
+  for (size_t i = 0; i < meters_len; i++) {
+    if (meters[i]->thread_started)
+      continue; /* init runs once, but be safe against a second call */
+    if (dsmr_meter_start(meters[i]) != 0)
+      return -1;
+  }
+  INFO("dsmr plugin: version %s reading %zu meter%s", DSMR_PLUGIN_VERSION,
+       meters_len, meters_len == 1 ? "" : "s");
+  return 0;
+}
+
+static void dispatch_health(const struct dsmr_meter *m, const char *type,
+                            const char *type_instance, value_t v,
+                            cdtime_t now) {
+  value_list_t vl = VALUE_LIST_INIT;
+
+  vl.values = &v;
+  vl.values_len = 1;
+  vl.time = now;
+  sstrncpy(vl.plugin, "dsmr", sizeof(vl.plugin));
+  sstrncpy(vl.plugin_instance, m->cfg.name, sizeof(vl.plugin_instance));
+  sstrncpy(vl.type, type, sizeof(vl.type));
+  if (type_instance)
+    sstrncpy(vl.type_instance, type_instance, sizeof(vl.type_instance));
+  plugin_dispatch_values(&vl);
+}
+
+static void report_meter(struct dsmr_meter *m, cdtime_t now) {
+  struct dsmr_meter_stats s;
+  cdtime_t last, since;
+  int newly_silent = 0;
+
+  pthread_mutex_lock(&m->lock);
+  s = m->stats;
+  last = m->last_valid;
+  /* Before the first telegram, silence counts from the reader's start. */
+  since = last ? last : m->started;
+  if (m->cfg.silence_timeout > 0 && !m->silent && since != 0 &&
+      now > since && now - since >= m->cfg.silence_timeout) {
+    m->silent = 1;
+    newly_silent = 1;
+  }
+  pthread_mutex_unlock(&m->lock);
+
+  dispatch_health(m, "dsmr_telegrams", "ok", (value_t){.derive = (derive_t)s.ok},
+                  now);
+  dispatch_health(m, "dsmr_telegrams", "crc_error",
+                  (value_t){.derive = (derive_t)s.crc_error}, now);
+  dispatch_health(m, "dsmr_telegrams", "malformed",
+                  (value_t){.derive = (derive_t)s.malformed}, now);
+  dispatch_health(m, "dsmr_telegrams", "too_large",
+                  (value_t){.derive = (derive_t)s.too_large}, now);
+  dispatch_health(m, "dsmr_telegrams", "dropped",
+                  (value_t){.derive = (derive_t)s.dropped}, now);
+  dispatch_health(m, "total_bytes", "received",
+                  (value_t){.derive = (derive_t)s.bytes}, now);
+  dispatch_health(m, "dsmr_reconnects", NULL,
+                  (value_t){.derive = (derive_t)s.reconnects}, now);
+  /* Age since the last valid telegram, or since the reader started when
+   * none has arrived yet: a meter that never spoke looks old, not fine. */
+  dispatch_health(m, "dsmr_age", NULL,
+                  (value_t){.gauge = since && now > since
+                                         ? CDTIME_T_TO_DOUBLE(now - since)
+                                         : 0.0},
+                  now);
+
+  if (newly_silent) {
+    WARNING("dsmr plugin: meter \"%s\": no valid telegram for %.0f s",
+            m->cfg.name, CDTIME_T_TO_DOUBLE(now - since));
+    dsmr_meter_notify(m, NOTIF_FAILURE, "silence",
+                      "meter \"%s\": no valid telegram for %.0f s "
+                      "(SilenceTimeout %.0f s)",
+                      m->cfg.name, CDTIME_T_TO_DOUBLE(now - since),
+                      CDTIME_T_TO_DOUBLE(m->cfg.silence_timeout));
+  }
+}
+
+static int dsmr_read(void) {
+  cdtime_t now = cdtime();
+  for (size_t i = 0; i < meters_len; i++)
+    if (meters[i]->thread_started)
+      report_meter(meters[i], now);
+  /* Nothing new is not an error: non-zero would make collectd back off. */
+  return 0;
+}
+
+static int dsmr_shutdown(void) {
+  /* Wake every reader first, then join: the stops run in parallel. */
+  for (size_t i = 0; i < meters_len; i++)
+    if (meters[i]->thread_started)
+      dsmr_meter_request_stop(meters[i]);
+  for (size_t i = 0; i < meters_len; i++)
+    dsmr_meter_free(meters[i]);
+  free(meters);
+  meters = NULL;
+  meters_len = 0;
+  return 0;
+}
+
+void module_register(void) {
+  plugin_register_complex_config("dsmr", dsmr_config);
+  plugin_register_init("dsmr", dsmr_init);
+  plugin_register_read("dsmr", dsmr_read);
+  plugin_register_shutdown("dsmr", dsmr_shutdown);
+}

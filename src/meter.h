@@ -1,0 +1,143 @@
+/* One configured meter inside collectd: its settings, its reader thread and
+ * the state that thread keeps between telegrams. Shared by the collectd glue
+ * (dsmr_plugin.c), the configuration (plugin_config.c), the reader
+ * (meter_reader.c) and what a telegram turns into (meter_dispatch.c).
+ *
+ * Include after core/daemon/collectd.h (cdtime_t, pthread). */
+#ifndef DSMR_METER_H
+#define DSMR_METER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "framer.h"
+#include "mapper.h"
+#include "source.h"
+
+#define DSMR_METER_NAME_MAX 64
+#define DSMR_MIN_TELEGRAM 128
+#define DSMR_MAX_TELEGRAM (1024 * 1024)
+/* Distinct identifiers one meter may produce: a telegram maps to at most
+ * DSMR_MAX_READINGS, and M-Bus devices can come and go. */
+#define DSMR_IDENT_MAX (2 * DSMR_MAX_READINGS)
+/* Decoded grid-operator text messages are kept up to this size (DSMR
+ * allows 1024 characters). */
+#define DSMR_TEXT_MAX 1024
+#define DSMR_PERIOD_WINDOW 8
+
+struct dsmr_meter_config {
+  char name[DSMR_METER_NAME_MAX];
+  struct dsmr_source_config source;
+  int check_crc;
+  size_t max_telegram;
+  cdtime_t silence_timeout; /* 0: never report silence */
+};
+
+/* The period of something periodic (telegrams, M-Bus captures), as the
+ * smallest of the last few gaps: a lost telegram makes one gap longer,
+ * never shorter, so the minimum stays honest. */
+struct dsmr_period {
+  cdtime_t gaps[DSMR_PERIOD_WINDOW];
+  unsigned n, next;
+};
+
+/* What the reader remembers per identifier (type, type_instance): the
+ * last time dispatched (times must strictly increase), the last capture
+ * period, and the last value of the counters whose growth is an event. */
+struct dsmr_ident {
+  const char *type;
+  const char *type_instance;
+  cdtime_t last_time;
+  uint64_t seq; /* telegram that last dispatched it: drops duplicates */
+  struct dsmr_period period;
+  int has_value;
+  double last_value;
+};
+
+/* Counters the read callback reports; updated by the reader under lock. */
+struct dsmr_meter_stats {
+  uint64_t ok, crc_error, malformed, too_large, dropped;
+  uint64_t bytes;
+  uint64_t reconnects;
+};
+
+/* Rate limit for repeated complaints (CRC errors on a noisy line). */
+struct dsmr_complaint {
+  cdtime_t last;
+  uint64_t suppressed;
+};
+
+struct dsmr_meter {
+  struct dsmr_meter_config cfg;
+
+  /* --- reader thread ------------------------------------------------- */
+  pthread_t thread;
+  int thread_started;
+  int wake[2];         /* pipe: shutdown writes one byte, never drained */
+  atomic_int stopping; /* set before the wake-up byte is written */
+  struct dsmr_source source;
+  struct dsmr_framer framer;
+  char *frame_buf; /* cfg.max_telegram bytes, allocated once at init */
+  char read_buf[4096];
+  struct dsmr_telegram telegram; /* ~12 KiB: never on the stack */
+
+  /* --- dispatch state (reader thread only) --------------------------- */
+  int seen_crc;            /* the meter has sent a CRC at least once */
+  uint64_t seq;            /* clean telegrams so far */
+  cdtime_t last_tel_time;  /* time given to the last telegram's values */
+  cdtime_t last_arrival;   /* when the last frame (any verdict) arrived */
+  struct dsmr_period tel_period;
+  struct dsmr_ident idents[DSMR_IDENT_MAX];
+  unsigned nidents;
+  int idents_full_logged;
+  int have_baseline; /* first clean telegram seen: events compare to it */
+  char text[DSMR_TEXT_MAX + 1];
+  unsigned failure_entries;
+  int64_t failure_last_end;
+  struct dsmr_complaint complain_crc, complain_malformed, complain_size,
+      complain_dropped;
+
+  /* --- shared with the read callback, under lock -------------------- */
+  pthread_mutex_t lock;
+  struct dsmr_meter_stats stats;
+  cdtime_t started;    /* when the reader started: age before the first */
+  cdtime_t last_valid; /* arrival of the last clean telegram, 0: none */
+  int silent;          /* a "silent" FAILURE was sent, OKAY still due */
+};
+
+/* meter_reader.c */
+struct dsmr_meter *dsmr_meter_new(const struct dsmr_meter_config *cfg);
+int dsmr_meter_start(struct dsmr_meter *m);
+/* Tell the reader to stop, without waiting (so that several meters stop
+ * in parallel); dsmr_meter_stop then joins. */
+void dsmr_meter_request_stop(struct dsmr_meter *m);
+void dsmr_meter_stop(struct dsmr_meter *m); /* idempotent, joins */
+void dsmr_meter_free(struct dsmr_meter *m); /* after stop */
+
+/* meter_dispatch.c: a clean telegram (in m->telegram) that arrived at
+ * `arrival`: dispatch its values and raise the notifications it calls
+ * for. Reader thread only. */
+void dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival);
+/* A frame arrived (any verdict): learn the telegram period from it. */
+void dsmr_meter_note_arrival(struct dsmr_meter *m, cdtime_t arrival);
+/* The interval electricity values carry: observed period or 10 s. */
+cdtime_t dsmr_meter_interval(const struct dsmr_meter *m);
+
+/* A collectd notification about meter m (plugin "dsmr", plugin_instance
+ * the meter's name). Returns nothing: -1 only means that no notification
+ * plugin is loaded. */
+void dsmr_meter_notify(const struct dsmr_meter *m, int severity,
+                       const char *type_instance, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Period estimator (meter_dispatch.c). */
+void dsmr_period_add(struct dsmr_period *p, cdtime_t gap);
+cdtime_t dsmr_period_get(const struct dsmr_period *p); /* 0: unknown */
+
+/* Grid-operator text message 0-0:96.13.0: hex-decoded when it is hex
+ * (DSMR 4+), else taken as is; unprintable bytes become '?', trailing
+ * blanks and NULs are dropped. Writes at most outlen-1 bytes plus NUL. */
+void dsmr_decode_text(const char *raw, size_t len, char *out, size_t outlen);
+
+#endif

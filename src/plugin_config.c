@@ -1,0 +1,343 @@
+/* Reading one <Meter "name"> block: every option, its type and range, and
+ * the combinations that make no sense (no source, two sources). Collects
+ * every problem of the block before failing, so that one `collectd -T`
+ * run shows them all. */
+#include "core/daemon/collectd.h"
+
+#include "core/daemon/configfile.h"
+#include "core/daemon/plugin.h"
+#include "core/utils/common/common.h"
+
+#include <ctype.h>
+#include <strings.h>
+
+#include "plugin_config.h"
+
+#define OPTIONS_ACCEPTED                                                       \
+  "Device, Host, Port, Baudrate, DataBits, Parity, StopBits, DataRequest, "    \
+  "CheckCRC, MaxTelegramSize, SilenceTimeout"
+
+#define DEFAULT_SILENCE_TIMEOUT 30
+
+/* The option's value(s) as written, for error messages. */
+static void render_values(const oconfig_item_t *ci, char *buf, size_t len) {
+  size_t used = 0;
+
+  buf[0] = '\0';
+  if (ci->values_num == 0) {
+    snprintf(buf, len, "(no value)");
+    return;
+  }
+  for (int i = 0; i < ci->values_num && used < len; i++) {
+    const oconfig_value_t *v = &ci->values[i];
+    int n;
+    const char *sep = i ? " " : "";
+    if (v->type == OCONFIG_TYPE_STRING)
+      n = snprintf(buf + used, len - used, "%s\"%s\"", sep, v->value.string);
+    else if (v->type == OCONFIG_TYPE_NUMBER)
+      n = snprintf(buf + used, len - used, "%s%.15g", sep, v->value.number);
+    else
+      n = snprintf(buf + used, len - used, "%s%s", sep,
+                   v->value.boolean ? "true" : "false");
+    if (n < 0)
+      break;
+    used += (size_t)n;
+  }
+}
+
+struct block {
+  const char *meter; /* name for messages */
+  int errors;
+};
+
+/* "dsmr plugin: <Meter "home">: Parity "maybe" is not valid; accepted:
+ * "none", "even" or "odd"". */
+static void reject(struct block *b, const oconfig_item_t *ci,
+                   const char *accepted) {
+  char val[256];
+  render_values(ci, val, sizeof(val));
+  ERROR("dsmr plugin: <Meter \"%s\">: %s %s is not valid; accepted: %s",
+        b->meter, ci->key, val, accepted);
+  b->errors++;
+}
+
+static int one_value_of(const oconfig_item_t *ci, int type) {
+  return ci->values_num == 1 && ci->values[0].type == type;
+}
+
+/* One string value of at most size-1 characters, not empty. */
+static int get_string(struct block *b, const oconfig_item_t *ci, char *out,
+                      size_t size, const char *accepted) {
+  if (!one_value_of(ci, OCONFIG_TYPE_STRING) ||
+      ci->values[0].value.string[0] == '\0' ||
+      strlen(ci->values[0].value.string) >= size ||
+      cf_util_get_string_buffer(ci, out, size) != 0) {
+    reject(b, ci, accepted);
+    return -1;
+  }
+  return 0;
+}
+
+/* One whole number within [lo, hi]. Numbers written as strings ("115200")
+ * are accepted too: collectd users quote values out of habit. */
+static int get_int(struct block *b, const oconfig_item_t *ci, int lo, int hi,
+                   int *out, const char *accepted) {
+  double d;
+  char *end;
+
+  if (one_value_of(ci, OCONFIG_TYPE_NUMBER)) {
+    d = ci->values[0].value.number;
+  } else if (one_value_of(ci, OCONFIG_TYPE_STRING)) {
+    const char *s = ci->values[0].value.string;
+    errno = 0;
+    d = strtod(s, &end);
+    if (s[0] == '\0' || *end != '\0' || errno != 0) {
+      reject(b, ci, accepted);
+      return -1;
+    }
+  } else {
+    reject(b, ci, accepted);
+    return -1;
+  }
+  if (d != d || d < lo || d > hi || d != (double)(long long)d) {
+    reject(b, ci, accepted);
+    return -1;
+  }
+  if (one_value_of(ci, OCONFIG_TYPE_NUMBER)) {
+    if (cf_util_get_int(ci, out) != 0) {
+      reject(b, ci, accepted);
+      return -1;
+    }
+  } else {
+    *out = (int)d;
+  }
+  return 0;
+}
+
+/* One of the given words (case-insensitive); returns its index. */
+static int get_word(struct block *b, const oconfig_item_t *ci,
+                    const char *const *words, const char *accepted) {
+  if (one_value_of(ci, OCONFIG_TYPE_STRING)) {
+    for (int i = 0; words[i]; i++)
+      if (strcasecmp(ci->values[0].value.string, words[i]) == 0)
+        return i;
+  }
+  reject(b, ci, accepted);
+  return -1;
+}
+
+static int valid_name(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n >= DSMR_METER_NAME_MAX)
+    return 0;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+      return 0;
+  return 1;
+}
+
+static void baud_list(char *buf, size_t len) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int i = 0; dsmr_source_baudrates[i] && used < len; i++) {
+    int n = snprintf(buf + used, len - used, "%s%d", i ? ", " : "",
+                     dsmr_source_baudrates[i]);
+    if (n < 0)
+      break;
+    used += (size_t)n;
+  }
+}
+
+static void get_baudrate(struct block *b, const oconfig_item_t *ci,
+                         int *out) {
+  char accepted[256], list[160];
+  int v;
+
+  baud_list(list, sizeof(list));
+  snprintf(accepted, sizeof(accepted),
+           "115200 (DSMR 4 and 5) or 9600 (DSMR 2.2 and 3), or one of %s",
+           list);
+  if (one_value_of(ci, OCONFIG_TYPE_STRING) &&
+      strcasecmp(ci->values[0].value.string, "auto") == 0) {
+    ERROR("dsmr plugin: <Meter \"%s\">: Baudrate \"auto\" is not supported "
+          "yet; accepted: %s",
+          b->meter, accepted);
+    b->errors++;
+    return;
+  }
+  if (get_int(b, ci, 1, 10000000, &v, accepted) != 0)
+    return;
+  for (int i = 0; dsmr_source_baudrates[i]; i++)
+    if (dsmr_source_baudrates[i] == v) {
+      *out = v;
+      return;
+    }
+  reject(b, ci, accepted);
+}
+
+static void get_silence(struct block *b, const oconfig_item_t *ci,
+                        cdtime_t *out) {
+  const char *accepted = "seconds from 1 to 86400, or 0 to never report";
+  if (!one_value_of(ci, OCONFIG_TYPE_NUMBER) ||
+      ci->values[0].value.number != ci->values[0].value.number ||
+      ci->values[0].value.number < 0 ||
+      ci->values[0].value.number > 86400 ||
+      (ci->values[0].value.number > 0 && ci->values[0].value.number < 1) ||
+      cf_util_get_cdtime(ci, out) != 0) {
+    reject(b, ci, accepted);
+  }
+}
+
+int dsmr_config_meter(const oconfig_item_t *ci,
+                      struct dsmr_meter_config *out) {
+  static const char *const parities[] = {"none", "even", "odd", NULL};
+  static const char *const requests[] = {"none", "rts", "dtr", NULL};
+  struct block b = {.meter = "(no name)", .errors = 0};
+  const oconfig_item_t *device = NULL, *host = NULL, *port = NULL;
+  const char *serial_only = NULL;
+  int v;
+
+  memset(out, 0, sizeof(*out));
+  out->source.kind = DSMR_SOURCE_DEVICE;
+  out->source.baudrate = 115200;
+  out->source.databits = 8;
+  out->source.parity = DSMR_PARITY_NONE;
+  out->source.stopbits = 1;
+  out->source.data_request = DSMR_DATA_REQUEST_NONE;
+  out->check_crc = 1;
+  out->max_telegram = DSMR_DEFAULT_MAX_TELEGRAM;
+  out->silence_timeout = TIME_T_TO_CDTIME_T(DEFAULT_SILENCE_TIMEOUT);
+
+  if (one_value_of(ci, OCONFIG_TYPE_STRING) &&
+      valid_name(ci->values[0].value.string)) {
+    sstrncpy(out->name, ci->values[0].value.string, sizeof(out->name));
+    b.meter = out->name;
+  } else {
+    char val[256];
+    render_values(ci, val, sizeof(val));
+    ERROR("dsmr plugin: <Meter %s>: a meter needs a name of 1 to %d "
+          "letters, digits, '_', '-' or '.', in quotes: <Meter \"home\">",
+          val, DSMR_METER_NAME_MAX - 1);
+    b.errors++;
+  }
+
+  for (int i = 0; i < ci->children_num; i++) {
+    const oconfig_item_t *c = &ci->children[i];
+    const char *k = c->key;
+
+    /* A repeated option would silently override the first: refuse. */
+    for (int j = 0; j < i; j++)
+      if (strcasecmp(ci->children[j].key, k) == 0) {
+        ERROR("dsmr plugin: <Meter \"%s\">: %s is given more than once; "
+              "accepted: each option at most once per meter",
+              b.meter, k);
+        b.errors++;
+        break;
+      }
+    if (c->children_num > 0) {
+      ERROR("dsmr plugin: <Meter \"%s\">: <%s> is not valid here; "
+            "accepted: the options %s",
+            b.meter, k, OPTIONS_ACCEPTED);
+      b.errors++;
+      continue;
+    }
+
+    if (strcasecmp(k, "Device") == 0) {
+      device = c;
+      if (get_string(&b, c, out->source.device, sizeof(out->source.device),
+                     "the path of a serial device or pseudo-terminal, "
+                     "e.g. \"/dev/ttyUSB0\"") == 0 &&
+          out->source.device[0] != '/')
+        reject(&b, c, "an absolute path, e.g. \"/dev/ttyUSB0\"");
+    } else if (strcasecmp(k, "Host") == 0) {
+      host = c;
+      get_string(&b, c, out->source.host, sizeof(out->source.host),
+                 "a host name or IP address in quotes, e.g. "
+                 "\"192.168.1.50\"");
+    } else if (strcasecmp(k, "Port") == 0) {
+      port = c;
+      if (get_int(&b, c, 1, 65535, &v, "a TCP port number, 1 to 65535") == 0)
+        snprintf(out->source.port, sizeof(out->source.port), "%d", v);
+    } else if (strcasecmp(k, "Baudrate") == 0) {
+      serial_only = serial_only ? serial_only : "Baudrate";
+      get_baudrate(&b, c, &out->source.baudrate);
+    } else if (strcasecmp(k, "DataBits") == 0) {
+      serial_only = serial_only ? serial_only : "DataBits";
+      get_int(&b, c, 7, 8, &out->source.databits,
+              "7 (DSMR 2.2 and 3) or 8 (DSMR 4 and 5)");
+    } else if (strcasecmp(k, "Parity") == 0) {
+      serial_only = serial_only ? serial_only : "Parity";
+      v = get_word(&b, c, parities,
+                   "\"none\" (DSMR 4 and 5), \"even\" (DSMR 2.2 and 3) "
+                   "or \"odd\"");
+      if (v >= 0)
+        out->source.parity = v == 1   ? DSMR_PARITY_EVEN
+                             : v == 2 ? DSMR_PARITY_ODD
+                                      : DSMR_PARITY_NONE;
+    } else if (strcasecmp(k, "StopBits") == 0) {
+      serial_only = serial_only ? serial_only : "StopBits";
+      get_int(&b, c, 1, 2, &out->source.stopbits, "1 or 2");
+    } else if (strcasecmp(k, "DataRequest") == 0) {
+      serial_only = serial_only ? serial_only : "DataRequest";
+      v = get_word(&b, c, requests,
+                   "\"none\", \"rts\" or \"dtr\" (the modem line the "
+                   "adapter wired to the P1 Data Request pin)");
+      if (v >= 0)
+        out->source.data_request = v == 1   ? DSMR_DATA_REQUEST_RTS
+                                   : v == 2 ? DSMR_DATA_REQUEST_DTR
+                                            : DSMR_DATA_REQUEST_NONE;
+    } else if (strcasecmp(k, "CheckCRC") == 0) {
+      bool on = true;
+      /* cf_util_get_boolean also takes "true"/"false" in quotes. */
+      if (c->values_num != 1 || cf_util_get_boolean(c, &on) != 0)
+        reject(&b, c, "true or false");
+      out->check_crc = on ? 1 : 0;
+    } else if (strcasecmp(k, "MaxTelegramSize") == 0) {
+      char accepted[96];
+      snprintf(accepted, sizeof(accepted), "bytes from %d to %d (1 MiB)",
+               DSMR_MIN_TELEGRAM, DSMR_MAX_TELEGRAM);
+      if (get_int(&b, c, DSMR_MIN_TELEGRAM, DSMR_MAX_TELEGRAM, &v,
+                  accepted) == 0)
+        out->max_telegram = (size_t)v;
+    } else if (strcasecmp(k, "SilenceTimeout") == 0) {
+      get_silence(&b, c, &out->silence_timeout);
+    } else {
+      ERROR("dsmr plugin: <Meter \"%s\">: unknown option \"%s\"; "
+            "accepted: %s",
+            b.meter, k, OPTIONS_ACCEPTED);
+      b.errors++;
+    }
+  }
+
+  if (device && host) {
+    ERROR("dsmr plugin: <Meter \"%s\">: Device and Host are both set; "
+          "accepted: one source per meter, either Device \"/dev/...\" or "
+          "Host and Port",
+          b.meter);
+    b.errors++;
+  } else if (!device && !host) {
+    ERROR("dsmr plugin: <Meter \"%s\">: no source; accepted: Device "
+          "\"/dev/...\" (serial port or pseudo-terminal) or Host and Port "
+          "(TCP)",
+          b.meter);
+    b.errors++;
+  } else if (host && !port) {
+    ERROR("dsmr plugin: <Meter \"%s\">: Host \"%s\" has no Port; accepted: "
+          "Port 1 to 65535 beside Host",
+          b.meter, out->source.host);
+    b.errors++;
+  } else if (device && port) {
+    ERROR("dsmr plugin: <Meter \"%s\">: Port is only valid with Host; "
+          "accepted: Device alone, or Host and Port",
+          b.meter);
+    b.errors++;
+  }
+  if (host) {
+    out->source.kind = DSMR_SOURCE_TCP;
+    if (serial_only && !b.errors)
+      WARNING("dsmr plugin: <Meter \"%s\">: %s only applies to Device; "
+              "ignored for Host \"%s\"",
+              b.meter, serial_only, out->source.host);
+  }
+  return b.errors ? -1 : 0;
+}

@@ -1,0 +1,502 @@
+"""Harness of the integration tests: the real collectd loading the built
+dsmr.so, meters on pseudo-terminals and TCP, and readers of what collectd's
+own write plugins (csv, rrdtool) and its logfile plugin stored.
+
+Every process and pseudo-terminal a test starts is registered here and
+cleaned up on exit, on failure and on SIGTERM/SIGINT (automake's harness
+kills tests that hang), each by its own PID.
+
+Environment (set by the Makefile's AM_TESTS_ENVIRONMENT, with fallbacks
+for running a test by hand from the build directory):
+  top_srcdir, top_builddir, COLLECTD
+"""
+import atexit
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tty
+
+SRCDIR = os.path.abspath(
+    os.environ.get("top_srcdir")
+    or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+BUILDDIR = os.path.abspath(os.environ.get("top_builddir") or os.getcwd())
+COLLECTD = os.environ.get("COLLECTD") or "/usr/sbin/collectd"
+STOCK_PLUGINS = "/usr/lib/collectd"
+HOST = "dsmrtest"
+
+_cleanups = []
+
+
+def _cleanup_all():
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception:  # cleanup must go on whatever happened
+            pass
+
+
+def _on_signal(signum, _frame):
+    _cleanup_all()
+    sys.stdout.write("Bail out! killed by signal %d\n" % signum)
+    sys.stdout.flush()
+    os._exit(1)
+
+
+atexit.register(_cleanup_all)
+for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(_s, _on_signal)
+
+
+def on_cleanup(fn):
+    _cleanups.append(fn)
+
+
+# --------------------------------------------------------------------- TAP
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+        self.t0 = time.monotonic()
+
+    def ok(self, cond, msg, *diag):
+        self.n += 1
+        print("%s %d - %s" % ("ok" if cond else "not ok", self.n, msg))
+        if not cond:
+            self.failed += 1
+            for d in diag:
+                self.diag(d)
+        sys.stdout.flush()
+        return bool(cond)
+
+    def is_(self, got, want, msg):
+        return self.ok(got == want, msg, "got:  %r" % (got,),
+                       "want: %r" % (want,))
+
+    def diag(self, text):
+        for line in str(text).splitlines() or [""]:
+            print("# " + line)
+        sys.stdout.flush()
+
+    def skip_all(self, why):
+        print("1..0 # SKIP " + why)
+        sys.exit(0)
+
+    def done(self):
+        print("1..%d" % self.n)
+        self.diag("%.1f s" % (time.monotonic() - self.t0))
+        sys.stdout.flush()
+        _cleanup_all()
+        return 1 if self.failed else 0
+
+
+def plugin_dir():
+    """The directory holding the built dsmr.so (collectd refuses a symlink,
+    so it must be libtool's .libs/dsmr.so itself)."""
+    d = os.path.join(BUILDDIR, ".libs")
+    so = os.path.join(d, "dsmr.so")
+    if not os.path.isfile(so) or os.path.islink(so):
+        return None
+    return d
+
+
+def tmpdir(tag):
+    d = tempfile.mkdtemp(prefix="dsmr-%s-" % tag)
+    on_cleanup(lambda: shutil.rmtree(d, ignore_errors=True))
+    return d
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# ---------------------------------------------------------------- telegrams
+def crc16(data):
+    """CRC-16/ARC: poly 0xA001 reflected, init 0, as DSMR uses it."""
+    crc = 0
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def telegram(lines, header="ISK5\\2M550T-1012", crc=True, bad_crc=False):
+    """The exact bytes of one telegram: '/'header, empty line, the OBIS
+    lines, '!' and (unless crc is False) the CRC, all with CR LF."""
+    body = ("/" + header + "\r\n\r\n" + "".join(l + "\r\n" for l in lines) +
+            "!").encode("latin-1")
+    if not crc:
+        return body + b"\r\n"
+    c = crc16(body)
+    if bad_crc:
+        c ^= 0x5A5A
+    return body + ("%04X\r\n" % c).encode()
+
+
+def dsmr5_lines(import_t1=1234.567, power_w=1234, voltage=230.1,
+                gas_ts=None, gas_m3=None, version="50", extra=()):
+    """A DSMR 5 telegram body with the values under test. Times as the
+    meter writes them (YYMMDDhhmmssX)."""
+    lines = [
+        "1-3:0.2.8(%s)" % version,
+        "0-0:1.0.0(240615120000S)",
+        "0-0:96.1.1(4530303433303037313331363236373137)",
+        "1-0:1.8.1(%010.3f*kWh)" % import_t1,
+        "1-0:1.8.2(000002.399*kWh)",
+        "1-0:2.8.1(000000.000*kWh)",
+        "1-0:2.8.2(000000.000*kWh)",
+        "0-0:96.14.0(0002)",
+        "1-0:1.7.0(%06.3f*kW)" % (power_w / 1000.0),
+        "1-0:2.7.0(00.000*kW)",
+        "1-0:32.7.0(%05.1f*V)" % voltage,
+    ]
+    lines += list(extra)
+    if gas_ts is not None:
+        lines += [
+            "0-1:24.1.0(003)",
+            "0-1:96.1.0(4730303339303031363532303530323136)",
+            "0-1:24.2.1(%s)(%09.3f*m3)" % (gas_ts, gas_m3),
+        ]
+    return lines
+
+
+def p1_time_to_utc(ts):
+    """'YYMMDDhhmmssX' (X = W: UTC+1, S: UTC+2) -> UTC seconds."""
+    import calendar
+    y, mo, d, h, mi, s = (int(ts[i:i + 2]) for i in range(0, 12, 2))
+    off = 3600 if ts[12] == "W" else 7200
+    return calendar.timegm((2000 + y, mo, d, h, mi, s, 0, 0, 0)) - off
+
+
+# ------------------------------------------------------------------ meters
+class PtyMeter:
+    """A meter on a pseudo-terminal, reached through a symlink (as socat
+    and ser2net offer them). The test keeps the slave side open so that
+    its raw mode survives until the plugin opens it."""
+
+    def __init__(self, path):
+        self.path = path
+        self.master = self.slave = None
+        self.open()
+        on_cleanup(self.close)
+
+    def open(self):
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        tmp = self.path + ".new"
+        os.symlink(os.ttyname(self.slave), tmp)
+        os.replace(tmp, self.path)
+
+    def write(self, data, chunk=None, pause=0.0):
+        view = memoryview(data)
+        step = chunk or len(view)
+        while len(view):
+            n = os.write(self.master, view[:step])
+            view = view[n:]
+            if pause and len(view):
+                time.sleep(pause)
+
+    def close(self):
+        """The meter goes away: the pty is hung up and its node is gone."""
+        for fd in (self.master, self.slave):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.master = self.slave = None
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class TcpMeter:
+    """A P1-to-network dongle: a TCP server on 127.0.0.1 that sends to every
+    connected client."""
+
+    def __init__(self, port=None):
+        self.port = port or 0
+        self.clients = []
+        self.lock = threading.Lock()
+        self.accepted = threading.Event()
+        self.sock = None
+        self.listen()
+        on_cleanup(self.stop)
+
+    def listen(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(4)
+        self.port = s.getsockname()[1]
+        self.sock = s
+        t = threading.Thread(target=self._accept, args=(s,), daemon=True)
+        t.start()
+
+    def _accept(self, s):
+        while True:
+            try:
+                c, _ = s.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.clients.append(c)
+            self.accepted.set()
+
+    def wait_client(self, timeout=5.0):
+        return self.accepted.wait(timeout)
+
+    def send(self, data):
+        with self.lock:
+            for c in self.clients:
+                try:
+                    c.sendall(data)
+                except OSError:
+                    pass
+
+    def drop_clients(self):
+        with self.lock:
+            for c in self.clients:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                c.close()
+            self.clients = []
+            self.accepted.clear()
+
+    def stop(self):
+        """The dongle goes away: no listener, every connection closed."""
+        if self.sock:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
+            self.sock = None
+        self.drop_clients()
+
+
+# ---------------------------------------------------------------- collectd
+def meter_block(name, device=None, host=None, port=None, **opts):
+    lines = ['  <Meter "%s">' % name]
+    if device:
+        lines.append('    Device "%s"' % device)
+    if host:
+        lines.append('    Host "%s"' % host)
+    if port:
+        lines.append("    Port %s" % port)
+    for k, v in opts.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, str):
+            v = '"%s"' % v
+        lines.append("    %s %s" % (k, v))
+    lines.append("  </Meter>")
+    return "\n".join(lines)
+
+
+class Collectd:
+    """One collectd process with csv + rrdtool + logfile (notifications go
+    to the log too) and the dsmr plugin from the build tree."""
+
+    def __init__(self, meters, interval=1, plugin_block=None, tag="cd",
+                 write_plugins=True, env=None):
+        self.dir = tmpdir(tag)
+        self.data = os.path.join(self.dir, "data")
+        self.logfile = os.path.join(self.dir, "collectd.log")
+        self.conf = os.path.join(self.dir, "collectd.conf")
+        self.out = os.path.join(self.dir, "stdout.txt")
+        self.env = env
+        self.proc = None
+        pdir = plugin_dir()
+        if pdir is None:
+            raise RuntimeError("no %s/.libs/dsmr.so: build first" % BUILDDIR)
+        block = plugin_block if plugin_block is not None else (
+            "<Plugin dsmr>\n%s\n</Plugin>" % "\n".join(meters))
+        writers = ""
+        if write_plugins:
+            writers = """
+LoadPlugin csv
+LoadPlugin rrdtool
+<Plugin csv>
+  DataDir "{data}"
+  StoreRates false
+</Plugin>
+<Plugin rrdtool>
+  DataDir "{data}"
+</Plugin>
+""".format(data=self.data)
+        text = """# written by tests/integration/dsmrtest.py
+Hostname "{host}"
+FQDNLookup false
+BaseDir "{dir}"
+PIDFile "{dir}/collectd.pid"
+Interval {interval}
+WriteThreads 1
+TypesDB "/usr/share/collectd/types.db" "{src}/types/dsmr.db"
+PluginDir "{stock}"
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "{log}"
+  Timestamp true
+  PrintSeverity true
+</Plugin>
+PluginDir "{pdir}"
+LoadPlugin dsmr
+PluginDir "{stock}"
+{writers}
+{block}
+""".format(host=HOST, dir=self.dir, interval=interval, src=SRCDIR,
+           stock=STOCK_PLUGINS, log=self.logfile, pdir=pdir,
+           writers=writers, block=block)
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    # -- running
+    def start(self):
+        env = dict(os.environ)
+        if self.env:
+            env.update(self.env)
+        out = open(self.out, "wb")
+        self.proc = subprocess.Popen([COLLECTD, "-f", "-C", self.conf],
+                                     stdout=out, stderr=subprocess.STDOUT,
+                                     env=env)
+        out.close()
+        on_cleanup(self.kill)
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self, timeout=10.0):
+        """SIGTERM; returns (seconds until exit, exit status); kills after
+        timeout."""
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            rc = None
+        return time.monotonic() - t0, rc
+
+    def check(self):
+        """collectd -T: parse the config, init, one read, shutdown."""
+        r = subprocess.run([COLLECTD, "-T", "-C", self.conf],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=30)
+        return r.returncode, r.stdout.decode("utf-8", "replace") + self.log()
+
+    # -- the log
+    def log(self):
+        try:
+            with open(self.logfile, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def output(self):
+        with open(self.out, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=10.0, count=1):
+        """Wait until `pattern` (a regex) matched `count` log lines; returns
+        the list of matches (shorter when it timed out)."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in (rx.search(l) for l in self.log().splitlines())
+                     if m]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            if self.proc is not None and self.proc.poll() is not None:
+                return found
+            time.sleep(0.05)
+
+    # -- stored values
+    def csv_rows(self, meter, ident):
+        """(time, value) rows csv stored for dsmr-<meter>/<ident>, where
+        ident is 'type-type_instance' (or 'type'), over all days."""
+        rows = []
+        pat = os.path.join(self.data, HOST, "dsmr-" + meter,
+                           ident + "-[0-9][0-9][0-9][0-9]-*")
+        for path in sorted(glob.glob(pat)):
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("epoch") or not line.strip():
+                        continue
+                    t, v = line.strip().split(",")[:2]
+                    rows.append((float(t), float(v)))
+        return rows
+
+    def wait_csv(self, meter, ident, count, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.csv_rows(meter, ident)
+            if len(rows) >= count or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.05)
+
+    def rrd(self, meter, ident):
+        return os.path.join(self.data, HOST, "dsmr-" + meter, ident + ".rrd")
+
+
+def rrd_lastupdate(path):
+    """(time, value) of the last update rrdtool stored."""
+    out = subprocess.run(["rrdtool", "lastupdate", path],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         timeout=10).stdout.decode()
+    for line in out.splitlines():
+        m = re.match(r"\s*(\d+(?:\.\d+)?):\s+(\S+)", line)
+        if m:
+            return float(m.group(1)), float(m.group(2))
+    return None
+
+
+def rrd_info(path):
+    out = subprocess.run(["rrdtool", "info", path], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, timeout=10).stdout.decode()
+    info = {}
+    for line in out.splitlines():
+        if " = " in line:
+            k, v = line.split(" = ", 1)
+            info[k.strip()] = v.strip().strip('"')
+    return info
+
+
+def rrd_fetch(path, start, end, cf="AVERAGE"):
+    """[(time, value or None)] from `rrdtool fetch`."""
+    out = subprocess.run(["rrdtool", "fetch", path, cf, "-s", str(int(start)),
+                          "-e", str(int(end))],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         timeout=10).stdout.decode()
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"\s*(\d+):\s+(\S+)", line)
+        if m:
+            v = m.group(2)
+            rows.append((int(m.group(1)),
+                         None if v.lower().startswith(("nan", "-nan")) else
+                         float(v)))
+    return rows

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Configuration errors: every wrong <Plugin dsmr> block makes the real
+`collectd -T` exit non-zero with a "dsmr plugin:" log line that names the
+option, the value and what is accepted. Good blocks (including a device
+that does not exist yet) pass."""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dsmrtest as d  # noqa: E402
+
+tap = d.Tap()
+if d.plugin_dir() is None:
+    tap.skip_all("dsmr.so not built")
+
+MISSING = "/dev/dsmr-test-no-such-device"
+
+# (what, <Plugin dsmr> body, regex the error line must match)
+BAD = [
+    ("no source", '<Meter "a">\n  Baudrate 115200\n</Meter>',
+     r'<Meter "a">: no source; accepted: Device .* or Host and Port'),
+    ("Device and Host", '<Meter "a">\n  Device "%s"\n  Host "127.0.0.1"\n'
+     '  Port 2000\n</Meter>' % MISSING,
+     r'<Meter "a">: Device and Host are both set; accepted: one source'),
+    ("Host without Port", '<Meter "a">\n  Host "127.0.0.1"\n</Meter>',
+     r'<Meter "a">: Host "127.0.0.1" has no Port; accepted: Port 1 to 65535'),
+    ("Port without Host", '<Meter "a">\n  Device "%s"\n  Port 23\n</Meter>'
+     % MISSING, r'<Meter "a">: Port is only valid with Host'),
+    ("unknown option", '<Meter "a">\n  Device "%s"\n  Speed 9600\n</Meter>'
+     % MISSING,
+     r'<Meter "a">: unknown option "Speed"; accepted: Device, Host, Port, '
+     r'Baudrate'),
+    ("Baudrate 1234", '<Meter "a">\n  Device "%s"\n  Baudrate 1234\n</Meter>'
+     % MISSING,
+     r'<Meter "a">: Baudrate 1234 is not valid; accepted: 115200 .*9600'),
+    ("Baudrate auto", '<Meter "a">\n  Device "%s"\n  Baudrate "auto"\n'
+     '</Meter>' % MISSING,
+     r'<Meter "a">: Baudrate "auto" is not supported yet; accepted: 115200'),
+    ("Parity maybe", '<Meter "a">\n  Device "%s"\n  Parity "maybe"\n</Meter>'
+     % MISSING,
+     r'<Meter "a">: Parity "maybe" is not valid; accepted: "none" .*"even"'),
+    ("DataBits 9", '<Meter "a">\n  Device "%s"\n  DataBits 9\n</Meter>'
+     % MISSING, r'<Meter "a">: DataBits 9 is not valid; accepted: 7 .* or 8'),
+    ("StopBits 3", '<Meter "a">\n  Device "%s"\n  StopBits 3\n</Meter>'
+     % MISSING, r'<Meter "a">: StopBits 3 is not valid; accepted: 1 or 2'),
+    ("DataRequest cts", '<Meter "a">\n  Device "%s"\n  DataRequest "cts"\n'
+     '</Meter>' % MISSING,
+     r'<Meter "a">: DataRequest "cts" is not valid; accepted: "none", "rts" '
+     r'or "dtr"'),
+    ("CheckCRC maybe", '<Meter "a">\n  Device "%s"\n  CheckCRC "maybe"\n'
+     '</Meter>' % MISSING,
+     r'<Meter "a">: CheckCRC "maybe" is not valid; accepted: true or false'),
+    ("MaxTelegramSize 10", '<Meter "a">\n  Device "%s"\n'
+     '  MaxTelegramSize 10\n</Meter>' % MISSING,
+     r'<Meter "a">: MaxTelegramSize 10 is not valid; accepted: bytes from '
+     r'128 to 1048576'),
+    ("MaxTelegramSize > 1 MiB", '<Meter "a">\n  Device "%s"\n'
+     '  MaxTelegramSize 1048577\n</Meter>' % MISSING,
+     r'<Meter "a">: MaxTelegramSize 1048577 is not valid; accepted: bytes'),
+    ("SilenceTimeout -5", '<Meter "a">\n  Device "%s"\n'
+     '  SilenceTimeout -5\n</Meter>' % MISSING,
+     r'<Meter "a">: SilenceTimeout -5 is not valid; accepted: seconds'),
+    ("Port 70000", '<Meter "a">\n  Host "127.0.0.1"\n  Port 70000\n</Meter>',
+     r'<Meter "a">: Port 70000 is not valid; accepted: a TCP port number'),
+    ("relative Device", '<Meter "a">\n  Device "ttyUSB0"\n</Meter>',
+     r'<Meter "a">: Device "ttyUSB0" is not valid; accepted: an absolute '
+     r'path'),
+    ("option twice", '<Meter "a">\n  Device "%s"\n  Baudrate 9600\n'
+     '  Baudrate 115200\n</Meter>' % MISSING,
+     r'<Meter "a">: Baudrate is given more than once'),
+    ("meter without a name", '<Meter>\n  Device "%s"\n</Meter>' % MISSING,
+     r'<Meter \(no value\)>: a meter needs a name'),
+    ("meter name with a slash", '<Meter "a/b">\n  Device "%s"\n</Meter>'
+     % MISSING, r'<Meter "a/b">: a meter needs a name of 1 to 63 letters'),
+    ("name used twice", '<Meter "a">\n  Device "%s"\n</Meter>\n'
+     '<Meter "a">\n  Host "127.0.0.1"\n  Port 2000\n</Meter>' % MISSING,
+     r'<Meter "a">: the name "a" is used twice; accepted: a different name'),
+    ("unknown option outside <Meter>", 'Device "%s"' % MISSING,
+     r'unknown option "Device" in <Plugin dsmr>; accepted: <Meter "name">'),
+]
+
+for what, body, rx in BAD:
+    c = d.Collectd([], plugin_block="<Plugin dsmr>\n%s\n</Plugin>" % body,
+                   write_plugins=False, tag="cfg")
+    rc, out = c.check()
+    tap.ok(rc != 0, "%s: collectd -T fails" % what, out)
+    lines = [l for l in out.splitlines() if "dsmr plugin: " in l]
+    tap.ok(any(re.search(rx, l) for l in lines),
+           "%s: the log line names option, value and what is accepted" % what,
+           "want /%s/ in:" % rx, *lines)
+
+# Several problems in one block are all reported in one run.
+c = d.Collectd([], plugin_block='<Plugin dsmr>\n<Meter "a">\n'
+               '  Baudrate 1234\n  Parity "maybe"\n</Meter>\n</Plugin>',
+               write_plugins=False, tag="cfg")
+rc, out = c.check()
+tap.ok(rc != 0 and "Baudrate 1234" in out and 'Parity "maybe"' in out and
+       "no source" in out, "every problem of a block is reported at once",
+       out)
+
+# Good blocks. A device that does not exist yet is not a config error: the
+# reader logs it (once) and keeps retrying.
+GOOD = [
+    ("every option, device missing at start",
+     '<Meter "home">\n  Device "%s"\n  Baudrate 9600\n  DataBits 7\n'
+     '  Parity "even"\n  StopBits 1\n  DataRequest "rts"\n  CheckCRC false\n'
+     '  MaxTelegramSize 16384\n  SilenceTimeout 60\n</Meter>' % MISSING,
+     r'version .* reading 1 meter$'),
+    ("TCP meter, nobody listening, quoted Port",
+     '<Meter "net">\n  Host "127.0.0.1"\n  Port "%d"\n</Meter>'
+     % d.free_port(), r'version .* reading 1 meter$'),
+    ("serial options beside Host are ignored with a warning",
+     '<Meter "net">\n  Host "localhost"\n  Port %d\n  Baudrate 9600\n'
+     '</Meter>' % d.free_port(),
+     r'<Meter "net">: Baudrate only applies to Device; ignored'),
+    ("several meters, quoted boolean, silence check off",
+     '<Meter "a">\n  Device "%s"\n</Meter>\n<Meter "b.2_x-y">\n'
+     '  Device "%s-2"\n  CheckCRC "false"\n  SilenceTimeout 0\n</Meter>'
+     % (MISSING, MISSING), r'version .* reading 2 meters'),
+]
+for what, body, rx in GOOD:
+    c = d.Collectd([], plugin_block="<Plugin dsmr>\n%s\n</Plugin>" % body,
+                   write_plugins=False, tag="cfg")
+    rc, out = c.check()
+    tap.is_(rc, 0, "%s: collectd -T succeeds" % what)
+    if rc != 0:
+        tap.diag(out)
+    ok = any(re.search(rx, l) for l in out.splitlines())
+    tap.ok(ok, "%s: log says /%s/" % (what, rx), out)
+
+sys.exit(tap.done())

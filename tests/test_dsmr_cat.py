@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""dsmr-cat as a user runs it: every corpus telegram through --json gives the
+CRC verdict of public.json and exactly its objects (obis, raw groups,
+numbers, units, times); --summary counts; exit statuses; errors name the
+file. TAP output."""
+import calendar
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+top = os.environ.get("top_srcdir", "..")
+build = os.environ.get("top_builddir", ".")
+cat = os.path.join(build, "dsmr-cat")
+corpus = os.path.join(top, "tests", "corpus")
+n = 0
+failed = 0
+
+
+def ok(cond, msg):
+    global n, failed
+    n += 1
+    if not cond:
+        failed += 1
+    print("%s %d - %s" % ("ok" if cond else "not ok", n, msg))
+    return cond
+
+
+def run(*args, stdin=None):
+    p = subprocess.run([cat, *args], input=stdin, capture_output=True)
+    return p.returncode, p.stdout.decode("latin-1"), p.stderr.decode()
+
+
+def groups(e):
+    if "values" in e:
+        return e["values"]
+    v = e.get("value", "")
+    return [v + "*" + e["unit"]] if e.get("unit") else [v]
+
+
+def ts_utc(raw):
+    """Independent reading of YYMMDDhhmmss[WS]: W = UTC+1, S = UTC+2."""
+    y, mo, d, h, mi, s = (int(raw[i:i + 2]) for i in range(0, 12, 2))
+    off = {"W": 1, "S": 2}[raw[12].upper()]
+    t = calendar.timegm((2000 + y, mo, d, h, mi, s)) - off * 3600
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % tuple(
+        __import__("time").gmtime(t)[:6])
+
+
+data = json.load(open(os.path.join(corpus, "public.json"), encoding="utf-8"))
+for t in data:
+    path = os.path.join(corpus, "telegrams", t["id"] + ".p1")
+    rc, out, err = run("--json", path)
+    lines = out.splitlines()
+    if not ok(len(lines) == 1, "%s: one JSON line" % t["id"]):
+        continue
+    j = json.loads(lines[0])
+    want_crc = "ok" if t["crc_ok"] else ("bad" if t["crc_present"] else "none")
+    ok(j["crc"] == want_crc, "%s: crc %s (got %s)" % (t["id"], want_crc, j["crc"]))
+    ok(rc == (1 if want_crc == "bad" else 0), "%s: exit status %d" % (t["id"], rc))
+    ok(j["header"] == t["telegram"][1:].split("\r\n")[0],
+       "%s: header %r" % (t["id"], j["header"]))
+    if not t["expected"]:
+        continue
+    got = [(o["obis"], [v["raw"] for v in o["values"]]) for o in j["objects"]]
+    want = [(e["obis"], groups(e)) for e in t["expected"]]
+    if not ok(got == want, "%s: all %d objects with exact raw groups"
+              % (t["id"], len(want))):
+        for g, w in zip(got, want):
+            if g != w:
+                print("#   got %r\n#  want %r" % (g, w))
+                break
+    # numbers, units and flagged times, checked against our own reading
+    bad = []
+    for o in j["objects"]:
+        for v in o["values"]:
+            raw = v["raw"]
+            if "*" in raw and raw.split("*")[0].replace(".", "").lstrip("-").isdigit():
+                num, unit = raw.split("*", 1)
+                if v.get("unit") != unit or abs(v.get("number", 1e99) - float(num)) > 1e-12:
+                    bad.append(raw)
+            if len(raw) == 13 and raw[:12].isdigit() and raw[12] in "WSws":
+                try:
+                    want_t = ts_utc(raw)
+                except ValueError:
+                    want_t = None  # impossible date: no time expected
+                if v.get("time") != want_t:
+                    bad.append(raw)
+    ok(not bad, "%s: numbers, units and times%s" % (t["id"], " " + repr(bad[:3]) if bad else ""))
+
+# the whole corpus in one stream, in order
+paths = [os.path.join(corpus, "telegrams", t["id"] + ".p1") for t in data]
+rc, out, err = run("--json", *paths)
+ok(len(out.splitlines()) == len(data), "one line per telegram for %d files" % len(data))
+ok([json.loads(l)["header"] for l in out.splitlines()] ==
+   [t["telegram"][1:].split("\r\n")[0] for t in data], "stream order kept")
+
+# summary: counts of the whole path
+rc, out, err = run("--summary", *paths)
+nbad = sum(1 for t in data if t["crc_present"] and not t["crc_ok"])
+ok(out.strip() == "telegrams %d, ok %d, CRC errors %d, too large 0, malformed 0"
+   % (len(data), len(data) - nbad, nbad), "summary line: " + out.strip())
+ok(rc == 1, "exit 1 when some telegram failed")
+
+good = [p for p, t in zip(paths, data) if t["crc_ok"] or not t["crc_present"]]
+rc, out, err = run("--summary", *good)
+ok(rc == 0, "exit 0 when every telegram is ok or has no CRC")
+
+# stdin, and a too-large telegram
+blob = open(good[0], "rb").read()
+rc, out, err = run("--summary", "--max-size", "100", stdin=blob)
+ok("too large 1" in out and rc == 1, "too large counted from stdin: " + out.strip())
+
+# a corrupted byte: CRC error, values listed as not dispatched
+crc_file = [p for p, t in zip(paths, data) if t["crc_ok"]][0]
+raw = bytearray(open(crc_file, "rb").read())
+i = raw.index(b"1-0:1.8.1(") + 12
+raw[i] = ord("7") if raw[i] != ord("7") else ord("8")
+rc, out, err = run(stdin=bytes(raw))
+ok("CRC: bad" in out and "NOT dispatched" in out and rc == 1, "flipped digit: CRC bad, not dispatched")
+
+# errors name the file, exit 2
+rc, out, err = run("/nonexistent/meter.p1")
+ok(rc == 2 and "/nonexistent/meter.p1" in err and len(err.splitlines()) == 1,
+   "missing file: exit 2, one line naming it: " + err.strip())
+rc, out, err = run("--bogus")
+ok(rc == 2 and "--bogus" in err, "unknown option: exit 2")
+
+print("1..%d" % n)
+sys.exit(1 if failed else 0)

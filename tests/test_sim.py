@@ -1,0 +1,628 @@
+#!/usr/bin/env python3
+"""Self-test of tools/dsmr-sim (TAP).  Runs the simulator as a user would (a
+subprocess) and checks its output with code of its own: an independent
+bitwise CRC-16/ARC, an independent framer, and the tz database (zoneinfo)
+for the W/S flags and tariffs.  Exit status is non-zero if anything fails."""
+
+import calendar
+import datetime as dt
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tty
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIM = os.path.join(HERE, "..", "tools", "dsmr-sim")
+CORPUS = os.path.join(HERE, "corpus", "telegrams")
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+
+try:
+    from zoneinfo import ZoneInfo
+
+    AMS = ZoneInfo("Europe/Amsterdam")
+except Exception:  # pragma: no cover - no tz database
+    AMS = None
+
+# --------------------------------------------------------------------------
+# TAP
+_n = 0
+_failed = 0
+
+
+def ok(cond, name, diag=None):
+    global _n, _failed
+    _n += 1
+    if cond:
+        print("ok %d - %s" % (_n, name))
+    else:
+        _failed += 1
+        print("not ok %d - %s" % (_n, name))
+        if diag:
+            for line in str(diag).splitlines()[:20]:
+                print("#   " + line)
+    sys.stdout.flush()
+    return cond
+
+
+def skip(name, why):
+    global _n
+    _n += 1
+    print("ok %d - %s # SKIP %s" % (_n, name, why))
+
+
+# --------------------------------------------------------------------------
+# independent helpers
+
+
+def crc_arc(data):
+    """Bitwise CRC-16/ARC (deliberately not table-driven like the simulator's)."""
+    crc = 0
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            if crc & 1:
+                crc = (crc >> 1) ^ 0xA001
+            else:
+                crc >>= 1
+    return crc
+
+
+FRAME = re.compile(rb"/[^/!]*!([0-9A-F]{4})?\r\n")
+
+
+def frames(stream):
+    """Split a byte stream like a careful reader: a frame runs from '/' to the
+    next '!' (restarting at any '/' on the way), then CRC digits and CR LF.
+    Returns [(frame bytes, crc_ok or None if the frame has no CRC)]."""
+    out = []
+    i = 0
+    while True:
+        start = stream.find(b"/", i)
+        if start < 0:
+            return out
+        m = FRAME.match(stream, start)
+        if not m:
+            i = start + 1
+            continue
+        body = stream[start : m.start(1) if m.group(1) else m.end() - 2]
+        crc = None
+        if m.group(1):
+            crc = crc_arc(body) == int(m.group(1), 16)
+        out.append((m.group(0), crc))
+        i = m.end()
+
+
+LINE = re.compile(r"^(\d+-\d+:\d+\.\d+\.\d+)((?:\([^()]*\))+)$")
+
+
+def parse(frame):
+    """{obis: [group texts]} of one frame."""
+    text = frame.decode("latin-1")
+    objs = {}
+    for line in text.split("\r\n")[2:]:
+        m = LINE.match(line)
+        if m:
+            objs[m.group(1)] = re.findall(r"\(([^()]*)\)", m.group(2))
+    return objs
+
+
+def value(objs, obis):
+    return objs[obis][0].split("*")[0]
+
+
+def milli(text):
+    """'000123.456' -> 123456 (exact)."""
+    whole, _, frac = text.partition(".")
+    return int(whole + frac)
+
+
+def ams_stamp(unix):
+    """YYMMDDhhmmssX from the tz database, for comparison."""
+    local = dt.datetime.fromtimestamp(unix, AMS)
+    flag = "S" if local.dst() else "W"
+    return local.strftime("%y%m%d%H%M%S") + flag
+
+
+def run(args, timeout=30, **kw):
+    p = subprocess.run([sys.executable, SIM, "--quiet"] + args, capture_output=True, timeout=timeout, **kw)
+    return p
+
+
+def manifest(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def unix_of(iso):
+    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+TMP = tempfile.mkdtemp(prefix="test_sim.")
+
+
+def tmp(name):
+    return os.path.join(TMP, name)
+
+
+# --------------------------------------------------------------------------
+def test_dsmr5_generation():
+    man = tmp("gen5.jsonl")
+    n = 400
+    p = run(["--generate", "dsmr5", "--count", str(n), "--rate", "0", "--seed", "11",
+             "--start", "2024-01-12T05:00:07Z", "--interval", "7", "--manifest", man])
+    ok(p.returncode == 0, "dsmr5 flood run exits 0", p.stderr)
+    fr = frames(p.stdout)
+    ok(len(fr) == n, "dsmr5: %d frames in the stream" % n, len(fr))
+    ok(all(c is True for _, c in fr), "dsmr5: every telegram passes an independent CRC-16/ARC")
+    ok(b"".join(f for f, _ in fr) == p.stdout, "dsmr5: the stream is exactly the telegrams, nothing else")
+    recs = manifest(man)
+    ok([r["seq"] for r in recs] == list(range(1, n + 1)) and all(r["clean"] for r in recs),
+       "dsmr5: manifest has seq 1..N, all clean")
+    objs = [parse(f) for f, _ in fr]
+    first = fr[0][0].decode()
+    ok(first.startswith("/ISK5\\2M550T-1012\r\n\r\n1-3:0.2.8(50)\r\n0-0:1.0.0("), "dsmr5: header and version line")
+    want = ["0-0:96.1.1", "1-0:1.8.1", "1-0:1.8.2", "1-0:2.8.1", "1-0:2.8.2", "0-0:96.14.0", "1-0:1.7.0",
+            "1-0:2.7.0", "0-0:96.7.21", "0-0:96.7.9", "1-0:99.97.0", "1-0:32.32.0", "1-0:72.36.0",
+            "0-0:96.13.0", "1-0:32.7.0", "1-0:52.7.0", "1-0:72.7.0", "1-0:31.7.0", "1-0:51.7.0", "1-0:71.7.0",
+            "1-0:21.7.0", "1-0:41.7.0", "1-0:61.7.0", "1-0:22.7.0", "1-0:42.7.0", "1-0:62.7.0",
+            "0-1:24.1.0", "0-1:96.1.0", "0-1:24.2.1"]
+    missing = [o for o in want if o not in objs[0]]
+    ok(not missing, "dsmr5: all expected OBIS objects present", missing)
+    fmt_ok = all(
+        re.fullmatch(r"\d{6}\.\d{3}\*kWh", o["1-0:1.8.1"][0])
+        and re.fullmatch(r"\d{2}\.\d{3}\*kW", o["1-0:21.7.0"][0])
+        and re.fullmatch(r"\d{3}\.\d\*V", o["1-0:32.7.0"][0])
+        and re.fullmatch(r"\d{3}\*A", o["1-0:31.7.0"][0])
+        and re.fullmatch(r"\d{12}[WS]", o["0-0:1.0.0"][0])
+        and re.fullmatch(r"(?:[0-9A-F]{2})+", o["0-0:96.1.1"][0])
+        and o["0-1:24.1.0"] == ["003"]
+        for o in objs)
+    ok(fmt_ok, "dsmr5: value formats (kWh 6.3, kW 2.3, V 3.1, A 3, timestamp, hex id)")
+    same = all(r["registers"][k] == value(o, k) for r, o in zip(recs, objs)
+               for k in ("1-0:1.8.1", "1-0:2.8.2", "1-0:1.7.0", "1-0:32.7.0", "0-0:96.14.0"))
+    ok(same, "dsmr5: manifest registers equal the telegrams' values")
+
+    regs = ("1-0:1.8.1", "1-0:1.8.2", "1-0:2.8.1", "1-0:2.8.2")
+    mono = all(milli(value(b, k)) >= milli(value(a, k)) for a, b in zip(objs, objs[1:]) for k in regs)
+    ok(mono, "dsmr5: energy registers never decrease")
+    both = [i for i, o in enumerate(objs) if milli(value(o, "1-0:1.7.0")) and milli(value(o, "1-0:2.7.0"))]
+    ok(not both, "dsmr5: import and export power never both non-zero", both[:5])
+    phases = all(
+        sum(milli(value(o, "1-0:%d.7.0" % c)) for c in (21, 41, 61))
+        - sum(milli(value(o, "1-0:%d.7.0" % c)) for c in (22, 42, 62))
+        == milli(value(o, "1-0:1.7.0")) - milli(value(o, "1-0:2.7.0"))
+        for o in objs)
+    ok(phases, "dsmr5: per-phase powers add up to the totals (W exact)")
+    saw_export = any(milli(value(o, "1-0:2.7.0")) for o in objs)
+    saw_import = any(milli(value(o, "1-0:1.7.0")) for o in objs)
+    ok(saw_export and saw_import, "dsmr5: the day has both import and export (solar)")
+
+    # Energy = power x time: the power in telegram i is the average over the
+    # interval ending at i, charged to the tariff shown in telegram i.
+    worst = 0.0
+    for reg, pw, tariff in (("1-0:1.8.1", "1-0:1.7.0", 1), ("1-0:1.8.2", "1-0:1.7.0", 2),
+                            ("1-0:2.8.1", "1-0:2.7.0", 1), ("1-0:2.8.2", "1-0:2.7.0", 2)):
+        wh = 0.0
+        for o in objs[1:]:
+            if int(value(o, "0-0:96.14.0")) == tariff:
+                wh += milli(value(o, pw)) * 7 / 3600.0
+        delta = milli(value(objs[-1], reg)) - milli(value(objs[0], reg))
+        worst = max(worst, abs(delta - wh))
+    ok(worst < 1.0, "dsmr5: register deltas = sum(power x interval) within 1 Wh (worst %.3f)" % worst)
+
+    if AMS is None:
+        skip("dsmr5: timestamps and tariffs vs tz database", "no zoneinfo")
+    else:
+        t0 = unix_of("2024-01-12T05:00:07Z")
+        stamps = all(value(o, "0-0:1.0.0") == ams_stamp(t0 + 7 * i) for i, o in enumerate(objs))
+        ok(stamps, "dsmr5: 0-0:1.0.0 = Europe/Amsterdam wall time + W/S (tz database)")
+        bad = []
+        for i, o in enumerate(objs):
+            local = dt.datetime.fromtimestamp(t0 + 7 * i, AMS)
+            low = local.weekday() >= 5 or local.hour >= 23 or local.hour < 7
+            if int(value(o, "0-0:96.14.0")) != (1 if low else 2):
+                bad.append((i, local.isoformat()))
+        ok(not bad and {value(o, "0-0:96.14.0") for o in objs} == {"0001", "0002"},
+           "dsmr5: tariff 1 from 23:00 to 07:00 local, else 2 (both seen)", bad[:5])
+
+    # Gas: capture time on the 5-minute boundary at or before the meter time;
+    # the value changes only when the capture time does.
+    gas_bad = []
+    prev = None
+    t0 = unix_of("2024-01-12T05:00:07Z")
+    for i, o in enumerate(objs):
+        ts, m3 = o["0-1:24.2.1"]
+        t = t0 + 7 * i
+        boundary = t - t % 300
+        if AMS is not None and ts != ams_stamp(boundary):
+            gas_bad.append(("time", i, ts))
+        if not re.fullmatch(r"\d{5}\.\d{3}\*m3", m3):
+            gas_bad.append(("fmt", i, m3))
+        if prev is not None:
+            if prev[0] == ts and prev[1] != m3:
+                gas_bad.append(("changed within a period", i))
+            if milli(m3.split("*")[0]) < milli(prev[1].split("*")[0]):
+                gas_bad.append(("decreased", i))
+        prev = (ts, m3)
+    ok(not gas_bad, "dsmr5: gas capture time on 5-minute boundaries, value changes only there", gas_bad[:5])
+    changes = sum(1 for a, b in zip(objs, objs[1:]) if a["0-1:24.2.1"][1] != b["0-1:24.2.1"][1])
+    ok(changes > 3, "dsmr5: gas does advance (%d changes)" % changes)
+    g = recs[-1]["gas"]
+    ok(g and g["m3"] == objs[-1]["0-1:24.2.1"][1].split("*")[0] and g["time"].endswith("Z")
+       and unix_of(g["time"]) % 300 == 0, "dsmr5: manifest gas {time, m3}")
+
+
+def test_dst():
+    if AMS is None:
+        skip("DST flags", "no zoneinfo")
+        return
+    for start, expect in (
+        ("2024-03-31T00:30:00Z", ["240331013000W", "240331014000W", "240331015000W",
+                                   "240331030000S", "240331031000S", "240331032000S"]),
+        ("2024-10-27T00:30:00Z", ["241027023000S", "241027024000S", "241027025000S",
+                                   "241027020000W", "241027021000W", "241027022000W"]),
+    ):
+        p = run(["--count", "6", "--rate", "0", "--seed", "1", "--start", start, "--interval", "600"])
+        got = [value(parse(f), "0-0:1.0.0") for f, _ in frames(p.stdout)]
+        ok(got == expect, "DST change at %s: W/S flags and wall time" % start, got)
+        gas = [parse(f)["0-1:24.2.1"][0] for f, _ in frames(p.stdout)]
+        ok(gas == expect, "DST change at %s: gas capture stamps follow (interval = 2 periods)" % start, gas)
+    # A long run across both changes against the tz database.
+    p = run(["--generate", "dsmr4", "--count", "800", "--rate", "0", "--seed", "1",
+             "--start", "2023-01-01T00:00:00Z", "--interval", "40000"])
+    t0 = unix_of("2023-01-01T00:00:00Z")
+    bad = [i for i, (f, _) in enumerate(frames(p.stdout))
+           if value(parse(f), "0-0:1.0.0") != ams_stamp(t0 + 40000 * i)]
+    ok(not bad, "a year of timestamps agrees with the tz database", bad[:5])
+
+
+def test_unique():
+    man = tmp("uniq.jsonl")
+    p = run(["--unique", "--count", "500", "--rate", "0", "--seed", "5", "--start", "2024-06-01T01:00:00Z",
+             "--manifest", man])
+    objs = [parse(f) for f, _ in frames(p.stdout)]
+    regs = ("1-0:1.8.1", "1-0:1.8.2", "1-0:2.8.1", "1-0:2.8.2")
+    bad = [(i, k) for i, (a, b) in enumerate(zip(objs, objs[1:])) for k in regs
+           if milli(value(b, k)) - milli(value(a, k)) < 1]
+    ok(len(objs) == 500 and not bad, "--unique: every energy register grows >= 0.001 kWh per telegram", bad[:5])
+    tuples = {tuple(value(o, k) for k in regs) for o in objs}
+    ok(len(tuples) == 500, "--unique: no two telegrams share register values")
+    recs = manifest(man)
+    ok(len({r["registers"]["1-0:1.8.1"] for r in recs}) == 500, "--unique: manifest agrees")
+
+
+def test_dsmr4_dsmr22():
+    p = run(["--generate", "dsmr4", "--count", "400", "--rate", "0", "--seed", "3",
+             "--start", "2024-02-01T10:00:05Z"])
+    fr = frames(p.stdout)
+    ok(len(fr) == 400 and all(c is True for _, c in fr), "dsmr4: 400 telegrams, CRCs right")
+    o = parse(fr[0][0])
+    ok(value(o, "1-3:0.2.8") == "42" and "1-0:32.7.0" not in o and o["0-1:24.4.0"] == ["1"],
+       "dsmr4: version 42, no voltage (as DSMR 4.2.2), valve line")
+    order = [ln.split("(")[0] for ln in fr[0][0].decode().split("\r\n") if ln.startswith("1-0:") and ".8." in ln]
+    ok(order == ["1-0:1.8.1", "1-0:2.8.1", "1-0:1.8.2", "1-0:2.8.2"], "dsmr4: Landis+Gyr register order", order)
+    t0 = unix_of("2024-02-01T10:00:05Z")
+    bad = []
+    for i, (f, _) in enumerate(fr):
+        ts = parse(f)["0-1:24.2.1"][0]
+        t = t0 + 10 * i
+        if AMS is not None and ts != ams_stamp(t - t % 3600):
+            bad.append((i, ts))
+    ok(not bad, "dsmr4: gas captured hourly, stamp on the hour", bad[:3])
+
+    p = run(["--generate", "dsmr22", "--count", "50", "--rate", "0", "--seed", "3",
+             "--start", "2024-02-01T10:00:05Z"])
+    fr = frames(p.stdout)
+    ok(len(fr) == 50 and all(c is None for _, c in fr), "dsmr22: 50 telegrams ending '!' CR LF, no CRC")
+    text = fr[0][0].decode()
+    ok(text.startswith("/ISk5\\2MT382-1003\r\n\r\n0-0:96.1.1(") and "0.2.8" not in text and "0-0:1.0.0" not in text,
+       "dsmr22: header, no version or clock line")
+    ok(re.search(r"\r\n0-1:24\.3\.0\(\d{12}\)\(00\)\(60\)\(1\)\(0-1:24\.2\.1\)\(m3\)\r\n\(\d{5}\.\d{3}\)\r\n", text)
+       is not None, "dsmr22: gas as 24.3.0 + value on the next line", text[-200:])
+    o = parse(fr[0][0])
+    ok(re.fullmatch(r"\d{5}\.\d{3}\*kWh", o["1-0:1.8.1"][0]) and re.fullmatch(r"\d{4}\.\d{2}\*kW", o["1-0:1.7.0"][0]),
+       "dsmr22: kWh 5.3 and kW 4.2 formats")
+
+
+def test_faults():
+    man = tmp("faults.jsonl")
+    n = 600
+    p = run(["--count", str(n), "--rate", "0", "--seed", "7", "--start", "2024-05-05T12:00:00Z",
+             "--faults", "flip=0.15,cut=0.15,badcrc=0.15,noise=0.2", "--manifest", man])
+    recs = manifest(man)
+    kinds = {r["fault"] for r in recs}
+    ok(len(recs) == n and kinds == {None, "flip", "cut", "badcrc"} and any(r["noise_before"] for r in recs),
+       "faults: manifest shows flip, cut, badcrc and noise", kinds)
+    ok(all(r["clean"] == (r["fault"] is None) for r in recs), "faults: clean == no damage (noise is not damage)")
+    good = [parse(f) for f, c in frames(p.stdout) if c]
+    clean = [r for r in recs if r["clean"]]
+    same = len(good) == len(clean) and all(
+        value(o, "0-0:1.0.0") == r["registers"]["0-0:1.0.0"] and value(o, "1-0:1.8.2") == r["registers"]["1-0:1.8.2"]
+        for o, r in zip(good, clean))
+    ok(same, "faults: the telegrams that pass CRC are exactly the clean ones, in order",
+       "%d valid frames, %d clean" % (len(good), len(clean)))
+    ok(any(r["noise_before"] and r["clean"] for r in recs), "faults: a telegram after noise is still clean")
+    # Each damaged telegram really fails: its meter time never shows up valid.
+    valid_times = {value(o, "0-0:1.0.0") for o in good}
+    leaked = [r["seq"] for r in recs if not r["clean"] and r["registers"]["0-0:1.0.0"] in valid_times]
+    ok(not leaked, "faults: no damaged telegram passes a CRC check", leaked[:5])
+    badcrc = [f for f, c in frames(p.stdout) if c is False]
+    ok(len(badcrc) >= sum(1 for r in recs if r["fault"] == "badcrc"),
+       "faults: flipped and bad-CRC telegrams are complete frames with a wrong CRC")
+    cuts = [r for r in recs if r["fault"] == "cut"]
+    full = min(r["bytes"] for r in recs if r["clean"] and not r["noise_before"])
+    ok(cuts and all(r["detail"]["length"] < full and r["bytes"] == r["detail"]["length"] + (
+        r["bytes"] - r["detail"]["length"]) for r in cuts),
+       "faults: cut telegrams are short, with their length in the manifest")
+
+
+def test_determinism_and_parity():
+    a = run(["--count", "20", "--rate", "0", "--seed", "42", "--start", "2024-08-01T12:00:00Z",
+             "--faults", "flip=0.2,noise=0.2"]).stdout
+    b = run(["--count", "20", "--rate", "0", "--seed", "42", "--start", "2024-08-01T12:00:00Z",
+             "--faults", "flip=0.2,noise=0.2"]).stdout
+    c = run(["--count", "20", "--rate", "0", "--seed", "43", "--start", "2024-08-01T12:00:00Z"]).stdout
+    ok(a == b and a != c and len(a) > 10000, "same seed and start give the same bytes; another seed differs")
+    plain = run(["--count", "20", "--rate", "0", "--seed", "42", "--start", "2024-08-01T12:00:00Z"]).stdout
+    odd = run(["--count", "20", "--rate", "0", "--seed", "42", "--start", "2024-08-01T12:00:00Z",
+               "--baud-bits", "7e1"]).stdout
+    even = all(bin(x).count("1") % 2 == 0 for x in odd)
+    ok(even and any(x & 0x80 for x in odd) and bytes(x & 0x7F for x in odd) == plain,
+       "--baud-bits 7e1: every byte has even parity in bit 7; masking it gives the 8N1 stream")
+
+
+def test_smarty():
+    key = bytes(range(16))
+    p = run(["--generate", "smarty", "--count", "3", "--rate", "0", "--seed", "9", "--smarty-key", key.hex(),
+             "--start", "2024-09-01T08:00:00Z", "--smarty-counter", "77"])
+    data = p.stdout
+    frames_ok = []
+    pos = 0
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    except Exception:
+        AESGCM = None
+    from dsmrsim import aesgcm  # the simulator's own, checked against NIST first
+
+    k = bytes.fromhex("feffe9928665731c6d6a8f9467308308")
+    pt = bytes.fromhex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532f"
+                       "cf0e2449a6b525b16aedf5aa0de657ba637b39")
+    ct, tag = aesgcm.gcm_encrypt(k, bytes.fromhex("cafebabefacedbaddecaf888"), pt,
+                                 bytes.fromhex("feedfacedeadbeeffeedfacedeadbeefabaddad2"))
+    ok(ct.hex().startswith("42831ec2217774244b7221b784d0d49c") and ct.hex().endswith("3d58e091")
+       and tag.hex() == "5bc94fbc3221a5db94fae95ae7121a47", "AES-128-GCM matches NIST SP 800-38D test case 4")
+    counters = []
+    while pos < len(data):
+        if data[pos:pos + 2] != b"\xdb\x08":
+            break
+        title = data[pos + 2:pos + 10]
+        if data[pos + 10] != 0x82:
+            break
+        length = int.from_bytes(data[pos + 11:pos + 13], "big")
+        if data[pos + 13] != 0x30:
+            break
+        fc = data[pos + 14:pos + 18]
+        counters.append(int.from_bytes(fc, "big"))
+        body = data[pos + 18:pos + 13 + length]
+        ct, tag = body[:-12], body[-12:]
+        aad = b"\x30" + bytes.fromhex("00112233445566778899AABBCCDDEEFF")
+        if AESGCM is not None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM as _A
+            # cryptography wants a 16-byte tag; verify the 12-byte one via
+            # the full tag recomputed from the plaintext below.
+            full = _A(key).encrypt(title + fc, b"\0" * len(ct), aad)  # keystream
+            plain = bytes(x ^ y for x, y in zip(ct, full[:len(ct)]))
+            check = _A(key).encrypt(title + fc, plain, aad)
+            good_tag = check[len(ct):len(ct) + 12] == tag
+        else:
+            ks, _ = aesgcm.gcm_encrypt(key, title + fc, b"\0" * len(ct), aad)
+            plain = bytes(x ^ y for x, y in zip(ct, ks))
+            good_tag = aesgcm.gcm_encrypt(key, title + fc, plain, aad, 12)[1] == tag
+        fr = frames(plain)
+        frames_ok.append(good_tag and len(fr) == 1 and fr[0][1] is True and fr[0][0] == plain)
+        pos += 13 + length
+    ok(len(frames_ok) == 3 and all(frames_ok) and pos == len(data),
+       "smarty: 3 frames DB 08 title 82 len 30 fc ct tag; tag right, plaintext a valid telegram%s"
+       % ("" if AESGCM else " (own GCM)"))
+    ok(counters == [77, 78, 79], "smarty: frame counter increments", counters)
+    p = run(["--generate", "smarty", "--smarty-plain", "--count", "2", "--rate", "0", "--seed", "9",
+             "--start", "2024-09-01T08:00:00Z"])
+    fr = frames(p.stdout)
+    o = parse(fr[0][0]) if fr else {}
+    ok(len(fr) == 2 and all(c for _, c in fr) and "1-0:1.8.0" in o and "1-0:3.8.0" in o
+       and fr[0][0].startswith(b"/Lux5\\"), "smarty --smarty-plain: Lux telegram with totals and reactive energy")
+
+
+def test_play():
+    files = [os.path.join(CORPUS, f) for f in ("ndokter_v5.p1", "ndokter_v2_2.p1")]
+    if not all(os.path.exists(f) for f in files):
+        skip("--play", "corpus missing")
+        return
+    man = tmp("play.jsonl")
+    p = run(["--play"] + files + ["--count", "5", "--rate", "0", "--manifest", man])
+    blobs = [open(f, "rb").read() for f in files]
+    ok(p.stdout == blobs[0] + blobs[1] + blobs[0] + blobs[1] + blobs[0], "--play: byte-exact, cycling")
+    recs = manifest(man)
+    ok([r["file"] for r in recs[:2]] == ["ndokter_v5.p1", "ndokter_v2_2.p1"]
+       and recs[0]["registers"]["1-0:1.8.1"] == "000004.426" and recs[0]["meter_time"] == "2017-01-02T18:20:02Z"
+       and recs[0]["gas"]["m3"] == "00000.107" and recs[1]["crc"] is None,
+       "--play: manifest reads registers, meter time and gas from the file")
+
+
+def _read_frames(fd_read, want, timeout):
+    buf = b""
+    deadline = time.time() + timeout
+    while time.time() < deadline and len([c for _, c in frames(buf)]) < want:
+        r, _, _ = select.select([fd_read], [], [], 0.2)
+        if r:
+            try:
+                chunk = fd_read.recv(4096) if isinstance(fd_read, socket.socket) else os.read(fd_read, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+    return buf
+
+
+def _start(args):
+    return subprocess.Popen([sys.executable, SIM, "--quiet"] + args, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_pty():
+    link = tmp("ttyP1")
+    man = tmp("pty.jsonl")
+    proc = _start(["--pty", link, "--rate", "20", "--count", "30", "--manifest", man, "--seed", "1"])
+    line = proc.stdout.readline().strip()
+    m = re.fullmatch(r"pty (\S+) -> (/dev/pts/\d+)", line)
+    ok(m and m.group(1) == link and os.path.realpath(link) == m.group(2), "pty: announces 'pty PATH -> /dev/pts/N'",
+       line)
+    fd = os.open(link, os.O_RDWR | os.O_NOCTTY)
+    tty.setraw(fd)
+    buf = _read_frames(fd, 3, 5)
+    fr = frames(buf)
+    ok(len(fr) >= 3 and all(c for _, c in fr), "pty: a reader of the symlink gets valid telegrams", len(fr))
+    first = fr[0][0] if fr else b""
+    ok(buf.startswith(first) and first.startswith(b"/ISK5"), "pty: the reader starts at a telegram boundary, no stale data")
+    os.close(fd)
+    rc = proc.wait(10)
+    recs = manifest(man)
+    ok(rc == 0 and len(recs) == 30 and not os.path.lexists(link), "pty: after --count exits 0 and removes the symlink")
+    ok(any(r["delivered"] for r in recs) and not all(r["delivered"] for r in recs),
+       "pty: manifest says which telegrams had a reader")
+
+    # disconnect: the device goes and comes back behind the same link
+    proc = _start(["--pty", link, "--rate", "10", "--faults", "disconnect=1", "--disconnect-pause", "0.3",
+                   "--seed", "1", "--wait", "--count", "3"])
+    line = proc.stdout.readline()
+    fd = os.open(link, os.O_RDWR | os.O_NOCTTY)
+    tty.setraw(fd)
+    buf = b""
+    eof = False
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                eof = True
+                break
+            if not chunk:
+                eof = True
+                break
+            buf += chunk
+    os.close(fd)
+    again = proc.stdout.readline()
+    ok(eof and len(frames(buf)) == 1 and again.startswith("pty " + link + " -> "),
+       "pty disconnect: reader gets one telegram then hang-up; a new pty appears behind the link")
+    proc.stdout.read()
+    ok(proc.wait(10) == 0, "pty disconnect run exits 0")
+
+    # SIGTERM: clean exit, symlink removed
+    proc = _start(["--pty", link])
+    proc.stdout.readline()
+    existed = os.path.islink(link)
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(5)
+    ok(existed and rc == 0 and not os.path.lexists(link), "pty: SIGTERM exits 0 and removes the symlink")
+
+
+def test_tcp():
+    man = tmp("tcp.jsonl")
+    proc = _start(["--tcp", "0", "--meters", "2", "--rate", "20", "--count", "40", "--manifest", man, "--seed", "2"])
+    ports = []
+    for _ in range(2):
+        m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)", proc.stdout.readline().strip())
+        ports.append(int(m.group(1)) if m else None)
+    ok(None not in ports and len(set(ports)) == 2, "tcp: two meters announce two ports", ports)
+    socks = [socket.create_connection(("127.0.0.1", p)) for p in ports]
+    bufs = [_read_frames(s, 3, 5) for s in socks]
+    frs = [frames(b) for b in bufs]
+    ok(all(len(f) >= 3 and all(c for _, c in f) for f in frs), "tcp: each client gets valid telegrams")
+    ids = [value(parse(f[0][0]), "0-0:96.1.1") if f else None for f in frs]
+    ok(ids[0] != ids[1], "tcp: the meters have different serials")
+    ok(all(b.startswith(b"/") for b in bufs), "tcp: a client starts at a telegram boundary")
+    rest = [b"", b""]
+    for i, s in enumerate(socks):
+        s.settimeout(10)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest[i] += chunk
+        s.close()
+    rc = proc.wait(10)
+    recs = manifest(man)
+    ok(rc == 0 and len(recs) == 80 and {r["port"] for r in recs} == set(ports),
+       "tcp: after --count: clean close, manifest has both ports")
+    last = [r for r in recs if r["port"] == ports[0]][-1]
+    got_last = frames(bufs[0] + rest[0])[-1][0]
+    ok(value(parse(got_last), "1-0:1.8.1") == last["registers"]["1-0:1.8.1"] and last["clients"] == 1,
+       "tcp: the client received up to the last telegram before the close")
+
+    # disconnect closes clients, the server keeps listening
+    man = tmp("tcpd.jsonl")
+    proc = _start(["--tcp", "0", "--rate", "20", "--faults", "disconnect=0.25", "--seed", "4", "--count", "60",
+                   "--manifest", man])
+    port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    s2 = socket.create_connection(("127.0.0.1", port))
+    more = _read_frames(s2, 1, 5)
+    s2.close()
+    proc.wait(10)
+    recs = manifest(man)
+    got = frames(data)
+    ok(got and all(c for _, c in got) and any(r["disconnect_after"] for r in recs)
+       and frames(more), "tcp disconnect: client closed after whole telegrams, reconnect works")
+    if got:
+        ts = value(parse(got[-1][0]), "0-0:1.0.0")
+        rec = [r for r in recs if r["registers"]["0-0:1.0.0"] == ts]
+        ok(rec and rec[0]["disconnect_after"], "tcp disconnect: the last telegram before EOF is marked disconnect_after")
+
+
+def test_realtime_and_errors():
+    t = time.monotonic()
+    p = run(["--count", "5", "--interval", "0.25", "--start", "2024-01-01T00:00:00Z"])
+    el = time.monotonic() - t
+    ok(p.returncode == 0 and len(frames(p.stdout)) == 5 and 0.9 < el < 2.5,
+       "real pace: 5 telegrams at --interval 0.25 take about 1 s (%.2f s)" % el)
+    for bad in (["--faults", "zap=1"], ["--faults", "flip=0.7,cut=0.7"], ["--meters", "2"],
+                ["--start", "yesterday"], ["--play", "/nonexistent.p1"], ["--interval", "0"]):
+        p = run(bad + ["--count", "1"])
+        ok(p.returncode == 2 and p.stderr, "rejects %s with a message" % " ".join(bad))
+
+
+def main():
+    t = time.monotonic()
+    tests = [test_dsmr5_generation, test_dst, test_unique, test_dsmr4_dsmr22, test_faults,
+             test_determinism_and_parity, test_smarty, test_play, test_pty, test_tcp, test_realtime_and_errors]
+    for test in tests:
+        try:
+            test()
+        except Exception as e:  # a crash is a failure, not an abort
+            import traceback
+            ok(False, "%s raised %s" % (test.__name__, e), traceback.format_exc())
+    print("1..%d" % _n)
+    print("# %d failed, %.1f s" % (_failed, time.monotonic() - t))
+    return 1 if _failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

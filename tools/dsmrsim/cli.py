@@ -1,0 +1,420 @@
+"""dsmr-sim command line: options, pacing, manifest, signals."""
+
+import argparse
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+
+from . import clock, faults as faultmod
+from .aesgcm import smarty_frame
+from .model import MeterModel
+from .player import Player
+from .sinks import ConsumerGone, IoLoop, PtySink, StreamSink, TcpSink, log, parse_hostport
+from .telegram import PROFILES
+
+HIGH_WATER = 64 * 1024  # flood/--rate: wait while a TCP client has this much queued
+
+DESCRIPTION = """\
+A simulated DSMR P1 smart meter.  Generates realistic, exact telegrams (or
+replays recorded .p1 files) and sends them to a pseudo-terminal, TCP clients,
+stdout or a file, optionally with line faults, and writes a JSON-lines
+manifest of what it sent (ground truth for tests)."""
+
+EPILOG = """\
+pacing:
+  By default a telegram every --interval seconds of real time, and the meter
+  clock advances by --interval per telegram.  If sending falls behind by more
+  than one interval (e.g. during a --pty disconnect), the missed telegrams are
+  skipped and the meter clock jumps, as a real meter's would.  --rate N sends
+  N telegrams per real second (the meter clock still advances --interval per
+  telegram, and nothing is skipped: meter time = start + (seq-1) * interval);
+  --rate 0 sends as fast as the reader takes them.
+
+outputs:
+  --pty PATH   PATH becomes a symlink to a new pseudo-terminal's slave (raw
+               mode).  While nobody has it open, telegrams are not written
+               (manifest "delivered": false) and stale unread bytes are
+               flushed, so a reader that opens it later starts with fresh
+               telegrams.  Writes never block for more than 5 s.  A
+               disconnect removes the link, closes the pty, waits
+               --disconnect-pause s and makes a new pty behind the same link.
+  --tcp [HOST:]PORT  (default host 127.0.0.1; port 0 = any free port) every
+               client gets the stream from the next telegram on.  A
+               disconnect closes all clients; the server keeps listening.
+  --stdout / --file OUT  the byte stream (default: --stdout).
+  Once ready, --pty prints "pty PATH -> /dev/pts/N" and --tcp prints
+  "listening on HOST:PORT" (one line per meter) on stdout.
+
+faults (--faults flip=P,cut=P,badcrc=P,noise=P,disconnect=P, probabilities):
+  flip    one bit of one byte between '/' and '!' (CRC error).  DSMR 2.2
+          has no CRC: there a digit of an energy register changes instead,
+          which a reader cannot detect, so use dsmr4/dsmr5 for reject tests.
+  cut     only a prefix (ending before '!') is sent; the next telegram follows.
+  badcrc  a wrong CRC (ignored for DSMR 2.2, which has none).
+  noise   1..64 junk bytes (never '/' or '!') before the telegram; the
+          telegram after noise is still clean.
+  disconnect  after the telegram (pty and tcp only).
+
+manifest (--manifest FILE, '-' = stdout): one JSON object per telegram,
+  written and flushed after the telegram was handed to the output:
+  seq (1-based, per meter), meter (index), port (tcp) or null, clean, fault,
+  noise_before, disconnect_after, meter_time (ISO UTC), unix, registers
+  (OBIS -> value text without unit, as in the telegram, before any damage),
+  gas {time, m3} or null, delivered (a reader/client received it whole),
+  clients (tcp: how many), bytes (sent, noise included), crc.
+  With --unique all energy registers grow by >= 0.001 kWh per telegram (which
+  bends the power x time identity that otherwise holds to within 1 Wh).
+"""
+
+
+class Stop(Exception):
+    """Raised from the signal handler to unwind to the clean-up code."""
+
+
+def _positive_float(text):
+    v = float(text)
+    if not v > 0 or math.isinf(v) or math.isnan(v):
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return v
+
+
+def _nonneg_float(text):
+    v = float(text)
+    if not v >= 0 or math.isinf(v):
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return v
+
+
+def _nonneg_int(text):
+    v = int(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return v
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(
+        prog="dsmr-sim",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    out = ap.add_mutually_exclusive_group()
+    out.add_argument("--pty", metavar="PATH", help="serve on a pseudo-terminal behind symlink PATH")
+    out.add_argument("--tcp", metavar="[HOST:]PORT", help="serve TCP clients")
+    out.add_argument("--stdout", action="store_true", help="write the stream to stdout (default)")
+    out.add_argument("--file", metavar="OUT", help="write the stream to a file")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--play", nargs="+", metavar="FILE", help="replay .p1 files byte for byte, cycling")
+    src.add_argument("--generate", choices=sorted(PROFILES), help="generate telegrams (default dsmr5)")
+    ap.add_argument("--interval", type=_positive_float, metavar="SECONDS",
+                    help="meter period (default 1 for dsmr5 and --play, 10 for dsmr4/dsmr22/smarty)")
+    ap.add_argument("--rate", type=_nonneg_float, metavar="N",
+                    help="send N telegrams per real second; 0 = as fast as possible")
+    ap.add_argument("--count", type=_nonneg_int, metavar="N", help="stop after N telegrams (per meter)")
+    ap.add_argument("--start", metavar="ISO8601",
+                    help="meter time of the first telegram (no offset = UTC; default now)")
+    ap.add_argument("--faults", metavar="SPEC", default="", help="e.g. flip=0.05,cut=0.05,noise=0.1")
+    ap.add_argument("--seed", type=int, help="random seed (default: random, logged)")
+    ap.add_argument("--manifest", metavar="FILE", help="JSON lines, one per telegram sent")
+    ap.add_argument("--meters", type=int, default=1, metavar="N",
+                    help="with --tcp: N meters on ports PORT..PORT+N-1 (port 0: N free ports)")
+    ap.add_argument("--unique", action="store_true", help="every telegram's energy registers strictly increase")
+    ap.add_argument("--baud-bits", choices=("8n1", "7e1"), default="8n1",
+                    help="7e1: bit 7 carries even parity (a 7E1 line read as 8N1)")
+    ap.add_argument("--disconnect-pause", type=_nonneg_float, default=2.0, metavar="SECONDS",
+                    help="pty: how long the device is gone on a disconnect (default 2)")
+    ap.add_argument("--wait", action="store_true",
+                    help="start only once a reader has the pty open / a TCP client connected")
+    ap.add_argument("--linger", type=_nonneg_float, default=2.0, metavar="SECONDS",
+                    help="after --count, time given to readers to take queued data (default 2)")
+    ap.add_argument("--text", default="", metavar="MSG",
+                    help="text message 0-0:96.13.0 (hex-encoded in the telegram; long ones make big telegrams)")
+    ap.add_argument("--smarty-key", default="000102030405060708090A0B0C0D0E0F", metavar="HEX",
+                    help="smarty: AES-128 encryption key (32 hex digits)")
+    ap.add_argument("--smarty-plain", action="store_true", help="smarty: send the telegram unencrypted")
+    ap.add_argument("--smarty-title", metavar="HEX", help="smarty: 8-byte system title (default: from the serial)")
+    ap.add_argument("--smarty-counter", type=_nonneg_int, default=1, metavar="N",
+                    help="smarty: first frame counter (default 1)")
+    ap.add_argument("--quiet", action="store_true", help="no informational messages on stderr")
+    return ap
+
+
+class Manifest:
+    def __init__(self, path):
+        if path is None:
+            self.f = None
+        elif path == "-":
+            self.f = sys.stdout
+        else:
+            self.f = open(path, "w", encoding="utf-8")
+
+    def write(self, record):
+        if self.f is not None:
+            self.f.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self.f.flush()
+
+    def close(self):
+        if self.f is not None and self.f is not sys.stdout:
+            self.f.close()
+        self.f = None
+
+
+class SimMeter:
+    """One meter: a telegram source (model+profile or player), its fault
+    random stream and its sink."""
+
+    def __init__(self, index, sink, args, seed, start_ms):
+        self.index = index
+        self.sink = sink
+        self.seq = 0
+        self.rng = random.Random("%d/%d/faults" % (seed, index))
+        self.player = None
+        self.profile = None
+        self.smarty = None
+        if args.play:
+            self.player = Player(args.play)
+            return
+        self.profile = PROFILES[args.generate](random.Random("%d/%d/identity" % (seed, index)), index)
+        self.profile.text_message = args.text
+        self.model = MeterModel(
+            random.Random("%d/%d/model" % (seed, index)),
+            start_ms,
+            power_step_w=self.profile.power_step_w,
+            gas_period_s=self.profile.gas_period_s,
+        )
+        if args.generate == "smarty" and not args.smarty_plain:
+            title = bytes.fromhex(args.smarty_title) if args.smarty_title else b"SAG" + int(
+                self.profile.serial[-10:]
+            ).to_bytes(5, "big")
+            self.smarty = {"key": bytes.fromhex(args.smarty_key), "title": title, "fc": args.smarty_counter}
+
+    def emit(self, t_ms, opts, manifest):
+        self.seq += 1
+        if self.player is not None:
+            tel = self.player.next()
+        else:
+            tel = self.profile.render(self.model.step(t_ms, opts.unique))
+        rng = self.rng
+        damage, noisy, disc = opts.faults.roll(rng)
+        data = tel.data
+        detail = None
+        if damage == "flip":
+            data, detail = faultmod.flip(tel, rng)
+        elif damage == "badcrc":
+            data, detail = faultmod.badcrc(tel, rng)
+        if data is None:  # the fault does not apply to this telegram
+            damage, data = None, tel.data
+        if opts.parity:
+            data = faultmod.even_parity_7e1(data)
+        frame_counter = None
+        if self.smarty is not None:
+            frame_counter = self.smarty["fc"]
+            data = smarty_frame(self.smarty["key"], self.smarty["title"], frame_counter, data)
+            self.smarty["fc"] = (frame_counter + 1) & 0xFFFFFFFF
+        if damage == "cut":
+            limit = len(data) - 1 if self.smarty is not None else tel.bang
+            data, detail = faultmod.cut(data, limit, rng)
+        prefix = faultmod.noise(rng) if noisy else b""
+
+        result = self.sink.send(prefix + data)
+        disconnect_after = bool(disc and self.sink.can_disconnect)
+        record = {
+            "seq": self.seq,
+            "meter": self.index,
+            "port": self.sink.port,
+            "clean": damage is None and tel.crc_ok,
+            "fault": damage,
+            "noise_before": bool(prefix),
+            "disconnect_after": disconnect_after,
+            "meter_time": clock.iso_utc(tel.unix) if tel.unix is not None else None,
+            "unix": tel.unix,
+            "registers": tel.registers,
+            "gas": {"time": tel.gas["time"], "m3": tel.gas["m3"]} if tel.gas else None,
+            "delivered": result["delivered"],
+            "bytes": len(prefix) + len(data),
+            "crc": tel.crc_text,
+        }
+        if "clients" in result:
+            record["clients"] = result["clients"]
+        if "partial" in result:
+            record["partial"] = result["partial"]
+        if detail:
+            record["detail"] = detail
+        if tel.source:
+            record["file"] = tel.source
+        if frame_counter is not None:
+            record["frame_counter"] = frame_counter
+        manifest.write(record)
+        if disconnect_after:
+            self.sink.disconnect()
+        return disconnect_after
+
+
+class Options:
+    pass
+
+
+def _validate(ap, args):
+    if not args.play and not args.generate:
+        args.generate = "dsmr5"
+    if args.manifest == "-" and not (args.pty or args.tcp or args.file):
+        ap.error("--manifest - needs an output other than stdout")
+    if args.meters < 1:
+        ap.error("--meters must be >= 1")
+    if args.meters > 1 and not args.tcp:
+        ap.error("--meters needs --tcp")
+    if args.unique and args.play:
+        ap.error("--unique applies to generated telegrams, not --play")
+    if args.baud_bits == "7e1" and args.generate == "smarty" and not args.smarty_plain:
+        ap.error("--baud-bits 7e1 makes no sense for an encrypted (binary) smarty stream")
+    if args.interval is None:
+        args.interval = PROFILES[args.generate].default_interval if args.generate else 1.0
+    if args.generate == "smarty":
+        try:
+            if len(bytes.fromhex(args.smarty_key)) != 16:
+                raise ValueError
+        except ValueError:
+            ap.error("--smarty-key must be 32 hex digits")
+        if args.smarty_title is not None:
+            try:
+                if len(bytes.fromhex(args.smarty_title)) != 8:
+                    raise ValueError
+            except ValueError:
+                ap.error("--smarty-title must be 16 hex digits")
+    try:
+        args.fault_spec = faultmod.FaultSpec(args.faults)
+    except ValueError as e:
+        ap.error("--faults: %s" % e)
+    if args.start is not None:
+        try:
+            args.start_unix = clock.parse_iso(args.start)
+        except ValueError:
+            ap.error("--start: %r is not an ISO 8601 date-time" % args.start)
+    if args.tcp:
+        try:
+            args.tcp_host, args.tcp_port = parse_hostport(args.tcp)
+        except ValueError as e:
+            ap.error("--tcp: %s" % e)
+        if args.tcp_port and args.tcp_port + args.meters - 1 > 65535:
+            ap.error("--tcp: ports run past 65535")
+    if args.play:
+        for p in args.play:
+            if not os.path.isfile(p):
+                ap.error("--play: %s: no such file" % p)
+
+
+def _make_sinks(args):
+    if args.pty:
+        return [PtySink(args.pty, pause=args.disconnect_pause)]
+    if args.tcp:
+        sinks = []
+        for i in range(args.meters):
+            port = args.tcp_port + i if args.tcp_port else 0
+            sinks.append(TcpSink(args.tcp_host, port))
+        return sinks
+    if args.file:
+        return [StreamSink(args.file)]
+    return [StreamSink(None)]
+
+
+def main(argv=None):
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    _validate(ap, args)
+
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
+    if not args.quiet:
+        log("seed %d" % seed)
+
+    def on_signal(signum, frame):
+        raise Stop(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+
+    sinks = []
+    manifest = None
+    finished = False
+    try:
+        try:
+            sinks = _make_sinks(args)
+        except (OSError, ValueError) as e:
+            log("cannot open the output: %s" % e)
+            return 1
+        manifest = Manifest(args.manifest)
+        loop = IoLoop(sinks)
+        if args.wait:
+            loop.run_until(None, lambda: any(s.has_reader() for s in sinks))
+
+        opts = Options()
+        opts.unique = args.unique
+        opts.faults = args.fault_spec
+        opts.parity = args.baud_bits == "7e1"
+        interval_ms = max(1, int(round(args.interval * 1000)))
+        realtime = args.rate is None
+        if realtime:
+            period = args.interval
+        elif args.rate == 0:
+            period = None
+        else:
+            period = 1.0 / args.rate
+
+        if args.start is not None:
+            start_ms = int(round(args.start_unix * 1000))
+        elif realtime:
+            # A real-time meter ticks on whole wall-clock seconds, so its clock
+            # and the reader's agree.
+            now = time.time()
+            time.sleep(math.ceil(now) - now)
+            start_ms = int(round(time.time())) * 1000
+        else:
+            start_ms = int(time.time()) * 1000
+
+        meters = [SimMeter(i, s, args, seed, start_ms) for i, s in enumerate(sinks)]
+
+        t0 = time.monotonic()
+        slot = 0
+        sent = 0
+        while args.count is None or sent < args.count:
+            if period is not None:
+                due = t0 + slot * period
+                loop.run_until(due)
+                if realtime:
+                    behind = time.monotonic() - due
+                    if behind >= period:
+                        slot += int(behind // period)  # the meter kept time; we lost those
+            else:
+                loop.poll_once(0)
+            if not realtime:
+                # Faster than real time: let TCP readers set the pace rather
+                # than dropping them for being slow.
+                loop.run_until(None, lambda: max(s.backlog() for s in sinks) < HIGH_WATER)
+            t_ms = start_ms + slot * interval_ms
+            disconnected = False
+            for m in meters:
+                disconnected |= m.emit(t_ms, opts, manifest)
+            sent += 1
+            slot += 1
+            if disconnected and period is not None and not realtime:
+                t0 = time.monotonic() - slot * period  # no catch-up burst after a pause
+        finished = True
+    except Stop:
+        pass
+    except ConsumerGone:
+        pass
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        for s in sinks:
+            try:
+                s.close(args.linger if finished else 0.0)
+            except OSError as e:
+                log("closing: %s" % e)
+        if manifest is not None:
+            manifest.close()
+    return 0
