@@ -116,15 +116,15 @@ static void report_meter(struct dsmr_meter *m, cdtime_t now) {
   last = m->last_valid;
   /* Before the first telegram, silence counts from the reader's start. */
   since = last ? last : m->started;
-  if (m->cfg.silence_timeout > 0 && !m->silent && since != 0 &&
-      now > since && now - since >= m->cfg.silence_timeout) {
+  if (m->cfg.silence_timeout > 0 && !m->silent && since != 0 && now > since &&
+      now - since >= m->cfg.silence_timeout) {
     m->silent = 1;
     newly_silent = 1;
   }
   pthread_mutex_unlock(&m->lock);
 
-  dispatch_health(m, "dsmr_telegrams", "ok", (value_t){.derive = (derive_t)s.ok},
-                  now);
+  dispatch_health(m, "dsmr_telegrams", "ok",
+                  (value_t){.derive = (derive_t)s.ok}, now);
   dispatch_health(m, "dsmr_telegrams", "crc_error",
                   (value_t){.derive = (derive_t)s.crc_error}, now);
   dispatch_health(m, "dsmr_telegrams", "malformed",

@@ -83,10 +83,10 @@ struct dsmr_meter {
   struct dsmr_telegram telegram; /* ~12 KiB: never on the stack */
 
   /* --- dispatch state (reader thread only) --------------------------- */
-  int seen_crc;            /* the meter has sent a CRC at least once */
-  uint64_t seq;            /* clean telegrams so far */
-  cdtime_t last_tel_time;  /* time given to the last telegram's values */
-  cdtime_t last_arrival;   /* when the last frame (any verdict) arrived */
+  int seen_crc;           /* the meter has sent a CRC at least once */
+  uint64_t seq;           /* clean telegrams so far */
+  cdtime_t last_tel_time; /* time given to the last telegram's values */
+  cdtime_t last_arrival;  /* when the last frame (any verdict) arrived */
   struct dsmr_period tel_period;
   struct dsmr_ident idents[DSMR_IDENT_MAX];
   unsigned nidents;

@@ -32,6 +32,10 @@
 /* Captures before 2000 are a dead M-Bus channel's "700101..." or a meter
  * clock that was never set: not a reading. */
 #define MIN_CAPTURE_TIME 946684800
+/* When a time must be moved past the previous one, by this much: csv and
+ * most stores keep milliseconds, so one cdtime unit (~1 ns) would still
+ * look like a repeated time there. */
+#define TIME_STEP MS_TO_CDTIME_T(1)
 
 void dsmr_period_add(struct dsmr_period *p, cdtime_t gap) {
   p->gaps[p->next] = gap;
@@ -109,10 +113,9 @@ void dsmr_decode_text(const char *raw, size_t len, char *out, size_t outlen) {
     if (hexval((unsigned char)raw[i]) < 0)
       hex = 0;
   for (i = 0; i < len && o + 1 < outlen; i += hex ? 2 : 1) {
-    unsigned char c =
-        hex ? (unsigned char)(hexval((unsigned char)raw[i]) << 4 |
-                              hexval((unsigned char)raw[i + 1]))
-            : (unsigned char)raw[i];
+    unsigned char c = hex ? (unsigned char)(hexval((unsigned char)raw[i]) << 4 |
+                                            hexval((unsigned char)raw[i + 1]))
+                          : (unsigned char)raw[i];
     if (c == 0)
       continue; /* padding some meters send */
     if (c == '\r' || c == '\n' || c == '\t')
@@ -201,8 +204,8 @@ static void check_quality(struct dsmr_meter *m, struct dsmr_ident *e,
 static void check_text(struct dsmr_meter *m, const struct dsmr_telegram *tg) {
   char text[DSMR_TEXT_MAX + 1];
 
-  dsmr_decode_text(tg->info.text_message.ptr, tg->info.text_message.len,
-                   text, sizeof(text));
+  dsmr_decode_text(tg->info.text_message.ptr, tg->info.text_message.len, text,
+                   sizeof(text));
   if (strcmp(text, m->text) == 0)
     return;
   sstrncpy(m->text, text, sizeof(m->text));
@@ -237,6 +240,29 @@ static void check_failures(struct dsmr_meter *m,
   m->failure_last_end = i->failure_last_end;
 }
 
+/* collectd's rrdtool plugin stores times rounded to whole seconds and
+ * rejects a second update within one second. A DSMR 5 meter sends every
+ * second, and read jitter makes two arrivals round to the same second now
+ * and then (for hours, when the meter's phase sits near a half second):
+ * rrdtool would drop one telegram each time. So when a telegram comes a
+ * real period after the previous one (at least half a second) but rounds
+ * to the same second, its time moves to the first instant that rounds to
+ * the next second: by less than half a second, in practice by a few ms,
+ * and without drift (the target depends on the previous second only).
+ * Telegrams closer together came out of a buffer: they keep their
+ * millisecond steps (csv keeps them; rrdtool cannot). */
+static cdtime_t separate_seconds(cdtime_t prev, cdtime_t t) {
+  const cdtime_t half = TIME_T_TO_CDTIME_T_STATIC(1) / 2;
+  cdtime_t prev_sec;
+
+  if (prev == 0 || t < prev + half)
+    return t;
+  prev_sec = (prev + half) >> 30; /* as CDTIME_T_TO_TIME_T rounds */
+  if (((t + half) >> 30) > prev_sec)
+    return t;
+  return (prev_sec << 30) + half;
+}
+
 void dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
   const struct dsmr_telegram *tg = &m->telegram;
   cdtime_t t = arrival, interval = dsmr_meter_interval(m);
@@ -246,7 +272,8 @@ void dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
   /* A clock step backwards, or two telegrams in one read: still later
    * than the previous telegram's values. */
   if (t <= m->last_tel_time)
-    t = m->last_tel_time + 1;
+    t = m->last_tel_time + TIME_STEP;
+  t = separate_seconds(m->last_tel_time, t);
   m->last_tel_time = t;
   m->seq++;
 
@@ -281,7 +308,7 @@ void dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
     } else {
       cdtime_t et = t;
       if (et <= e->last_time)
-        et = e->last_time + 1;
+        et = e->last_time + TIME_STEP;
       e->seq = m->seq;
       e->last_time = et;
       dispatch_one(m, r, et, interval);

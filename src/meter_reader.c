@@ -120,8 +120,7 @@ static void handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
   if (was_silent) {
     INFO("dsmr plugin: meter \"%s\": telegrams arrive again", m->cfg.name);
     dsmr_meter_notify(m, NOTIF_OKAY, "silence",
-                      "meter \"%s\" sends valid telegrams again",
-                      m->cfg.name);
+                      "meter \"%s\" sends valid telegrams again", m->cfg.name);
   }
 }
 
@@ -176,9 +175,8 @@ static int read_loop(struct dsmr_meter *m, char *why, size_t whylen,
   pthread_mutex_unlock(&m->lock);
   *good = 0;
   for (;;) {
-    ssize_t n = dsmr_source_read(&m->source, m->read_buf,
-                                 sizeof(m->read_buf), m->wake[0],
-                                 READ_WAIT_MS, why, whylen);
+    ssize_t n = dsmr_source_read(&m->source, m->read_buf, sizeof(m->read_buf),
+                                 m->wake[0], READ_WAIT_MS, why, whylen);
     if (stopping(m))
       return 0;
     if (n < 0)
@@ -240,11 +238,11 @@ static void *reader_main(void *arg) {
            m->cfg.name, what, m->source.via, set, failures,
            failures == 1 ? "" : "s");
       dsmr_meter_notify(m, NOTIF_OKAY, "connection",
-                        "meter \"%s\": connection to %s restored",
-                        m->cfg.name, what);
+                        "meter \"%s\": connection to %s restored", m->cfg.name,
+                        what);
     } else {
-      INFO("dsmr plugin: meter \"%s\": connected to %s (via %s%s)",
-           m->cfg.name, what, m->source.via, set);
+      INFO("dsmr plugin: meter \"%s\": connected to %s (via %s%s)", m->cfg.name,
+           what, m->source.via, set);
       if (!was_connected && m->source.fallback_reason[0])
         INFO("dsmr plugin: meter \"%s\": opened with plain termios, as %s "
              "(normal for pseudo-terminals)",
@@ -264,8 +262,8 @@ static void *reader_main(void *arg) {
       break;
     dsmr_source_close(&m->source);
     lost = 1;
-    WARNING("dsmr plugin: meter \"%s\": lost %s: %s; reconnecting",
-            m->cfg.name, what, err);
+    WARNING("dsmr plugin: meter \"%s\": lost %s: %s; reconnecting", m->cfg.name,
+            what, err);
     dsmr_meter_notify(m, NOTIF_FAILURE, "connection",
                       "meter \"%s\": connection to %s lost: %s", m->cfg.name,
                       what, err);

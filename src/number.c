@@ -35,73 +35,113 @@ static const int64_t pow10_i64[MAX_DIGITS + 1] = {
     1000000000000000000LL,
 };
 
-static int is_unit_char(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-         (c >= 'a' && c <= 'z');
+/* [0-9A-Za-z]: (c | 0x20) folds upper onto lower case, and no other byte
+ * lands in 'a'..'z' that way. */
+static inline int is_unit_char(unsigned c) {
+  return c - '0' <= 9 || (c | 0x20) - 'a' <= 25;
 }
 
+/* Digits from p up to e, at most `max` of them, into *m. */
+static inline const unsigned char *digits(const unsigned char *p,
+                                          const unsigned char *e, size_t max,
+                                          uint64_t *m) {
+  const unsigned char *lim = (size_t)(e - p) > max ? p + max : e;
+  uint64_t v = *m;
+  unsigned d;
+  for (; p < lim && (d = (unsigned)*p - '0') <= 9; p++)
+    v = v * 10 + d;
+  *m = v;
+  return p;
+}
+
+/* The unit after '*': 1..16 of [0-9A-Za-z]. Returns 0 or -1. */
+static int parse_unit(const unsigned char *p, const unsigned char *e,
+                      struct dsmr_span *unit) {
+  unit->ptr = (const char *)p;
+  unit->len = (size_t)(e - p);
+  if (unit->len == 0 || unit->len > MAX_UNIT)
+    return -1;
+  for (; p < e; p++)
+    if (!is_unit_char(*p))
+      return -1;
+  return 0;
+}
+
+/* Numbers with more than 18 digits in all: only leading zeros can save
+ * them, so count significant digits exactly and stop early on long digit
+ * strings (a 34-digit serial number need not be read to its end). */
+static int parse_long(const unsigned char *p, const unsigned char *e, int neg,
+                      struct dsmr_number *out) {
+  uint64_t m = 0;
+  unsigned decimals = 0;
+  const unsigned char *start = p;
+  while (p < e && *p == '0')
+    p++;
+  const unsigned char *sig0 = p;
+  p = digits(p, e, MAX_DIGITS + 1, &m);
+  if (p == start)
+    return -1;
+  size_t sig = (size_t)(p - sig0);
+  if (p < e && *p == '.') {
+    const unsigned char *frac = ++p;
+    if (m == 0) /* "0.000123": these zeros are not significant either */
+      while (p < e && *p == '0' && p - frac < MAX_DIGITS)
+        p++;
+    const unsigned char *fsig = p;
+    p = digits(p, e, MAX_DIGITS + 1 - (size_t)(p - frac), &m);
+    decimals = (unsigned)(p - frac);
+    if (decimals == 0 || decimals > MAX_DIGITS)
+      return -1;
+    sig += (size_t)(p - fsig);
+  }
+  if (sig > MAX_DIGITS || (p < e && (unsigned)*p - '0' <= 9))
+    return -1;
+  struct dsmr_span unit = {NULL, 0};
+  if (p < e && (*p != '*' || parse_unit(p + 1, e, &unit) != 0))
+    return -1;
+  out->mantissa = neg ? -(int64_t)m : (int64_t)m;
+  out->decimals = decimals;
+  out->unit = unit;
+  return 0;
+}
+
+/* The mapper calls this on most groups of a telegram, so the usual case
+ * (at most 18 digits in all, which always fit) is one plain pass. */
 int dsmr_parse_number(struct dsmr_span group, struct dsmr_number *out) {
   const unsigned char *p = (const unsigned char *)group.ptr;
   const unsigned char *e = p + group.len;
-  int neg = 0;
   uint64_t m = 0;
-  unsigned sig = 0, decimals = 0, ndigits;
+  unsigned d;
 
-  if (group.len == 0)
+  if (p == e)
     return -1;
-  if (*p == '-') {
-    neg = 1;
-    p++;
-  }
+  int neg = *p == '-';
+  p += neg;
 
-  /* Integer part: at least one digit. Leading zeros are padding, not
-   * precision, so they do not count towards the 18-digit limit. */
-  ndigits = 0;
-  for (; p < e && (unsigned)(*p - '0') < 10; p++, ndigits++) {
-    if (m == 0 && *p == '0')
-      continue;
-    if (++sig > MAX_DIGITS)
-      return -1;
-    m = m * 10 + (unsigned)(*p - '0');
-  }
-  if (ndigits == 0)
+  const unsigned char *start = p;
+  for (; p < e && (d = (unsigned)*p - '0') <= 9; p++)
+    m = m * 10 + d;
+  size_t nint = (size_t)(p - start), ndec = 0;
+  if (nint == 0) /* at least one digit before any '.' */
     return -1;
-
   if (p < e && *p == '.') {
-    p++;
-    ndigits = 0;
-    for (; p < e && (unsigned)(*p - '0') < 10; p++, ndigits++) {
-      /* Every decimal counts for the scale; only the ones after the first
-       * non-zero digit count as significant. The scale itself is capped at
-       * 18 too, so that 10^decimals is always an exact int64_t. */
-      if (++decimals > MAX_DIGITS)
-        return -1;
-      if (m == 0 && *p == '0')
-        continue;
-      if (++sig > MAX_DIGITS)
-        return -1;
-      m = m * 10 + (unsigned)(*p - '0');
-    }
-    if (ndigits == 0) /* "5." is not a meter's number */
+    const unsigned char *frac = ++p;
+    for (; p < e && (d = (unsigned)*p - '0') <= 9; p++)
+      m = m * 10 + d;
+    ndec = (size_t)(p - frac);
+    if (ndec == 0) /* "5." is not a meter's number */
       return -1;
   }
+  /* Up to 18 digits in all, m is exact and the 18-significant-digit and
+   * 18-decimal limits hold by themselves. */
+  if (nint + ndec > MAX_DIGITS)
+    return parse_long(start, e, neg, out);
 
   struct dsmr_span unit = {NULL, 0};
-  if (p < e) {
-    if (*p != '*')
-      return -1;
-    p++;
-    unit.ptr = (const char *)p;
-    unit.len = (size_t)(e - p);
-    if (unit.len == 0 || unit.len > MAX_UNIT)
-      return -1;
-    for (; p < e; p++)
-      if (!is_unit_char(*p))
-        return -1;
-  }
-
+  if (p < e && (*p != '*' || parse_unit(p + 1, e, &unit) != 0))
+    return -1;
   out->mantissa = neg ? -(int64_t)m : (int64_t)m;
-  out->decimals = decimals;
+  out->decimals = (unsigned)ndec;
   out->unit = unit;
   return 0;
 }

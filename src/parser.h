@@ -11,8 +11,12 @@
  *            line (long text messages are wrapped that way), unless that
  *            line starts with an OBIS id or '!', which makes the object
  *            malformed.
- *   continuation: a line that starts with '(' appends its groups to the
- *            previous object (DSMR 3: "(00124.477)" after 0-n:24.3.0).
+ *   continuation: a line that starts with '(' right after an object's
+ *            line appends its groups to that object (DSMR 3: "(00124.477)"
+ *            after 0-n:24.3.0). Anywhere else (after an empty or rejected
+ *            line) such a line is an error.
+ *   trailing: after a ')' anything but '(' or the line end ends the
+ *            object's groups; the rest of the line is ignored (TRAILING).
  *   Empty lines are skipped. Lines end with CR LF, LF or CR.
  *
  * A line that does not fit is reported as DSMR_PARSE_ERROR with its line
@@ -65,8 +69,7 @@ struct dsmr_parser {
 
 /* telegram/len: a frame from the framer ('/' .. '!'); the trailing '!' may
  * be present or not. */
-void dsmr_parser_init(struct dsmr_parser *p, const char *telegram,
-                      size_t len);
+void dsmr_parser_init(struct dsmr_parser *p, const char *telegram, size_t len);
 
 /* Next object into *obj: DSMR_PARSE_OBJECT, DSMR_PARSE_ERROR (p->error,
  * p->error_line; *obj is undefined) or DSMR_PARSE_END. */
@@ -75,9 +78,10 @@ enum dsmr_parse_status dsmr_parser_next(struct dsmr_parser *p,
 
 /* Number with optional unit: [-]digits[.digits][*unit], e.g.
  * "000687.138*kWh" -> mantissa 687138, decimals 3, unit "kWh".
- * At most 18 significant digits; unit is 1..16 characters of [A-Za-z0-9]
- * (empty span when absent). Returns 0, or -1 when the group is not such a
- * number (then *out is untouched). */
+ * At most 18 significant digits (leading zeros do not count) and at most
+ * 18 decimals; unit is 1..16 characters of [A-Za-z0-9] (empty span when
+ * absent). Returns 0, or -1 when the group is not such a number (then *out
+ * is untouched). */
 struct dsmr_number {
   int64_t mantissa;
   unsigned decimals;
@@ -91,7 +95,8 @@ int dsmr_parse_number(struct dsmr_span group, struct dsmr_number *out);
 int dsmr_number_scaled(const struct dsmr_number *n, unsigned want_decimals,
                        int64_t *out);
 
-/* n as a double: mantissa / 10^decimals (correctly rounded). */
+/* n as a double: mantissa / 10^decimals, correctly rounded when
+ * |mantissa| < 2^53 (15 digits; every meter seen), else within 1 ulp. */
 double dsmr_number_double(const struct dsmr_number *n);
 
 #endif

@@ -148,8 +148,7 @@ static void baud_list(char *buf, size_t len) {
   }
 }
 
-static void get_baudrate(struct block *b, const oconfig_item_t *ci,
-                         int *out) {
+static void get_baudrate(struct block *b, const oconfig_item_t *ci, int *out) {
   char accepted[256], list[160];
   int v;
 
@@ -180,16 +179,14 @@ static void get_silence(struct block *b, const oconfig_item_t *ci,
   const char *accepted = "seconds from 1 to 86400, or 0 to never report";
   if (!one_value_of(ci, OCONFIG_TYPE_NUMBER) ||
       ci->values[0].value.number != ci->values[0].value.number ||
-      ci->values[0].value.number < 0 ||
-      ci->values[0].value.number > 86400 ||
+      ci->values[0].value.number < 0 || ci->values[0].value.number > 86400 ||
       (ci->values[0].value.number > 0 && ci->values[0].value.number < 1) ||
       cf_util_get_cdtime(ci, out) != 0) {
     reject(b, ci, accepted);
   }
 }
 
-int dsmr_config_meter(const oconfig_item_t *ci,
-                      struct dsmr_meter_config *out) {
+int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
   static const char *const parities[] = {"none", "even", "odd", NULL};
   static const char *const requests[] = {"none", "rts", "dtr", NULL};
   struct block b = {.meter = "(no name)", .errors = 0};
@@ -296,8 +293,8 @@ int dsmr_config_meter(const oconfig_item_t *ci,
       char accepted[96];
       snprintf(accepted, sizeof(accepted), "bytes from %d to %d (1 MiB)",
                DSMR_MIN_TELEGRAM, DSMR_MAX_TELEGRAM);
-      if (get_int(&b, c, DSMR_MIN_TELEGRAM, DSMR_MAX_TELEGRAM, &v,
-                  accepted) == 0)
+      if (get_int(&b, c, DSMR_MIN_TELEGRAM, DSMR_MAX_TELEGRAM, &v, accepted) ==
+          0)
         out->max_telegram = (size_t)v;
     } else if (strcasecmp(k, "SilenceTimeout") == 0) {
       get_silence(&b, c, &out->silence_timeout);

@@ -69,8 +69,7 @@ int dsmr_source_open(struct dsmr_source *s, int wake_fd, int timeout_ms,
  * timeout or wake-up, -1 when the source was lost (EOF, hang-up, device
  * gone; reason in err). */
 ssize_t dsmr_source_read(struct dsmr_source *s, void *buf, size_t len,
-                         int wake_fd, int timeout_ms, char *err,
-                         size_t errlen);
+                         int wake_fd, int timeout_ms, char *err, size_t errlen);
 
 /* Safe to call on a closed source. */
 void dsmr_source_close(struct dsmr_source *s);

@@ -22,9 +22,8 @@
 #include "source.h"
 #include "source_internal.h"
 
-const int dsmr_source_baudrates[] = {300,   600,   1200,   2400,
-                                     4800,  9600,  19200,  38400,
-                                     57600, 115200, 230400, 0};
+const int dsmr_source_baudrates[] = {300,   600,   1200,  2400,   4800,   9600,
+                                     19200, 38400, 57600, 115200, 230400, 0};
 
 static speed_t speed_constant(int baud) {
   switch (baud) {

@@ -45,8 +45,7 @@ static int resolve(const struct dsmr_source_config *c, int wake_fd,
   if (rc == 0)
     return 0;
   if (rc != EAI_NONAME) {
-    snprintf(err, errlen, "%s port %s: %s", c->host, c->port,
-             gai_strerror(rc));
+    snprintf(err, errlen, "%s port %s: %s", c->host, c->port, gai_strerror(rc));
     return -1;
   }
 
@@ -139,7 +138,7 @@ static int try_connect(const struct addrinfo *ai, int wake_fd,
     return -1;
   }
 
-connected: {
+connected : {
   /* A dongle that loses power never sends a FIN: keepalive probes find
    * the dead peer within about a minute and a half. */
   int on = 1, idle = 30, intvl = 10, cnt = 6;
@@ -171,8 +170,8 @@ int dsmr_source_open_tcp(struct dsmr_source *s, int wake_fd, int timeout_ms,
   if (rc == -2)
     return -2;
   if (rc != 0) {
-    snprintf(err, errlen, "cannot connect to %s port %s: %s", c->host,
-             c->port, strerror(why ? why : ECONNREFUSED));
+    snprintf(err, errlen, "cannot connect to %s port %s: %s", c->host, c->port,
+             strerror(why ? why : ECONNREFUSED));
     return -1;
   }
   s->fd = fd;

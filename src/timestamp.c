@@ -6,6 +6,7 @@
  * directly, and the civil-date conversions are Howard Hinnant's
  * days_from_civil / civil_from_days algorithms. */
 #include <stdio.h>
+#include <string.h>
 
 #include "timestamp.h"
 
@@ -86,17 +87,35 @@ static int64_t eu_local_to_utc(int64_t local, int64_t year) {
   return local - 1 * HOUR;
 }
 
-static unsigned two_digits(const char *p) {
-  return (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
-}
+/* Days from 1970-01-01 to 2000-01-01. */
+#define DAYS_TO_2000 10957
 
+/* Days before month m (1..12) in a common year. */
+static const unsigned short days_before_month[13] = {
+    0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334,
+};
+
+/* Meters write a timestamp or two per object in every telegram, so this
+ * avoids the general calendar code: the twelve digits are checked and
+ * paired eight bytes at a time, and for 2000..2099 every fourth year is a
+ * leap year (2000 included), so the day count is a few additions. */
 enum dsmr_ts_status dsmr_parse_timestamp(struct dsmr_span s, int64_t *utc,
                                          int *flagged) {
   if (s.len != 12 && s.len != 13)
     return DSMR_TS_NOT_TIMESTAMP;
-  for (size_t i = 0; i < 12; i++)
-    if ((unsigned)(s.ptr[i] - '0') > 9)
-      return DSMR_TS_NOT_TIMESTAMP;
+
+  uint64_t x;
+  uint32_t y;
+  memcpy(&x, s.ptr, 8);
+  memcpy(&y, s.ptr + 8, 4);
+  /* All bytes 0x30..0x3F, and still 0x30..0x3F after adding 6 (no byte
+   * can carry: they are all below 0x46 then). */
+  if ((x & 0xF0F0F0F0F0F0F0F0ULL) != 0x3030303030303030ULL ||
+      ((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) !=
+          0x3030303030303030ULL ||
+      (y & 0xF0F0F0F0u) != 0x30303030u ||
+      ((y + 0x06060606u) & 0xF0F0F0F0u) != 0x30303030u)
+    return DSMR_TS_NOT_TIMESTAMP;
 
   int offset = 0; /* hours east of UTC; 0 = unknown, use the EU rule */
   if (s.len == 13) {
@@ -114,11 +133,31 @@ enum dsmr_ts_status dsmr_parse_timestamp(struct dsmr_span s, int64_t *utc,
     }
   }
 
-  int64_t year = 2000 + two_digits(s.ptr), local;
-  if (civil_seconds(year, two_digits(s.ptr + 2), two_digits(s.ptr + 4),
-                    two_digits(s.ptr + 6), two_digits(s.ptr + 8),
-                    two_digits(s.ptr + 10), &local) != 0)
+  /* The digits are known good now: two per field. */
+  const char *t = s.ptr;
+#define TWO(i) ((unsigned)(t[i] & 0x0F) * 10u + (unsigned)(t[i + 1] & 0x0F))
+  unsigned yy = TWO(0), mo = TWO(2), d = TWO(4), h = TWO(6), mi = TWO(8),
+           sec = TWO(10);
+#undef TWO
+
+  unsigned leap = yy % 4 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59)
     return DSMR_TS_INVALID;
+  if (d > 28) {
+    static const unsigned char dim[13] = {0,  31, 28, 31, 30, 31, 30,
+                                          31, 31, 30, 31, 30, 31};
+    if (d > dim[mo] + (unsigned)(mo == 2 && leap))
+      return DSMR_TS_INVALID;
+  }
+  /* YY 70..99 is 1970..1999, as in POSIX: meters write "700101010000W"
+   * for "no reading" (the Unix epoch in their time zone), and it must read
+   * as the past, not as the year 2070. */
+  int64_t year = yy >= 70 ? 1900 + (int64_t)yy : 2000 + (int64_t)yy;
+  int64_t days = yy >= 70 ? dsmr_days_from_civil(year, mo, d)
+                          : DAYS_TO_2000 + yy * 365 + (yy + 3) / 4 +
+                                days_before_month[mo] +
+                                (unsigned)(mo > 2 && leap) + d - 1;
+  int64_t local = days * SECS_PER_DAY + h * HOUR + mi * 60 + sec;
 
   /* A flag is trusted as written, even on a date where it looks wrong:
    * the meter knows which offset its clock used. */

@@ -12,8 +12,12 @@
  *    bytes, signed minutes: UTC = local + deviation; 0x8000 = unspecified,
  *    then the EU rule applies), clock status. Example
  *    07E8061C050A2B2B00FF8880 = 2024-06-28 10:43:43 local, deviation -120
- *    -> 08:43:43Z.
- *  YY is 2000 + YY.
+ *    -> 08:43:43Z. "Not specified" (0xFF, year 0xFFFF) or wildcard (0xFD,
+ *    0xFE) year/month/day/hour/minute/second, or a deviation outside
+ *    -840..720, is DSMR_TS_INVALID; weekday, hundredths and status are
+ *    ignored.
+ *  YY 00..69 is 2000..2069, 70..99 is 1970..1999 (as POSIX): meters write
+ *  "700101010000W" for an empty M-Bus channel.
  */
 #ifndef DSMR_TIMESTAMP_H
 #define DSMR_TIMESTAMP_H

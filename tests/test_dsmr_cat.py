@@ -43,7 +43,7 @@ def ts_utc(raw):
     """Independent reading of YYMMDDhhmmss[WS]: W = UTC+1, S = UTC+2."""
     y, mo, d, h, mi, s = (int(raw[i:i + 2]) for i in range(0, 12, 2))
     off = {"W": 1, "S": 2}[raw[12].upper()]
-    t = calendar.timegm((2000 + y, mo, d, h, mi, s)) - off * 3600
+    t = calendar.timegm(((1900 if y >= 70 else 2000) + y, mo, d, h, mi, s)) - off * 3600
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % tuple(
         __import__("time").gmtime(t)[:6])
 

@@ -25,6 +25,9 @@ static void append(char *out, size_t cap, const char *s, size_t n) {
   out[o] = '\0';
 }
 
+/* Also print the OBIS fields as "[a,b,c,d,e,f]" after each id. */
+static int show_obis;
+
 /* Parses text[0..len) (an exactly sized heap copy, so that sanitizers see
  * any overread) and describes what came out, e.g.
  *   "3:1-0:1.8.1(00001.001*kWh);4:ERR;5:0-1:24.3.0(a)(b){C}"
@@ -56,6 +59,11 @@ static const char *parse_n(const char *text, size_t len) {
     snprintf(tmp, sizeof tmp, "%u:", obj.line);
     append(out, sizeof out, tmp, strlen(tmp));
     append(out, sizeof out, obj.id.ptr, obj.id.len);
+    if (show_obis) {
+      snprintf(tmp, sizeof tmp, "[%u,%u,%u,%u,%u,%u]", obj.obis.a, obj.obis.b,
+               obj.obis.c, obj.obis.d, obj.obis.e, obj.obis.f);
+      append(out, sizeof out, tmp, strlen(tmp));
+    }
     for (unsigned g = 0; g < obj.ngroups && g < DSMR_MAX_GROUPS; g++) {
       append(out, sizeof out, "(", 1);
       append(out, sizeof out, obj.groups[g].ptr, obj.groups[g].len);
@@ -150,9 +158,12 @@ static void test_header(void) {
     struct dsmr_parser p;
     struct dsmr_object obj;
     dsmr_parser_init(&p, cases[i].text, strlen(cases[i].text));
+    /* (the names are printed escaped: one header holds byte 0x02) */
+    char name[64] = "";
+    append(name, sizeof name, cases[i].header, strlen(cases[i].header));
     ok(p.header.ptr == cases[i].text + 1 &&
            dsmr_span_eq(p.header, cases[i].header),
-       "header \"%s\"", cases[i].header);
+       "header \"%s\"", name);
     while (dsmr_parser_next(&p, &obj) == DSMR_PARSE_OBJECT)
       ;
   }
@@ -197,6 +208,18 @@ static void test_obis(void) {
      "255-255:255.255.255*7 fields");
   is_int(dsmr_parser_next(&p, &obj), DSMR_PARSE_END, "end");
 
+  show_obis = 1;
+  is_str(parse("/X\r\n1-0:1.8.0*7(1)\r\n001-000:001.008.000(2)\r\n"
+               "0-0:96.1.1(x)\r\n1-0:99.97.0(x)\r\n0-0:96.7.21(x)\r\n!"),
+         "2:1-0:1.8.0*7[1,0,1,8,0,7](1);"
+         "3:001-000:001.008.000[1,0,1,8,0,255](2);"
+         "4:0-0:96.1.1[0,0,96,1,1,255](x);5:1-0:99.97.0[1,0,99,97,0,255](x);"
+         "6:0-0:96.7.21[0,0,96,7,21,255](x)",
+         "OBIS fields");
+  is_str(parse("/X\r\n1-0:1.8.0*7(1)\r\n0-0:96.7.21(x)"),
+         "2:1-0:1.8.0*7[1,0,1,8,0,7](1);3:0-0:96.7.21[0,0,96,7,21,255](x)",
+         "OBIS fields near the end of the buffer");
+  show_obis = 0;
   is_str(parse("/X\r\n1-0:1.8.0*7(1)\r\n001-000:001.008.000(2)\r\n!"),
          "2:1-0:1.8.0*7(1);3:001-000:001.008.000(2)", "odd but valid ids");
 }
@@ -216,6 +239,12 @@ static void test_bad_lines(void) {
     snprintf(want, sizeof want, "3:1-0:1.8.1(1);4:ERR;5:0-0:96.1.1(2)");
     is_str(parse(buf), want, "bad line \"%s\" reported, parsing goes on",
            bad[i]);
+  }
+  /* The same lines last in the telegram, where the id reader must check
+   * every read against the end (a different code path). */
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(buf, sizeof buf, "/X\r\n\r\n1-0:1.8.1(1)\r\n%s", bad[i]);
+    is_str(parse(buf), "3:1-0:1.8.1(1);4:ERR", "bad last line \"%s\"", bad[i]);
   }
   is_str(parse("/X\r\n(1)\r\n1-0:1.8.1(1)\r\n!"), "2:ERR;3:1-0:1.8.1(1)",
          "continuation line without an object");
@@ -394,6 +423,58 @@ static void test_scanner_offsets(void) {
     }
   }
   is_int(bad, 0, "scanner right at every offset and length");
+}
+
+/* Random lines parse the same whether they end the buffer (every read
+ * checked) or are followed by padding (the unchecked fast paths). */
+static void test_fast_vs_checked(void) {
+  static const char alphabet[] = "0123456789012345678901234567890123456789"
+                                 "--::..**(()) x\r\n";
+  char line[64], text[256], want[8192];
+  unsigned bad = 0, objects = 0;
+  uint32_t r = 12345;
+
+  show_obis = 1;
+
+  for (int i = 0; i < 20000; i++) {
+    size_t n;
+    r = r * 1103515245u + 12345u;
+    if (i % 2) {
+      /* A well-formed id with fields of 1..4 digits, maybe "*F", a
+       * group, and one byte changed at random. */
+      unsigned v[6];
+      for (int k = 0; k < 6; k++) {
+        r = r * 1103515245u + 12345u;
+        v[k] = (r >> 16) % ((r >> 8) % 4 == 0 ? 1200 : 120);
+      }
+      n = (size_t)snprintf(line, sizeof line, "%u-%u:%u.%u.%u%s%u(1)", v[0],
+                           v[1], v[2], v[3], v[4], v[5] % 2 ? "*" : "", v[5]);
+      if (v[5] % 2 == 0) /* no F: drop its digits */
+        n = (size_t)snprintf(line, sizeof line, "%u-%u:%u.%u.%u(1)", v[0], v[1],
+                             v[2], v[3], v[4]);
+      r = r * 1103515245u + 12345u;
+      if ((r >> 16) % 3)
+        line[(r >> 8) % n] = alphabet[(r >> 20) % (sizeof alphabet - 1)];
+    } else {
+      n = 1 + (r >> 16) % 30;
+      for (size_t k = 0; k < n; k++) {
+        r = r * 1103515245u + 12345u;
+        line[k] = alphabet[(r >> 16) % (sizeof alphabet - 1)];
+      }
+    }
+    int len = snprintf(text, sizeof text, "/X\r\n%.*s", (int)n, line);
+    strcpy(want, parse_n(text, (size_t)len));
+    /* Padding: empty lines, which change nothing. */
+    len += snprintf(text + len, sizeof text - (size_t)len,
+                    "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n");
+    const char *got = parse_n(text, (size_t)len);
+    objects += strstr(got, "ERR") == NULL && *got;
+    if (strcmp(got, want) != 0 && bad++ < 5)
+      printf("#   \"%.*s\": %s vs %s\n", (int)n, line, want, got);
+  }
+  show_obis = 0;
+  is_int(bad, 0, "20000 random lines: fast and checked paths agree");
+  ok(objects > 1500, "%u of them were objects", objects);
 }
 
 /* Any prefix of a telegram parses without reading past its end (ASan and
@@ -649,6 +730,7 @@ int main(void) {
   test_max_groups();
   test_scanner_offsets();
   test_prefixes();
+  test_fast_vs_checked();
   test_numbers();
   test_scaled();
   test_double();

@@ -9,11 +9,17 @@ kills tests that hang), each by its own PID.
 Environment (set by the Makefile's AM_TESTS_ENVIRONMENT, with fallbacks
 for running a test by hand from the build directory):
   top_srcdir, top_builddir, COLLECTD
+For checking the plugin itself under tools (only collectd gets them):
+  DSMR_TEST_PRELOAD  prepended to collectd's LD_PRELOAD, e.g. the ASan
+                     runtime for a plugin built with -fsanitize=address
+  DSMR_TEST_WRAPPER  a command collectd runs under, e.g.
+                     "valgrind --error-exitcode=99 --log-file=/tmp/vg.%p"
 """
 import atexit
 import glob
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -369,14 +375,25 @@ PluginDir "{stock}"
             f.write(text)
 
     # -- running
-    def start(self):
+    def _env(self):
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
+        pre = os.environ.get("DSMR_TEST_PRELOAD")
+        if pre:
+            env["LD_PRELOAD"] = " ".join(
+                x for x in (pre, env.get("LD_PRELOAD")) if x)
+        return env
+
+    def _argv(self, *args):
+        wrapper = shlex.split(os.environ.get("DSMR_TEST_WRAPPER", ""))
+        return wrapper + [COLLECTD] + list(args)
+
+    def start(self):
         out = open(self.out, "wb")
-        self.proc = subprocess.Popen([COLLECTD, "-f", "-C", self.conf],
+        self.proc = subprocess.Popen(self._argv("-f", "-C", self.conf),
                                      stdout=out, stderr=subprocess.STDOUT,
-                                     env=env)
+                                     env=self._env())
         out.close()
         on_cleanup(self.kill)
         return self
@@ -391,7 +408,9 @@ PluginDir "{stock}"
 
     def stop(self, timeout=10.0):
         """SIGTERM; returns (seconds until exit, exit status); kills after
-        timeout."""
+        timeout (longer under a wrapper such as valgrind)."""
+        if os.environ.get("DSMR_TEST_WRAPPER"):
+            timeout = max(timeout, 120.0)
         t0 = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -403,9 +422,9 @@ PluginDir "{stock}"
 
     def check(self):
         """collectd -T: parse the config, init, one read, shutdown."""
-        r = subprocess.run([COLLECTD, "-T", "-C", self.conf],
+        r = subprocess.run(self._argv("-T", "-C", self.conf),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=30)
+                           timeout=120, env=self._env())
         return r.returncode, r.stdout.decode("utf-8", "replace") + self.log()
 
     # -- the log

@@ -15,6 +15,12 @@
  * Everything else (open, termios, read) is the real pty. Each answered
  * ioctl is appended to the file named by $DSMR_SHIM_LOG, so the test can
  * tell that libserialport really ran and which lines DataRequest raised.
+ *
+ * It also observes (and passes on unchanged) tcsetattr on ptys: the Linux
+ * pty driver forces CS8 and clears PARENB, so what was asked for (7E1 for
+ * DSMR 2.2) can only be seen on the way in. With DSMR_SHIM_FAKE=0 the shim
+ * only observes: libserialport then fails as usual and the plugin's own
+ * termios path can be watched the same way.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -33,6 +39,8 @@
  * test run is all the test needs). */
 static int modem_lines = TIOCM_DTR | TIOCM_RTS | TIOCM_CTS | TIOCM_DSR;
 
+static void shim_log(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 static void shim_log(const char *fmt, ...) {
   const char *path = getenv("DSMR_SHIM_LOG");
   char line[256];
@@ -57,10 +65,15 @@ static void shim_log(const char *fmt, ...) {
 }
 
 /* "/sys/class/tty/pts/<digits>" and nothing more. */
+static int faking(void) {
+  const char *v = getenv("DSMR_SHIM_FAKE");
+  return !(v && strcmp(v, "0") == 0);
+}
+
 static int is_sys_pts(const char *path) {
   static const char prefix[] = "/sys/class/tty/pts/";
   const char *p;
-  if (!path || strncmp(path, prefix, sizeof(prefix) - 1) != 0)
+  if (!faking() || !path || strncmp(path, prefix, sizeof(prefix) - 1) != 0)
     return 0;
   p = path + sizeof(prefix) - 1;
   if (!*p)
@@ -97,8 +110,8 @@ int __lxstat(int ver, const char *path, struct stat *st) {
     return 0;
   }
   if (!real)
-    real = (int (*)(int, const char *, struct stat *))dlsym(RTLD_NEXT,
-                                                            "__lxstat");
+    real =
+        (int (*)(int, const char *, struct stat *))dlsym(RTLD_NEXT, "__lxstat");
   if (!real) {
     errno = ENOSYS;
     return -1;
@@ -126,8 +139,8 @@ ssize_t readlink(const char *path, char *buf, size_t size) {
   static ssize_t (*real)(const char *, char *, size_t);
   if (is_sys_pts(path)) {
     char target[128];
-    int n = snprintf(target, sizeof(target),
-                     "../../devices/virtual/tty/pts%s", path + 19);
+    int n = snprintf(target, sizeof(target), "../../devices/virtual/tty/pts%s",
+                     path + 19);
     if (n < 0 || (size_t)n > size) {
       errno = ENAMETOOLONG;
       return -1;
@@ -136,8 +149,8 @@ ssize_t readlink(const char *path, char *buf, size_t size) {
     return n;
   }
   if (!real)
-    real = (ssize_t(*)(const char *, char *, size_t))dlsym(RTLD_NEXT,
-                                                           "readlink");
+    real =
+        (ssize_t(*)(const char *, char *, size_t))dlsym(RTLD_NEXT, "readlink");
   if (!real) {
     errno = ENOSYS;
     return -1;
@@ -164,7 +177,7 @@ int ioctl(int fd, unsigned long req, ...) {
 
   if ((req == TIOCMGET || req == TIOCMSET || req == TIOCMBIS ||
        req == TIOCMBIC) &&
-      is_pts_fd(fd)) {
+      faking() && is_pts_fd(fd)) {
     int *v = arg;
     switch (req) {
     case TIOCMGET:
@@ -193,4 +206,55 @@ int ioctl(int fd, unsigned long req, ...) {
     return -1;
   }
   return real(fd, req, arg);
+}
+
+static int speed_value(speed_t s) {
+  switch (s) {
+  case B1200:
+    return 1200;
+  case B2400:
+    return 2400;
+  case B4800:
+    return 4800;
+  case B9600:
+    return 9600;
+  case B19200:
+    return 19200;
+  case B38400:
+    return 38400;
+  case B57600:
+    return 57600;
+  case B115200:
+    return 115200;
+  case B230400:
+    return 230400;
+  default:
+    return -1;
+  }
+}
+
+int tcsetattr(int fd, int when, const struct termios *t) {
+  static int (*real)(int, int, const struct termios *);
+  if (is_pts_fd(fd)) {
+    tcflag_t size = t->c_cflag & CSIZE;
+    int raw = !(t->c_lflag & (ICANON | ECHO | ISIG)) &&
+              !(t->c_iflag & (ICRNL | IXON)) && !(t->c_oflag & OPOST);
+    shim_log("tcsetattr %d %d%c%d %s\n", speed_value(cfgetispeed(t)),
+             size == CS7   ? 7
+             : size == CS8 ? 8
+             : size == CS6 ? 6
+                           : 5,
+             !(t->c_cflag & PARENB)  ? 'N'
+             : (t->c_cflag & PARODD) ? 'O'
+                                     : 'E',
+             t->c_cflag & CSTOPB ? 2 : 1, raw ? "raw" : "cooked");
+  }
+  if (!real)
+    real = (int (*)(int, int, const struct termios *))dlsym(RTLD_NEXT,
+                                                            "tcsetattr");
+  if (!real) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return real(fd, when, t);
 }

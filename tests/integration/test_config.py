@@ -129,4 +129,19 @@ for what, body, rx in GOOD:
     ok = any(re.search(rx, l) for l in out.splitlines())
     tap.ok(ok, "%s: log says /%s/" % (what, rx), out)
 
+# The shipped drop-in, as a user would install it (only the paths of our
+# not yet installed files are adjusted).
+with open(os.path.join(d.SRCDIR, "collectd.conf.d", "dsmr.conf")) as f:
+    dropin = f.read()
+tap.ok('TypesDB "/usr/share/collectd/types.db" "/usr/share/collectd/dsmr.db"'
+       in dropin and "LoadPlugin dsmr" in dropin,
+       "collectd.conf.d/dsmr.conf names both types files and loads dsmr")
+dropin = dropin.replace("/usr/share/collectd/dsmr.db",
+                        os.path.join(d.SRCDIR, "types", "dsmr.db"))
+dropin = dropin.replace("LoadPlugin dsmr", "")
+c = d.Collectd([], plugin_block=dropin, write_plugins=False, tag="cfg")
+rc, out = c.check()
+tap.is_(rc, 0, "collectd.conf.d/dsmr.conf passes collectd -T")
+tap.ok(re.search(r"dsmr plugin: version .* reading 1 meter", out),
+       "and configures its one meter", out)
 sys.exit(tap.done())

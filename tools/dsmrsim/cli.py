@@ -13,7 +13,16 @@ from . import clock, faults as faultmod
 from .aesgcm import smarty_frame
 from .model import MeterModel
 from .player import Player
-from .sinks import ConsumerGone, IoLoop, PtySink, StreamSink, TcpSink, log, parse_hostport
+from .sinks import (
+    ConsumerGone,
+    IoLoop,
+    PtySink,
+    StreamSink,
+    TcpSink,
+    log,
+    parse_hostport,
+    signals_deferred,
+)
 from .telegram import PROFILES
 
 HIGH_WATER = 64 * 1024  # flood/--rate: wait while a TCP client has this much queued
@@ -129,7 +138,7 @@ def build_parser():
     ap.add_argument("--disconnect-pause", type=_nonneg_float, default=2.0, metavar="SECONDS",
                     help="pty: how long the device is gone on a disconnect (default 2)")
     ap.add_argument("--wait", action="store_true",
-                    help="start only once a reader has the pty open / a TCP client connected")
+                    help="start only once a reader has the pty open / a TCP client connected (+0.25 s)")
     ap.add_argument("--linger", type=_nonneg_float, default=2.0, metavar="SECONDS",
                     help="after --count, time given to readers to take queued data (default 2)")
     ap.add_argument("--text", default="", metavar="MSG",
@@ -155,8 +164,14 @@ class Manifest:
 
     def write(self, record):
         if self.f is not None:
-            self.f.write(json.dumps(record, separators=(",", ":")) + "\n")
-            self.f.flush()
+            line = json.dumps(record, separators=(",", ":")) + "\n"
+            if self.f is sys.stdout:  # a pipe may block: stay interruptible
+                self.f.write(line)
+                self.f.flush()
+                return
+            with signals_deferred():  # never leave half a line behind
+                self.f.write(line)
+                self.f.flush()
 
     def close(self):
         if self.f is not None and self.f is not sys.stdout:
@@ -342,7 +357,8 @@ def main(argv=None):
     finished = False
     try:
         try:
-            sinks = _make_sinks(args)
+            with signals_deferred():  # so that `sinks` is known to the clean-up
+                sinks = _make_sinks(args)
         except (OSError, ValueError) as e:
             log("cannot open the output: %s" % e)
             return 1
@@ -350,6 +366,10 @@ def main(argv=None):
         loop = IoLoop(sinks)
         if args.wait:
             loop.run_until(None, lambda: any(s.has_reader() for s in sinks))
+            # Readers often flush their input right after opening the port
+            # (tcsetattr TCSAFLUSH, tcflush): give them a moment to do so
+            # before the first telegram.
+            loop.run_until(time.monotonic() + 0.25)
 
         opts = Options()
         opts.unique = args.unique

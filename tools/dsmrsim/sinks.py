@@ -13,10 +13,12 @@ Nothing here ever blocks without a time limit, so a reader that stops
 reading can neither deadlock the simulator nor make it use unbounded memory.
 """
 
+import contextlib
 import fcntl
 import math
 import os
 import select
+import signal
 import socket
 import struct
 import sys
@@ -36,6 +38,22 @@ def announce(msg):
     """Lines a test waits for ('listening on ...', 'pty ...') go to stdout."""
     sys.stdout.write(msg + "\n")
     sys.stdout.flush()
+
+
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGTERM/SIGINT/SIGHUP for the duration of a short critical step
+    (creating a symlink, writing a manifest line), so the clean-up that the
+    signal triggers never finds a half-made state.  They are delivered when
+    the step ends."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class ConsumerGone(Exception):
@@ -102,8 +120,11 @@ class PtySink:
       - if a reader leaves with unread bytes in the tty buffer, we flush them
         before the next reader comes, so it never sees stale telegrams;
       - writes are non-blocking; when a present reader does not read, a
-        telegram is abandoned after `stall` seconds (delivered=False), never
-        blocking the simulator for longer.
+        telegram is abandoned after `stall` seconds (delivered=False), and
+        until the reader reads again, telegrams that do not fit in the tty
+        buffer are dropped at once (a cut one is "partial" in the manifest).
+        Bytes already in the buffer stay there: "delivered" means handed to
+        the tty while a reader had it open.
     """
 
     kind = "pty"
@@ -117,6 +138,7 @@ class PtySink:
         self.master = None
         self.slave_name = None
         self.dirty = False  # bytes may sit unread in the slave's buffer
+        self.stalled = False  # a present reader stopped reading
         self.ptys_created = 0
         if os.path.lexists(self.path) and not os.path.islink(self.path):
             raise ValueError("%s exists and is not a symlink; refusing to replace it" % self.path)
@@ -137,11 +159,13 @@ class PtySink:
         self.master = master
         self.slave_name = name
         self.dirty = False
+        self.stalled = False
         tmp = "%s.dsmr-sim-%d" % (self.path, os.getpid())
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        os.symlink(name, tmp)
-        os.replace(tmp, self.path)  # atomic: readers never see a missing link
+        with signals_deferred():
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            os.symlink(name, tmp)
+            os.replace(tmp, self.path)  # atomic: readers never see a missing link
         self.ptys_created += 1
         announce("pty %s -> %s" % (self.path, name))
 
@@ -235,41 +259,64 @@ class PtySink:
                 pass
             except OSError:
                 break
+            if self.stalled:
+                break  # the reader is not reading: do not wait for it again
             gone = False
             for _fd, rev in poller.poll(100):
                 if rev & select.POLLIN:
                     self._drain()
                 if rev & _POLLHUP:
                     gone = True
-            if gone or time.monotonic() - last > self.stall:
+            if gone:
+                break
+            if time.monotonic() - last > self.stall:
+                log("pty reader is not reading; dropping telegrams until it does")
+                self.stalled = True
                 break
         if view:
             if not self.has_reader():
                 self._flush_stale()
-            return {"delivered": False, "partial": len(data) - len(view)}
+            result = {"delivered": False}
+            if len(view) < len(data):
+                result["partial"] = len(data) - len(view)
+            return result
+        self.stalled = False
         return {"delivered": True}
 
+    def _linger(self, timeout):
+        """Wait (at most `timeout` s) until a present reader has read what we
+        wrote: closing the master throws away whatever it has not."""
+        deadline = time.monotonic() + timeout
+        empty = 0
+        while self.dirty and self.has_reader() and time.monotonic() < deadline:
+            time.sleep(0.02)
+            # The kernel hands written bytes to the slave's buffer from a work
+            # queue, so an empty buffer right after a write proves nothing:
+            # require it to stay empty for a few checks.
+            empty = empty + 1 if self._slave_inq() == 0 else 0
+            if empty >= 3:
+                return
+
     def disconnect(self):
-        """The device node goes away (reader gets EIO/hang-up) and comes back
-        after `pause` seconds as a new pty behind the same symlink."""
-        self._unlink()
-        os.close(self.master)
-        self.master = None
+        """The device node goes away (the reader gets EIO/hang-up) and comes
+        back after `pause` seconds as a new pty behind the same symlink.  The
+        reader first gets up to 1 s to read the telegram before the loss."""
+        self._linger(1.0)
+        with signals_deferred():
+            self._unlink()
+            os.close(self.master)
+            self.master = None
         time.sleep(self.pause)
         self._open()
 
     def close(self, linger=0.0):
         if self.master is None:
             return
-        # Let a present reader take the last telegram before the pty goes.
-        deadline = time.monotonic() + linger
-        while self.dirty and self.has_reader() and time.monotonic() < deadline:
-            if self._slave_inq() == 0:
-                break
-            time.sleep(0.02)
-        self._unlink()
-        os.close(self.master)
-        self.master = None
+        self._linger(linger)
+        with signals_deferred():
+            self._unlink()
+            os.close(self.master)
+            self.master = None
 
 
 class _Client:

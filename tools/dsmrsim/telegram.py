@@ -42,7 +42,11 @@ class Telegram:
     def crc_text(self):
         if not self.has_crc:
             return None
-        return self.data[self.bang + 1 : self.bang + 5].decode("latin-1")
+        digits = self.data[self.bang + 1 : self.bang + 5]
+        n = 0
+        while n < len(digits) and digits[n : n + 1] in b"0123456789ABCDEFabcdef":
+            n += 1
+        return digits[:n].decode("latin-1") or None
 
 
 def fixed(value, int_digits, decimals):

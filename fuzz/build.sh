@@ -1,0 +1,72 @@
+#!/bin/sh
+# Build every libFuzzer target into OUTDIR, one executable each:
+#   fuzz/build.sh OUTDIR
+# The library sources are compiled straight into each target (no autotools
+# build needed). CC defaults to clang-14 (or clang); libFuzzer comes with
+# clang's runtime (Debian: libclang-rt-14-dev). fuzz_config also needs
+# collectd's headers (collectd-dev) and libserialport (the list of baud
+# rates the configuration accepts lives in source_serial.c).
+#
+# Each target is built twice: OUTDIR/<target> with AddressSanitizer and
+# UBSan (the one to fuzz with), and OUTDIR/<target>_msan with
+# MemorySanitizer, which reports reads of uninitialised memory on the first
+# input that makes them (ASan only sees them when the garbage happens to
+# overflow something); run.sh replays regressions and seeds with both.
+# FUZZ_NO_MSAN=1 skips the MSan builds. DSMR_SRC=dir builds against another
+# copy of the library sources (e.g. one with a fix being tried).
+set -eu
+
+if [ $# -ne 1 ]; then
+  echo "usage: $0 OUTDIR" >&2
+  exit 2
+fi
+OUT=$1
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=${DSMR_SRC:-$HERE/../src}
+
+if [ -z "${CC:-}" ]; then
+  if command -v clang-14 >/dev/null 2>&1; then CC=clang-14; else CC=clang; fi
+fi
+COLLECTD_INCLUDE=${COLLECTD_INCLUDE:-/usr/include/collectd}
+
+# -fno-sanitize-recover: UBSan must stop the run (and save the input) like
+# ASan does, not print and go on.
+ASAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
+MSAN="-fsanitize=fuzzer,memory -fsanitize-memory-track-origins"
+BASE="-std=gnu11 -g -O1 -fno-omit-frame-pointer ${CFLAGS:-}"
+WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
+LIB="$SRC/crc16.c $SRC/framer.c $SRC/parser.c $SRC/number.c \
+  $SRC/timestamp.c $SRC/obis.c $SRC/mapper.c"
+
+mkdir -p "$OUT"
+
+build() {
+  name=$1
+  shift
+  echo "CC $name"
+  # shellcheck disable=SC2086 # word splitting of the flag lists is meant
+  $CC $BASE $ASAN $WARN -I"$SRC" -I"$HERE" -o "$OUT/$name" "$@"
+  if [ -z "${FUZZ_NO_MSAN:-}" ]; then
+    echo "CC ${name}_msan"
+    # shellcheck disable=SC2086
+    $CC $BASE $MSAN $WARN -I"$SRC" -I"$HERE" -o "$OUT/${name}_msan" "$@"
+  fi
+}
+
+build fuzz_telegram "$HERE/fuzz_telegram.c" "$HERE/value_oracle.c" $LIB -lm
+build fuzz_values "$HERE/fuzz_values.c" "$HERE/value_oracle.c" $LIB -lm
+
+if [ -f "$COLLECTD_INCLUDE/core/daemon/collectd.h" ]; then
+  SP_LIBS=$(pkg-config --libs libserialport 2>/dev/null || echo -lserialport)
+  SP_CFLAGS=$(pkg-config --cflags libserialport 2>/dev/null || true)
+  # shellcheck disable=SC2086
+  build fuzz_config -DHAVE_CONFIG_H -I"$COLLECTD_INCLUDE" \
+    -I"$COLLECTD_INCLUDE/core" $SP_CFLAGS \
+    "$HERE/fuzz_config.c" "$HERE/collectd_stubs.c" "$HERE/oconfig_text.c" \
+    "$SRC/plugin_config.c" "$SRC/source_serial.c" $SP_LIBS
+else
+  echo "build.sh: no collectd headers in $COLLECTD_INCLUDE" \
+    "(set COLLECTD_INCLUDE)" >&2
+  exit 1
+fi
+echo "built into $OUT"

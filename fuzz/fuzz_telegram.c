@@ -1,0 +1,405 @@
+/* fuzz_telegram: framer + parser + mapper on a byte stream cut into
+ * arbitrary chunks, the way a serial line or a socket delivers it.
+ *
+ * Input: [mode] [size hi] [size lo] stream...
+ *   size  = (size hi << 8 | size lo) % 16385: the framer's buffer (the
+ *           maximum telegram). 0 means no buffer at all (NULL); 8192 (0x20
+ *           0x00) is the plugin's default.
+ *   mode  = how the stream is chunked: mode & 3 == 0: chunks of
+ *           (mode >> 2) + 1 bytes; 1: pseudo-random chunks of 1..64 bytes;
+ *           2: of 1..4096 bytes (both seeded with mode); 3: one piece.
+ *
+ * Checks:
+ *  - a reference framer (below: byte by byte, written from framer.h) sees
+ *    the same events; every frame is the same '/'..'!' slice of the stream,
+ *    with the same CRC verdict, given and computed CRC, and the framer's
+ *    statistics are those the reference counted;
+ *  - the same stream fed byte by byte and in one piece gives the same;
+ *  - every frame: 1 <= len <= size, '/' first, '!' last, CRC-16/ARC equal
+ *    to a bitwise reference, verdict OK exactly when given == computed;
+ *  - every frame (copied into an allocation of exactly its size, so that
+ *    AddressSanitizer sees over-reads) goes through dsmr_map_telegram and
+ *    through a dsmr_parser loop: each call makes progress, every span lies
+ *    inside the frame, group counts stay in bounds, and every group goes
+ *    through the value checks of value_oracle.c;
+ *  - the whole stream, framed or not, also goes through parser and mapper
+ *    (they must take any bytes, not only what the framer lets through). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc16.h"
+#include "framer.h"
+#include "fuzz_assert.h"
+#include "mapper.h"
+#include "parser.h"
+#include "timestamp.h"
+#include "value_oracle.h"
+
+#define MAX_INPUT (64 * 1024)
+#define MAX_CAP 16384
+
+/* ---- the reference framer --------------------------------------------- */
+
+struct event {
+  enum dsmr_frame_event ev;
+  size_t off, len; /* the frame is stream[off .. off+len) */
+  enum dsmr_crc_verdict crc;
+  uint16_t given, computed;
+};
+
+struct events {
+  struct event *v;
+  size_t n, cap;
+};
+
+static void push(struct events *e, struct event ev) {
+  if (e->n == e->cap) {
+    e->cap = e->cap ? 2 * e->cap : 16;
+    e->v = realloc(e->v, e->cap * sizeof(*e->v));
+    FZ_ASSERT(e->v != NULL);
+  }
+  e->v[e->n++] = ev;
+}
+
+enum { R_HUNT, R_BODY, R_CRC, R_SKIP, R_TRAIL_CR, R_TRAIL_LF };
+
+static int hexdigit(unsigned char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* framer.h, one byte at a time: '/' starts a telegram (dropping one being
+ * collected); '!' ends its text; then up to 4 hex digits, ended early by
+ * CR, LF or the next '/'; any other byte there is a malformed CRC line
+ * (BAD) and is then noise. A telegram whose '/'..'!' exceeds cap is one
+ * TOO_LARGE event and is skipped up to the next '/'. The CR LF after a CRC
+ * line is not noise. */
+static void reference_frame(const unsigned char *s, size_t n, size_t cap,
+                            struct events *out, struct dsmr_framer_stats *st) {
+  int state = R_HUNT;
+  size_t off = 0, len = 0;
+  unsigned digits = 0;
+  uint16_t value = 0;
+
+  memset(st, 0, sizeof(*st));
+  st->bytes = n;
+  for (size_t i = 0; i < n;) {
+    unsigned char c = s[i];
+    switch (state) {
+    case R_HUNT:
+    case R_SKIP:
+      if (c != '/') {
+        if (state == R_HUNT)
+          st->noise_bytes++;
+        i++;
+        break;
+      }
+      digits = 0;
+      value = 0;
+      if (cap < 1) {
+        st->too_large++;
+        push(out, (struct event){.ev = DSMR_FRAME_TOO_LARGE});
+        state = R_SKIP;
+      } else {
+        off = i;
+        len = 1;
+        state = R_BODY;
+      }
+      i++;
+      break;
+    case R_BODY:
+      if (c == '/') {
+        st->dropped++;
+        state = R_HUNT; /* the '/' starts the next one */
+        break;
+      }
+      if (++len > cap) {
+        st->too_large++;
+        push(out, (struct event){.ev = DSMR_FRAME_TOO_LARGE});
+        state = R_SKIP;
+      } else if (c == '!') {
+        state = R_CRC;
+      }
+      i++;
+      break;
+    case R_CRC: {
+      int d = hexdigit(c), malformed = 0;
+      if (d >= 0) {
+        value = (uint16_t)(value << 4 | d);
+        i++;
+        if (++digits < 4)
+          break;
+        state = R_TRAIL_CR;
+      } else if (c == '\r') {
+        i++;
+        state = R_TRAIL_LF;
+      } else if (c == '\n') {
+        i++;
+        state = R_HUNT;
+      } else if (c == '/') {
+        state = R_HUNT;
+      } else {
+        malformed = 1;
+        state = R_HUNT;
+      }
+      struct event e = {.ev = DSMR_FRAME_TELEGRAM, .off = off, .len = len};
+      e.given = value;
+      e.computed = oracle_crc16(s + off, len);
+      e.crc = malformed               ? DSMR_CRC_BAD
+              : digits == 0           ? DSMR_CRC_NONE
+              : e.given == e.computed ? DSMR_CRC_OK
+                                      : DSMR_CRC_BAD;
+      st->telegrams++;
+      if (e.crc == DSMR_CRC_OK)
+        st->crc_ok++;
+      else if (e.crc == DSMR_CRC_BAD)
+        st->crc_bad++;
+      else
+        st->crc_none++;
+      push(out, e);
+      break;
+    }
+    case R_TRAIL_CR:
+      if (c == '\r')
+        i++;
+      state = R_TRAIL_LF;
+      break;
+    case R_TRAIL_LF:
+      if (c == '\n')
+        i++;
+      state = R_HUNT;
+      break;
+    }
+  }
+}
+
+/* ---- the parser and mapper on one frame ------------------------------- */
+
+static int inside(struct dsmr_span sp, const char *base, size_t len) {
+  if (sp.len == 0)
+    return 1; /* an empty span may point anywhere (or nowhere) */
+  return sp.ptr >= base && sp.len <= len &&
+         (size_t)(sp.ptr - base) <= len - sp.len;
+}
+
+/* Big: one of these lives in static storage, not on the fuzzer's stack. */
+static struct dsmr_telegram tel, tel2;
+static struct dsmr_object obj;
+
+static void check_mapped(const struct dsmr_telegram *t, const char *f,
+                         size_t n) {
+  FZ_ASSERT(t->nreadings <= DSMR_MAX_READINGS);
+  FZ_ASSERT((t->errors == 0) == (t->first_error == NULL));
+  FZ_ASSERT(memchr(t->first_error_obis, 0, sizeof(t->first_error_obis)));
+  FZ_ASSERT(inside(t->info.header, f, n));
+  FZ_ASSERT(inside(t->info.equipment_id, f, n));
+  FZ_ASSERT(inside(t->info.text_message, f, n));
+  FZ_ASSERT(t->unknown_objects <= t->nobjects);
+  for (unsigned i = 0; i < t->nreadings; i++) {
+    const struct dsmr_reading *r = &t->readings[i];
+    /* type_instance may be "" (frequency, tariff): one per meter */
+    FZ_ASSERT(r->type && r->type[0] && r->type_instance);
+    FZ_ASSERT(r->ds == DSMR_DS_GAUGE || r->ds == DSMR_DS_DERIVE);
+    if (r->ds == DSMR_DS_DERIVE)
+      FZ_ASSERT(r->derive >= 0); /* registers never read negative */
+    else
+      FZ_ASSERT(isfinite(r->gauge));
+    FZ_ASSERT(r->line >= 1);
+    if (r->time_kind == DSMR_AT_CAPTURE) {
+      /* mapper.c: placeholder capture times (before 2001) are dropped */
+      FZ_ASSERT(r->capture_time >= 978307200);
+      FZ_ASSERT(r->channel <= 4);
+    } else {
+      FZ_ASSERT(r->time_kind == DSMR_AT_TELEGRAM && r->channel == 0);
+    }
+  }
+}
+
+static void check_frame_parse(const char *f, size_t n) {
+  struct dsmr_parser p;
+  enum dsmr_parse_status st;
+  unsigned objects = 0, errors = 0;
+
+  fz_dirty_stack();
+  dsmr_map_telegram(f, n, &tel);
+  check_mapped(&tel, f, n);
+  /* No hidden state: the same frame maps to the same readings. */
+  fz_dirty_stack();
+  dsmr_map_telegram(f, n, &tel2);
+  FZ_ASSERT(tel2.nreadings == tel.nreadings && tel2.errors == tel.errors &&
+            tel2.nobjects == tel.nobjects);
+  for (unsigned i = 0; i < tel.nreadings; i++) {
+    const struct dsmr_reading *a = &tel.readings[i], *b = &tel2.readings[i];
+    FZ_ASSERT(a->type == b->type && a->type_instance == b->type_instance &&
+              a->ds == b->ds && a->time_kind == b->time_kind &&
+              a->capture_time == b->capture_time && a->line == b->line);
+    FZ_ASSERT(a->ds == DSMR_DS_DERIVE ? a->derive == b->derive
+                                      : a->gauge == b->gauge);
+  }
+
+  fz_dirty_stack();
+  dsmr_parser_init(&p, f, n);
+  FZ_ASSERT(inside(p.header, f, n));
+  FZ_ASSERT(p.header.len == tel.info.header.len);
+  for (;;) {
+    const char *before = p.pos;
+    st = dsmr_parser_next(&p, &obj);
+    FZ_ASSERT(p.pos >= f && p.pos <= f + n);
+    if (st == DSMR_PARSE_END)
+      break;
+    /* Every other answer consumes input, or the caller's loop never ends. */
+    FZ_ASSERT(p.pos > before);
+    if (st == DSMR_PARSE_ERROR) {
+      FZ_ASSERT(p.error != NULL && p.error_line >= 1);
+      errors++;
+      continue;
+    }
+    FZ_ASSERT(st == DSMR_PARSE_OBJECT);
+    objects++;
+    FZ_ASSERT(obj.ngroups >= 1 && obj.ngroups <= DSMR_MAX_GROUPS);
+    FZ_ASSERT(obj.id.len > 0 && inside(obj.id, f, n));
+    FZ_ASSERT(obj.line >= 1);
+    for (unsigned g = 0; g < obj.ngroups; g++) {
+      FZ_ASSERT(inside(obj.groups[g], f, n));
+      FZ_ASSERT(obj.groups[g].len == 0 || obj.groups[g].ptr > obj.id.ptr);
+      check_number(obj.groups[g]);
+      check_timestamp(obj.groups[g]);
+      check_cosem_clock(obj.groups[g]);
+    }
+  }
+  FZ_ASSERT(objects == tel.nobjects);
+  /* Every parse error is a mapper error too (mapped objects add more). */
+  FZ_ASSERT(tel.errors >= errors);
+}
+
+/* ---- feeding the framer ----------------------------------------------- */
+
+struct chunker {
+  unsigned kind, fixed;
+  uint32_t rng;
+};
+
+static size_t next_chunk(struct chunker *c, size_t left) {
+  size_t want;
+  switch (c->kind) {
+  case 0:
+    want = c->fixed;
+    break;
+  case 1:
+  case 2:
+    /* xorshift32: cheap and fully determined by the mode byte */
+    c->rng ^= c->rng << 13;
+    c->rng ^= c->rng >> 17;
+    c->rng ^= c->rng << 5;
+    want = 1 + c->rng % (c->kind == 1 ? 64 : 4096);
+    break;
+  default:
+    want = left;
+  }
+  return want < left ? want : left;
+}
+
+/* Feed s[0..n) in the chunks c gives, check each event against the
+ * reference, and (when `parse` is set) parse and map every frame. */
+static void run_framer(const unsigned char *s, size_t n, size_t cap,
+                       struct chunker c, const struct events *ref,
+                       const struct dsmr_framer_stats *ref_st, int parse) {
+  struct dsmr_framer f;
+  char *buf = cap ? malloc(cap) : NULL; /* exact size: ASan sees overflows */
+  size_t pos = 0, k = 0;
+
+  dsmr_framer_init(&f, buf, cap);
+  while (pos < n) {
+    size_t chunk = next_chunk(&c, n - pos), at = 0;
+    while (at < chunk) {
+      enum dsmr_frame_event ev = (enum dsmr_frame_event)99; /* poison */
+      struct dsmr_frame fr;
+      size_t used = dsmr_framer_feed(&f, (const char *)s + pos + at, chunk - at,
+                                     &ev, &fr);
+      FZ_ASSERT(used <= chunk - at);
+      at += used;
+      if (ev == DSMR_FRAME_NONE) {
+        /* Without an event the framer must have taken everything. */
+        FZ_ASSERT(at == chunk);
+        continue;
+      }
+      FZ_ASSERT(used > 0 || ev == DSMR_FRAME_TELEGRAM);
+      FZ_ASSERT_MSG(k < ref->n, "event %zu at %zu: reference has %zu", k,
+                    pos + at, ref->n);
+      const struct event *e = &ref->v[k++];
+      FZ_ASSERT_MSG(ev == e->ev, "event %zu: %d, reference %d", k - 1, (int)ev,
+                    (int)e->ev);
+      if (ev != DSMR_FRAME_TELEGRAM)
+        continue;
+      FZ_ASSERT(fr.len >= 1 && fr.len <= cap);
+      FZ_ASSERT(fr.data == buf);
+      FZ_ASSERT(fr.data[0] == '/' && fr.data[fr.len - 1] == '!');
+      FZ_ASSERT_MSG(fr.len == e->len &&
+                        memcmp(fr.data, s + e->off, e->len) == 0,
+                    "frame %zu: len %zu, reference %zu at %zu", k - 1, fr.len,
+                    e->len, e->off);
+      FZ_ASSERT(fr.crc_computed == dsmr_crc16(0, fr.data, fr.len));
+      FZ_ASSERT(fr.crc_computed == e->computed);
+      FZ_ASSERT_MSG(fr.crc == e->crc, "frame %zu: verdict %d, reference %d",
+                    k - 1, (int)fr.crc, (int)e->crc);
+      FZ_ASSERT(fr.crc != DSMR_CRC_OK || fr.crc_given == fr.crc_computed);
+      if (fr.crc != DSMR_CRC_NONE)
+        FZ_ASSERT(fr.crc_given == e->given);
+      if (parse) {
+        char *copy = malloc(fr.len);
+        FZ_ASSERT(copy != NULL);
+        memcpy(copy, fr.data, fr.len);
+        check_frame_parse(copy, fr.len);
+        free(copy);
+      }
+    }
+    pos += chunk;
+  }
+  FZ_ASSERT_MSG(k == ref->n, "%zu events, reference %zu", k, ref->n);
+  FZ_ASSERT(f.stats.bytes == ref_st->bytes);
+  FZ_ASSERT(f.stats.telegrams == ref_st->telegrams);
+  FZ_ASSERT(f.stats.crc_ok == ref_st->crc_ok);
+  FZ_ASSERT(f.stats.crc_bad == ref_st->crc_bad);
+  FZ_ASSERT(f.stats.crc_none == ref_st->crc_none);
+  FZ_ASSERT(f.stats.too_large == ref_st->too_large);
+  FZ_ASSERT(f.stats.dropped == ref_st->dropped);
+  FZ_ASSERT_MSG(f.stats.noise_bytes == ref_st->noise_bytes,
+                "noise %llu, reference %llu",
+                (unsigned long long)f.stats.noise_bytes,
+                (unsigned long long)ref_st->noise_bytes);
+  free(buf);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 3 || size > MAX_INPUT)
+    return 0;
+  unsigned mode = data[0];
+  size_t cap = ((size_t)data[1] << 8 | data[2]) % (MAX_CAP + 1);
+  const unsigned char *s = data + 3;
+  size_t n = size - 3;
+
+  struct events ref = {0};
+  struct dsmr_framer_stats ref_st;
+  reference_frame(s, n, cap, &ref, &ref_st);
+
+  struct chunker as_given = {mode & 3, (mode >> 2) + 1, mode * 2654435761u | 1};
+  struct chunker bytewise = {0, 1, 0}, whole = {3, 0, 0};
+  run_framer(s, n, cap, as_given, &ref, &ref_st, 1);
+  run_framer(s, n, cap, bytewise, &ref, &ref_st, 0);
+  run_framer(s, n, cap, whole, &ref, &ref_st, 0);
+  free(ref.v);
+
+  /* Parser and mapper on the raw stream: an exact-size copy. */
+  char *copy = malloc(n ? n : 1);
+  FZ_ASSERT(copy != NULL);
+  memcpy(copy, s, n);
+  check_frame_parse(copy, n);
+  free(copy);
+  return 0;
+}
