@@ -5,10 +5,13 @@
 #include "framer.h"
 #include "mapper.h"
 #include "parser.h"
+#include "source.h"
 #include "timestamp.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <strings.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,15 +305,93 @@ static int read_fd(struct cat *c, int fd, const char *name) {
   }
 }
 
+/* Ctrl-C while reading live: the source's waits watch this pipe. */
+static int wake_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+  (void)sig;
+  ssize_t n = write(wake_pipe[1], "x", 1);
+  (void)n;
+}
+
+/* Read a device or TCP peer until Ctrl-C, `count` telegrams, or a loss. */
+static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
+                     unsigned long long count) {
+  struct dsmr_source src;
+  char err[512], what[300], buf[4096];
+  int rc = 0;
+
+  dsmr_source_describe(cfg, what, sizeof what);
+  if (pipe(wake_pipe) != 0) {
+    fprintf(stderr, "dsmr-cat: pipe: %s\n", strerror(errno));
+    return -1;
+  }
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  dsmr_source_init(&src, cfg);
+  int st = dsmr_source_open(&src, wake_pipe[0], 10000, err, sizeof err);
+  if (st == -1) {
+    fprintf(stderr, "dsmr-cat: %s\n", err);
+    return -1;
+  }
+  if (st == 0) {
+    if (src.data_request_note[0])
+      fprintf(stderr, "dsmr-cat: %s\n", src.data_request_note);
+    fprintf(stderr, "dsmr-cat: reading %s (Ctrl-C to stop)\n", what);
+  }
+  while (st == 0 && (count == 0 || c->n + c->too_large < count)) {
+    ssize_t n = dsmr_source_read(&src, buf, sizeof buf, wake_pipe[0], 1000, err,
+                                 sizeof err);
+    if (n < 0) {
+      fprintf(stderr, "dsmr-cat: %s\n", err);
+      rc = -1;
+      break;
+    }
+    if (n == 0) {
+      char x;
+      /* a wake-up (Ctrl-C) or just a quiet second? */
+      if (fcntl(wake_pipe[0], F_SETFL, O_NONBLOCK) == 0 &&
+          read(wake_pipe[0], &x, 1) == 1)
+        break;
+      continue;
+    }
+    feed(c, buf, (size_t)n);
+  }
+  dsmr_source_close(&src);
+  return rc;
+}
+
+static int parse_int_arg(const char *opt, const char *val, long lo, long hi,
+                         long *out) {
+  char *end;
+  long v = strtol(val, &end, 10);
+  if (*val == 0 || *end || v < lo || v > hi) {
+    fprintf(stderr, "dsmr-cat: %s: expected %ld..%ld, got \"%s\"\n", opt, lo,
+            hi, val);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
 static void usage(FILE *to) {
   fputs("usage: dsmr-cat [--json | --summary] [--max-size BYTES] [FILE...]\n"
-        "Reads P1 telegrams from FILEs (standard input when none or \"-\")\n"
-        "and prints each one: header, CRC verdict, every object with its\n"
-        "name, value, unit and time, and the values collectd would get.\n"
+        "       dsmr-cat [...] --device PATH [--baudrate N] [--databits 7|8]\n"
+        "                [--parity none|even|odd] [--data-request rts|dtr]\n"
+        "       dsmr-cat [...] --host HOST --port PORT\n"
+        "Reads P1 telegrams from FILEs (standard input when none or \"-\"),\n"
+        "a serial device or pseudo-terminal, or a TCP peer, and prints each\n"
+        "one: header, CRC verdict, every object with its name, value, unit\n"
+        "and time, and the values collectd would get.\n"
         "  --json        one JSON object per telegram per line\n"
         "  --summary     one line of counts (telegrams, ok, CRC errors,\n"
         "                too large, malformed)\n"
         "  --max-size N  largest telegram accepted (default 8192)\n"
+        "  --count N     stop after N telegrams (live sources)\n"
+        "  --device P    read a serial device (DSMR 4/5: 115200 8N1, the\n"
+        "                default; DSMR 2.2/3: --baudrate 9600 --databits 7\n"
+        "                --parity even)\n"
+        "  --host H --port P  read a P1-to-network dongle or ser2net\n"
         "Exit status: 0 all telegrams ok (or without CRC), 1 some failed,\n"
         "2 usage or I/O error.\n",
         to);
@@ -321,24 +402,86 @@ int main(int argc, char **argv) {
   size_t max_size = DSMR_DEFAULT_MAX_TELEGRAM;
   int i, nfiles = 0, io_error = 0;
 
+  struct dsmr_source_config live = {.kind = DSMR_SOURCE_DEVICE,
+                                    .baudrate = 115200,
+                                    .databits = 8,
+                                    .parity = DSMR_PARITY_NONE,
+                                    .stopbits = 1};
+  int have_live = 0;
+  long v;
+  unsigned long long count = 0;
+
   c.mode = OUT_LIST;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (strcmp(a, "--json") == 0) {
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--device") == 0 && val) {
+      snprintf(live.device, sizeof live.device, "%s", val);
+      live.kind = DSMR_SOURCE_DEVICE;
+      have_live = 1;
+      i++;
+    } else if (strcmp(a, "--host") == 0 && val) {
+      snprintf(live.host, sizeof live.host, "%s", val);
+      live.kind = DSMR_SOURCE_TCP;
+      have_live = 1;
+      i++;
+    } else if (strcmp(a, "--port") == 0 && val) {
+      snprintf(live.port, sizeof live.port, "%s", val);
+      i++;
+    } else if (strcmp(a, "--baudrate") == 0 && val) {
+      if (parse_int_arg(a, val, 50, 4000000, &v) != 0)
+        return 2;
+      live.baudrate = (int)v;
+      i++;
+    } else if (strcmp(a, "--databits") == 0 && val) {
+      if (parse_int_arg(a, val, 7, 8, &v) != 0)
+        return 2;
+      live.databits = (int)v;
+      i++;
+    } else if (strcmp(a, "--parity") == 0 && val) {
+      if (strcasecmp(val, "none") == 0)
+        live.parity = DSMR_PARITY_NONE;
+      else if (strcasecmp(val, "even") == 0)
+        live.parity = DSMR_PARITY_EVEN;
+      else if (strcasecmp(val, "odd") == 0)
+        live.parity = DSMR_PARITY_ODD;
+      else {
+        fprintf(stderr,
+                "dsmr-cat: --parity: expected none, even or odd, "
+                "got \"%s\"\n",
+                val);
+        return 2;
+      }
+      i++;
+    } else if (strcmp(a, "--data-request") == 0 && val) {
+      if (strcasecmp(val, "rts") == 0)
+        live.data_request = DSMR_DATA_REQUEST_RTS;
+      else if (strcasecmp(val, "dtr") == 0)
+        live.data_request = DSMR_DATA_REQUEST_DTR;
+      else if (strcasecmp(val, "none") == 0)
+        live.data_request = DSMR_DATA_REQUEST_NONE;
+      else {
+        fprintf(stderr,
+                "dsmr-cat: --data-request: expected none, rts or "
+                "dtr, got \"%s\"\n",
+                val);
+        return 2;
+      }
+      i++;
+    } else if (strcmp(a, "--count") == 0 && val) {
+      if (parse_int_arg(a, val, 1, 2000000000, &v) != 0)
+        return 2;
+      count = (unsigned long long)v;
+      i++;
+    } else if (strcmp(a, "--json") == 0) {
       c.mode = OUT_JSON;
     } else if (strcmp(a, "--summary") == 0) {
       c.mode = OUT_SUMMARY;
-    } else if (strcmp(a, "--max-size") == 0 && i + 1 < argc) {
-      char *end;
-      unsigned long v = strtoul(argv[++i], &end, 10);
-      if (*end || v < 16 || v > (1ul << 20)) {
-        fprintf(stderr,
-                "dsmr-cat: --max-size: expected 16..1048576 bytes, "
-                "got \"%s\"\n",
-                argv[i]);
+    } else if (strcmp(a, "--max-size") == 0 && val) {
+      if (parse_int_arg(a, val, 16, 1 << 20, &v) != 0)
         return 2;
-      }
-      max_size = v;
+      max_size = (size_t)v;
+      i++;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
       return 0;
@@ -361,6 +504,20 @@ int main(int argc, char **argv) {
   }
   dsmr_framer_init(&c.framer, buf, max_size);
 
+  if (have_live && i < argc) {
+    fprintf(stderr, "dsmr-cat: give files or a live source, not both\n");
+    free(buf);
+    return 2;
+  }
+  if (have_live && live.kind == DSMR_SOURCE_TCP && !live.port[0]) {
+    fprintf(stderr, "dsmr-cat: --host needs --port\n");
+    free(buf);
+    return 2;
+  }
+  if (have_live) {
+    nfiles = 1;
+    io_error = read_live(&c, &live, count) != 0;
+  }
   for (; i < argc; i++) {
     const char *name = argv[i];
     nfiles++;

@@ -101,8 +101,18 @@ static int resolve(const struct dsmr_source_config *c, int wake_fd,
   return 0;
 }
 
-/* One non-blocking connect: 0 with *fd, -1 with errno-style reason, -2 when
- * woken. */
+/* A dongle that loses power never sends a FIN: keepalive probes find the
+ * dead peer within about a minute and a half. */
+static void keepalive(int fd) {
+  int on = 1, idle = 30, intvl = 10, cnt = 6;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+/* One non-blocking connect: 0 with *out, -1 with an errno value in *why,
+ * -2 when woken. */
 static int try_connect(const struct addrinfo *ai, int wake_fd,
                        long long deadline, int *out, int *why) {
   int fd, ev, soerr = 0;
@@ -114,39 +124,30 @@ static int try_connect(const struct addrinfo *ai, int wake_fd,
     *why = errno;
     return -1;
   }
-  if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-    goto connected;
-  if (errno != EINPROGRESS) {
-    *why = errno;
-    close(fd);
-    return -1;
+  if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+    if (errno != EINPROGRESS) {
+      *why = errno;
+      close(fd);
+      return -1;
+    }
+    ev = dsmr_source_wait(fd, POLLOUT, wake_fd, dsmr_source_left_ms(deadline));
+    if (ev == -2) {
+      close(fd);
+      return -2;
+    }
+    if (ev == 0) {
+      *why = ETIMEDOUT;
+      close(fd);
+      return -1;
+    }
+    if (ev < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 ||
+        soerr != 0) {
+      *why = soerr ? soerr : errno;
+      close(fd);
+      return -1;
+    }
   }
-  ev = dsmr_source_wait(fd, POLLOUT, wake_fd, dsmr_source_left_ms(deadline));
-  if (ev == -2) {
-    close(fd);
-    return -2;
-  }
-  if (ev == 0) {
-    *why = ETIMEDOUT;
-    close(fd);
-    return -1;
-  }
-  if (ev < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 ||
-      soerr != 0) {
-    *why = soerr ? soerr : errno;
-    close(fd);
-    return -1;
-  }
-
-connected : {
-  /* A dongle that loses power never sends a FIN: keepalive probes find
-   * the dead peer within about a minute and a half. */
-  int on = 1, idle = 30, intvl = 10, cnt = 6;
-  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-}
+  keepalive(fd);
   *out = fd;
   return 0;
 }

@@ -127,5 +127,58 @@ ok(rc == 2 and "/nonexistent/meter.p1" in err and len(err.splitlines()) == 1,
 rc, out, err = run("--bogus")
 ok(rc == 2 and "--bogus" in err, "unknown option: exit 2")
 
+# live sources: the simulator on a pseudo-terminal and over TCP
+import shutil
+import time
+
+sim = os.path.join(top, "tools", "dsmr-sim")
+
+
+def start_sim(*args):
+    out = tempfile.TemporaryFile()
+    p = subprocess.Popen([sys.executable, sim, *args], stdout=out,
+                         stderr=subprocess.STDOUT)
+    deadline = time.time() + 10
+    text = ""
+    while time.time() < deadline:
+        out.seek(0)
+        text = out.read().decode()
+        if "listening on" in text or " -> /dev/" in text:
+            break
+        time.sleep(0.05)
+    return p, text
+
+
+tmp = tempfile.mkdtemp()
+try:
+    link = os.path.join(tmp, "meter")
+    p, text = start_sim("--pty", link, "--generate", "dsmr5", "--rate", "20",
+                        "--count", "200")
+    try:
+        rc, out, err = run("--summary", "--device", link, "--count", "5")
+        ok(rc == 0 and out.strip() ==
+           "telegrams 5, ok 5, CRC errors 0, too large 0, malformed 0",
+           "--device on a pseudo-terminal: " + out.strip() + err.strip())
+    finally:
+        p.kill()
+        p.wait()
+    p, text = start_sim("--tcp", "127.0.0.1:0", "--generate", "dsmr4",
+                        "--rate", "20", "--count", "200")
+    try:
+        port = text.split("listening on 127.0.0.1:")[1].split()[0]
+        rc, out, err = run("--json", "--host", "127.0.0.1", "--port", port,
+                           "--count", "2")
+        lines = out.splitlines()
+        ok(rc == 0 and len(lines) == 2 and
+           all(json.loads(l)["crc"] == "ok" for l in lines),
+           "--host/--port: two telegrams with a good CRC")
+    finally:
+        p.kill()
+        p.wait()
+    rc, out, err = run("--device", os.path.join(tmp, "absent"))
+    ok(rc == 2 and "absent" in err, "missing device: exit 2 naming it: " + err.strip())
+finally:
+    shutil.rmtree(tmp)
+
 print("1..%d" % n)
 sys.exit(1 if failed else 0)

@@ -56,8 +56,7 @@ static int listener(int backlog, int *port) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-      listen(s, backlog) < 0 ||
-      getsockname(s, (struct sockaddr *)&a, &len) < 0)
+      listen(s, backlog) < 0 || getsockname(s, (struct sockaddr *)&a, &len) < 0)
     return -1;
   *port = ntohs(a.sin_port);
   return s;
@@ -288,8 +287,7 @@ static void test_wake(void) {
   w.ms = 100;
   pthread_create(&th, NULL, wake_later, &w);
   t0 = now_s();
-  n = dsmr_source_read(&s, buf, sizeof(buf), wake[0], 10000, err,
-                       sizeof(err));
+  n = dsmr_source_read(&s, buf, sizeof(buf), wake[0], 10000, err, sizeof(err));
   pthread_join(th, NULL);
   is_int(n, 0, "a wake-up ends the wait for bytes");
   ok(now_s() - t0 < 0.5, "at once (%.2f s)", now_s() - t0);

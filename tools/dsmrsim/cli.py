@@ -48,15 +48,38 @@ outputs:
                mode).  While nobody has it open, telegrams are not written
                (manifest "delivered": false) and stale unread bytes are
                flushed, so a reader that opens it later starts with fresh
-               telegrams.  Writes never block for more than 5 s.  A
-               disconnect removes the link, closes the pty, waits
+               telegrams (tests: use --wait so none is lost before the
+               reader comes).  Writes are non-blocking: a reader that has
+               the pty open but stops reading costs one 5 s wait, then
+               telegrams that do not fit are dropped until it reads again
+               ("delivered": false, "partial": N if cut).  A disconnect
+               gives the reader up to 1 s to take the last telegram, removes
+               the link, closes the pty (reader: EIO/hang-up), waits
                --disconnect-pause s and makes a new pty behind the same link.
   --tcp [HOST:]PORT  (default host 127.0.0.1; port 0 = any free port) every
                client gets the stream from the next telegram on.  A
                disconnect closes all clients; the server keeps listening.
   --stdout / --file OUT  the byte stream (default: --stdout).
-  Once ready, --pty prints "pty PATH -> /dev/pts/N" and --tcp prints
-  "listening on HOST:PORT" (one line per meter) on stdout.
+  Once ready, --pty prints "pty PATH -> /dev/pts/N" (again after each
+  disconnect) and --tcp prints "listening on HOST:PORT" (one line per meter)
+  on stdout.  --baud-bits 7e1 works with every output.
+
+generated meters (--generate):
+  dsmr5   Iskra AM550 style, DSMR 5.0, gas every 5 min (capture time on the
+          5-minute boundary), CRC.
+  dsmr4   Landis+Gyr E350 style, DSMR 4.2 (no voltages), hourly gas, CRC.
+  dsmr22  Iskra MT382 style, DSMR 2.2: no CRC, no clock line, 10 W power
+          resolution, hourly gas as 0-1:24.3.0 + value on the next line.
+  smarty  Luxembourg: totals 1.8.0/2.8.0, reactive energy, AES-128-GCM frame
+          (DB 08 title 82 len 30 counter ciphertext tag12) unless
+          --smarty-plain.
+  The household: base load, a fridge, appliances by time of day (kettle,
+  oven, washer, EV charger...), solar on L1 by season and clouds; 230 V with
+  load-dependent drift.  Tariff 1 (low) 23:00-07:00 local and weekends.
+  Times are Europe/Amsterdam W/S computed from the EU rule (host TZ
+  irrelevant).  Power shown = average over the interval ending at the
+  telegram; registers integrate it exactly (integers), so consecutive
+  register deltas equal power x interval to within 1 Wh.
 
 faults (--faults flip=P,cut=P,badcrc=P,noise=P,disconnect=P, probabilities):
   flip    one bit of one byte between '/' and '!' (CRC error).  DSMR 2.2
@@ -74,7 +97,10 @@ manifest (--manifest FILE, '-' = stdout): one JSON object per telegram,
   noise_before, disconnect_after, meter_time (ISO UTC), unix, registers
   (OBIS -> value text without unit, as in the telegram, before any damage),
   gas {time, m3} or null, delivered (a reader/client received it whole),
-  clients (tcp: how many), bytes (sent, noise included), crc.
+  clients (tcp: how many), bytes (sent, noise included), crc; with faults
+  "detail" (flip offset/bit, cut length, bad crc); with --play "file" (and
+  "clean" is false for a file whose own CRC is wrong); smarty
+  "frame_counter"; pty "partial".
   With --unique all energy registers grow by >= 0.001 kWh per telegram (which
   bends the power x time identity that otherwise holds to within 1 Wh).
 """

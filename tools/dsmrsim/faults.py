@@ -6,7 +6,8 @@ before the telegram) and `disconnect` (after it).  A damaged telegram is not
 clean; noise does not make the telegram after it unclean.
 
   flip    one bit (0..6, never bit 7, so a reader that masks bit 7 for 7E1
-          lines cannot undo it) of one byte strictly between '/' and '!'.
+          lines cannot undo it) of one byte strictly between '/' and '!',
+          never turning it into '/' or '!' (frame boundaries stay put).
           A CRC-16 detects every single-bit error, so with a CRC the telegram
           always fails.  DSMR 2.2 has no CRC: there we flip bit 0 of a digit
           inside an energy register value, which leaves a well-formed but
@@ -77,8 +78,13 @@ def flip(tel, rng):
     if tel.has_crc:
         if tel.bang - start < 2:
             return None, None
-        pos = rng.randint(start + 1, tel.bang - 1)
-        bit = rng.randint(0, 6)
+        while True:
+            pos = rng.randint(start + 1, tel.bang - 1)
+            bit = rng.randint(0, 6)
+            # Never make a '/' or '!': that would move the frame boundaries
+            # and leave a 1 in 65536 chance of a sub-frame with a valid CRC.
+            if data[pos] ^ (1 << bit) not in (0x2F, 0x21):
+                break
     else:
         digits = []
         for m in _ENERGY_VALUE.finditer(tel.data, 0, tel.bang):

@@ -133,6 +133,7 @@ class PtySink:
 
     def __init__(self, path, pause=2.0, stall=5.0):
         self.path = os.path.abspath(path)
+        self.shown_path = path  # announced as given, so a test can match it
         self.pause = pause
         self.stall = stall
         self.master = None
@@ -167,7 +168,7 @@ class PtySink:
             os.symlink(name, tmp)
             os.replace(tmp, self.path)  # atomic: readers never see a missing link
         self.ptys_created += 1
-        announce("pty %s -> %s" % (self.path, name))
+        announce("pty %s -> %s" % (self.shown_path, name))
 
     def _unlink(self):
         try:
