@@ -11,8 +11,8 @@
 # starting them where no init system runs them anyway (containers), and the
 # file is removed afterwards if this script created it.
 set -e
-PACKAGES="influxdb influxdb-client graphite-carbon python3-whisper
-  libmicrohttpd12 postgresql chromium"
+PACKAGES="influxdb influxdb-client graphite-carbon python3-whisper graphite-web
+  libmicrohttpd12 postgresql chromium prometheus"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
