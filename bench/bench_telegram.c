@@ -106,7 +106,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   const char *slash = memchr(input, '/', len);
-  const char *bang = slash ? memchr(slash, '!', len - (size_t)(slash - input)) : NULL;
+  const char *bang =
+      slash ? memchr(slash, '!', len - (size_t)(slash - input)) : NULL;
   size_t crc_len = bang ? (size_t)(bang - slash) + 1 : len;
 
   double best = 1e300;
@@ -127,8 +128,8 @@ int main(int argc, char **argv) {
   }
   printf("%s %s: %zu bytes, %.0f ns per telegram (%.2f ns/byte), "
          "%.3f allocations per telegram, %u values\n",
-         crc_only ? "crc16" : "full path", path,
-         crc_only ? crc_len : len, best, best / (double)(crc_only ? crc_len : len),
+         crc_only ? "crc16" : "full path", path, crc_only ? crc_len : len, best,
+         best / (double)(crc_only ? crc_len : len),
          (double)allocs / (5.0 * (double)iterations), readings);
   return 0;
 }

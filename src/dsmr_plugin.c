@@ -109,11 +109,14 @@ static void dispatch_health(const struct dsmr_meter *m, const char *type,
 static void report_meter(struct dsmr_meter *m, cdtime_t now) {
   struct dsmr_meter_stats s;
   cdtime_t last, since;
+  uint64_t noise = 0;
   int newly_silent = 0;
+  char hint[200] = "";
 
   pthread_mutex_lock(&m->lock);
   s = m->stats;
   last = m->last_valid;
+  noise = s.bytes - m->bytes_at_valid;
   /* Before the first telegram, silence counts from the reader's start. */
   since = last ? last : m->started;
   if (m->cfg.silence_timeout > 0 && !m->silent && since != 0 && now > since &&
@@ -133,6 +136,8 @@ static void report_meter(struct dsmr_meter *m, cdtime_t now) {
                   (value_t){.derive = (derive_t)s.too_large}, now);
   dispatch_health(m, "dsmr_telegrams", "dropped",
                   (value_t){.derive = (derive_t)s.dropped}, now);
+  dispatch_health(m, "dsmr_telegrams", "implausible",
+                  (value_t){.derive = (derive_t)s.implausible}, now);
   dispatch_health(m, "total_bytes", "received",
                   (value_t){.derive = (derive_t)s.bytes}, now);
   dispatch_health(m, "dsmr_reconnects", NULL,
@@ -146,13 +151,22 @@ static void report_meter(struct dsmr_meter *m, cdtime_t now) {
                   now);
 
   if (newly_silent) {
-    WARNING("dsmr plugin: meter \"%s\": no valid telegram for %.0f s",
-            m->cfg.name, CDTIME_T_TO_DOUBLE(now - since));
+    /* Bytes without a telegram: the line works but its settings do not
+     * (a wrong baud rate or parity gives bytes that never frame). */
+    if (noise > 8) /* more than a stray CR LF */
+      snprintf(hint, sizeof(hint), "; %" PRIu64 " bytes arrived meanwhile: %s",
+               noise,
+               m->cfg.source.kind == DSMR_SOURCE_TCP
+                   ? "is the peer sending P1 telegrams?"
+                   : "check Baudrate, DataBits and Parity (DSMR 4/5: "
+                     "115200 8N1, DSMR 2.2/3: 9600 7E1)");
+    WARNING("dsmr plugin: meter \"%s\": no valid telegram for %.0f s%s",
+            m->cfg.name, CDTIME_T_TO_DOUBLE(now - since), hint);
     dsmr_meter_notify(m, NOTIF_FAILURE, "silence",
                       "meter \"%s\": no valid telegram for %.0f s "
-                      "(SilenceTimeout %.0f s)",
+                      "(SilenceTimeout %.0f s)%s",
                       m->cfg.name, CDTIME_T_TO_DOUBLE(now - since),
-                      CDTIME_T_TO_DOUBLE(m->cfg.silence_timeout));
+                      CDTIME_T_TO_DOUBLE(m->cfg.silence_timeout), hint);
   }
 }
 

@@ -43,7 +43,7 @@ struct dsmr_frame {
 };
 
 struct dsmr_framer_stats {
-  uint64_t telegrams;   /* frames completed, whatever their CRC verdict */
+  uint64_t telegrams; /* frames completed, whatever their CRC verdict */
   uint64_t crc_ok, crc_bad, crc_none;
   uint64_t too_large;   /* telegrams dropped for size */
   uint64_t dropped;     /* partial telegrams cut off by a new '/' */

@@ -7,6 +7,12 @@
 
 #include <string.h>
 
+#if defined(__GNUC__)
+#define COLD __attribute__((cold, noinline))
+#else
+#define COLD
+#endif
+
 /* M-Bus capture times before this are placeholders that meters send for a
  * channel without a reading ("700101010000W", "000101000001W"). */
 #define DSMR_EARLIEST_CAPTURE 978307200 /* 2001-01-01T00:00:00Z */
@@ -39,23 +45,62 @@ struct mbus_channel {
   char obis[24];
 };
 
+/* ---- units (keys: see obis_table.h) ---------------------------------- */
+#define UNIT1(a) DSMR_UNIT_KEY(1, a, 0, 0, 0, 0)
+#define UNIT2(a, b) DSMR_UNIT_KEY(2, a, b, 0, 0, 0)
+#define UNIT3(a, b, c) DSMR_UNIT_KEY(3, a, b, c, 0, 0)
+#define UNIT4(a, b, c, d) DSMR_UNIT_KEY(4, a, b, c, d, 0)
+#define UNIT5(a, b, c, d, e) DSMR_UNIT_KEY(5, a, b, c, d, e)
+
+/* All lower case: keys are folded. */
+#define U_KWH UNIT3('k', 'w', 'h')
+#define U_WH UNIT2('w', 'h')
+#define U_MWH UNIT3('m', 'w', 'h')
+#define U_KVARH UNIT5('k', 'v', 'a', 'r', 'h')
+#define U_VARH UNIT4('v', 'a', 'r', 'h')
+#define U_KW UNIT2('k', 'w')
+#define U_W UNIT1('w')
+#define U_KVAR UNIT4('k', 'v', 'a', 'r')
+#define U_VAR UNIT3('v', 'a', 'r')
+#define U_KVA UNIT3('k', 'v', 'a')
+#define U_VA UNIT2('v', 'a')
+#define U_KV UNIT2('k', 'v')
+#define U_V UNIT1('v')
+#define U_A UNIT1('a')
+#define U_HZ UNIT2('h', 'z')
+#define U_M3 UNIT2('m', '3')
+#define U_GJ UNIT2('g', 'j')
+
+/* How numeric objects become readings: the type and the units accepted,
+ * `kilo` (e.g. kWh) worth 10^3 of `base` (Wh). Objects without a kilo unit
+ * have DSMR_UNIT_NEVER there; unitless ones (power factor) have base
+ * DSMR_UNIT_NONE, and only they accept a value without a unit. */
+struct number_rule {
+  const char *type;
+  uint64_t kilo, base;
+  enum dsmr_ds_type ds;
+};
+
+static const struct number_rule number_rules[] = {
+    [OBIS_ENERGY] = {"dsmr_energy", U_KWH, U_WH, DSMR_DS_DERIVE},
+    [OBIS_REACTIVE_ENERGY] = {"dsmr_reactive_energy", U_KVARH, U_VARH,
+                              DSMR_DS_DERIVE},
+    [OBIS_POWER] = {"power", U_KW, U_W, DSMR_DS_GAUGE},
+    [OBIS_REACTIVE_POWER] = {"dsmr_reactive_power", U_KVAR, U_VAR,
+                             DSMR_DS_GAUGE},
+    [OBIS_APPARENT_POWER] = {"dsmr_apparent_power", U_KVA, U_VA, DSMR_DS_GAUGE},
+    [OBIS_VOLTAGE] = {"voltage", U_KV, U_V, DSMR_DS_GAUGE},
+    [OBIS_CURRENT] = {"current", DSMR_UNIT_NEVER, U_A, DSMR_DS_GAUGE},
+    [OBIS_FREQUENCY] = {"frequency", DSMR_UNIT_NEVER, U_HZ, DSMR_DS_GAUGE},
+    [OBIS_POWER_FACTOR] = {"dsmr_power_factor", DSMR_UNIT_NEVER, DSMR_UNIT_NONE,
+                           DSMR_DS_GAUGE},
+};
+
+/* ---- readings ----------------------------------------------------------- */
+
 static const double pow10_table[] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-static int unit_is(struct dsmr_span u, const char *lit) {
-  size_t i = 0;
-  for (; i < u.len && lit[i]; i++) {
-    char a = u.ptr[i], b = lit[i];
-    if (a >= 'A' && a <= 'Z')
-      a = (char)(a - 'A' + 'a');
-    if (b >= 'A' && b <= 'Z')
-      b = (char)(b - 'A' + 'a');
-    if (a != b)
-      return 0;
-  }
-  return i == u.len && lit[i] == 0;
-}
 
 /* The number in its base unit (W, Wh, ...) as a double:
  * mantissa * 10^(exp10 - decimals), exact whenever the result is an integer
@@ -68,23 +113,8 @@ static double base_gauge(const struct dsmr_number *n, int exp10) {
   return (double)n->mantissa / pow10_table[shift > 22 ? 22 : shift];
 }
 
-/* Which power of ten takes the written unit to the base unit: `kilo` (e.g.
- * "kWh") gives 3, `base` ("Wh") gives 0; NULL names are not accepted. An
- * absent unit is accepted only when `base` is NULL too (unitless values).
- * Returns -1 for any other unit. */
-static int unit_exponent(struct dsmr_span unit, const char *kilo,
-                         const char *base) {
-  if (unit.len == 0)
-    return (kilo == NULL && base == NULL) ? 0 : -1;
-  if (kilo && unit_is(unit, kilo))
-    return 3;
-  if (base && unit_is(unit, base))
-    return 0;
-  return -1;
-}
-
-static void add_error(struct dsmr_telegram *t, unsigned line, const char *why,
-                      struct dsmr_span id) {
+COLD static void add_error(struct dsmr_telegram *t, unsigned line,
+                           const char *why, struct dsmr_span id) {
   if (t->errors++ == 0) {
     t->first_error_line = line;
     t->first_error = why;
@@ -97,94 +127,83 @@ static void add_error(struct dsmr_telegram *t, unsigned line, const char *why,
   }
 }
 
-static struct dsmr_reading *new_reading(struct dsmr_telegram *t, unsigned line,
-                                        struct dsmr_span id) {
+/* A new reading of the telegram (value and time at the telegram's), or
+ * NULL when there is no room. Each field is written once: this runs for
+ * most objects of every telegram. */
+static struct dsmr_reading *add_reading(struct dsmr_telegram *t, unsigned line,
+                                        struct dsmr_span id, const char *type,
+                                        const char *instance,
+                                        enum dsmr_ds_type ds, int64_t derive,
+                                        double gauge) {
   if (t->nreadings >= DSMR_MAX_READINGS) {
     add_error(t, line, "too many values in one telegram", id);
     return NULL;
   }
   struct dsmr_reading *r = &t->readings[t->nreadings++];
+  r->type = type;
+  r->type_instance = instance;
+  r->ds = ds;
+  r->derive = derive;
+  r->gauge = gauge;
   r->time_kind = DSMR_AT_TELEGRAM;
   r->capture_time = 0;
   r->channel = 0;
   r->line = line;
-  r->derive = 0;
-  r->gauge = 0;
   return r;
 }
 
-/* The first group as a number with one of the expected units. */
-static int first_number(struct dsmr_telegram *t, const struct dsmr_object *o,
-                        unsigned group, struct dsmr_number *n) {
+/* Group `group` of o as a number, with its unit's key; 0, or -1 after
+ * reporting the error. */
+static inline int group_number(struct dsmr_telegram *t,
+                               const struct dsmr_object *o, unsigned group,
+                               struct dsmr_number *n, uint64_t *unit) {
   if (o->ngroups <= group) {
     add_error(t, o->line, "value missing", o->id);
     return -1;
   }
-  if (dsmr_parse_number(o->groups[group], n) != 0) {
+  if (dsmr_parse_number_key(o->groups[group], n, unit) != 0) {
     add_error(t, o->line, "value is not a number", o->id);
     return -1;
   }
   return 0;
 }
 
-static void emit_gauge(struct dsmr_telegram *t, const struct dsmr_object *o,
-                       const char *type, const char *instance,
-                       const struct dsmr_number *n, const char *kilo,
-                       const char *base) {
-  int e = unit_exponent(n->unit, kilo, base);
+/* n with unit key `unit`, read under `rule`, as a reading; returns it
+ * (NULL on error). */
+static struct dsmr_reading *
+emit_number(struct dsmr_telegram *t, const struct dsmr_object *o,
+            const struct number_rule *rule, const char *instance,
+            const struct dsmr_number *n, uint64_t unit) {
+  int e = unit == rule->base ? 0 : unit == rule->kilo ? 3 : -1;
   if (e < 0) {
     add_error(t, o->line, "unexpected unit", o->id);
-    return;
+    return NULL;
   }
-  struct dsmr_reading *r = new_reading(t, o->line, o->id);
-  if (!r)
-    return;
-  r->type = type;
-  r->type_instance = instance;
-  r->ds = DSMR_DS_GAUGE;
-  r->gauge = base_gauge(n, e);
-}
-
-static void emit_derive(struct dsmr_telegram *t, const struct dsmr_object *o,
-                        const char *type, const char *instance,
-                        const struct dsmr_number *n, const char *kilo,
-                        const char *base) {
-  int e = unit_exponent(n->unit, kilo, base);
+  if (rule->ds == DSMR_DS_GAUGE)
+    return add_reading(t, o->line, o->id, rule->type, instance, DSMR_DS_GAUGE,
+                       0, base_gauge(n, e));
   int64_t v;
-  if (e < 0) {
-    add_error(t, o->line, "unexpected unit", o->id);
-    return;
-  }
   if (n->mantissa < 0 || dsmr_number_scaled(n, (unsigned)e, &v) != 0) {
     add_error(t, o->line, "register out of range", o->id);
-    return;
+    return NULL;
   }
-  struct dsmr_reading *r = new_reading(t, o->line, o->id);
-  if (!r)
-    return;
-  r->type = type;
-  r->type_instance = instance;
-  r->ds = DSMR_DS_DERIVE;
-  r->derive = v;
+  return add_reading(t, o->line, o->id, rule->type, instance, DSMR_DS_DERIVE, v,
+                     0);
 }
 
 /* A plain integer without unit (counters, tariff). */
 static void emit_integer(struct dsmr_telegram *t, const struct dsmr_object *o,
                          const char *type, const char *instance) {
   struct dsmr_number n;
-  if (first_number(t, o, 0, &n) != 0)
+  uint64_t unit;
+  if (group_number(t, o, 0, &n, &unit) != 0)
     return;
-  if (n.unit.len != 0 || n.decimals != 0 || n.mantissa < 0) {
+  if (unit != DSMR_UNIT_NONE || n.decimals != 0 || n.mantissa < 0) {
     add_error(t, o->line, "expected a whole number without unit", o->id);
     return;
   }
-  struct dsmr_reading *r = new_reading(t, o->line, o->id);
-  if (!r)
-    return;
-  r->type = type;
-  r->type_instance = instance;
-  r->ds = DSMR_DS_GAUGE;
-  r->gauge = (double)n.mantissa;
+  add_reading(t, o->line, o->id, type, instance, DSMR_DS_GAUGE, 0,
+              (double)n.mantissa);
 }
 
 static int parse_any_time(struct dsmr_span s, int64_t *utc) {
@@ -283,7 +302,7 @@ static const char *const *const family_names[FAM_COUNT] = {
     gas_names,  water_names,   warm_water_names,
     heat_names, cooling_names, electricity_names};
 
-static int mbus_family(int device, struct dsmr_span unit) {
+static int mbus_family(int device, uint64_t unit) {
   switch (device) {
   case MBUS_GAS:
     return FAM_GAS;
@@ -302,9 +321,9 @@ static int mbus_family(int device, struct dsmr_span unit) {
     return FAM_ELECTRICITY;
   case -1:
     /* No device type line (some DSMR 4 meters): the unit tells. */
-    if (unit_is(unit, "m3"))
+    if (unit == U_M3)
       return FAM_GAS;
-    if (unit_is(unit, "GJ"))
+    if (unit == U_GJ)
       return FAM_HEAT;
     return -1;
   default:
@@ -316,15 +335,15 @@ static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans) {
   unsigned claimed = 0;
   for (unsigned c = 1; c <= DSMR_MBUS_CHANNELS; c++) {
     struct mbus_channel *ch = &chans[c];
-    struct dsmr_span id = {ch->obis, strlen(ch->obis)};
     struct dsmr_number n;
     if (!ch->has_reading)
       continue;
+    struct dsmr_span id = {ch->obis, strlen(ch->obis)};
     if (dsmr_parse_number(ch->value, &n) != 0) {
       add_error(t, ch->line, "M-Bus value is not a number", id);
       continue;
     }
-    struct dsmr_span unit = ch->unit.len ? ch->unit : n.unit;
+    uint64_t unit = dsmr_unit_key(ch->unit.len ? ch->unit : n.unit);
     if (ch->unit.len && n.unit.len) {
       add_error(t, ch->line, "M-Bus value has two units", id);
       continue;
@@ -333,26 +352,23 @@ static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans) {
     if (fam < 0)
       continue; /* a device we do not know: listed, not dispatched */
     /* Some meters leave the unit out; the device type says what it is. */
-    if (unit.len == 0)
-      unit = (struct dsmr_span){fam == FAM_HEAT || fam == FAM_COOLING ? "GJ"
-                                : fam == FAM_ELECTRICITY              ? "kWh"
-                                                                      : "m3",
-                                fam == FAM_HEAT || fam == FAM_COOLING ? 2u
-                                : fam == FAM_ELECTRICITY              ? 3u
-                                                                      : 2u};
+    if (unit == DSMR_UNIT_NONE)
+      unit = fam == FAM_HEAT || fam == FAM_COOLING ? U_GJ
+             : fam == FAM_ELECTRICITY              ? U_KWH
+                                                   : U_M3;
     const char *type;
     int e;
-    if (unit_is(unit, "m3") &&
+    if (unit == U_M3 &&
         (fam == FAM_GAS || fam == FAM_WATER || fam == FAM_WARM_WATER)) {
       type = "dsmr_volume";
       e = 3; /* m3 -> L */
-    } else if (unit_is(unit, "GJ") && (fam == FAM_HEAT || fam == FAM_COOLING)) {
+    } else if (unit == U_GJ && (fam == FAM_HEAT || fam == FAM_COOLING)) {
       type = "dsmr_heat";
       e = 3; /* GJ -> MJ */
-    } else if (unit_is(unit, "kWh")) {
+    } else if (unit == U_KWH) {
       type = "dsmr_energy";
       e = 3;
-    } else if (unit_is(unit, "MWh")) {
+    } else if (unit == U_MWH) {
       type = "dsmr_energy";
       e = 6;
     } else {
@@ -364,14 +380,13 @@ static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans) {
       add_error(t, ch->line, "register out of range", id);
       continue;
     }
-    struct dsmr_reading *r = new_reading(t, ch->line, id);
+    struct dsmr_reading *r =
+        add_reading(t, ch->line, id, type,
+                    family_names[fam][(claimed & (1u << fam)) ? c : 0],
+                    DSMR_DS_DERIVE, v, 0);
     if (!r)
       return;
-    r->type = type;
-    r->type_instance = family_names[fam][(claimed & (1u << fam)) ? c : 0];
     claimed |= 1u << fam;
-    r->ds = DSMR_DS_DERIVE;
-    r->derive = v;
     r->time_kind = DSMR_AT_CAPTURE;
     r->capture_time = ch->capture;
     r->channel = (uint8_t)c;
@@ -382,46 +397,23 @@ static void map_object(struct dsmr_telegram *t, const struct dsmr_object *o,
                        const struct obis_entry *e, struct mbus_channel *chans) {
   struct dsmr_telegram_info *info = &t->info;
   struct dsmr_number n;
+  uint64_t unit;
   const char *inst = e->type_instance;
 
   switch ((enum obis_kind)e->kind) {
   case OBIS_NAME_ONLY:
     return;
   case OBIS_ENERGY:
-    if (first_number(t, o, 0, &n) == 0)
-      emit_derive(t, o, "dsmr_energy", inst, &n, "kWh", "Wh");
-    return;
   case OBIS_REACTIVE_ENERGY:
-    if (first_number(t, o, 0, &n) == 0)
-      emit_derive(t, o, "dsmr_reactive_energy", inst, &n, "kvarh", "varh");
-    return;
   case OBIS_POWER:
-    if (first_number(t, o, 0, &n) == 0)
-      emit_gauge(t, o, "power", inst, &n, "kW", "W");
-    return;
   case OBIS_REACTIVE_POWER:
-    if (first_number(t, o, 0, &n) == 0)
-      emit_gauge(t, o, "dsmr_reactive_power", inst, &n, "kvar", "var");
-    return;
   case OBIS_APPARENT_POWER:
-    if (first_number(t, o, 0, &n) == 0)
-      emit_gauge(t, o, "dsmr_apparent_power", inst, &n, "kVA", "VA");
-    return;
   case OBIS_VOLTAGE:
-    if (first_number(t, o, 0, &n) == 0)
-      emit_gauge(t, o, "voltage", inst, &n, "kV", "V");
-    return;
   case OBIS_CURRENT:
-    if (first_number(t, o, 0, &n) == 0)
-      emit_gauge(t, o, "current", inst, &n, NULL, "A");
-    return;
   case OBIS_FREQUENCY:
-    if (first_number(t, o, 0, &n) == 0)
-      emit_gauge(t, o, "frequency", inst, &n, NULL, "Hz");
-    return;
   case OBIS_POWER_FACTOR:
-    if (first_number(t, o, 0, &n) == 0)
-      emit_gauge(t, o, "dsmr_power_factor", inst, &n, NULL, NULL);
+    if (group_number(t, o, 0, &n, &unit) == 0)
+      emit_number(t, o, &number_rules[e->kind], inst, &n, unit);
     return;
   case OBIS_COUNT:
     emit_integer(t, o, "count", inst);
@@ -429,28 +421,29 @@ static void map_object(struct dsmr_telegram *t, const struct dsmr_object *o,
   case OBIS_TARIFF:
     emit_integer(t, o, "dsmr_tariff", inst);
     return;
-  case OBIS_THRESHOLD:
-    if (first_number(t, o, 0, &n) != 0)
+  case OBIS_THRESHOLD: {
+    /* The type follows the unit: meters limit power, apparent power or
+     * current. */
+    if (group_number(t, o, 0, &n, &unit) != 0)
       return;
-    if (unit_is(n.unit, "kVA") || unit_is(n.unit, "VA"))
-      emit_gauge(t, o, "dsmr_apparent_power", inst, &n, "kVA", "VA");
-    else if (unit_is(n.unit, "A"))
-      emit_gauge(t, o, "current", inst, &n, NULL, "A");
-    else
-      emit_gauge(t, o, "power", inst, &n, "kW", "W");
+    enum obis_kind as = unit == U_KVA || unit == U_VA ? OBIS_APPARENT_POWER
+                        : unit == U_A                 ? OBIS_CURRENT
+                                                      : OBIS_POWER;
+    emit_number(t, o, &number_rules[as], inst, &n, unit);
     return;
+  }
   case OBIS_PEAK: {
     int64_t when;
-    if (first_number(t, o, 1, &n) != 0)
+    if (group_number(t, o, 1, &n, &unit) != 0)
       return;
     if (dsmr_parse_timestamp(o->groups[0], &when, NULL) != DSMR_TS_OK ||
         when < DSMR_EARLIEST_CAPTURE)
       return; /* no peak recorded yet this month */
-    unsigned before = t->nreadings;
-    emit_gauge(t, o, "power", inst, &n, "kW", "W");
-    if (t->nreadings > before) {
-      t->readings[before].time_kind = DSMR_AT_CAPTURE;
-      t->readings[before].capture_time = when;
+    struct dsmr_reading *r =
+        emit_number(t, o, &number_rules[OBIS_POWER], inst, &n, unit);
+    if (r) {
+      r->time_kind = DSMR_AT_CAPTURE;
+      r->capture_time = when;
     }
     return;
   }
@@ -527,7 +520,7 @@ unsigned dsmr_map_telegram(const char *frame, size_t len,
       continue;
     }
     t->nobjects++;
-    const struct obis_entry *e = dsmr_obis_lookup(&o.obis);
+    const struct obis_entry *e = dsmr_obis_find(&o.obis);
     if (!e) {
       t->unknown_objects++;
       continue;

@@ -42,9 +42,20 @@ struct dsmr_period {
   unsigned n, next;
 };
 
+/* One reading of a register (a counter that only grows): its value, when
+ * (telegram arrival, or the M-Bus capture time) and the meter's own clock
+ * then (0-0:1.0.0; 0 when unknown or for captures). */
+struct dsmr_counter_point {
+  int64_t value;
+  cdtime_t at;
+  int64_t meter_time;
+};
+
 /* What the reader remembers per identifier (type, type_instance): the
  * last time dispatched (times must strictly increase), the last capture
- * period, and the last value of the counters whose growth is an event. */
+ * period, the last value of the counters whose growth is an event, and
+ * for registers the plausibility state (meter_dispatch.c, "Counters never
+ * lie"). */
 struct dsmr_ident {
   const char *type;
   const char *type_instance;
@@ -53,11 +64,19 @@ struct dsmr_ident {
   struct dsmr_period period;
   int has_value;
   double last_value;
+
+  uint64_t judged; /* telegram (meter's `judged`) it was last judged in */
+  int verdict;     /* of that judgement */
+  int has_base;
+  struct dsmr_counter_point base;    /* last value dispatched */
+  struct dsmr_counter_point suspect; /* last value rejected */
+  unsigned suspects; /* rejected values in a row that agree with each other */
+  cdtime_t rejected_capture; /* an M-Bus capture judged implausible */
 };
 
 /* Counters the read callback reports; updated by the reader under lock. */
 struct dsmr_meter_stats {
-  uint64_t ok, crc_error, malformed, too_large, dropped;
+  uint64_t ok, crc_error, malformed, too_large, dropped, implausible;
   uint64_t bytes;
   uint64_t reconnects;
 };
@@ -85,6 +104,7 @@ struct dsmr_meter {
   /* --- dispatch state (reader thread only) --------------------------- */
   int seen_crc;           /* the meter has sent a CRC at least once */
   uint64_t seq;           /* clean telegrams so far */
+  uint64_t judged;        /* telegrams judged for plausibility so far */
   cdtime_t last_tel_time; /* time given to the last telegram's values */
   cdtime_t last_arrival;  /* when the last frame (any verdict) arrived */
   struct dsmr_period tel_period;
@@ -92,18 +112,26 @@ struct dsmr_meter {
   unsigned nidents;
   int idents_full_logged;
   int have_baseline; /* first clean telegram seen: events compare to it */
+  /* 0-0:96.1.1 of the last telegram that had one (raw, maybe cut): a
+   * change means a replaced meter. */
+  char equipment_id[128];
+  size_t equipment_len;
   char text[DSMR_TEXT_MAX + 1];
   unsigned failure_entries;
   int64_t failure_last_end;
   struct dsmr_complaint complain_crc, complain_malformed, complain_size,
-      complain_dropped;
+      complain_dropped, complain_pace;
+  /* Pacing (meter_reader.c): telegrams allowed before reading waits. */
+  double pace_tokens;
+  cdtime_t pace_at;
 
   /* --- shared with the read callback, under lock -------------------- */
   pthread_mutex_t lock;
   struct dsmr_meter_stats stats;
-  cdtime_t started;    /* when the reader started: age before the first */
-  cdtime_t last_valid; /* arrival of the last clean telegram, 0: none */
-  int silent;          /* a "silent" FAILURE was sent, OKAY still due */
+  cdtime_t started;        /* when the reader started: age before the first */
+  cdtime_t last_valid;     /* arrival of the last clean telegram, 0: none */
+  uint64_t bytes_at_valid; /* stats.bytes then: bytes since = line noise */
+  int silent;              /* a "silent" FAILURE was sent, OKAY still due */
 };
 
 /* meter_reader.c */
@@ -117,8 +145,9 @@ void dsmr_meter_free(struct dsmr_meter *m); /* after stop */
 
 /* meter_dispatch.c: a clean telegram (in m->telegram) that arrived at
  * `arrival`: dispatch its values and raise the notifications it calls
- * for. Reader thread only. */
-void dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival);
+ * for. Reader thread only. Returns 0 when dispatched, 1 when rejected
+ * because a register in it is implausible (nothing dispatched). */
+int dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival);
 /* A frame arrived (any verdict): learn the telegram period from it. */
 void dsmr_meter_note_arrival(struct dsmr_meter *m, cdtime_t arrival);
 /* The interval electricity values carry: observed period or 10 s. */

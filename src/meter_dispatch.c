@@ -12,6 +12,40 @@
  *  - No identifier ever gets a time at or before its previous one: the
  *    value cache would log "value too old" and rrdtool would drop it.
  *
+ * Counters never lie (registers: dsmr_energy, dsmr_reactive_energy,
+ * dsmr_volume, dsmr_heat, which only grow):
+ *  - A register that goes backwards, or grows by more than the meter
+ *    could physically measure since its last accepted value, is
+ *    implausible. Physical limits, per register: electricity 100 kW
+ *    (import and export separately: more than a direct-connected
+ *    3 x 100 A household meter can carry), reactive 100 kvar, gas
+ *    40 m3/h (a G25 meter's maximum flow), water 25 m3/h, heat and
+ *    cooling 100 kW (0.36 GJ/h). Allowed growth = limit x (elapsed + 10 s);
+ *    the 10 s absorb telegrams that arrive in a burst (buffered by a
+ *    dongle, or right after a reconnect) and coarse register resolutions.
+ *    Elapsed is the larger of the arrival times' and the meter clocks'
+ *    (0-0:1.0.0) difference for electricity, the capture times' for M-Bus.
+ *  - One implausible register rejects the whole telegram: nothing of it is
+ *    dispatched, it counts as dsmr_telegrams-implausible (not ok), and each
+ *    implausible register raises a WARNING notification naming the
+ *    identifier, the old and the new value. A checksum-valid telegram that
+ *    lies in one register cannot be trusted in the others. An M-Bus
+ *    reading is judged once per capture time: the telegrams that repeat a
+ *    rejected capture are dispatched without it, so a bad gas reading
+ *    costs one telegram, not the next hour of electricity.
+ *  - A replaced meter: when 0-0:96.1.1 (equipment id) changes, every
+ *    baseline is forgotten, the new meter's registers are taken as they
+ *    are, and a WARNING notification says a replaced meter was detected.
+ *  - A register that restarted without a new equipment id (an M-Bus gas
+ *    meter swapped, a wrong value that became the baseline right at
+ *    start): after RESYNC_AFTER consecutive rejected readings that agree
+ *    with each other (each plausible after the previous one), the new
+ *    series becomes the baseline, with a WARNING notification. Without
+ *    this, one bad baseline would reject the meter forever.
+ *  - The first reading after collectd starts has nothing to compare with:
+ *    it is taken. Capture times before 2000 (dead M-Bus channels) are never
+ *    readings (here and in the mapper).
+ *
  * Nothing here allocates: the per-identifier state is a fixed table in
  * the meter. */
 #include "core/daemon/collectd.h"
@@ -36,6 +70,35 @@
  * most stores keep milliseconds, so one cdtime unit (~1 ns) would still
  * look like a repeated time there. */
 #define TIME_STEP MS_TO_CDTIME_T(1)
+
+/* Plausibility of registers: see "Counters never lie" above. */
+#define PLAUSIBLE_GRACE_S 10.0
+#define RESYNC_AFTER 3
+
+enum verdict {
+  V_NONE = 0,    /* not a register, or not judged (repeat, no capture) */
+  V_PLAUSIBLE,   /* dispatch, and it becomes the baseline */
+  V_RESTARTED,   /* a confirmed new series: dispatch, new baseline */
+  V_IMPLAUSIBLE, /* rejects the telegram */
+  V_SKIP,        /* a repeat of a rejected M-Bus capture: not dispatched */
+};
+
+/* Largest growth per second a register can show, in its collectd unit. */
+struct counter_limit {
+  const char *type;
+  const char *instance_prefix; /* NULL: any */
+  double per_second;
+  const char *unit;
+  const char *limit; /* for messages */
+};
+
+static const struct counter_limit counter_limits[] = {
+    {"dsmr_energy", NULL, 100000.0 / 3600, "Wh", "100 kW"},
+    {"dsmr_reactive_energy", NULL, 100000.0 / 3600, "varh", "100 kvar"},
+    {"dsmr_volume", "gas", 40000.0 / 3600, "L", "40 m3/h"},
+    {"dsmr_volume", NULL, 25000.0 / 3600, "L", "25 m3/h"},
+    {"dsmr_heat", NULL, 360.0 / 3600, "MJ", "100 kW"},
+};
 
 void dsmr_period_add(struct dsmr_period *p, cdtime_t gap) {
   p->gaps[p->next] = gap;
@@ -76,21 +139,40 @@ cdtime_t dsmr_meter_interval(const struct dsmr_meter *m) {
   return round_interval(p);
 }
 
-void dsmr_meter_notify(const struct dsmr_meter *m, int severity,
-                       const char *type_instance, const char *fmt, ...) {
+static void vnotify(const struct dsmr_meter *m, int severity, const char *type,
+                    const char *type_instance, const char *fmt, va_list ap) {
   notification_t n = {.severity = severity, .time = cdtime()};
-  va_list ap;
 
-  va_start(ap, fmt);
   vsnprintf(n.message, sizeof(n.message), fmt, ap);
-  va_end(ap);
   sstrncpy(n.host, hostname_g, sizeof(n.host));
   sstrncpy(n.plugin, "dsmr", sizeof(n.plugin));
   sstrncpy(n.plugin_instance, m->cfg.name, sizeof(n.plugin_instance));
+  if (type)
+    sstrncpy(n.type, type, sizeof(n.type));
   if (type_instance)
     sstrncpy(n.type_instance, type_instance, sizeof(n.type_instance));
   /* -1 only means that no plugin consumes notifications. */
   (void)plugin_dispatch_notification(&n);
+}
+
+void dsmr_meter_notify(const struct dsmr_meter *m, int severity,
+                       const char *type_instance, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vnotify(m, severity, NULL, type_instance, fmt, ap);
+  va_end(ap);
+}
+
+/* A notification about one identifier (type and type_instance set). */
+static void notify_ident(const struct dsmr_meter *m, int severity,
+                         const struct dsmr_reading *r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void notify_ident(const struct dsmr_meter *m, int severity,
+                         const struct dsmr_reading *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vnotify(m, severity, r->type, r->type_instance, fmt, ap);
+  va_end(ap);
 }
 
 static int hexval(unsigned char c) {
@@ -263,11 +345,195 @@ static cdtime_t separate_seconds(cdtime_t prev, cdtime_t t) {
   return (prev_sec << 30) + half;
 }
 
-void dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
+static const struct counter_limit *counter_limit(const struct dsmr_reading *r) {
+  if (r->ds != DSMR_DS_DERIVE)
+    return NULL;
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(counter_limits); i++) {
+    const struct counter_limit *l = &counter_limits[i];
+    if (strcmp(r->type, l->type) == 0 &&
+        (!l->instance_prefix || strncmp(r->type_instance, l->instance_prefix,
+                                        strlen(l->instance_prefix)) == 0))
+      return l;
+  }
+  return NULL;
+}
+
+/* Seconds from `from` to `to`: the larger of the two clocks' differences
+ * (the meter's own clock tells the truth about telegrams that arrive in a
+ * burst; ours about meters without a clock). */
+static double elapsed_s(const struct dsmr_counter_point *from,
+                        const struct dsmr_counter_point *to) {
+  double el = to->at > from->at ? CDTIME_T_TO_DOUBLE(to->at - from->at) : 0.0;
+  if (from->meter_time > 0 && to->meter_time > from->meter_time &&
+      (double)(to->meter_time - from->meter_time) > el)
+    el = (double)(to->meter_time - from->meter_time);
+  return el;
+}
+
+/* Could the register have gone from `from` to `to`? *allowed: the most it
+ * could have grown. */
+static int plausible_step(const struct counter_limit *l,
+                          const struct dsmr_counter_point *from,
+                          const struct dsmr_counter_point *to,
+                          double *allowed) {
+  *allowed = l->per_second * (elapsed_s(from, to) + PLAUSIBLE_GRACE_S);
+  return to->value >= from->value &&
+         (double)(to->value - from->value) <= *allowed;
+}
+
+/* Judge register reading r (now: its value and time) against what came
+ * before. Raises the WARNING for an implausible one; the notification for
+ * a restarted series waits until the telegram is really dispatched. */
+static enum verdict judge(const struct dsmr_meter *m, struct dsmr_ident *e,
+                          const struct dsmr_reading *r,
+                          const struct counter_limit *l,
+                          const struct dsmr_counter_point *now) {
+  double allowed, suspect_allowed;
+
+  if (!e->has_base || plausible_step(l, &e->base, now, &allowed)) {
+    e->suspects = 0;
+    return V_PLAUSIBLE;
+  }
+  if (e->suspects > 0 && plausible_step(l, &e->suspect, now, &suspect_allowed))
+    e->suspects++;
+  else
+    e->suspects = 1;
+  e->suspect = *now;
+  if (e->suspects >= RESYNC_AFTER)
+    return V_RESTARTED;
+
+  if (now->value < e->base.value)
+    notify_ident(m, NOTIF_WARNING, r,
+                 "meter \"%s\": %s-%s went backwards from %" PRId64
+                 " to %" PRId64 " %s: telegram not stored",
+                 m->cfg.name, r->type, r->type_instance, e->base.value,
+                 now->value, l->unit);
+  else
+    notify_ident(m, NOTIF_WARNING, r,
+                 "meter \"%s\": %s-%s jumped from %" PRId64 " to %" PRId64
+                 " %s (+%" PRId64 " %s in %.0f s; at most %.0f %s possible "
+                 "at %s): telegram not stored",
+                 m->cfg.name, r->type, r->type_instance, e->base.value,
+                 now->value, l->unit, now->value - e->base.value, l->unit,
+                 elapsed_s(&e->base, now), allowed, l->unit, l->limit);
+  return V_IMPLAUSIBLE;
+}
+
+/* A new equipment id (0-0:96.1.1) is a replaced meter: its registers
+ * start from their own values, and its logs are news only from now on. */
+static void check_equipment(struct dsmr_meter *m,
+                            const struct dsmr_telegram *tg) {
+  struct dsmr_span id = tg->info.equipment_id;
+  size_t len =
+      id.len < sizeof(m->equipment_id) ? id.len : sizeof(m->equipment_id);
+  char was[sizeof(m->equipment_id) + 1], now[sizeof(m->equipment_id) + 1];
+
+  if (len == 0)
+    return; /* a telegram without the line says nothing */
+  if (m->equipment_len == len && memcmp(m->equipment_id, id.ptr, len) == 0)
+    return;
+  if (m->equipment_len > 0) {
+    dsmr_decode_text(m->equipment_id, m->equipment_len, was, sizeof(was));
+    dsmr_decode_text(id.ptr, len, now, sizeof(now));
+    for (unsigned i = 0; i < m->nidents; i++) {
+      m->idents[i].has_base = 0;
+      m->idents[i].suspects = 0;
+      m->idents[i].rejected_capture = 0;
+      m->idents[i].has_value = 0;
+    }
+    m->have_baseline = 0;
+    WARNING("dsmr plugin: meter \"%s\": equipment id changed from %s to %s: "
+            "a replaced meter; its registers are taken from their new values",
+            m->cfg.name, was, now);
+    dsmr_meter_notify(m, NOTIF_WARNING, "meter_replaced",
+                      "meter \"%s\": a replaced meter was detected (equipment "
+                      "id %s, was %s): its registers start again from their "
+                      "own values",
+                      m->cfg.name, now, was);
+  }
+  memcpy(m->equipment_id, id.ptr, len);
+  m->equipment_len = len;
+}
+
+/* Pass 1: judge every register of the telegram that would be dispatched.
+ * Returns how many are implausible. */
+static unsigned judge_telegram(struct dsmr_meter *m, cdtime_t arrival,
+                               uint64_t seq) {
+  const struct dsmr_telegram *tg = &m->telegram;
+  unsigned bad = 0;
+
+  for (unsigned i = 0; i < tg->nreadings; i++) {
+    const struct dsmr_reading *r = &tg->readings[i];
+    const struct counter_limit *l;
+    struct dsmr_counter_point now;
+    struct dsmr_ident *e;
+
+    if (!r->type || !r->type_instance || !(l = counter_limit(r)))
+      continue;
+    e = ident_get(m, r->type, r->type_instance, i);
+    if (!e || e->judged == seq)
+      continue; /* no room, or a repeat within the telegram */
+    e->judged = seq;
+    e->verdict = V_NONE;
+    now.value = r->derive;
+    if (r->time_kind == DSMR_AT_CAPTURE) {
+      if (r->capture_time < MIN_CAPTURE_TIME)
+        continue;
+      now.at = TIME_T_TO_CDTIME_T(r->capture_time);
+      now.meter_time = 0;
+      if (e->last_time != 0 && now.at <= e->last_time)
+        continue; /* the meter repeats its last reading */
+      if (now.at == e->rejected_capture) {
+        e->verdict = V_SKIP;
+        continue;
+      }
+    } else {
+      now.at = arrival;
+      now.meter_time = tg->info.has_meter_time ? tg->info.meter_time : 0;
+    }
+    e->verdict = judge(m, e, r, l, &now);
+    if (e->verdict == V_IMPLAUSIBLE) {
+      bad++;
+      if (r->time_kind == DSMR_AT_CAPTURE)
+        e->rejected_capture = now.at;
+    }
+  }
+  return bad;
+}
+
+/* Pass 2, for a register being dispatched: it is the new baseline. */
+static void commit_register(const struct dsmr_meter *m, struct dsmr_ident *e,
+                            const struct dsmr_reading *r, cdtime_t arrival) {
+  const struct dsmr_telegram *tg = &m->telegram;
+
+  if (e->verdict == V_RESTARTED)
+    notify_ident(m, NOTIF_WARNING, r,
+                 "meter \"%s\": %s-%s restarted: %d readings in a row agree "
+                 "on %" PRId64 " after %" PRId64 "; taken as its new "
+                 "baseline",
+                 m->cfg.name, r->type, r->type_instance, RESYNC_AFTER,
+                 r->derive, e->base.value);
+  e->has_base = 1;
+  e->suspects = 0;
+  e->base.value = r->derive;
+  if (r->time_kind == DSMR_AT_CAPTURE) {
+    e->base.at = TIME_T_TO_CDTIME_T(r->capture_time);
+    e->base.meter_time = 0;
+  } else {
+    e->base.at = arrival;
+    e->base.meter_time = tg->info.has_meter_time ? tg->info.meter_time : 0;
+  }
+}
+
+int dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
   const struct dsmr_telegram *tg = &m->telegram;
   cdtime_t t = arrival, interval = dsmr_meter_interval(m);
   cdtime_t capture_default = TIME_T_TO_CDTIME_T(
       tg->info.version >= 50 ? CAPTURE_INTERVAL_DSMR5 : CAPTURE_INTERVAL_OLDER);
+
+  check_equipment(m, tg);
+  if (judge_telegram(m, arrival, ++m->judged) > 0)
+    return 1;
 
   /* A clock step backwards, or two telegrams in one read: still later
    * than the previous telegram's values. */
@@ -288,6 +554,10 @@ void dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
       continue;
     /* The same identifier twice in one telegram: the first one counts. */
     if (e->seq == m->seq)
+      continue;
+    /* Registers were judged in pass 1; V_SKIP is a rejected capture the
+     * meter repeats. */
+    if (e->judged == m->judged && e->verdict == V_SKIP)
       continue;
 
     if (r->time_kind == DSMR_AT_CAPTURE) {
@@ -313,6 +583,8 @@ void dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
       e->last_time = et;
       dispatch_one(m, r, et, interval);
     }
+    if (e->judged == m->judged && e->verdict != V_NONE)
+      commit_register(m, e, r, arrival);
     if (is_quality_counter(r->type_instance))
       check_quality(m, e, r);
   }
@@ -320,4 +592,5 @@ void dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
   check_text(m, tg);
   check_failures(m, tg);
   m->have_baseline = 1;
+  return 0;
 }

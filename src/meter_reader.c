@@ -17,6 +17,16 @@
 
 #define OPEN_TIMEOUT_MS 10000
 #define READ_WAIT_MS 1000
+/* A real meter sends a telegram every second (DSMR 5) or every 10 s. A
+ * source that delivers far more is a replay, a buffer being emptied, or
+ * hostile: beyond a burst of PACE_BURST, the reader takes at most
+ * PACE_RATE telegrams a second and otherwise waits, so that the peer is
+ * slowed down by flow control (TCP window, full tty buffer) instead of
+ * collectd's write queue growing without bound (measured without it: a
+ * TCP peer sending valid telegrams at full speed grew collectd by 30 MB a
+ * second). Nothing is dropped by the pacing itself. */
+#define PACE_RATE 100.0
+#define PACE_BURST 100.0
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 30000
 /* Repeated complaints of one kind: at most one log line a minute. */
@@ -108,14 +118,20 @@ static void handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
     return;
   }
 
+  if (dsmr_meter_dispatch(m, now) != 0) {
+    /* A register in it is implausible: the notification is out. */
+    pthread_mutex_lock(&m->lock);
+    m->stats.implausible++;
+    pthread_mutex_unlock(&m->lock);
+    return;
+  }
+
   pthread_mutex_lock(&m->lock);
   m->stats.ok++;
   m->last_valid = now;
   was_silent = m->silent;
   m->silent = 0;
   pthread_mutex_unlock(&m->lock);
-
-  dsmr_meter_dispatch(m, now);
 
   if (was_silent) {
     INFO("dsmr plugin: meter \"%s\": telegrams arrive again", m->cfg.name);
@@ -124,8 +140,15 @@ static void handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
   }
 }
 
-static void handle_bytes(struct dsmr_meter *m, const char *p, size_t len,
-                         cdtime_t now) {
+/* Returns the number of frames completed (any verdict). */
+static unsigned handle_bytes(struct dsmr_meter *m, const char *p, size_t len,
+                             cdtime_t now) {
+  unsigned frames = 0;
+  uint64_t ok;
+
+  pthread_mutex_lock(&m->lock);
+  ok = m->stats.ok;
+  pthread_mutex_unlock(&m->lock);
   while (len > 0) {
     enum dsmr_frame_event ev;
     struct dsmr_frame frame;
@@ -141,14 +164,44 @@ static void handle_bytes(struct dsmr_meter *m, const char *p, size_t len,
                "telegram larger than MaxTelegramSize %zu bytes: dropped "
                "(raise MaxTelegramSize if the meter really sends such)",
                m->cfg.max_telegram);
-    else if (ev == DSMR_FRAME_TELEGRAM)
+    else if (ev == DSMR_FRAME_TELEGRAM) {
       handle_frame(m, &frame, now);
+      frames++;
+    }
   }
   pthread_mutex_lock(&m->lock);
   m->stats.bytes = m->framer.stats.bytes;
   m->stats.too_large = m->framer.stats.too_large;
   m->stats.dropped = m->framer.stats.dropped;
+  /* The rest of a chunk that carried a valid telegram is its CR LF. */
+  if (m->stats.ok != ok)
+    m->bytes_at_valid = m->stats.bytes;
   pthread_mutex_unlock(&m->lock);
+  return frames;
+}
+
+/* Token bucket over frames (see PACE_RATE): -1 when told to stop while
+ * waiting. */
+static int pace(struct dsmr_meter *m, unsigned frames) {
+  cdtime_t now = cdtime();
+  int ms;
+
+  if (m->pace_at == 0 || now < m->pace_at)
+    m->pace_tokens = PACE_BURST;
+  else
+    m->pace_tokens += CDTIME_T_TO_DOUBLE(now - m->pace_at) * PACE_RATE;
+  if (m->pace_tokens > PACE_BURST)
+    m->pace_tokens = PACE_BURST;
+  m->pace_at = now;
+  m->pace_tokens -= frames;
+  if (m->pace_tokens >= 0)
+    return 0;
+  complain(m, &m->complain_pace, now,
+           "more than %.0f telegrams a second arrive: reading slowed down to "
+           "that pace (a real meter sends one every second or every 10 s)",
+           PACE_RATE);
+  ms = (int)(-m->pace_tokens * 1000.0 / PACE_RATE) + 1;
+  return backoff_wait(m, ms);
 }
 
 static void settings(const struct dsmr_meter *m, char *buf, size_t len) {
@@ -185,7 +238,8 @@ static int read_loop(struct dsmr_meter *m, char *why, size_t whylen,
       continue;
     /* All frames completed by this chunk share its arrival time: the
      * moment their last byte was read. */
-    handle_bytes(m, m->read_buf, (size_t)n, cdtime());
+    if (pace(m, handle_bytes(m, m->read_buf, (size_t)n, cdtime())) < 0)
+      return 0;
   }
   pthread_mutex_lock(&m->lock);
   *good = m->stats.ok != ok_before;

@@ -7,6 +7,7 @@
  * a DERIVE rate would show phantom spikes. */
 #include <stdint.h>
 
+#include "obis_table.h"
 #include "parser.h"
 
 /* Significant digits that always fit an int64_t (10^18 < 2^63). */
@@ -54,16 +55,24 @@ static inline const unsigned char *digits(const unsigned char *p,
   return p;
 }
 
-/* The unit after '*': 1..16 of [0-9A-Za-z]. Returns 0 or -1. */
-static int parse_unit(const unsigned char *p, const unsigned char *e,
-                      struct dsmr_span *unit) {
-  unit->ptr = (const char *)p;
-  unit->len = (size_t)(e - p);
-  if (unit->len == 0 || unit->len > MAX_UNIT)
+/* The unit after '*': 1..16 of [0-9A-Za-z], and its key (obis_table.h):
+ * the bytes folded to lower case (bit 5 set: digits have it already),
+ * first byte lowest, and the length on top. Returns 0 or -1. */
+static inline int parse_unit(const unsigned char *p, const unsigned char *e,
+                             struct dsmr_span *unit, uint64_t *key) {
+  size_t n = (size_t)(e - p);
+  uint64_t k = 0;
+  if (n == 0 || n > MAX_UNIT)
     return -1;
-  for (; p < e; p++)
-    if (!is_unit_char(*p))
+  for (unsigned shift = 0; p < e; p++, shift += 8) {
+    unsigned c = *p;
+    if (!is_unit_char(c))
       return -1;
+    k |= (uint64_t)(c | 0x20) << (shift & 63); /* past 7 bytes: not used */
+  }
+  unit->ptr = (const char *)e - n;
+  unit->len = n;
+  *key = n <= 7 ? k | DSMR_UNIT_LEN(n) : DSMR_UNIT_LONG;
   return 0;
 }
 
@@ -71,7 +80,7 @@ static int parse_unit(const unsigned char *p, const unsigned char *e,
  * them, so count significant digits exactly and stop early on long digit
  * strings (a 34-digit serial number need not be read to its end). */
 static int parse_long(const unsigned char *p, const unsigned char *e, int neg,
-                      struct dsmr_number *out) {
+                      struct dsmr_number *out, uint64_t *unit_key) {
   uint64_t m = 0;
   unsigned decimals = 0;
   const unsigned char *start = p;
@@ -97,17 +106,20 @@ static int parse_long(const unsigned char *p, const unsigned char *e, int neg,
   if (sig > MAX_DIGITS || (p < e && (unsigned)*p - '0' <= 9))
     return -1;
   struct dsmr_span unit = {NULL, 0};
-  if (p < e && (*p != '*' || parse_unit(p + 1, e, &unit) != 0))
+  uint64_t key = DSMR_UNIT_NONE;
+  if (p < e && (*p != '*' || parse_unit(p + 1, e, &unit, &key) != 0))
     return -1;
   out->mantissa = neg ? -(int64_t)m : (int64_t)m;
   out->decimals = decimals;
   out->unit = unit;
+  *unit_key = key;
   return 0;
 }
 
 /* The mapper calls this on most groups of a telegram, so the usual case
  * (at most 18 digits in all, which always fit) is one plain pass. */
-int dsmr_parse_number(struct dsmr_span group, struct dsmr_number *out) {
+int dsmr_parse_number_key(struct dsmr_span group, struct dsmr_number *out,
+                          uint64_t *unit_key) {
   const unsigned char *p = (const unsigned char *)group.ptr;
   const unsigned char *e = p + group.len;
   uint64_t m = 0;
@@ -135,15 +147,22 @@ int dsmr_parse_number(struct dsmr_span group, struct dsmr_number *out) {
   /* Up to 18 digits in all, m is exact and the 18-significant-digit and
    * 18-decimal limits hold by themselves. */
   if (nint + ndec > MAX_DIGITS)
-    return parse_long(start, e, neg, out);
+    return parse_long(start, e, neg, out, unit_key);
 
   struct dsmr_span unit = {NULL, 0};
-  if (p < e && (*p != '*' || parse_unit(p + 1, e, &unit) != 0))
+  uint64_t key = DSMR_UNIT_NONE;
+  if (p < e && (*p != '*' || parse_unit(p + 1, e, &unit, &key) != 0))
     return -1;
   out->mantissa = neg ? -(int64_t)m : (int64_t)m;
   out->decimals = (unsigned)ndec;
   out->unit = unit;
+  *unit_key = key;
   return 0;
+}
+
+int dsmr_parse_number(struct dsmr_span group, struct dsmr_number *out) {
+  uint64_t unit_key;
+  return dsmr_parse_number_key(group, out, &unit_key);
 }
 
 int dsmr_number_scaled(const struct dsmr_number *n, unsigned want_decimals,

@@ -7,7 +7,8 @@
  * object (7 rounds of hard-to-predict branches), a third of the mapper's
  * time. Lookup is instead one multiplicative hash into a 512-slot index
  * that is perfect for this table (no two rows share a slot), so it is one
- * probe and one key comparison, ~20 instructions.
+ * probe and one key comparison, ~20 instructions (dsmr_obis_find in
+ * obis_table.h).
  *
  * The rows are written once, in OBIS_ROWS, and expanded three times: into
  * the table, into an enum of row numbers, and into the slot index with
@@ -16,7 +17,7 @@
  * that collides with another makes the compiler complain (-Woverride-init,
  * part of -Wextra with gcc; -Winitializer-overrides with clang), and
  * tests/test_mapper.c fail ("every row found by lookup"). Then choose
- * another OBIS_HASH_MULT: tools/obis-hash.py finds one. */
+ * another OBIS_HASH_MULT (obis_table.h): tools/obis-hash.py finds one. */
 #include "obis_table.h"
 #include "mapper.h"
 
@@ -143,47 +144,25 @@ const unsigned dsmr_obis_table_len =
 #define AS_ROW_NAME(a, b, c, d, e, ...) ROW_##a##_##b##_##c##_##d##_##e,
 enum { OBIS_ROWS(AS_ROW_NAME) OBIS_ROW_COUNT };
 
-/* The slot of a key: the top bits of key * OBIS_HASH_MULT (Knuth's
- * multiplicative hashing). Any odd 64-bit multiplier that spreads this
- * table's keys over distinct slots will do; tools/obis-hash.py found this
- * one. 512 slots keep that easy to find for ~100 rows (and for some more
- * rows to come) at one byte each. */
-#define OBIS_HASH_BITS 9
-#define OBIS_HASH_MULT 0x647b114c433bbaa5ULL
-#define OBIS_HASH(key)                                                         \
-  ((unsigned)(((key)*OBIS_HASH_MULT) >> (64 - OBIS_HASH_BITS)))
-
 _Static_assert(OBIS_ROW_COUNT < 255, "slot index holds row + 1 in a byte");
 
-/* slot -> row + 1, or 0 for no row. */
+/* slot -> row + 1, or 0 for no row. Two rows in one slot would be the same
+ * designator twice: a compiler warning (an error with --enable-werror). */
 #define AS_SLOT(a, b, c, d, e, ...)                                            \
   [OBIS_HASH(OBIS_KEY(a, b, c, d, e))] = ROW_##a##_##b##_##c##_##d##_##e + 1,
 
-static const uint8_t obis_slot[1u << OBIS_HASH_BITS] = {OBIS_ROWS(AS_SLOT)};
+const uint8_t dsmr_obis_slot[1u << OBIS_HASH_BITS] = {OBIS_ROWS(AS_SLOT)};
 
 const struct obis_entry *dsmr_obis_lookup(const struct dsmr_obis *id) {
-  unsigned b = id->b;
-  /* An explicit "*255" (Q3D meters) is the same object as no F field; any
-   * other F is an object we do not know. */
-  if (id->f != 255)
-    return NULL;
-  /* M-Bus channels 1..4 share one row (stored under B = 1). */
-  if (id->a == 0 && b - 1u < 4u)
-    b = 1;
-  uint64_t key = OBIS_KEY(id->a, b, id->c, id->d, id->e);
-  unsigned row = obis_slot[OBIS_HASH(key)];
-  /* Keys not in the table land on an empty slot or on another row's. */
-  if (row == 0 || dsmr_obis_table[row - 1].key != key)
-    return NULL;
-  return &dsmr_obis_table[row - 1];
+  return dsmr_obis_find(id);
 }
 
 const char *dsmr_obis_name(const struct dsmr_obis *id) {
-  const struct obis_entry *e = dsmr_obis_lookup(id);
+  const struct obis_entry *e = dsmr_obis_find(id);
   return e ? e->name : NULL;
 }
 
 int dsmr_obis_group_is_time(const struct dsmr_obis *id, unsigned index) {
-  const struct obis_entry *e = dsmr_obis_lookup(id);
+  const struct obis_entry *e = dsmr_obis_find(id);
   return e && e->time_group == index + 1;
 }

@@ -1,6 +1,8 @@
 /* The library's knowledge of OBIS objects: one sorted table that says, for
- * every object we know, what it is called and how the mapper treats it.
- * Internal to libdsmr (the mapper and dsmr_obis_describe use it). */
+ * every object we know, what it is called and how the mapper treats it,
+ * and a perfect-hash index into it; and units as integers, which is how
+ * the mapper checks them (number.c makes them while it reads a value).
+ * Internal to libdsmr: obis.c, number.c, mapper.c and the tests use it. */
 #ifndef DSMR_OBIS_TABLE_H
 #define DSMR_OBIS_TABLE_H
 
@@ -48,10 +50,113 @@ struct obis_entry {
   (((uint64_t)(a) << 32) | ((uint64_t)(b) << 24) | ((uint64_t)(c) << 16) |     \
    ((uint64_t)(d) << 8) | (uint64_t)(e))
 
-const struct obis_entry *dsmr_obis_lookup(const struct dsmr_obis *id);
-
 /* For tests: the table and its size (it must be sorted by key). */
 extern const struct obis_entry dsmr_obis_table[];
 extern const unsigned dsmr_obis_table_len;
+
+/* Lookup (see obis.c): slot = the top OBIS_HASH_BITS bits of
+ * key * OBIS_HASH_MULT, and dsmr_obis_slot[slot] = row + 1 (0: no row).
+ * The multiplier is one under which no two rows of the table share a slot;
+ * tools/obis-hash.py finds one when rows are added. */
+#define OBIS_HASH_BITS 9
+#define OBIS_HASH_MULT 0x647b114c433bbaa5ULL
+#define OBIS_HASH(key)                                                         \
+  ((unsigned)(((key)*OBIS_HASH_MULT) >> (64 - OBIS_HASH_BITS)))
+
+extern const uint8_t dsmr_obis_slot[1u << OBIS_HASH_BITS];
+
+/* OBIS_KEY of an id. */
+static inline uint64_t dsmr_obis_key(const struct dsmr_obis *id) {
+#if defined(__GNUC__)
+  /* The same number, built from the fields in memory order and then
+   * byte-reversed: compilers turn that into one load and a bswap instead
+   * of five loads, four shifts and four ors. */
+  uint64_t mem = (uint64_t)id->a | (uint64_t)id->b << 8 |
+                 (uint64_t)id->c << 16 | (uint64_t)id->d << 24 |
+                 (uint64_t)id->e << 32;
+  return __builtin_bswap64(mem << 24);
+#else
+  return OBIS_KEY(id->a, id->b, id->c, id->d, id->e);
+#endif
+}
+
+/* The row of an object, or NULL when we do not know it. Inline because the
+ * mapper calls it for every object of every telegram. */
+static inline const struct obis_entry *
+dsmr_obis_find(const struct dsmr_obis *id) {
+  /* An explicit "*255" (Q3D meters) is the same object as no F field; any
+   * other F is an object we do not know. */
+  if (id->f != 255)
+    return NULL;
+  uint64_t key = dsmr_obis_key(id);
+  /* M-Bus channels 1..4 (A = 0, B = 1..4) share the row under B = 1: those
+   * are exactly the keys from OBIS_KEY(0, 1, 0, 0, 0) up to below
+   * OBIS_KEY(0, 5, 0, 0, 0). */
+  if (key - OBIS_KEY(0, 1, 0, 0, 0) < OBIS_KEY(0, 4, 0, 0, 0))
+    key = (key & OBIS_KEY(0, 0, 255, 255, 255)) | OBIS_KEY(0, 1, 0, 0, 0);
+  unsigned row = dsmr_obis_slot[OBIS_HASH(key)];
+  /* Keys not in the table land on an empty slot or on another row's. */
+  if (row == 0 || dsmr_obis_table[row - 1].key != key)
+    return NULL;
+  return &dsmr_obis_table[row - 1];
+}
+
+/* The same, out of line (for dsmr-cat and the tests). */
+const struct obis_entry *dsmr_obis_lookup(const struct dsmr_obis *id);
+
+/* ---- units as integers --------------------------------------------------
+ *
+ * Every value is checked against the one or two units its object allows.
+ * Comparing case-insensitive strings for that cost more than reading the
+ * number, so a unit becomes one integer, its key, and a check is one
+ * compare: the unit's bytes with A-Z folded to a-z (only those: "m\x13"
+ * must not pass for "m3"), first byte lowest, and its length in the top
+ * byte (so "m" and "m\0" differ). Units of more than 7 bytes all have the
+ * key DSMR_UNIT_LONG, which no unit we accept has. */
+#define DSMR_UNIT_LEN(n) ((uint64_t)(n) << 56)
+#define DSMR_UNIT_KEY(n, a, b, c, d, e)                                        \
+  (DSMR_UNIT_LEN(n) | (uint64_t)(a) | (uint64_t)(b) << 8 |                     \
+   (uint64_t)(c) << 16 | (uint64_t)(d) << 24 | (uint64_t)(e) << 32)
+#define DSMR_UNIT_NONE DSMR_UNIT_LEN(0) /* no unit written */
+#define DSMR_UNIT_LONG DSMR_UNIT_LEN(8)
+#define DSMR_UNIT_NEVER UINT64_MAX /* equal to no key */
+
+/* The n <= 7 bytes at p as a number, first byte lowest, zeros above:
+ * two overlapping 4-byte reads for 4..7 bytes, three overlapping single
+ * bytes for 1..3 (compilers emit plain loads; never past p + n). */
+static inline uint64_t dsmr_unit_bytes(const unsigned char *p, size_t n) {
+  if (n >= 4) {
+    const unsigned char *q = p + n - 4;
+    uint64_t lo = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+                  (uint64_t)p[3] << 24;
+    uint64_t hi = (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 |
+                  (uint64_t)q[3] << 24;
+    return lo | hi << (8 * (n - 4));
+  }
+  return (uint64_t)p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) |
+         (uint64_t)p[n - 1] << (8 * (n - 1));
+}
+
+/* The key of any text (number.c has a quicker way for units it checked). */
+static inline uint64_t dsmr_unit_key(struct dsmr_span u) {
+  const uint64_t ones = 0x0101010101010101ULL, highs = ones * 0x80;
+  if (u.len == 0)
+    return DSMR_UNIT_NONE;
+  if (u.len > 7)
+    return DSMR_UNIT_LONG;
+  uint64_t x = dsmr_unit_bytes((const unsigned char *)u.ptr, u.len);
+  /* A-Z to a-z in all bytes at once: a byte is upper case when its low 7
+   * bits reach 'A' (0x41 + 0x3F sets bit 7) but not past 'Z' (0x5B + 0x25
+   * sets bit 7) and its own bit 7 is clear. The low 7 bits plus 0x3F
+   * never carry into the next byte. */
+  uint64_t low7 = x & ~highs;
+  uint64_t upper = (low7 + ones * 0x3F) & ~(low7 + ones * 0x25) & ~x & highs;
+  return (x | upper >> 2) | DSMR_UNIT_LEN(u.len);
+}
+
+/* dsmr_parse_number, and the unit's key in *unit_key (DSMR_UNIT_NONE
+ * without a unit); *out and *unit_key are untouched on error. */
+int dsmr_parse_number_key(struct dsmr_span group, struct dsmr_number *out,
+                          uint64_t *unit_key);
 
 #endif

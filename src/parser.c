@@ -22,8 +22,10 @@
 
 #if defined(__GNUC__)
 #define COLD __attribute__((cold, noinline))
+#define HOT_INLINE __attribute__((always_inline)) inline
 #else
 #define COLD
+#define HOT_INLINE inline
 #endif
 
 static inline uint64_t load64(const char *s) {
@@ -158,7 +160,7 @@ static const char *field_checked(const char *s, const char *e, uint8_t *out) {
 /* A-B:C.D.E[*F] with at least OBIS_MAX readable bytes at s; returns the
  * end of the id, or NULL. Ids are a third of a telegram's bytes, so this
  * is the parser's second hot spot after the group scan. */
-static inline const char *obis_fast(const char *s, struct dsmr_obis *o) {
+static HOT_INLINE const char *obis_fast(const char *s, struct dsmr_obis *o) {
 #ifdef LITTLE_ENDIAN_WORDS
   /* Nearly every id starts "d-d:" (A and B are single digits): check the
    * four bytes at once. Bytes 0 and 2 must be 0x30..0x39: high nibble 3,
@@ -326,8 +328,9 @@ static int not_object(struct dsmr_parser *p, const char **sp, unsigned *line,
   return 0;
 }
 
-enum dsmr_parse_status dsmr_parser_next(struct dsmr_parser *p,
-                                        struct dsmr_object *obj) {
+/* The general case: any line, with every rule of the grammar. */
+COLD static enum dsmr_parse_status next_general(struct dsmr_parser *p,
+                                                struct dsmr_object *obj) {
   const char *s = p->pos, *e = p->end;
   unsigned line = p->line;
   enum dsmr_parse_status st;
@@ -404,4 +407,59 @@ enum dsmr_parse_status dsmr_parser_next(struct dsmr_parser *p,
   obj->flags = flags;
   obj->ngroups = n;
   return DSMR_PARSE_OBJECT;
+}
+
+/* The common case, which is nearly every line of a real telegram: an id,
+ * groups with nothing but value text in them, and a line end (CR LF or
+ * LF) that is not followed by a continuation line. Returns where the next
+ * line starts, or NULL for anything else (then next_general reads the line
+ * again from its start, so what the fast path accepts it must parse
+ * exactly as next_general would). Kept apart and small, so that it needs
+ * few registers: the general parser costs ~30 instructions per object
+ * just to save and restore them. */
+static inline const char *line_fast(const char *s, const char *e,
+                                    struct dsmr_object *obj) {
+  const char *id = s;
+  if (!(s = obis_fast(s, &obj->obis)) || *s != '(')
+    return NULL;
+  obj->id.ptr = id;
+  obj->id.len = (size_t)(s - id);
+  unsigned n = 0;
+  for (;;) {
+    const char *g = ++s;
+    s = scan_group(s, e);
+    /* ')' and room for the line end after it (s + 1 < e below) */
+    if (e - s < 3 || *s != ')')
+      return NULL;
+    obj->groups[n].ptr = g;
+    obj->groups[n].len = (size_t)(s - g);
+    n++;
+    if (*++s != '(')
+      break;
+    if (n == DSMR_MAX_GROUPS)
+      return NULL;
+  }
+  if (s[0] == '\r' && s[1] == '\n')
+    s += 2;
+  else if (s[0] == '\n')
+    s++;
+  else
+    return NULL;
+  if (s < e && *s == '(')
+    return NULL; /* a continuation line */
+  obj->flags = 0;
+  obj->ngroups = n;
+  return s;
+}
+
+enum dsmr_parse_status dsmr_parser_next(struct dsmr_parser *p,
+                                        struct dsmr_object *obj) {
+  const char *s = p->pos, *e = p->end;
+  /* obis_fast needs OBIS_MAX bytes; then this is an object line or not. */
+  if (e - s >= OBIS_MAX && (s = line_fast(s, e, obj)) != NULL) {
+    obj->line = p->line++;
+    p->pos = s;
+    return DSMR_PARSE_OBJECT;
+  }
+  return next_general(p, obj);
 }

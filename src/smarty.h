@@ -47,7 +47,7 @@
 
 /* Bytes a bare frame adds around its plaintext: DB 08, system title, the
  * 3-byte length form, 30, counter, tag. */
-#define DSMR_SMARTY_FRAME_OVERHEAD 25
+#define DSMR_SMARTY_FRAME_OVERHEAD 30
 /* Room for one HDLC segment (11-bit length + flag) on top of a frame being
  * reassembled, with HDLC header, LLC and FCS. */
 #define DSMR_SMARTY_HDLC_HEADROOM 2064
@@ -65,7 +65,7 @@ enum dsmr_smarty_event {
                               than the last accepted one: refused */
   DSMR_SMARTY_MALFORMED,   /* a frame cut short, a length that cannot be, an
                               HDLC frame without a DB 08 frame inside */
-  DSMR_SMARTY_TOO_LARGE,   /* the frame does not fit the buffer: skipped */
+  DSMR_SMARTY_TOO_LARGE,   /* the frame does not fit the buffer: dropped */
 };
 
 /* Filled for every event but NONE; data/len only for PLAINTEXT. */
@@ -104,8 +104,7 @@ struct dsmr_smarty {
   size_t base;      /* buf[0..base): reassembled HDLC segment payload */
   size_t drop;      /* bytes of buf to discard at the next call */
   size_t scanned;   /* bare frame: body bytes searched for a restart */
-  size_t quiet;     /* bytes of a failed frame: dropped, but not noise */
-  uint64_t skip;    /* bytes of an oversized frame still to skip */
+  size_t quiet;     /* bytes of a reported frame: rescanned, not noise */
   int after_hdlc;   /* a 7E here is the closing flag of the last frame */
   int have_counter; /* last_counter is valid */
   uint32_t last_counter;

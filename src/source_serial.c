@@ -9,8 +9,10 @@
  * "cooks" input: CR becomes LF, lines are buffered, bytes are echoed). */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libserialport.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,56 @@ static speed_t speed_constant(int baud) {
   }
 }
 
+/* Name of user uid / group gid, or the number. */
+static void user_name(uid_t uid, char *buf, size_t len) {
+  struct passwd pw, *res = NULL;
+  char tmp[1024];
+  if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
+    snprintf(buf, len, "%s", res->pw_name);
+  else
+    snprintf(buf, len, "%u", (unsigned)uid);
+}
+
+static void group_name(gid_t gid, char *buf, size_t len) {
+  struct group gr, *res = NULL;
+  char tmp[4096];
+  if (getgrgid_r(gid, &gr, tmp, sizeof(tmp), &res) == 0 && res)
+    snprintf(buf, len, "%s", res->gr_name);
+  else
+    snprintf(buf, len, "%u", (unsigned)gid);
+}
+
+/* EACCES: who we are, who may read the device, and what to change. */
+static void permission_error(char *err, size_t errlen, const char *path) {
+  char me[64], owner[64], group[64];
+  struct stat st;
+
+  user_name(geteuid(), me, sizeof(me));
+  if (stat(path, &st) != 0) {
+    snprintf(err, errlen,
+             "permission denied opening %s as user %s: give that user read "
+             "access to the device (usually: add it to the group 'dialout')",
+             path, me);
+    return;
+  }
+  user_name(st.st_uid, owner, sizeof(owner));
+  group_name(st.st_gid, group, sizeof(group));
+  if (st.st_mode & S_IRGRP)
+    snprintf(err, errlen,
+             "permission denied opening %s (owner %s, group %s, mode %04o) as "
+             "user %s: add user %s to the group '%s' (e.g. usermod -aG %s "
+             "%s) and restart collectd, or run collectd as root",
+             path, owner, group, (unsigned)(st.st_mode & 07777), me, me, group,
+             group, me);
+  else
+    snprintf(err, errlen,
+             "permission denied opening %s (owner %s, group %s, mode %04o) as "
+             "user %s: the device is not readable by its group; give user "
+             "%s read access (e.g. a udev rule with GROUP=\"dialout\", "
+             "MODE=\"0660\") or run collectd as root",
+             path, owner, group, (unsigned)(st.st_mode & 07777), me, me);
+}
+
 /* The reason an open failed, with what the user can do about it. */
 static void open_error(char *err, size_t errlen, const char *path, int e) {
   switch (e) {
@@ -67,10 +119,7 @@ static void open_error(char *err, size_t errlen, const char *path, int e) {
     break;
   case EACCES:
   case EPERM:
-    snprintf(err, errlen,
-             "permission denied opening %s: run collectd as a user that "
-             "may read it (usually: member of the group 'dialout')",
-             path);
+    permission_error(err, errlen, path);
     break;
   case EBUSY:
     snprintf(err, errlen, "%s is busy (another program holds it)", path);

@@ -36,9 +36,8 @@ static int tap_ok(int cond, const char *fmt, ...) {
 #define is_str(got, want, ...)                                                 \
   do {                                                                         \
     const char *tap_g_ = (got), *tap_w_ = (want);                              \
-    if (!tap_ok(tap_g_ && tap_w_ && strcmp(tap_g_, tap_w_) == 0,              \
-                __VA_ARGS__))                                                  \
-      printf("#   got \"%s\", want \"%s\"\n", tap_g_ ? tap_g_ : "(null)",     \
+    if (!tap_ok(tap_g_ && tap_w_ && strcmp(tap_g_, tap_w_) == 0, __VA_ARGS__)) \
+      printf("#   got \"%s\", want \"%s\"\n", tap_g_ ? tap_g_ : "(null)",      \
              tap_w_ ? tap_w_ : "(null)");                                      \
   } while (0)
 

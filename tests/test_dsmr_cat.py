@@ -165,7 +165,8 @@ try:
     p, text = start_sim("--tcp", "127.0.0.1:0", "--generate", "dsmr4",
                         "--rate", "20", "--count", "200")
     try:
-        port = text.split("listening on 127.0.0.1:")[1].split()[0]
+        port = text.split("listening on 127.0.0.1:")[1].split()[0] \
+            if "listening on 127.0.0.1:" in text else "1"
         rc, out, err = run("--json", "--host", "127.0.0.1", "--port", port,
                            "--count", "2")
         lines = out.splitlines()

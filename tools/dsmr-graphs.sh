@@ -1,78 +1,139 @@
 #!/bin/bash
-# Draw the dsmr plugin's RRD files as PNG graphs:
-#   power.png   power per phase (import up, export down), last hour
-#   energy.png  energy imported and exported per day, last 7 days
-#   gas.png     gas used per hour, last 24 hours
+# Draw the dsmr plugin's RRD files as PNG graphs, the panels of the Grafana
+# dashboard (contrib/grafana/dsmr-influxdb.json):
+#   power.png    power import (up) and export (down), total and per phase, last hour
+#   voltage.png  voltage per phase, last hour
+#   energy.png   energy imported and exported today, cumulative since midnight
+#   gas.png      gas flow over the last 24 hours, and gas used today
+#   health.png   telegrams per minute by outcome, last hour
 # usage: tools/dsmr-graphs.sh RRD_DIR OUT_DIR
 #   RRD_DIR is collectd's  DataDir/<host>/dsmr-<meter>
+# "Today" is local time: set TZ (e.g. TZ=Europe/Amsterdam) if the machine's
+# zone is not the meter's.
+#
+# Why "today since midnight" and not bars per day over a week: rrdtool graph
+# averages the data of one pixel and drops the newest, incomplete pixel (12
+# minutes in a 7-day graph), and collectd's RRD files keep the fine rows for
+# a few hours only (the 7-day archive has 37-minute rows): a week of bars is
+# blank for the first hour and always misses the last part of today.
+# Registers are DERIVE (Wh, L): the files hold rates (Wh/s, L/s), and the
+# energy of a stretch of time is rate x seconds summed over it (unknown
+# stretches count as nothing, never as an average).
 set -euo pipefail
 rrd=${1:?usage: dsmr-graphs.sh RRD_DIR OUT_DIR}
 out=${2:?usage: dsmr-graphs.sh RRD_DIR OUT_DIR}
 mkdir -p "$out"
 base=(--imgformat PNG --width 800 --height 240 --slope-mode
   --color BACK#ffffff --color CANVAS#ffffff)
-common=("${base[@]}" --lower-limit 0)
 have() { [ -f "$rrd/$1.rrd" ]; }
+draw() { # file args...: one graph; its output (PRINT lines) is not wanted
+  local f=$1
+  shift
+  rrdtool graph "$out/$f" "$@" >/dev/null
+  echo "graph: $out/$f"
+}
+phase_colors=(1f77b4 ff7f0e 9467bd)
 
-# Power per phase: fall back to the total on single-phase meters.
+# Power: totals as areas (import up, export down), phases as lines.
 args=()
-colors=(1f77b4 ff7f0e 2ca02c)
-n=0
+if have power-import; then
+  args+=("DEF:imp=$rrd/power-import.rrd:value:AVERAGE"
+    "AREA:imp#d6272860:import"
+    "GPRINT:imp:LAST:latest %.0lf W")
+fi
+if have power-export; then
+  args+=("DEF:exp=$rrd/power-export.rrd:value:AVERAGE" "CDEF:nexp=exp,-1,*"
+    "AREA:nexp#2ca02c60:export"
+    "GPRINT:exp:LAST:latest %.0lf W\\n")
+fi
 for l in 1 2 3; do
-  have "power-import_l$l" || continue
-  args+=("DEF:i$l=$rrd/power-import_l$l.rrd:value:AVERAGE"
-    "LINE1:i$l#${colors[$((l - 1))]}:import L$l")
-  if have "power-export_l$l"; then
-    args+=("DEF:e$l=$rrd/power-export_l$l.rrd:value:AVERAGE" "CDEF:ne$l=e$l,-1,*"
-      "LINE1:ne$l#${colors[$((l - 1))]}:export L$l\\n")
+  c=${phase_colors[$((l - 1))]}
+  if have "power-import_l$l"; then
+    args+=("DEF:i$l=$rrd/power-import_l$l.rrd:value:AVERAGE"
+      "LINE1:i$l#$c:L$l")
+    if have "power-export_l$l"; then
+      args+=("DEF:e$l=$rrd/power-export_l$l.rrd:value:AVERAGE"
+        "CDEF:ne$l=e$l,-1,*" "LINE1:ne$l#$c")
+    fi
   fi
-  n=$((n + 1))
 done
-if [ $n -eq 0 ] && have power-import; then
-  args+=("DEF:i=$rrd/power-import.rrd:value:AVERAGE" "LINE1:i#1f77b4:import")
+if [ ${#args[@]} -gt 0 ]; then
+  draw power.png "${base[@]}" --start -1h --title "Power (W): import up, export down" \
+    --vertical-label W "${args[@]}"
+fi
+
+# Voltage per phase.
+args=()
+for l in 1 2 3; do
+  have "voltage-l$l" || continue
+  args+=("DEF:v$l=$rrd/voltage-l$l.rrd:value:AVERAGE"
+    "LINE1:v$l#${phase_colors[$((l - 1))]}:L$l"
+    "GPRINT:v$l:LAST:%.1lf V")
+done
+if [ ${#args[@]} -gt 0 ]; then
+  draw voltage.png "${base[@]}" --start -1h --title "Voltage (V)" \
+    --vertical-label V --alt-autoscale "${args[@]}"
+fi
+
+# Energy today. The tariff registers add up to the total (a meter with a
+# total register 1.8.0/2.8.0 and no tariffs: that one).
+#   sum   the registers' rates, unknown as 0
+#   cum   running total since midnight: NEWDAY starts it again at 0
+args=()
+for dir in import export; do
+  terms=""
+  n=0
+  for t in t1 t2 t3 t4; do
+    have "dsmr_energy-${dir}_$t" || continue
+    args+=("DEF:$dir$t=$rrd/dsmr_energy-${dir}_$t.rrd:value:AVERAGE"
+      "CDEF:$dir${t}z=$dir$t,UN,0,$dir$t,IF")
+    terms=${terms:+$terms,}$dir${t}z${terms:+,+}
+    n=$((n + 1))
+  done
+  if [ $n -eq 0 ] && have "dsmr_energy-$dir"; then
+    args+=("DEF:${dir}all=$rrd/dsmr_energy-$dir.rrd:value:AVERAGE"
+      "CDEF:${dir}allz=${dir}all,UN,0,${dir}all,IF")
+    terms=${dir}allz
+  fi
+  [ -n "$terms" ] || continue
+  args+=("CDEF:${dir}cum=NEWDAY,0,PREV,IF,$terms,STEPWIDTH,*,1000,/,ADDNAN"
+    "VDEF:${dir}today=${dir}cum,LAST")
+  if [ "$dir" = import ]; then
+    args+=("AREA:${dir}cum#d6272880:imported" "GPRINT:${dir}today:today %.3lf kWh\\n")
+  else
+    args+=("LINE2:${dir}cum#2ca02c:exported" "GPRINT:${dir}today:today %.3lf kWh\\n")
+  fi
+done
+if [ ${#args[@]} -gt 0 ]; then
+  draw energy.png "${base[@]}" --lower-limit 0 --units-exponent 0 --start midnight --end now \
+    --title "Energy today (kWh, since midnight)" --vertical-label kWh "${args[@]}"
+fi
+
+# Gas: the flow between two readings (m3/h) and the running total today.
+if have dsmr_volume-gas; then
+  draw gas.png "${base[@]}" --lower-limit 0 --units-exponent 0 --start -24h --title "Gas (m3/h)" \
+    --vertical-label m3/h \
+    "DEF:g=$rrd/dsmr_volume-gas.rrd:value:AVERAGE" \
+    "CDEF:gh=g,3600,*,1000,/" "CDEF:gz=g,UN,0,g,IF" \
+    "CDEF:gcum=NEWDAY,0,PREV,IF,gz,STEPWIDTH,*,1000,/,ADDNAN" \
+    "VDEF:gtoday=gcum,LAST" \
+    "AREA:gh#8c564b:gas flow" "GPRINT:gtoday:used today %.3lf m3\\n"
+fi
+
+# Telegram health: telegrams per minute by outcome, and the age of the last
+# valid one.
+args=()
+hcolors=(ok:2ca02c crc_error:d62728 malformed:ff7f0e too_large:9467bd dropped:7f7f7f)
+for oc in "${hcolors[@]}"; do
+  o=${oc%%:*}
+  have "dsmr_telegrams-$o" || continue
+  args+=("DEF:$o=$rrd/dsmr_telegrams-$o.rrd:value:AVERAGE" "CDEF:${o}m=$o,60,*"
+    "LINE1:${o}m#${oc##*:}:$o" "GPRINT:${o}m:AVERAGE:%.1lf/min")
+done
+if have dsmr_age; then
+  args+=("DEF:age=$rrd/dsmr_age.rrd:value:MAX" "GPRINT:age:LAST:\\nage of the last valid telegram %.0lf s")
 fi
 if [ ${#args[@]} -gt 0 ]; then
-  rrdtool graph "$out/power.png" "${base[@]}" \
-    --start -1h --title "Power per phase (W)" --vertical-label W "${args[@]}" >/dev/null
+  draw health.png "${base[@]}" --lower-limit 0 --start -1h \
+    --title "Telegrams per minute" --vertical-label "/min" "${args[@]}"
 fi
-
-# Energy per day: the registers are DERIVE (Wh), so the RRD holds Wh/s;
-# a day's average rate x 86400 s is that day's energy.
-args=()
-sum_i="" sum_e=""
-for t in t1 t2 t3 t4 ""; do
-  name=import${t:+_$t}
-  have "dsmr_energy-$name" || continue
-  v=${t:-all}
-  args+=("DEF:i$v=$rrd/dsmr_energy-$name.rrd:value:AVERAGE:step=86400")
-  sum_i=${sum_i:+$sum_i,}i$v${sum_i:+,ADDNAN}
-  [ "$t" = "" ] && { sum_i="iall"; break; }
-done
-for t in t1 t2 t3 t4 ""; do
-  name=export${t:+_$t}
-  have "dsmr_energy-$name" || continue
-  v=${t:-all}
-  args+=("DEF:e$v=$rrd/dsmr_energy-$name.rrd:value:AVERAGE:step=86400")
-  sum_e=${sum_e:+$sum_e,}e$v${sum_e:+,ADDNAN}
-  [ "$t" = "" ] && { sum_e="eall"; break; }
-done
-if [ -n "$sum_i" ]; then
-  args+=("CDEF:imp=$sum_i,86400,*,1000,/" "VDEF:impt=imp,LAST"
-    "AREA:imp#d62728:imported kWh/day" "GPRINT:impt:today so far %.2lf kWh\\n")
-  if [ -n "$sum_e" ]; then
-    args+=("CDEF:exp=$sum_e,86400,*,1000,/" "VDEF:expt=exp,LAST"
-      "LINE2:exp#2ca02c:exported kWh/day" "GPRINT:expt:today so far %.2lf kWh\\n")
-  fi
-  rrdtool graph "$out/energy.png" "${common[@]}" --start -7d --step 86400 \
-    --title "Energy per day (kWh)" --vertical-label kWh "${args[@]}" >/dev/null
-fi
-
-# Gas: litres per hour over the last day, and today's total in m3.
-if have dsmr_volume-gas; then
-  rrdtool graph "$out/gas.png" "${common[@]}" --start -24h --step 3600 \
-    --title "Gas (m3 per hour)" --vertical-label m3/h \
-    "DEF:g=$rrd/dsmr_volume-gas.rrd:value:AVERAGE:step=3600" \
-    "CDEF:gh=g,3600,*,1000,/" "VDEF:tot=g,TOTAL" "CDEF:unk=g,UN,1,0,IF" \
-    "AREA:gh#8c564b:gas m3/h" "GPRINT:tot:%.3lf L in the last 24 h\\n" >/dev/null
-fi
-ls "$out"/*.png 2>/dev/null | sed 's/^/graph: /'

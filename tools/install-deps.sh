@@ -4,7 +4,7 @@
 # as a user who may sudo.
 set -e
 PACKAGES="build-essential autoconf automake libtool pkg-config
-  libserialport-dev libserialport0 collectd-core collectd-dev rrdtool
+  libserialport-dev libserialport0 libgcrypt20-dev collectd-core collectd-dev rrdtool
   python3 clang libclang-rt-14-dev valgrind clang-format procps"
 missing=""
 for p in $PACKAGES; do

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""Find (or check) OBIS_HASH_MULT for the OBIS table in src/obis.c.
+"""Find (or check) OBIS_HASH_MULT for the OBIS table.
 
-src/obis.c looks an object up by hashing its key into a slot index that is
-perfect for the table (no two rows share a slot): slot = top OBIS_HASH_BITS
-bits of (key * OBIS_HASH_MULT) mod 2^64. When a new row makes two rows
-collide, the compiler warns about a repeated designated initializer and
+The library looks an object up by hashing its key into a slot index that
+is perfect for the table in src/obis.c (no two rows share a slot):
+slot = top OBIS_HASH_BITS bits of (key * OBIS_HASH_MULT) mod 2^64, both
+defined in src/obis_table.h. When a new row makes two rows collide, the
+compiler warns about a repeated designated initializer and
 tests/test_mapper.c fails; run this script and paste the multiplier it
-prints into src/obis.c.
+prints into src/obis_table.h.
 
-usage: tools/obis-hash.py [src/obis.c]          print a multiplier that fits
-       tools/obis-hash.py --check [src/obis.c]  exit 1 unless the current fits
+usage: tools/obis-hash.py [SRCDIR]          print a multiplier that fits
+       tools/obis-hash.py --check [SRCDIR]  exit 1 unless the current fits
+SRCDIR defaults to the src/ directory next to this script's.
 """
+import os
 import re
 import sys
 
@@ -39,13 +42,15 @@ def splitmix64(state):
 
 def main(argv):
     check = "--check" in argv
-    paths = [a for a in argv[1:] if a != "--check"]
-    text = open(paths[0] if paths else "src/obis.c").read()
-    keys = keys_of(text)
-    bits = int(re.search(r"#define OBIS_HASH_BITS (\d+)", text).group(1))
+    dirs = [a for a in argv[1:] if a != "--check"]
+    src = dirs[0] if dirs else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "src")
+    keys = keys_of(open(os.path.join(src, "obis.c")).read())
+    header = open(os.path.join(src, "obis_table.h")).read()
+    bits = int(re.search(r"#define OBIS_HASH_BITS (\d+)", header).group(1))
     if check:
-        mult = int(re.search(r"#define OBIS_HASH_MULT (0x[0-9a-fA-F]+)", text)
-                   .group(1), 16)
+        mult = int(re.search(r"#define OBIS_HASH_MULT (0x[0-9a-fA-F]+)",
+                             header).group(1), 16)
         ok = fits(keys, mult, bits)
         print("%d rows, %d slots, multiplier %#x: %s"
               % (len(keys), 1 << bits, mult, "fits" if ok else "COLLIDES"))

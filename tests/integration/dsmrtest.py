@@ -321,8 +321,13 @@ class Collectd:
     to the log too) and the dsmr plugin from the build tree."""
 
     def __init__(self, meters, interval=1, plugin_block=None, tag="cd",
-                 write_plugins=True, env=None):
+                 write_plugins=True, env=None, writers=("csv", "rrdtool"),
+                 user=None, extra=""):
+        """writers: which of csv and rrdtool to load (write_plugins=False:
+        none). user: run collectd as this user (through setpriv; its
+        directory is handed to that user). extra: more configuration."""
         self.dir = tmpdir(tag)
+        self.user = user
         self.data = os.path.join(self.dir, "data")
         self.logfile = os.path.join(self.dir, "collectd.log")
         self.conf = os.path.join(self.dir, "collectd.conf")
@@ -334,15 +339,18 @@ class Collectd:
             raise RuntimeError("no %s/.libs/dsmr.so: build first" % BUILDDIR)
         block = plugin_block if plugin_block is not None else (
             "<Plugin dsmr>\n%s\n</Plugin>" % "\n".join(meters))
-        writers = ""
-        if write_plugins:
-            writers = """
+        wtext = ""
+        if write_plugins and "csv" in writers:
+            wtext += """
 LoadPlugin csv
-LoadPlugin rrdtool
 <Plugin csv>
   DataDir "{data}"
   StoreRates false
 </Plugin>
+""".format(data=self.data)
+        if write_plugins and "rrdtool" in writers:
+            wtext += """
+LoadPlugin rrdtool
 <Plugin rrdtool>
   DataDir "{data}"
 </Plugin>
@@ -367,12 +375,19 @@ PluginDir "{pdir}"
 LoadPlugin dsmr
 PluginDir "{stock}"
 {writers}
+{extra}
 {block}
 """.format(host=HOST, dir=self.dir, interval=interval, src=SRCDIR,
            stock=STOCK_PLUGINS, log=self.logfile, pdir=pdir,
-           writers=writers, block=block)
+           writers=wtext, block=block, extra=extra)
         with open(self.conf, "w") as f:
             f.write(text)
+        if user:
+            import pwd
+            pw = pwd.getpwnam(user)
+            for root, dirs, files in os.walk(self.dir):
+                for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                    os.chown(n, pw.pw_uid, pw.pw_gid)
 
     # -- running
     def _env(self):
@@ -387,7 +402,13 @@ PluginDir "{stock}"
 
     def _argv(self, *args):
         wrapper = shlex.split(os.environ.get("DSMR_TEST_WRAPPER", ""))
-        return wrapper + [COLLECTD] + list(args)
+        become = []
+        if self.user:
+            import pwd
+            gid = pwd.getpwnam(self.user).pw_gid
+            become = ["setpriv", "--reuid=" + self.user,
+                      "--regid=%d" % gid, "--init-groups", "--"]
+        return become + wrapper + [COLLECTD] + list(args)
 
     def start(self):
         out = open(self.out, "wb")
@@ -400,6 +421,17 @@ PluginDir "{stock}"
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def rss_kb(self):
+        """collectd's resident memory (kB), or None once it is gone."""
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+        return None
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -388,7 +388,11 @@ def main(argv=None):
         except (OSError, ValueError) as e:
             log("cannot open the output: %s" % e)
             return 1
-        manifest = Manifest(args.manifest)
+        try:
+            manifest = Manifest(args.manifest)
+        except OSError as e:
+            log("cannot open the manifest: %s" % e)
+            return 1
         loop = IoLoop(sinks)
         if args.wait:
             loop.run_until(None, lambda: any(s.has_reader() for s in sinks))

@@ -1,0 +1,690 @@
+/* Smarty decryption: finds general-glo-ciphering frames (bare, or inside
+ * HDLC) in a byte stream and opens them with AES-128-GCM.
+ *
+ * How the stream is held: buf[0..base) is payload reassembled from HDLC
+ * segments (usually empty); buf[base..len) holds the raw bytes of the one
+ * frame candidate being collected, starting at its first byte (DB or 7E).
+ * Bytes before a candidate are noise and are never copied. A candidate is
+ * parsed again from its first byte whenever bytes arrive: its header is at
+ * most ~30 bytes, and at 115200 baud that costs nothing, while keeping the
+ * raw bytes makes it possible to back off: when a candidate fails (a bogus
+ * header in noise, a frame cut short, a corrupted HDLC frame), only its first
+ * byte is dropped and the rest is scanned again, so the frame it swallowed
+ * is still found. Without timing information (the caller feeds bytes, not
+ * gaps) this is what keeps one glitch from costing two frames.
+ *
+ * What counts as a frame: DB 08, a valid length form and the security
+ * control byte 30 (about 26 bits of agreement) make a bare header credible;
+ * 7E A?, addresses, control and a matching HCS (about 28 bits) make an HDLC
+ * header credible. Anything less is noise, skipped silently. A credible
+ * frame ends in an event (plaintext, authentication failure, replay,
+ * malformed, too large).
+ *
+ * Why the tag is checked in a first pass: GCM authenticates the ciphertext,
+ * so the tag can be verified before any plaintext exists. The first pass
+ * decrypts into a small stack buffer that is wiped; only after the tag
+ * matched (and the counter moved forward) is the frame decrypted again, in
+ * place. The caller's buffer therefore never holds unauthenticated
+ * plaintext, and a failed frame's raw bytes stay intact for the rescan.
+ * Decrypting twice costs microseconds per telegram. */
+#include "smarty.h"
+
+#include <gcrypt.h>
+#include <stdio.h>
+#include <string.h>
+
+/* GCM with 12-byte tags via gcry_cipher_checktag: libgcrypt 1.6 and later. */
+#define NEED_LIBGCRYPT "1.6.0"
+
+#define GLO_CIPHERING 0xDB
+#define TITLE_LEN 8
+#define SC_AUTH_ENC                                                            \
+  0x30 /* security control: authenticated + encrypted,                         \
+          suite 0 (AES-128-GCM) */
+#define TAG_LEN 12
+#define HDLC_FLAG 0x7E
+#define MIN_CAP 64
+
+/* Smarty P1 specification 1.1.3, 3.2.5: the same for every meter. */
+static const uint8_t lux_auth_key[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
+                                         0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB,
+                                         0xCC, 0xDD, 0xEE, 0xFF};
+
+enum parse_result {
+  P_MORE, /* not enough bytes yet to decide */
+  P_NOT,  /* not a frame: its first byte is noise */
+  P_OK,   /* a credible header */
+};
+
+/* libgcrypt's state lives in the handle; the decoder keeps only the
+ * pointer, which it declares as the struct gcry_cipher_hd_t points to so
+ * that smarty.h does not need gcrypt.h. */
+static gcry_cipher_hd_t handle(const struct dsmr_smarty *d) {
+  return d->cipher;
+}
+
+static void wipe(void *p, size_t n) {
+  /* memset may be optimised away on memory that is about to die. */
+  if (p && n)
+    explicit_bzero(p, n);
+}
+
+static void set_err(char *err, size_t errlen, const char *msg,
+                    const char *detail) {
+  if (err && errlen)
+    snprintf(err, errlen, "%s%s%s", msg, detail ? ": " : "",
+             detail ? detail : "");
+}
+
+/* CRC-16/X.25 (poly 0x1021 reflected, init and final xor 0xFFFF), the HDLC
+ * HCS and FCS. Bitwise: at most a couple of KiB every 10 seconds. */
+static uint16_t crc_x25(const uint8_t *p, size_t n) {
+  uint16_t crc = 0xFFFF;
+  while (n--) {
+    crc ^= *p++;
+    for (int i = 0; i < 8; i++)
+      crc = (uint16_t)(crc & 1 ? (crc >> 1) ^ 0x8408 : crc >> 1);
+  }
+  return (uint16_t)~crc;
+}
+
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         p[3];
+}
+
+/* The first byte in p[0..n) that can start a frame, or n. */
+static size_t find_start(const uint8_t *p, size_t n) {
+  const uint8_t *db = memchr(p, GLO_CIPHERING, n);
+  size_t upto = db ? (size_t)(db - p) : n;
+  const uint8_t *flag = memchr(p, HDLC_FLAG, upto);
+  return flag ? (size_t)(flag - p) : upto;
+}
+
+/* A general-glo-ciphering header at p[0] (p[0] == DB). On P_OK, *hdr is the
+ * offset of the security control byte and *total the frame's whole length;
+ * on P_MORE, *need is how many bytes from p[0] the next step needs. */
+static enum parse_result parse_glo(const uint8_t *p, size_t n, size_t *need,
+                                   size_t *hdr, size_t *total) {
+  size_t h, body;
+
+  if (n < 2) {
+    *need = 2;
+    return P_MORE;
+  }
+  if (p[1] != TITLE_LEN)
+    return P_NOT;
+  if (n < 11) {
+    *need = 11;
+    return P_MORE;
+  }
+  /* A-XDR length: any of the three forms is accepted whatever the value
+   * (the meter uses 82 for every real telegram). 80 (indefinite) and longer
+   * forms cannot describe a frame. */
+  if (p[10] < 0x80)
+    h = 11;
+  else if (p[10] == 0x81)
+    h = 12;
+  else if (p[10] == 0x82)
+    h = 13;
+  else
+    return P_NOT;
+  if (n < h + 1) {
+    *need = h + 1;
+    return P_MORE;
+  }
+  body = h == 11 ? p[10] : h == 12 ? p[11] : (size_t)p[11] << 8 | p[12];
+  if (p[h] != SC_AUTH_ENC)
+    return P_NOT;
+  *hdr = h;
+  *total = h + body;
+  return P_OK;
+}
+
+/* Counter, ciphertext and tag need 1 + 4 + 12 bytes; a frame without a
+ * single byte of ciphertext carries no telegram. */
+static int glo_too_short(size_t hdr, size_t total) {
+  return total < hdr + 1 + 4 + 1 + TAG_LEN;
+}
+
+static int gcm_start(struct dsmr_smarty *d, const uint8_t iv[12]) {
+  gcry_cipher_hd_t h = handle(d);
+  if (gcry_cipher_reset(h) || gcry_cipher_setiv(h, iv, 12) ||
+      gcry_cipher_authenticate(h, d->aad, sizeof d->aad))
+    return -1;
+  return 0;
+}
+
+/* First pass: is the tag right? Decrypts into a wiped scratch buffer only. */
+static int gcm_tag_ok(struct dsmr_smarty *d, const uint8_t iv[12],
+                      const uint8_t *ct, size_t clen, const uint8_t *tag) {
+  uint8_t scratch[256]; /* a multiple of the GCM block size */
+  int ok = gcm_start(d, iv) == 0;
+
+  for (size_t off = 0; ok && off < clen; off += sizeof scratch) {
+    size_t n = clen - off < sizeof scratch ? clen - off : sizeof scratch;
+    ok = gcry_cipher_decrypt(handle(d), scratch, n, ct + off, n) == 0;
+  }
+  wipe(scratch, sizeof scratch);
+  return ok && gcry_cipher_checktag(handle(d), tag, TAG_LEN) == 0;
+}
+
+/* Opens the complete bare frame f[0..total) whose security control byte is
+ * at f[hdr]. On PLAINTEXT the telegram is decrypted in place. */
+static enum dsmr_smarty_event open_frame(struct dsmr_smarty *d, uint8_t *f,
+                                         size_t hdr, size_t total,
+                                         struct dsmr_smarty_frame *out) {
+  uint8_t iv[12];
+  uint8_t *ct = f + hdr + 5;
+  size_t clen = total - hdr - 5 - TAG_LEN;
+  const uint8_t *tag = f + total - TAG_LEN;
+  uint32_t counter = be32(f + hdr + 1);
+
+  memcpy(iv, f + 2, TITLE_LEN);
+  memcpy(iv + TITLE_LEN, f + hdr + 1, 4);
+  memcpy(out->system_title, f + 2, TITLE_LEN);
+  out->frame_counter = counter;
+
+  if (!gcm_tag_ok(d, iv, ct, clen, tag)) {
+    d->stats.auth_failures++;
+    return DSMR_SMARTY_AUTH_FAILED;
+  }
+  /* Only after the tag: a corrupted counter must read as a corrupted frame,
+   * and must never move last_counter. */
+  if (d->have_counter && counter <= d->last_counter) {
+    out->last_counter = d->last_counter;
+    d->stats.replays++;
+    return DSMR_SMARTY_REPLAY;
+  }
+  if (gcm_start(d, iv) != 0 ||
+      gcry_cipher_decrypt(handle(d), ct, clen, NULL, 0) != 0 ||
+      gcry_cipher_checktag(handle(d), tag, TAG_LEN) != 0) {
+    /* The first pass said yes; libgcrypt failing now is not the frame's
+     * fault, but nothing half-done may leave. */
+    wipe(ct, clen);
+    d->stats.auth_failures++;
+    return DSMR_SMARTY_AUTH_FAILED;
+  }
+  d->last_counter = counter;
+  d->have_counter = 1;
+  d->stats.frames_ok++;
+  out->data = (const char *)ct;
+  out->len = clen;
+  return DSMR_SMARTY_PLAINTEXT;
+}
+
+/* Removes buf[at..at+n). */
+static void cut(struct dsmr_smarty *d, size_t at, size_t n) {
+  memmove(d->buf + at, d->buf + at + n, d->len - at - n);
+  d->len -= n;
+}
+
+/* n skipped bytes are noise, except those of a frame already reported
+ * (quiet): a failed frame's bytes are rescanned, not counted twice. */
+static void count_noise(struct dsmr_smarty *d, size_t n) {
+  size_t q = d->quiet < n ? d->quiet : n;
+  d->quiet -= q;
+  d->stats.noise_bytes += n - q;
+}
+
+/* Bytes of a frame were consumed as a frame: no longer quiet candidates. */
+static void consumed(struct dsmr_smarty *d, size_t n) {
+  d->quiet = d->quiet > n ? d->quiet - n : 0;
+}
+
+/* Drops n bytes at the start of the raw area as not being (the start of) a
+ * frame. The closing flag of the last HDLC frame is not noise either. */
+static void drop_raw(struct dsmr_smarty *d, size_t n) {
+  size_t noise = n;
+  if (d->after_hdlc && (uint8_t)d->buf[d->base] == HDLC_FLAG)
+    noise--;
+  d->after_hdlc = 0;
+  count_noise(d, noise);
+  cut(d, d->base, n);
+  d->scanned = 0;
+}
+
+/* A reported frame failed and its extent is uncertain: drop its first byte
+ * and let the rest be scanned again, none of it counted as noise. */
+static void back_off(struct dsmr_smarty *d, size_t extent) {
+  d->quiet = extent;
+  drop_raw(d, 1);
+}
+
+/* Throws away the reassembled HDLC payload. */
+static void abandon_segments(struct dsmr_smarty *d) {
+  wipe(d->buf, d->base);
+  cut(d, 0, d->base);
+  d->base = 0;
+  d->scanned = 0;
+}
+
+/* Oversized: reported, then treated like any failed frame. Skipping its
+ * declared length blindly would let one flipped bit in a length byte (82
+ * 01 C3 -> 82 81 C3) swallow 33 KB of good frames; scanned again, its
+ * bytes cost nothing but time, and are not counted as noise. */
+static enum dsmr_smarty_event too_large(struct dsmr_smarty *d, size_t extent) {
+  d->stats.too_large++;
+  back_off(d, extent);
+  return DSMR_SMARTY_TOO_LARGE;
+}
+
+static enum dsmr_smarty_event malformed(struct dsmr_smarty *d) {
+  d->stats.malformed++;
+  return DSMR_SMARTY_MALFORMED;
+}
+
+/* Is there a restart "DB 08 <this frame's system title>" inside the body of
+ * the bare frame r[0..upto)? Such a pattern inside ciphertext has odds of
+ * 2^-80; seeing it means this frame was cut short and the next one began.
+ * Searches only what was not searched before. Returns its offset, or 0. */
+static size_t find_restart(struct dsmr_smarty *d, const uint8_t *r,
+                           size_t upto) {
+  size_t q = d->scanned > 2 ? d->scanned : 2;
+  while (q + 2 + TITLE_LEN <= upto) {
+    const uint8_t *db =
+        memchr(r + q, GLO_CIPHERING, upto - (2 + TITLE_LEN) + 1 - q);
+    if (!db)
+      break;
+    q = (size_t)(db - r);
+    if (r[q + 1] == TITLE_LEN && memcmp(r + q + 2, r + 2, TITLE_LEN) == 0)
+      return q;
+    q++;
+  }
+  if (upto >= 2 + TITLE_LEN && upto - (2 + TITLE_LEN) + 1 > q)
+    q = upto - (2 + TITLE_LEN) + 1;
+  d->scanned = q;
+  return 0;
+}
+
+/* A bare frame at the start of the raw area. */
+static enum dsmr_smarty_event
+bare(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
+  uint8_t *r = (uint8_t *)d->buf + d->base;
+  size_t n = d->len - d->base, hdr = 0, total = 0, want = 0, q;
+
+  switch (parse_glo(r, n, &want, &hdr, &total)) {
+  case P_MORE:
+    *need = want - n;
+    return DSMR_SMARTY_NONE;
+  case P_NOT:
+    drop_raw(d, 1);
+    return DSMR_SMARTY_NONE;
+  case P_OK:
+    break;
+  }
+  d->after_hdlc = 0;
+  if (d->base > 0) {
+    /* A bare frame where the next HDLC segment was due: the segmented
+     * frame will never be complete. The bare one is looked at next call. */
+    abandon_segments(d);
+    out->hdlc = 1;
+    return malformed(d);
+  }
+  memcpy(out->system_title, r + 2, TITLE_LEN);
+  if (glo_too_short(hdr, total)) {
+    back_off(d, total < n ? total : n);
+    return malformed(d);
+  }
+  if (total > d->cap)
+    return too_large(d, total);
+  q = find_restart(d, r, n < total ? n : total);
+  if (q > 0) {
+    back_off(d, q);
+    return malformed(d);
+  }
+  if (n < total) {
+    *need = total - n;
+    return DSMR_SMARTY_NONE;
+  }
+  enum dsmr_smarty_event ev = open_frame(d, r, hdr, total, out);
+  if (ev == DSMR_SMARTY_AUTH_FAILED)
+    back_off(d, total); /* maybe a bogus header that swallowed a frame */
+  else {
+    d->drop = total;
+    consumed(d, total);
+  }
+  return ev;
+}
+
+/* Where the DB 08 frame starts in the HDLC information: after an LLC
+ * header (E6 E7 00), or wherever an adapter put it. */
+static const uint8_t *find_glo(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i + 1 < n; i++) {
+    const uint8_t *db = memchr(p + i, GLO_CIPHERING, n - 1 - i);
+    if (!db)
+      return NULL;
+    i = (size_t)(db - p);
+    if (p[i + 1] == TITLE_LEN)
+      return db;
+  }
+  return NULL;
+}
+
+/* Decodes the reassembled HDLC information buf[0..base) and consumes it. */
+static enum dsmr_smarty_event hdlc_payload(struct dsmr_smarty *d,
+                                           struct dsmr_smarty_frame *out) {
+  uint8_t *info = (uint8_t *)d->buf;
+  size_t n = d->base, hdr = 0, total = 0, want = 0;
+  uint8_t *p = (uint8_t *)find_glo(info, n);
+
+  out->hdlc = 1;
+  /* The FCS vouched for the boundaries: whatever the verdict, the payload
+   * is consumed, never rescanned. */
+  d->drop = d->base;
+  d->base = 0;
+  if (!p)
+    return malformed(d);
+  n -= (size_t)(p - info);
+  if (n >= 2 + TITLE_LEN)
+    memcpy(out->system_title, p + 2, TITLE_LEN);
+  if (parse_glo(p, n, &want, &hdr, &total) != P_OK ||
+      glo_too_short(hdr, total) || total > n)
+    return malformed(d);
+  return open_frame(d, p, hdr, total, out);
+}
+
+/* Does this continuation segment rather start a new frame: DB 08 and the
+ * title of the frame being reassembled, at its start or after an LLC
+ * header? (80 bits of agreement: ciphertext does not do that.) */
+static int starts_new_frame(const struct dsmr_smarty *d, const uint8_t *info,
+                            size_t n) {
+  const uint8_t *own = find_glo((const uint8_t *)d->buf, d->base);
+  if (!own || (size_t)(own - (const uint8_t *)d->buf) + 2 + TITLE_LEN > d->base)
+    return 0;
+  for (size_t off = 0; off <= 3; off += 3)
+    if (n >= off + 2 + TITLE_LEN && info[off] == GLO_CIPHERING &&
+        info[off + 1] == TITLE_LEN &&
+        memcmp(info + off + 2, own + 2, TITLE_LEN) == 0)
+      return 1;
+  return 0;
+}
+
+/* An HDLC frame at the start of the raw area. */
+static enum dsmr_smarty_event
+hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
+  uint8_t *r = (uint8_t *)d->buf + d->base;
+  size_t n = d->len - d->base, i, end, info_at, plen;
+  const uint8_t *payload;
+  int segmented;
+
+  if (n < 3) {
+    if (n == 2 && (r[1] == HDLC_FLAG || (r[1] & 0xF0) != 0xA0))
+      goto not_a_frame;
+    *need = 3 - n;
+    return DSMR_SMARTY_NONE;
+  }
+  if ((r[1] & 0xF0) != 0xA0)
+    goto not_a_frame;
+  segmented = r[1] & 0x08;
+  /* The length counts format field .. FCS, i.e. all but the two flags. */
+  end = 1 + ((size_t)(r[1] & 0x07) << 8 | r[2]);
+
+  /* Destination, then source address: 1-4 bytes each, the last one with
+   * bit 0 set. Then control, then HCS. */
+  i = 3;
+  for (int a = 0; a < 2; a++) {
+    int k = 0;
+    for (;;) {
+      if (n <= i) {
+        *need = i + 1 - n;
+        return DSMR_SMARTY_NONE;
+      }
+      if (r[i++] & 1)
+        break;
+      if (++k == 4)
+        goto not_a_frame;
+    }
+  }
+  i++; /* control */
+  if (n < i + 2) {
+    *need = i + 2 - n;
+    return DSMR_SMARTY_NONE;
+  }
+  info_at = i + 2;
+  /* No information field: not a frame that carries a telegram. */
+  if (end < info_at + 1 + 2)
+    goto not_a_frame;
+  if (crc_x25(r + 1, i - 1) != (r[i] | (uint16_t)r[i + 1] << 8))
+    goto not_a_frame;
+
+  if (d->base + end > d->cap) {
+    if (d->base > 0)
+      abandon_segments(d);
+    out->hdlc = 1;
+    return too_large(d, end + 1); /* + its closing flag */
+  }
+  if (n < end) {
+    *need = end - n;
+    return DSMR_SMARTY_NONE;
+  }
+  if (crc_x25(r + 1, end - 3) != (r[end - 2] | (uint16_t)r[end - 1] << 8)) {
+    /* Tolerance: the frame inside may still be good (the GCM tag covers
+     * everything that matters), so its bytes are scanned again as bare. */
+    d->stats.hdlc_fcs_errors++;
+    if (d->base > 0) {
+      abandon_segments(d);
+      back_off(d, end + 1);
+      out->hdlc = 1;
+      return malformed(d);
+    }
+    back_off(d, end + 1); /* + its closing flag */
+    return DSMR_SMARTY_NONE;
+  }
+  d->stats.hdlc_frames++;
+
+  plen = end - 2 - info_at;
+  payload = r + info_at;
+  if (d->base > 0 && starts_new_frame(d, payload, plen)) {
+    /* The rest of the segmented frame never came; this frame is looked at
+     * again as a first segment next call. */
+    abandon_segments(d);
+    out->hdlc = 1;
+    return malformed(d);
+  }
+  /* Append the information to what was reassembled before, and the bytes
+   * held after this frame right behind it. */
+  memmove(d->buf + d->base, payload, plen);
+  memmove(d->buf + d->base + plen, d->buf + d->base + end,
+          d->len - d->base - end);
+  d->len -= end - plen;
+  d->base += plen;
+  d->scanned = 0;
+  d->after_hdlc = 1;
+  consumed(d, end);
+  if (segmented)
+    return DSMR_SMARTY_NONE;
+  return hdlc_payload(d, out);
+
+not_a_frame:
+  drop_raw(d, 1);
+  return DSMR_SMARTY_NONE;
+}
+
+/* Looks at what is held: returns an event, or NONE with *need set to how
+ * many more bytes the candidate needs (0: the raw area is empty). */
+static enum dsmr_smarty_event
+process(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
+  if (d->drop) {
+    /* The last event's frame: its plaintext was valid until this call. */
+    wipe(d->buf, d->drop);
+    cut(d, 0, d->drop);
+    d->drop = 0;
+    d->scanned = 0;
+  }
+  for (;;) {
+    enum dsmr_smarty_event ev;
+    size_t n = d->len - d->base, s;
+
+    *need = 0;
+    if (n == 0)
+      return DSMR_SMARTY_NONE;
+    s = find_start((const uint8_t *)d->buf + d->base, n);
+    if (s > 0) {
+      drop_raw(d, s);
+      continue;
+    }
+    if ((uint8_t)d->buf[d->base] == GLO_CIPHERING)
+      ev = bare(d, out, need);
+    else
+      ev = hdlc(d, out, need);
+    if (ev != DSMR_SMARTY_NONE)
+      return ev;
+    if (*need == 0)
+      continue; /* something was dropped or appended: look again */
+    if (*need > d->cap - d->len) {
+      /* Only an HDLC header is still incomplete here (known extents were
+       * checked against cap, and a header alone fits any buffer): too
+       * little room is left behind the reassembled segments. The segment
+       * is looked at again as a first one. */
+      if (d->base > 0)
+        abandon_segments(d);
+      else
+        drop_raw(d, 1); /* cannot happen; but never report without progress */
+      d->stats.too_large++;
+      return DSMR_SMARTY_TOO_LARGE;
+    }
+    return DSMR_SMARTY_NONE;
+  }
+}
+
+int dsmr_smarty_init(struct dsmr_smarty *d, const uint8_t key[16],
+                     const uint8_t *auth_key, char *buf, size_t cap, char *err,
+                     size_t errlen) {
+  gcry_cipher_hd_t h = NULL;
+  gcry_error_t e;
+
+  memset(d, 0, sizeof *d);
+  if (!key || !buf || cap < MIN_CAP) {
+    set_err(err, errlen, "smarty: no key or no buffer (at least 64 bytes)",
+            NULL);
+    return -1;
+  }
+  /* Every user of libgcrypt must call this first; it is cheap and safe to
+   * call again when collectd's network plugin (or anyone) already did. */
+  if (!gcry_check_version(NEED_LIBGCRYPT)) {
+    set_err(err, errlen,
+            "smarty: libgcrypt " NEED_LIBGCRYPT " or later is needed, found",
+            gcry_check_version(NULL));
+    return -1;
+  }
+  e = gcry_cipher_open(&h, GCRY_CIPHER_AES128, GCRY_CIPHER_MODE_GCM, 0);
+  if (e) {
+    set_err(err, errlen, "smarty: cannot use AES-128-GCM", gcry_strerror(e));
+    return -1;
+  }
+  e = gcry_cipher_setkey(h, key, 16);
+  if (e) {
+    gcry_cipher_close(h);
+    set_err(err, errlen, "smarty: the decryption key was refused",
+            gcry_strerror(e));
+    return -1;
+  }
+  d->cipher = h;
+  d->aad[0] = SC_AUTH_ENC;
+  memcpy(d->aad + 1, auth_key ? auth_key : lux_auth_key, 16);
+  d->buf = buf;
+  d->cap = cap;
+  return 0;
+}
+
+void dsmr_smarty_free(struct dsmr_smarty *d) {
+  if (d->cipher)
+    gcry_cipher_close(handle(d)); /* libgcrypt wipes the key schedule */
+  wipe(d->buf, d->cap);
+  wipe(d, sizeof *d);
+}
+
+void dsmr_smarty_reset(struct dsmr_smarty *d) {
+  wipe(d->buf, d->len);
+  d->len = d->base = d->drop = d->scanned = d->quiet = 0;
+  d->after_hdlc = 0;
+}
+
+size_t dsmr_smarty_feed(struct dsmr_smarty *d, const char *data, size_t len,
+                        enum dsmr_smarty_event *ev,
+                        struct dsmr_smarty_frame *out) {
+  const char *p = data, *end = data + len;
+
+  memset(out, 0, sizeof *out);
+  *ev = DSMR_SMARTY_NONE;
+  if (!d->cipher)
+    return len; /* init failed: swallow, never decode */
+  for (;;) {
+    size_t need, take;
+    enum dsmr_smarty_event e = process(d, out, &need);
+    if (e != DSMR_SMARTY_NONE) {
+      *ev = e;
+      break;
+    }
+    memset(out, 0, sizeof *out); /* half-filled by a silent failure */
+    if (p == end)
+      break;
+    if (need == 0) {
+      /* Nothing held: skip noise in the input itself, uncopied. */
+      size_t s = find_start((const uint8_t *)p, (size_t)(end - p));
+      if (s > 0) {
+        count_noise(d, s);
+        d->after_hdlc = 0;
+        p += s;
+        continue;
+      }
+      need = 1;
+    }
+    take = (size_t)(end - p);
+    if (take > need)
+      take = need;
+    memcpy(d->buf + d->len, p, take); /* process() checked the room */
+    d->len += take;
+    p += take;
+  }
+  d->stats.bytes += (uint64_t)(p - data);
+  return (size_t)(p - data);
+}
+
+const char *dsmr_smarty_event_name(enum dsmr_smarty_event ev) {
+  switch (ev) {
+  case DSMR_SMARTY_NONE:
+    return "none";
+  case DSMR_SMARTY_PLAINTEXT:
+    return "plaintext";
+  case DSMR_SMARTY_AUTH_FAILED:
+    return "authentication failed";
+  case DSMR_SMARTY_REPLAY:
+    return "replayed frame counter";
+  case DSMR_SMARTY_MALFORMED:
+    return "malformed frame";
+  case DSMR_SMARTY_TOO_LARGE:
+    return "frame too large";
+  }
+  return "?";
+}
+
+static int hex_digit(unsigned char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+int dsmr_parse_hex_key(const char *hex, uint8_t out[16]) {
+  uint8_t tmp[16];
+  int ok = hex != NULL && out != NULL;
+
+  /* Stops at the first non-digit, so a short string's NUL ends it. */
+  for (size_t i = 0; ok && i < 32; i += 2) {
+    int hi = hex_digit((unsigned char)hex[i]);
+    int lo = hi < 0 ? -1 : hex_digit((unsigned char)hex[i + 1]);
+    ok = lo >= 0;
+    if (ok)
+      tmp[i / 2] = (uint8_t)(hi << 4 | lo);
+  }
+  ok = ok && hex[32] == '\0';
+  if (ok)
+    memcpy(out, tmp, sizeof tmp);
+  wipe(tmp, sizeof tmp);
+  return ok ? 0 : -1;
+}

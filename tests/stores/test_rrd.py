@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""RRD files, as collectd's rrdtool plugin writes them, and the PNG graphs
+tools/dsmr-graphs.sh draws from them.
+
+Two simulated DSMR 5 meters: "home" at the real pace (a telegram a second,
+a sunny noon: the panels export 2-4 kW) and "fast", whose clock runs a
+minute per telegram so that its gas meter reports every 5 telegrams. The
+csv plugin, in the same collectd, tells the exact time each value got; the
+simulator's manifest, the exact value. From those, what every RRD row must
+hold follows from rrdtool's definition (storetest.rrd_model): `rrdtool
+fetch` must show exactly that -- DERIVE registers (Wh, L) as rates, i.e.
+average power (Wh/s x 3600 = W) and gas flow. Then the rrdtool queries of
+contrib/README-stores.md ("energy imported today / this month", "gas
+today"), and the graphs: every PNG exists, has its series drawn in the
+graph area (pixels of the series' colours, found by decoding the PNG) and
+prints the right numbers in its legend (rrdtool graphv)."""
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import storetest as st  # noqa: E402
+
+tap = st.Tap()
+st.need(tap, "/usr/bin/rrdtool", "/usr/lib/collectd/rrdtool.so")
+GRAPHS = os.path.join(st.SRCDIR, "tools", "dsmr-graphs.sh")
+COUNT = 25
+
+tmp = st.tmpdir("rrd")
+home = st.Sim(tmp, "home", COUNT, seed=1,
+              extra=["--start", "2024-06-15T10:00:00Z"])
+fast = st.Sim(tmp, "fast", COUNT, fast_clock=True)
+sims = {"home": home, "fast": fast}
+cd = st.collectd(sims, "", tag="rrd", rrd=True)
+st.run_meters(tap, cd, sims)
+time.sleep(1.5)  # the last read interval: health values too
+elapsed, rc = cd.stop()
+tap.ok(rc == 0, "collectd stops cleanly")
+t_now = time.time()
+
+
+def csv_points(meter, ident, want):
+    """The (rrd second, value) of each stored value, after checking that
+    csv got exactly the values the meter sent."""
+    rows = cd.csv_rows(meter, ident)
+    tap.is_([v for _, v in rows], [float(v) for v in want],
+            "%s: csv has every %s value sent (the times' source)"
+            % (meter, ident))
+    return [(st.rrd_seconds(t), v) for t, v in rows]
+
+
+def check_rrd(meter, ident, points, derive, what):
+    """rrdtool fetch of dsmr-<meter>/<ident>.rrd against the model; returns
+    the model's rows."""
+    path = cd.rrd(meter, ident)
+    info = st.d.rrd_info(path)
+    step = int(info.get("step", 0))
+    hb = int(info.get("ds[value].minimal_heartbeat", 0))
+    tap.ok(step > 0 and hb == 2 * step and
+           info.get("ds[value].type") == ("DERIVE" if derive else "GAUGE"),
+           "%s/%s.rrd: %s, step %d s, heartbeat %d s" % (
+               meter, ident, info.get("ds[value].type"), step, hb))
+    model = st.rrd_model(points, step, hb, derive)
+    fetched = dict(st.d.rrd_fetch(path, min(model) - step, max(model)))
+    bad = []
+    for end, want in sorted(model.items()):
+        got = fetched.get(end, "missing")
+        if want is None:
+            if got is not None:
+                bad.append((end, got, None))
+        elif got is None or got == "missing" or \
+                abs(got - want) > 1e-9 * max(1.0, abs(want)):
+            bad.append((end, got, want))
+    known = [v for v in model.values() if v is not None]
+    tap.ok(len(known) >= 2 and not bad, "%s/%s: rrdtool fetch = %s, row by "
+           "row (%d rows, %d known)" % (meter, ident, what, len(model),
+                                        len(known)),
+           "row end, got, want: %r" % bad[:6])
+    return model, step
+
+
+# ---------------------------------------------------------------- values
+sent = {m: s.clean() for m, s in sims.items()}
+exp_home = st.expected_values(sent["home"])
+exp_fast = st.expected_values(sent["fast"])
+
+# home: energy exported (solar) and power exported, 10 s rows.
+e_pts = csv_points("home", "dsmr_energy-export_t1",
+                   exp_home[("dsmr_energy", "export_t1")])
+p_pts = csv_points("home", "power-export", exp_home[("power", "export")])
+e_rows, step = check_rrd("home", "dsmr_energy-export_t1", e_pts, True,
+                         "Wh/s between telegrams")
+p_rows, _ = check_rrd("home", "power-export", p_pts, False,
+                      "the average of the powers sent")
+# The register's rate x 3600 is the average power: per telegram the
+# simulator's registers keep to power x time within 1 Wh, so over the rows
+# both know, within 1 Wh / their length.
+both = [e for e in e_rows if e_rows[e] is not None and p_rows.get(e) is not None]
+if both:
+    e_w = sum(e_rows[e] for e in both) / len(both) * 3600
+    p_w = sum(p_rows[e] for e in both) / len(both)
+    tol = 3600.0 / (len(both) * step) + 1
+    tap.ok(p_w > 1000 and abs(e_w - p_w) <= tol,
+           "home: energy rate x 3600 = %.0f W, power-export average %.0f W "
+           "(within %.0f W)" % (e_w, p_w, tol))
+else:
+    tap.ok(False, "home: rows with both energy and power")
+
+# fast: energy imported (both tariffs), voltage, gas.
+fi = {t: csv_points("fast", "dsmr_energy-import_" + t,
+                    exp_fast[("dsmr_energy", "import_" + t)])
+      for t in ("t1", "t2")}
+fi_rows = {t: check_rrd("fast", "dsmr_energy-import_" + t, fi[t], True,
+                        "Wh/s between telegrams")[0] for t in fi}
+v_pts = csv_points("fast", "voltage-l2", exp_fast[("voltage", "l2")])
+check_rrd("fast", "voltage-l2", v_pts, False, "the average voltage")
+gas = st.captures(sent["fast"])
+tap.ok(len(gas) >= 4, "fast: %d gas captures, 5 minutes apart" % len(gas))
+tap.is_([(int(t), v) for t, v in cd.csv_rows("fast", "dsmr_volume-gas")],
+        gas, "fast: csv has every gas reading at its capture time")
+g_rows, g_step = check_rrd("fast", "dsmr_volume-gas", gas, True,
+                           "L/s between readings (gas flow)")
+tap.is_(g_step, 300, "gas RRD: 300 s rows (the DSMR 5 gas period)")
+flows = [v * 3600 / 1000 for v in g_rows.values() if v is not None]
+tap.ok(flows and all(0 < f < 10 for f in flows),
+       "gas flow in m3/h: %s" % ", ".join("%.3f" % f for f in flows))
+
+# ----------------------------------------------------------- README queries
+# rrdtool graph reads the finest archive that reaches back to the start;
+# collectd's finest one (10 s rows) spans 3.3 h. To see the answer to the
+# last row, "today" starts shortly before the data here: a zone whose
+# midnight was 5..65 minutes ago. The same queries then run in
+# Europe/Amsterdam, where they may read coarser rows and lag (never exceed).
+utc_h, utc_m = time.gmtime(t_now).tm_hour, time.gmtime(t_now).tm_min
+local_h = 0 if utc_m >= 5 else 1
+off = (local_h - utc_h) % 24
+off = off - 24 if off > 12 else off
+TZ_NEAR = "DSMR%+d" % -off  # POSIX: the offset is west of Greenwich
+midnight_near = int(t_now) - (int(t_now) + off * 3600) % 86400
+tap.diag("zone %s: midnight %s UTC" % (TZ_NEAR, time.strftime(
+    "%H:%M", time.gmtime(midnight_near))))
+
+
+def readme_sh(name):
+    with open(os.path.join(st.SRCDIR, "contrib", "README-stores.md")) as f:
+        text = f.read()
+    m = re.search(r"<!-- rrdtool:%s -->\s*```sh\n(.*?)```" % name, text, re.S)
+    return m.group(1) if m else None
+
+
+def run_readme(name, meter, tz):
+    script = readme_sh(name)
+    if script is None:
+        return None, "no <!-- rrdtool:%s --> block in README-stores.md" % name
+    env = dict(os.environ, TZ=tz,
+               D=os.path.join(cd.data, st.HOST, "dsmr-" + meter))
+    r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=30)
+    out = r.stdout.decode()
+    m = re.findall(r"^(-?nan|[0-9.]+) (kWh|m3)", out, re.M)
+    if r.returncode or not m:
+        return None, script + out
+    return (float("nan") if "nan" in m[-1][0] else float(m[-1][0])), out
+
+
+def since(rows_list, t0):
+    """The sum of rate x row length over the rows after t0 (rrdtool's VDEF
+    TOTAL: unknown rows count as nothing)."""
+    total = 0.0
+    for rows in rows_list:
+        st_ = sorted(rows)
+        length = st_[1] - st_[0] if len(st_) > 1 else 0
+        total += sum(v * length for e, v in rows.items()
+                     if v is not None and e > t0)
+    return total
+
+
+exp_today = since(list(fi_rows.values()), midnight_near) / 1000
+got, out = run_readme("energy-today", "fast", TZ_NEAR)
+tap.ok(got is not None and exp_today > 0 and abs(got - exp_today) <= 0.0005,
+       "rrdtool 'energy imported today': %r kWh, want %.3f (zone %s)" %
+       (got, exp_today, TZ_NEAR), out)
+got, out = run_readme("energy-today", "fast", "Europe/Amsterdam")
+got = 0.0 if got != got else got  # nan: no complete coarse row yet
+tap.ok(got is not None and -0.0005 <= got <= exp_today + 0.0005,
+       "rrdtool 'energy imported today' in Europe/Amsterdam: %r kWh "
+       "(<= %.3f; coarser rows may lag)" % (got, exp_today), out)
+got, out = run_readme("energy-month", "fast", "Europe/Amsterdam")
+got = 0.0 if got != got else got
+tap.ok(got is not None and -0.0005 <= got <= exp_today + 0.0005,
+       "rrdtool 'energy imported this month': runs, %r kWh (<= %.3f; "
+       "its rows are 37 minutes)" % (got, exp_today), out)
+for tz, t0 in ((TZ_NEAR, midnight_near), ("Europe/Amsterdam", None)):
+    if t0 is None:
+        import zoneinfo
+        import datetime
+        now = datetime.datetime.fromtimestamp(t_now,
+                                              zoneinfo.ZoneInfo(tz))
+        t0 = int(now.replace(hour=0, minute=0, second=0,
+                             microsecond=0).timestamp())
+    exp = since([g_rows], t0) / 1000
+    got, out = run_readme("gas-today", "fast", tz)
+    tap.ok(got is not None and abs(got - exp) <= 0.0005,
+           "rrdtool 'gas today': %r m3, want %.3f (zone %s)" % (got, exp, tz),
+           out)
+
+# ------------------------------------------------------------------ graphs
+# dsmr-graphs.sh, with `rrdtool graph` turned into `rrdtool graphv` (a
+# wrapper first in PATH) to learn where the graph area is and what the
+# legend says.
+wrap = os.path.join(tmp, "bin")
+os.mkdir(wrap)
+real = subprocess.run(["sh", "-c", "command -v rrdtool"],
+                      stdout=subprocess.PIPE).stdout.decode().strip()
+with open(os.path.join(wrap, "rrdtool"), "w") as f:
+    f.write('#!/bin/sh\nif [ "$1" = graph ]; then shift; out=$1\n'
+            '  exec %s graphv "$@" >"$out.info"\nfi\nexec %s "$@"\n'
+            % (real, real))
+os.chmod(os.path.join(wrap, "rrdtool"), 0o755)
+PNGS = ["power.png", "voltage.png", "energy.png", "gas.png", "health.png"]
+graphs = {}
+for meter in ("home", "fast"):
+    out = os.path.join(tmp, "graphs-" + meter)
+    t0 = time.monotonic()
+    r = subprocess.run(["bash", GRAPHS, os.path.join(cd.data, st.HOST,
+                                                     "dsmr-" + meter), out],
+                       env=dict(os.environ, PATH=wrap + ":" + os.environ["PATH"],
+                                TZ=TZ_NEAR),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    tap.ok(r.returncode == 0, "dsmr-graphs.sh %s: exit 0 (%.1f s)"
+           % (meter, time.monotonic() - t0), r.stdout.decode()[-2000:])
+    for png in PNGS:
+        path = os.path.join(out, png)
+        ok = os.path.isfile(path) and os.path.isfile(path + ".info")
+        tap.ok(ok, "%s: %s drawn" % (meter, png))
+        if ok:
+            with open(path + ".info") as f:
+                info = st.graph_info(f.read())
+            graphs[(meter, png)] = (info, st.canvas_colors(path, info))
+
+
+def series(meter, png, rgb, alpha, what, least=5):
+    if (meter, png) not in graphs:
+        return tap.ok(False, "%s %s: %s drawn" % (meter, png, what))
+    n = st.color_pixels(graphs[(meter, png)][1], rgb, alpha)
+    tap.ok(n >= least, "%s %s: %s drawn in the graph area (%d pixels)"
+           % (meter, png, what, n))
+
+
+def legend(meter, png, pattern):
+    info = graphs.get((meter, png), ({}, {}))[0]
+    texts = [v for k, v in info.items() if k.startswith("legend[")]
+    for t in texts:
+        m = re.search(pattern, t)
+        if m:
+            return m.group(1)
+    return None
+
+
+series("home", "power.png", "2ca02c", 0x60 / 255, "export (area)", 200)
+series("home", "power.png", "1f77b4", 1, "L1 (line)")
+series("home", "power.png", "ff7f0e", 1, "L2 (line)")
+series("fast", "power.png", "d62728", 0x60 / 255, "import (area)", 50)
+tap.is_(legend("home", "power.png", r"^latest (\d+) W"),
+        "0", "home power.png: legend 'latest' import 0 W")
+last_exp = exp_home[("power", "export")][-1]
+tap.ok(("home", "power.png") in graphs and
+       "latest %d W" % last_exp in graphs[("home", "power.png")][0].values(),
+       "home power.png: legend 'latest' export %d W (the last telegram)"
+       % last_exp)
+for i, c in enumerate(("1f77b4", "ff7f0e", "9467bd")):
+    series("fast", "voltage.png", c, 1, "L%d (line)" % (i + 1))
+tap.is_(legend("fast", "voltage.png", r"^([\d.]+) V"),
+        "%.1f" % exp_fast[("voltage", "l1")][-1],
+        "fast voltage.png: legend L1 = the last voltage sent")
+series("fast", "energy.png", "d62728", 0x80 / 255, "imported today (area)",
+       200)
+series("home", "energy.png", "2ca02c", 1, "exported today (line)", 20)
+tap.is_(legend("fast", "energy.png", r"^today ([\d.]+) kWh"),
+        "%.3f" % exp_today, "fast energy.png: legend 'today' = the rows "
+        "since midnight (zone %s)" % TZ_NEAR)
+exp_export = since([e_rows], midnight_near) / 1000
+texts = [v for k, v in graphs.get(("home", "energy.png"), ({}, {}))[0].items()
+         if k.startswith("legend[")]
+tap.ok("today %.3f kWh" % exp_export in texts and exp_export > 0,
+       "home energy.png: legend 'today' exported = %.3f kWh" % exp_export,
+       repr(texts))
+series("fast", "gas.png", "8c564b", 1, "gas flow (area)", 20)
+tap.is_(legend("fast", "gas.png", r"^used today ([\d.]+) m3"),
+        "%.3f" % (since([g_rows], midnight_near) / 1000),
+        "fast gas.png: legend 'used today' = the gas rows since midnight")
+series("fast", "health.png", "2ca02c", 1, "ok telegrams (line)")
+tap.is_(legend("fast", "health.png", r"^age of the last valid telegram "
+               r"(\d+) s"), "0", "fast health.png: age of the last telegram")
+sys.exit(tap.done())
