@@ -5,7 +5,8 @@
 # build needed). CC defaults to clang-14 (or clang); libFuzzer comes with
 # clang's runtime (Debian: libclang-rt-14-dev). fuzz_config also needs
 # collectd's headers (collectd-dev) and libserialport (the list of baud
-# rates the configuration accepts lives in source_serial.c).
+# rates the configuration accepts lives in source_serial.c), fuzz_smarty
+# libgcrypt (libgcrypt20-dev).
 #
 # Each target is built twice: OUTDIR/<target> with AddressSanitizer and
 # UBSan (the one to fuzz with), and OUTDIR/<target>_msan with
@@ -53,8 +54,14 @@ build() {
   fi
 }
 
+# shellcheck disable=SC2086 # LIB is a list of files (no spaces in paths)
 build fuzz_telegram "$HERE/fuzz_telegram.c" "$HERE/value_oracle.c" $LIB -lm
+# shellcheck disable=SC2086
 build fuzz_values "$HERE/fuzz_values.c" "$HERE/value_oracle.c" $LIB -lm
+
+GCRYPT_LIBS=$(pkg-config --libs libgcrypt 2>/dev/null || echo -lgcrypt)
+# shellcheck disable=SC2086
+build fuzz_smarty "$HERE/fuzz_smarty.c" "$SRC/smarty.c" $GCRYPT_LIBS
 
 if [ -f "$COLLECTD_INCLUDE/core/daemon/collectd.h" ]; then
   SP_LIBS=$(pkg-config --libs libserialport 2>/dev/null || echo -lserialport)

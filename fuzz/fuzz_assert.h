@@ -31,19 +31,6 @@
     }                                                                          \
   } while (0)
 
-/* Fill the stack below the caller with non-zero garbage, so that a local
- * variable the library forgets to initialise holds garbage in the next
- * call too, deterministically, rather than whatever earlier inputs left
- * there (often zeros). A string read from such a variable then runs into
- * AddressSanitizer's redzone on the first input that reaches it, and the
- * crash replays from the saved input alone. (MemorySanitizer finds the
- * same directly: build.sh makes *_msan variants.) */
-static inline __attribute__((noinline)) void fz_dirty_stack(void) {
-  volatile unsigned char junk[64 * 1024];
-  for (size_t i = 0; i < sizeof(junk); i++)
-    junk[i] = 0xA5;
-}
-
 /* libFuzzer's entry point; declared here so that -Wmissing-prototypes
  * holds for the targets. */
 #include <stdint.h>

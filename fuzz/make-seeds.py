@@ -5,7 +5,8 @@ Run by hand when the telegram corpus or the targets' input formats change;
 the output is committed. fuzz_telegram seeds are the real telegrams of
 tests/corpus/telegrams (with the 3-byte header fuzz_telegram.c expects:
 mode, buffer size), plus concatenations, cut ones, noise, tiny buffers and
-odd CRC lines. fuzz_values and fuzz_config seeds are written out below.
+odd CRC lines. fuzz_values and fuzz_config seeds are written out below, and
+fuzz_smarty recipes that seal real telegrams in every wrapping.
 """
 import os
 import shutil
@@ -158,12 +159,58 @@ def config_seeds():
         write("fuzz_config", name, text.encode())
 
 
+def smarty_seeds():
+    """fuzz_smarty recipes (see fuzz_smarty.c): records [op][len16][text]."""
+    names = sorted(n for n in os.listdir(TELEGRAMS) if n.endswith(".p1"))
+    with open(os.path.join(TELEGRAMS, "dsmrreader_smarty.p1"), "rb") as f:
+        lux = f.read()
+    with open(os.path.join(TELEGRAMS, names[0]), "rb") as f:
+        other = f.read()
+    cap = 2048 + 30 + 2064 - 64  # DSMR_SMARTY_BUF_SIZE(2048), as encoded
+    head = bytes([ONE_PIECE, cap >> 8, cap & 0xFF])
+
+    def rec(op, data):
+        return bytes([op | 8, len(data) >> 8, len(data) & 0xFF]) + data
+
+    short = b"/XMX5\r\n\r\n1-0:1.8.1(000001.000*kWh)\r\n!\r\n"
+    seeds = {
+        "bare_82": rec(0x21, lux),
+        "bare_short": rec(0x01, short),
+        "bare_81": rec(0x11, short * 3),
+        "title_b": rec(0x81, lux),
+        "hdlc_llc": rec(0x02, lux),
+        "hdlc_no_llc_long_addr": rec(0xC2, lux),
+        "hdlc_segments_64": rec(0x33, lux),
+        "hdlc_segments_8_shared": rec(0x43, short),
+        "mixed": (rec(0, b"\x00\x7e\xdb\x08 noise") + rec(0x21, lux) +
+                  rec(0x24, b"\x00\x40\x10" + lux) + rec(0x21, other) +
+                  rec(0x25, b"\x33" + lux) + rec(0x22, lux) +
+                  rec(0x27, lux) + rec(0x33, other) + rec(0x61, lux) +
+                  rec(0x06, b"") + rec(0x21, short)),
+        "noise_only": rec(0, bytes(range(256))),
+        # Damage inside the wrapping: a changed byte and a cut, in one HDLC
+        # frame and in segmented HDLC, each followed by a good frame.
+        "hdlc_flipped": rec(0x84, b"\x00\x30\x55" + lux) + rec(0x02, lux),
+        "segments_flipped": (rec(0xF4, b"\x01\x10\x01" + lux) +
+                             rec(0x33, lux)),
+        "hdlc_cut": rec(0x85, b"\x01\x00" + lux) + rec(0x02, lux),
+        "segments_cut_then_bare": (rec(0xE5, b"\x00\x90" + lux) +
+                                   rec(0x21, lux)),
+    }
+    for name, body in seeds.items():
+        write("fuzz_smarty", name, head + body)
+    # A small buffer: frames that do not fit.
+    write("fuzz_smarty", "small_cap", bytes([0x55, 0, 200]) +
+          rec(0x21, lux) + rec(0x01, short))
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     telegram_seeds()
     values_seeds()
     config_seeds()
+    smarty_seeds()
     return 0
 
 

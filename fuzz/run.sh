@@ -7,6 +7,7 @@
 # written). Exits non-zero if a regression input fails or fuzzing finds a
 # crash, a sanitizer report, a leak, a timeout or an out-of-memory; the
 # input that did it is kept under OUTDIR/artifacts/ and its path printed.
+# libFuzzer's output of each run stays in OUTDIR/logs/.
 #
 # FUZZ_TARGETS="fuzz_values ..." runs only those; FUZZ_KEEP_CORPUS=DIR keeps
 # each run's grown corpus in DIR/<target>/ (e.g. to merge new seeds by hand
@@ -20,7 +21,7 @@ fi
 OUT=$(cd "$1" && pwd) || exit 2
 SECS=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
-TARGETS=${FUZZ_TARGETS:-"fuzz_telegram fuzz_values fuzz_config"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_telegram fuzz_values fuzz_config fuzz_smarty"}
 COMMON="-timeout=5 -rss_limit_mb=2048"
 STAMP=$(date +%Y%m%d-%H%M%S)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dsmr-fuzz.XXXXXX") || exit 2
@@ -30,6 +31,7 @@ max_len() {
   case $1 in
   fuzz_telegram) echo 20000 ;; # beyond the largest buffer (16384)
   fuzz_values) echo 256 ;;
+  fuzz_smarty) echo 16384 ;; # recipes: a few telegrams to seal
   *) echo 4096 ;;
   esac
 }
@@ -86,7 +88,8 @@ for t in $TARGETS; do
   cp "$HERE/corpus/$t/"* "$corpus/" 2>/dev/null
   dict=
   [ -f "$HERE/$t.dict" ] && dict="-dict=$HERE/$t.dict"
-  log=$art/fuzz.log
+  mkdir -p "$OUT/logs/$STAMP"
+  log=$OUT/logs/$STAMP/$t.log
   # shellcheck disable=SC2086
   "$exe" $COMMON $dict -max_len="$(max_len "$t")" -max_total_time="$SECS" \
     -print_final_stats=1 -artifact_prefix="$art/" "$corpus" >"$log" 2>&1
@@ -102,7 +105,7 @@ for t in $TARGETS; do
   cov=$(echo "$last" | sed -n 's/.*\(cov: [0-9]*\).*/\1/p')
   ft=$(echo "$last" | sed -n 's/.*\(ft: [0-9]*\).*/\1/p')
   corp=$(echo "$last" | sed -n 's/.*\(corp: [^ ]*\).*/\1/p')
-  found=$(find "$art" -type f ! -name fuzz.log)
+  found=$(find "$art" -type f)
   if [ $rc -ne 0 ] || [ -n "$found" ]; then
     echo "FAIL $t: exit $rc after ${execs:-?} runs; log: $log"
     grep -E "invariant failed|ERROR:|SUMMARY:|runtime error" "$log" | head -5
@@ -111,7 +114,6 @@ for t in $TARGETS; do
     done
     status=1
   else
-    rm -f "$log"
     rmdir "$art" 2>/dev/null
     echo "ok   $t: ${SECS}s, ${execs:-?} runs, ${speed:-?} exec/s, $cov, $ft, $corp"
   fi

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "fuzz_assert.h"
+#include "obis_table.h"
 #include "parser.h"
 #include "timestamp.h"
 
@@ -170,6 +171,9 @@ int check_number(struct dsmr_span s) {
                 (int)s.len, s.ptr, rc, ref);
   if (rc != 0) {
     FZ_ASSERT(memcmp(&n, &poison, sizeof(n)) == 0);
+    uint64_t key = 0x5A5A;
+    FZ_ASSERT(dsmr_parse_number_key(s, &n, &key) == -1);
+    FZ_ASSERT(memcmp(&n, &poison, sizeof(n)) == 0 && key == 0x5A5A);
     return 0;
   }
   FZ_ASSERT_MSG(n.mantissa == r.mantissa && n.decimals == r.decimals,
@@ -181,6 +185,28 @@ int check_number(struct dsmr_span s) {
   } else {
     FZ_ASSERT(n.unit.ptr == s.ptr + r.unit_off && n.unit.len == r.unit_len);
   }
+
+  /* The mapper's variant: the same number, and the unit's key as
+   * obis_table.h defines it (A-Z folded, first byte lowest, length on top;
+   * DSMR_UNIT_LONG beyond 7 bytes). */
+  struct dsmr_number k;
+  uint64_t key = 0x5A5A, want_key = DSMR_UNIT_LEN(r.unit_len);
+  FZ_ASSERT(dsmr_parse_number_key(s, &k, &key) == 0);
+  FZ_ASSERT(k.mantissa == n.mantissa && k.decimals == n.decimals &&
+            k.unit.ptr == n.unit.ptr && k.unit.len == n.unit.len);
+  if (r.unit_len > 7) {
+    want_key = DSMR_UNIT_LONG;
+  } else {
+    for (size_t i = 0; i < r.unit_len; i++) {
+      unsigned char c = (unsigned char)s.ptr[r.unit_off + i];
+      if (c >= 'A' && c <= 'Z')
+        c = (unsigned char)(c - 'A' + 'a');
+      want_key |= (uint64_t)c << (8 * i);
+    }
+  }
+  FZ_ASSERT_MSG(key == want_key, "unit key of \"%.*s\": %llx, want %llx",
+                (int)s.len, s.ptr, (unsigned long long)key,
+                (unsigned long long)want_key);
 
   static const unsigned wants[] = {0,  1,  2,  3,  4,  5,  6,
                                    17, 18, 19, 21, 36, 40, 0xFFFFFFFFu};
@@ -274,6 +300,11 @@ static unsigned dd(const char *p) {
   return (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
 }
 
+/* timestamp.h: YY 00..69 is 2000..2069, 70..99 is 1970..1999. */
+static int64_t ref_year(unsigned yy) {
+  return yy < 70 ? 2000 + yy : 1900 + yy;
+}
+
 void check_timestamp(struct dsmr_span s) {
   int64_t utc = 0x5A5A5A5A, local;
   int flagged = -1, offset = 0;
@@ -295,8 +326,8 @@ void check_timestamp(struct dsmr_span s) {
       expect = DSMR_TS_NOT_TIMESTAMP;
   }
   if (expect == DSMR_TS_OK &&
-      ref_civil(2000 + dd(s.ptr), dd(s.ptr + 2), dd(s.ptr + 4), dd(s.ptr + 6),
-                dd(s.ptr + 8), dd(s.ptr + 10), &local) != 0)
+      ref_civil(ref_year(dd(s.ptr)), dd(s.ptr + 2), dd(s.ptr + 4),
+                dd(s.ptr + 6), dd(s.ptr + 8), dd(s.ptr + 10), &local) != 0)
     expect = DSMR_TS_INVALID;
   FZ_ASSERT_MSG(st == expect, "parse_timestamp(\"%.*s\") = %d, expected %d",
                 (int)s.len, s.ptr, (int)st, (int)expect);

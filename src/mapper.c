@@ -9,8 +9,10 @@
 
 #if defined(__GNUC__)
 #define COLD __attribute__((cold, noinline))
+#define HOT_INLINE __attribute__((always_inline)) inline
 #else
 #define COLD
+#define HOT_INLINE inline
 #endif
 
 /* M-Bus capture times before this are placeholders that meters send for a
@@ -42,7 +44,7 @@ struct mbus_channel {
   struct dsmr_span value;
   struct dsmr_span unit; /* DSMR 3 writes the unit in a group of its own */
   unsigned line;
-  char obis[24];
+  struct dsmr_span id; /* of the object, in the frame */
 };
 
 /* ---- units (keys: see obis_table.h) ---------------------------------- */
@@ -51,6 +53,21 @@ struct mbus_channel {
 #define UNIT3(a, b, c) DSMR_UNIT_KEY(3, a, b, c, 0, 0)
 #define UNIT4(a, b, c, d) DSMR_UNIT_KEY(4, a, b, c, d, 0)
 #define UNIT5(a, b, c, d, e) DSMR_UNIT_KEY(5, a, b, c, d, e)
+
+/* The key of any text (the DSMR 3 unit group; number.c makes the keys of
+ * the units it reads). */
+static uint64_t unit_key(struct dsmr_span u) {
+  if (u.len > 7)
+    return DSMR_UNIT_LONG;
+  uint64_t k = DSMR_UNIT_LEN(u.len);
+  for (size_t i = 0; i < u.len; i++) {
+    unsigned c = (unsigned char)u.ptr[i];
+    if (c - 'A' < 26u)
+      c += 'a' - 'A';
+    k |= (uint64_t)c << (8 * i);
+  }
+  return k;
+}
 
 /* All lower case: keys are folded. */
 #define U_KWH UNIT3('k', 'w', 'h')
@@ -170,7 +187,7 @@ static inline int group_number(struct dsmr_telegram *t,
 
 /* n with unit key `unit`, read under `rule`, as a reading; returns it
  * (NULL on error). */
-static struct dsmr_reading *
+static HOT_INLINE struct dsmr_reading *
 emit_number(struct dsmr_telegram *t, const struct dsmr_object *o,
             const struct number_rule *rule, const char *instance,
             const struct dsmr_number *n, uint64_t unit) {
@@ -182,8 +199,12 @@ emit_number(struct dsmr_telegram *t, const struct dsmr_object *o,
   if (rule->ds == DSMR_DS_GAUGE)
     return add_reading(t, o->line, o->id, rule->type, instance, DSMR_DS_GAUGE,
                        0, base_gauge(n, e));
-  int64_t v;
-  if (n->mantissa < 0 || dsmr_number_scaled(n, (unsigned)e, &v) != 0) {
+  /* Registers are nearly always written with as many decimals as the unit
+   * has below the base unit ("002130.115*kWh"): then the mantissa is the
+   * value, with nothing to scale or check. */
+  int64_t v = n->mantissa;
+  if (v < 0 || (n->decimals != (unsigned)e &&
+                dsmr_number_scaled(n, (unsigned)e, &v) != 0)) {
     add_error(t, o->line, "register out of range", o->id);
     return NULL;
   }
@@ -192,8 +213,9 @@ emit_number(struct dsmr_telegram *t, const struct dsmr_object *o,
 }
 
 /* A plain integer without unit (counters, tariff). */
-static void emit_integer(struct dsmr_telegram *t, const struct dsmr_object *o,
-                         const char *type, const char *instance) {
+static HOT_INLINE void emit_integer(struct dsmr_telegram *t,
+                                    const struct dsmr_object *o,
+                                    const char *type, const char *instance) {
   struct dsmr_number n;
   uint64_t unit;
   if (group_number(t, o, 0, &n, &unit) != 0)
@@ -266,10 +288,7 @@ static void read_mbus(struct mbus_channel *ch, const struct dsmr_object *o,
   ch->value = value;
   ch->unit = unit;
   ch->line = o->line;
-  size_t n =
-      o->id.len < sizeof(ch->obis) - 1 ? o->id.len : sizeof(ch->obis) - 1;
-  memcpy(ch->obis, o->id.ptr, n);
-  ch->obis[n] = 0;
+  ch->id = o->id;
 }
 
 /* Name tables: the first device of a kind in a telegram gets the plain
@@ -338,12 +357,15 @@ static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans) {
     struct dsmr_number n;
     if (!ch->has_reading)
       continue;
-    struct dsmr_span id = {ch->obis, strlen(ch->obis)};
-    if (dsmr_parse_number(ch->value, &n) != 0) {
+    struct dsmr_span id = ch->id;
+    uint64_t unit;
+    if (dsmr_parse_number_key(ch->value, &n, &unit) != 0) {
       add_error(t, ch->line, "M-Bus value is not a number", id);
       continue;
     }
-    uint64_t unit = dsmr_unit_key(ch->unit.len ? ch->unit : n.unit);
+    /* DSMR 3 writes the unit in a group of its own: any text there. */
+    if (ch->unit.len)
+      unit = unit_key(ch->unit);
     if (ch->unit.len && n.unit.len) {
       add_error(t, ch->line, "M-Bus value has two units", id);
       continue;
@@ -501,7 +523,7 @@ unsigned dsmr_map_telegram(const char *frame, size_t len,
   enum dsmr_parse_status st;
 
   /* Reset only what is read back: readings[] is filled as it is counted. */
-  memset(&t->info, 0, sizeof(t->info));
+  t->info = (struct dsmr_telegram_info){0};
   t->nobjects = t->unknown_objects = t->nreadings = t->errors = 0;
   t->first_error_line = 0;
   t->first_error = NULL;
@@ -520,7 +542,9 @@ unsigned dsmr_map_telegram(const char *frame, size_t len,
       continue;
     }
     t->nobjects++;
-    const struct obis_entry *e = dsmr_obis_find(&o.obis);
+    /* The parser often knows the row already (it read the id by text). */
+    const struct obis_entry *e = p.known_row ? &dsmr_obis_table[p.known_row - 1]
+                                             : dsmr_obis_find(&o.obis);
     if (!e) {
       t->unknown_objects++;
       continue;

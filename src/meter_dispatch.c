@@ -66,10 +66,13 @@
 /* Captures before 2000 are a dead M-Bus channel's "700101..." or a meter
  * clock that was never set: not a reading. */
 #define MIN_CAPTURE_TIME 946684800
-/* When a time must be moved past the previous one, by this much: csv and
- * most stores keep milliseconds, so one cdtime unit (~1 ns) would still
- * look like a repeated time there. */
-#define TIME_STEP MS_TO_CDTIME_T(1)
+/* Consecutive values of an identifier are at least this far apart: csv,
+ * InfluxDB and most stores keep milliseconds, so two telegrams read 0.3 ms
+ * apart (a dongle emptying its buffer, found by the fault soak) would get
+ * the same stored time, and InfluxDB would keep only the second. 1.001 ms,
+ * not 1 ms: a time converted to a double (~0.24 us steps at today's
+ * epoch) and rounded to milliseconds must still come out different. */
+#define TIME_STEP US_TO_CDTIME_T(1001)
 
 /* Plausibility of registers: see "Counters never lie" above. */
 #define PLAUSIBLE_GRACE_S 10.0
@@ -139,6 +142,9 @@ cdtime_t dsmr_meter_interval(const struct dsmr_meter *m) {
   return round_interval(p);
 }
 
+static void vnotify(const struct dsmr_meter *m, int severity, const char *type,
+                    const char *type_instance, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 static void vnotify(const struct dsmr_meter *m, int severity, const char *type,
                     const char *type_instance, const char *fmt, va_list ap) {
   notification_t n = {.severity = severity, .time = cdtime()};
@@ -535,9 +541,10 @@ int dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
   if (judge_telegram(m, arrival, ++m->judged) > 0)
     return 1;
 
-  /* A clock step backwards, or two telegrams in one read: still later
-   * than the previous telegram's values. */
-  if (t <= m->last_tel_time)
+  /* A clock step backwards, two telegrams in one read or in two reads
+   * within a millisecond: still distinctly later than the previous
+   * telegram's values. */
+  if (m->last_tel_time != 0 && t < m->last_tel_time + TIME_STEP)
     t = m->last_tel_time + TIME_STEP;
   t = separate_seconds(m->last_tel_time, t);
   m->last_tel_time = t;
@@ -577,7 +584,7 @@ int dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
       dispatch_one(m, r, ct, iv);
     } else {
       cdtime_t et = t;
-      if (et <= e->last_time)
+      if (e->last_time != 0 && et < e->last_time + TIME_STEP)
         et = e->last_time + TIME_STEP;
       e->seq = m->seq;
       e->last_time = et;

@@ -104,6 +104,15 @@ static void handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
   }
 
   errors = dsmr_map_telegram(f->data, f->len, &m->telegram);
+  /* Line noise can frame as '/' junk '!' without a CRC (a DSMR 2.2 meter
+   * sends none): with no OBIS object in it, it is no telegram, and it must
+   * not count as one (it would hide a silent meter). */
+  if (errors == 0 && m->telegram.nobjects == 0) {
+    errors = 1;
+    m->telegram.first_error_line = 1;
+    m->telegram.first_error_obis[0] = '\0';
+    m->telegram.first_error = "no data objects";
+  }
   if (errors) {
     pthread_mutex_lock(&m->lock);
     m->stats.malformed++;

@@ -6,6 +6,7 @@
  * pass through binary floating point, or counters would drift by an ulp and
  * a DERIVE rate would show phantom spikes. */
 #include <stdint.h>
+#include <string.h>
 
 #include "obis_table.h"
 #include "parser.h"
@@ -36,11 +37,21 @@ static const int64_t pow10_i64[MAX_DIGITS + 1] = {
     1000000000000000000LL,
 };
 
-/* [0-9A-Za-z]: (c | 0x20) folds upper onto lower case, and no other byte
- * lands in 'a'..'z' that way. */
-static inline int is_unit_char(unsigned c) {
-  return c - '0' <= 9 || (c | 0x20) - 'a' <= 25;
-}
+/* Unit characters, [0-9A-Za-z], folded to lower case; 0 for any other
+ * byte: one load per character checks and folds it. */
+#define UNIT_DIGIT(c) [c] = c
+#define UNIT_LETTER(c) [c] = c, [c - 'a' + 'A'] = c
+static const unsigned char unit_char[256] = {
+    UNIT_DIGIT('0'),  UNIT_DIGIT('1'),  UNIT_DIGIT('2'),  UNIT_DIGIT('3'),
+    UNIT_DIGIT('4'),  UNIT_DIGIT('5'),  UNIT_DIGIT('6'),  UNIT_DIGIT('7'),
+    UNIT_DIGIT('8'),  UNIT_DIGIT('9'),  UNIT_LETTER('a'), UNIT_LETTER('b'),
+    UNIT_LETTER('c'), UNIT_LETTER('d'), UNIT_LETTER('e'), UNIT_LETTER('f'),
+    UNIT_LETTER('g'), UNIT_LETTER('h'), UNIT_LETTER('i'), UNIT_LETTER('j'),
+    UNIT_LETTER('k'), UNIT_LETTER('l'), UNIT_LETTER('m'), UNIT_LETTER('n'),
+    UNIT_LETTER('o'), UNIT_LETTER('p'), UNIT_LETTER('q'), UNIT_LETTER('r'),
+    UNIT_LETTER('s'), UNIT_LETTER('t'), UNIT_LETTER('u'), UNIT_LETTER('v'),
+    UNIT_LETTER('w'), UNIT_LETTER('x'), UNIT_LETTER('y'), UNIT_LETTER('z'),
+};
 
 /* Digits from p up to e, at most `max` of them, into *m. */
 static inline const unsigned char *digits(const unsigned char *p,
@@ -56,8 +67,8 @@ static inline const unsigned char *digits(const unsigned char *p,
 }
 
 /* The unit after '*': 1..16 of [0-9A-Za-z], and its key (obis_table.h):
- * the bytes folded to lower case (bit 5 set: digits have it already),
- * first byte lowest, and the length on top. Returns 0 or -1. */
+ * the bytes folded to lower case, first byte lowest, and the length on
+ * top. Returns 0 or -1. */
 static inline int parse_unit(const unsigned char *p, const unsigned char *e,
                              struct dsmr_span *unit, uint64_t *key) {
   size_t n = (size_t)(e - p);
@@ -65,15 +76,37 @@ static inline int parse_unit(const unsigned char *p, const unsigned char *e,
   if (n == 0 || n > MAX_UNIT)
     return -1;
   for (unsigned shift = 0; p < e; p++, shift += 8) {
-    unsigned c = *p;
-    if (!is_unit_char(c))
+    unsigned c = unit_char[*p];
+    if (c == 0)
       return -1;
-    k |= (uint64_t)(c | 0x20) << (shift & 63); /* past 7 bytes: not used */
+    k |= (uint64_t)c << (shift & 63); /* past 7 bytes: not used */
   }
   unit->ptr = (const char *)e - n;
   unit->len = n;
   *key = n <= 7 ? k | DSMR_UNIT_LEN(n) : DSMR_UNIT_LONG;
   return 0;
+}
+
+/* The first byte in [p, e) that is not '0'. Meters pad numbers with zeros
+ * ("000000.000*kWh", "0000002014*s"), so most digits of a telegram are
+ * leading zeros, which need no arithmetic: eight at a time where eight
+ * bytes are left (the first byte that is not '0' is the lowest non-zero
+ * byte of x ^ "00000000"), else one at a time. */
+static inline const unsigned char *skip_zeros(const unsigned char *p,
+                                              const unsigned char *e) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  for (; e - p >= 8; p += 8) {
+    uint64_t x;
+    memcpy(&x, p, sizeof x); /* one unaligned load */
+    x ^= 0x3030303030303030ULL;
+    if (x)
+      return p + ((unsigned)__builtin_ctzll(x) >> 3);
+  }
+#endif
+  while (p < e && *p == '0')
+    p++;
+  return p;
 }
 
 /* Numbers with more than 18 digits in all: only leading zeros can save
@@ -131,6 +164,7 @@ int dsmr_parse_number_key(struct dsmr_span group, struct dsmr_number *out,
   p += neg;
 
   const unsigned char *start = p;
+  p = skip_zeros(p, e);
   for (; p < e && (d = (unsigned)*p - '0') <= 9; p++)
     m = m * 10 + d;
   size_t nint = (size_t)(p - start), ndec = 0;
@@ -138,6 +172,8 @@ int dsmr_parse_number_key(struct dsmr_span group, struct dsmr_number *out,
     return -1;
   if (p < e && *p == '.') {
     const unsigned char *frac = ++p;
+    if (m == 0) /* "000000.000": these zeros leave m at 0 too */
+      p = skip_zeros(p, e);
     for (; p < e && (d = (unsigned)*p - '0') <= 9; p++)
       m = m * 10 + d;
     ndec = (size_t)(p - frac);

@@ -17,16 +17,19 @@
  * that collides with another makes the compiler complain (-Woverride-init,
  * part of -Wextra with gcc; -Winitializer-overrides with clang), and
  * tests/test_mapper.c fail ("every row found by lookup"). Then choose
- * another OBIS_HASH_MULT (obis_table.h): tools/obis-hash.py finds one. */
+ * another OBIS_HASH_MULT (obis_table.h): tools/obis-hash.py finds one.
+ * The same goes for the second index, below, by which the parser knows
+ * ids by their text. */
 #include "obis_table.h"
 #include "mapper.h"
 
 #include <stddef.h>
 
-/* X(a, b, c, d, e, kind, time_group, type_instance, name); M-Bus objects
- * (A = 0, B = 1..4) under B = 1. Keep sorted by a, b, c, d, e. */
+/* X(a, b, c, d, e, kind, time_group, type_instance, name), sorted by
+ * a, b, c, d, e. M(...) is the same for M-Bus objects, which are stored
+ * once under B = 1 and stand for channels B = 1..4. */
 /* clang-format off */
-#define OBIS_ROWS(X) \
+#define OBIS_ROWS(X, M) \
   X(0, 0, 1, 0, 0, OBIS_INFO_TIME, 1, NULL, "Date and time")                                   \
   X(0, 0, 17, 0, 0, OBIS_THRESHOLD, 0, "threshold", "Power threshold")                         \
   X(0, 0, 42, 0, 0, OBIS_NAME_ONLY, 0, NULL, "Logical device name")                            \
@@ -40,13 +43,13 @@
   X(0, 0, 96, 13, 1, OBIS_NAME_ONLY, 0, NULL, "Text message code")                             \
   X(0, 0, 96, 14, 0, OBIS_TARIFF, 0, "", "Tariff indicator")                                   \
   X(0, 0, 98, 1, 0, OBIS_NAME_ONLY, 0, NULL, "Monthly history (peaks / billing)")              \
-  X(0, 1, 24, 1, 0, OBIS_MBUS_TYPE, 0, NULL, "M-Bus device type")                              \
-  X(0, 1, 24, 2, 1, OBIS_MBUS_READING, 1, NULL, "M-Bus reading")                               \
-  X(0, 1, 24, 2, 3, OBIS_MBUS_READING, 1, NULL, "M-Bus reading (not temperature corrected)")   \
-  X(0, 1, 24, 3, 0, OBIS_MBUS_READING_V3, 1, NULL, "M-Bus reading (DSMR 3)")                   \
-  X(0, 1, 24, 4, 0, OBIS_NAME_ONLY, 0, NULL, "M-Bus valve position")                           \
-  X(0, 1, 96, 1, 0, OBIS_NAME_ONLY, 0, NULL, "M-Bus equipment identifier")                     \
-  X(0, 1, 96, 1, 1, OBIS_NAME_ONLY, 0, NULL, "M-Bus equipment identifier")                     \
+  M(0, 1, 24, 1, 0, OBIS_MBUS_TYPE, 0, NULL, "M-Bus device type")                              \
+  M(0, 1, 24, 2, 1, OBIS_MBUS_READING, 1, NULL, "M-Bus reading")                               \
+  M(0, 1, 24, 2, 3, OBIS_MBUS_READING, 1, NULL, "M-Bus reading (not temperature corrected)")   \
+  M(0, 1, 24, 3, 0, OBIS_MBUS_READING_V3, 1, NULL, "M-Bus reading (DSMR 3)")                   \
+  M(0, 1, 24, 4, 0, OBIS_NAME_ONLY, 0, NULL, "M-Bus valve position")                           \
+  M(0, 1, 96, 1, 0, OBIS_NAME_ONLY, 0, NULL, "M-Bus equipment identifier")                     \
+  M(0, 1, 96, 1, 1, OBIS_NAME_ONLY, 0, NULL, "M-Bus equipment identifier")                     \
   X(1, 0, 0, 0, 0, OBIS_NAME_ONLY, 0, NULL, "Meter serial number")                             \
   X(1, 0, 0, 2, 0, OBIS_NAME_ONLY, 0, NULL, "Firmware version")                                \
   X(1, 0, 1, 4, 0, OBIS_POWER, 0, "demand_average", "Current average demand (quarter hour)")   \
@@ -134,7 +137,7 @@
 #define AS_ENTRY(a, b, c, d, e, kind, time_group, type_instance, name)         \
   {OBIS_KEY(a, b, c, d, e), kind, time_group, type_instance, name},
 
-const struct obis_entry dsmr_obis_table[] = {OBIS_ROWS(AS_ENTRY)};
+const struct obis_entry dsmr_obis_table[] = {OBIS_ROWS(AS_ENTRY, AS_ENTRY)};
 
 const unsigned dsmr_obis_table_len =
     sizeof(dsmr_obis_table) / sizeof(dsmr_obis_table[0]);
@@ -142,7 +145,7 @@ const unsigned dsmr_obis_table_len =
 /* Row numbers by name, e.g. ROW_1_0_1_8_1: the same expansion order as the
  * table. A duplicate row would be a duplicate enumerator: a compile error. */
 #define AS_ROW_NAME(a, b, c, d, e, ...) ROW_##a##_##b##_##c##_##d##_##e,
-enum { OBIS_ROWS(AS_ROW_NAME) OBIS_ROW_COUNT };
+enum { OBIS_ROWS(AS_ROW_NAME, AS_ROW_NAME) OBIS_ROW_COUNT };
 
 _Static_assert(OBIS_ROW_COUNT < 255, "slot index holds row + 1 in a byte");
 
@@ -151,7 +154,87 @@ _Static_assert(OBIS_ROW_COUNT < 255, "slot index holds row + 1 in a byte");
 #define AS_SLOT(a, b, c, d, e, ...)                                            \
   [OBIS_HASH(OBIS_KEY(a, b, c, d, e))] = ROW_##a##_##b##_##c##_##d##_##e + 1,
 
-const uint8_t dsmr_obis_slot[1u << OBIS_HASH_BITS] = {OBIS_ROWS(AS_SLOT)};
+const uint8_t dsmr_obis_slot[1u << OBIS_HASH_BITS] = {
+    OBIS_ROWS(AS_SLOT, AS_SLOT)};
+
+/* ---- ids by their text -------------------------------------------------
+ *
+ * Reading an id digit by digit cost the parser ~55 instructions per
+ * object. The ids of this table (M-Bus ones on each channel) are instead
+ * recognised by their text: the parser takes the id's bytes as two words,
+ * hashes them into a slot index that is perfect for these texts, and
+ * compares 16 bytes (obis_table.h, dsmr_obis_find_text). The texts are
+ * computed here by the compiler from the rows' numbers: the canonical
+ * decimal form, which is the only one the digit parser gives those
+ * numbers for, so a text that matches means the same object. */
+
+/* The decimal text of v (0..255), first digit lowest, and its length. */
+#define DEC_LEN(v) ((v) >= 100 ? 3 : (v) >= 10 ? 2 : 1)
+#define DEC_CHAR(v) ((uint64_t)('0' + (v) % 10))
+#define DEC_TEXT(v)                                                            \
+  ((v) >= 100                                                                  \
+       ? DEC_CHAR((v) / 100) | DEC_CHAR((v) / 10) << 8 | DEC_CHAR(v) << 16     \
+   : (v) >= 10 ? DEC_CHAR((v) / 10) | DEC_CHAR(v) << 8                         \
+               : DEC_CHAR(v))
+/* "a-b:c." (a and b one digit: 6..8 bytes) and "d.e" (3..7 bytes). */
+#define HEAD_LEN(c) (5 + DEC_LEN(c))
+#define HEAD(a, b, c)                                                          \
+  (DEC_CHAR(a) | (uint64_t)'-' << 8 | DEC_CHAR(b) << 16 |                      \
+   (uint64_t)':' << 24 | DEC_TEXT(c) << 32 |                                   \
+   (uint64_t)'.' << (8 * (4 + DEC_LEN(c))))
+#define TAIL(d, e)                                                             \
+  (DEC_TEXT(d) | (uint64_t)'.' << (8 * DEC_LEN(d)) |                           \
+   DEC_TEXT(e) << (8 * (DEC_LEN(d) + 1)))
+/* "a-b:c.d.e" as bytes 0..7 and 8..15 (at most 15 bytes, zeros after). */
+#define TEXT_LO(a, b, c, d, e)                                                 \
+  (HEAD(a, b, c) | TAIL(d, e) << (8 * HEAD_LEN(c) - 8) << 8)
+#define TEXT_HI(a, b, c, d, e) (TAIL(d, e) >> (64 - 8 * HEAD_LEN(c)))
+
+/* The texts, with the channels of M-Bus rows spelled out: X rows give one
+ * text, M rows four. TXT(a, b, ...) names a text, ROW(...) its row. */
+#define TXT(a, b, c, d, e) TXT_##a##_##b##_##c##_##d##_##e
+#define ROW(a, b, c, d, e) ROW_##a##_##b##_##c##_##d##_##e
+#define ON_CHANNELS(F, a, c, d, e)                                             \
+  F(a, 1, c, d, e, ROW(a, 1, c, d, e))                                         \
+  F(a, 2, c, d, e, ROW(a, 1, c, d, e))                                         \
+  F(a, 3, c, d, e, ROW(a, 1, c, d, e))                                         \
+  F(a, 4, c, d, e, ROW(a, 1, c, d, e))
+#define TEXTS(F) OBIS_ROWS(TEXT_X_##F, TEXT_M_##F)
+
+#define TEXT_X_NAME(a, b, c, d, e, ...) TXT(a, b, c, d, e),
+#define TEXT_M_NAME(a, b, c, d, e, ...)                                        \
+  TXT(a, 1, c, d, e), TXT(a, 2, c, d, e), TXT(a, 3, c, d, e),                  \
+      TXT(a, 4, c, d, e),
+enum { TXT_NONE, TEXTS(NAME) OBIS_TEXT_COUNT };
+_Static_assert(OBIS_TEXT_COUNT <= 256, "text index in a byte");
+
+#define AS_TEXT(a, b, c, d, e, row)                                            \
+  {TEXT_LO(a, b, c, d, e),                                                     \
+   TEXT_HI(a, b, c, d, e),                                                     \
+   {a, b, c, d, e, 255},                                                       \
+   row + 1},
+#define TEXT_X_ENTRY(a, b, c, d, e, ...)                                       \
+  AS_TEXT(a, b, c, d, e, ROW(a, b, c, d, e))
+#define TEXT_M_ENTRY(a, b, c, d, e, ...) ON_CHANNELS(AS_TEXT, a, c, d, e)
+const struct obis_text dsmr_obis_texts[] = {
+    {0, UINT64_MAX, {0, 0, 0, 0, 0, 0}, 0}, /* TXT_NONE: matches no text */
+    TEXTS(ENTRY)};
+const unsigned dsmr_obis_texts_len = OBIS_TEXT_COUNT;
+
+/* Only one-digit A and B fit the text form above (all the table has). */
+#define TEXT_X_CHECK(a, b, ...)                                                \
+  _Static_assert((a) < 10 && (b) < 10, "A and B of one digit");
+#define TEXT_M_CHECK TEXT_X_CHECK
+TEXTS(CHECK)
+
+/* slot -> text, or TXT_NONE. Two texts in one slot would be the same
+ * designator twice: a compiler warning (an error with --enable-werror). */
+#define AS_TEXT_SLOT(a, b, c, d, e, row)                                       \
+  [OBIS_TEXT_HASH(TEXT_LO(a, b, c, d, e), TEXT_HI(a, b, c, d, e))] =           \
+      TXT(a, b, c, d, e),
+#define TEXT_X_SLOT(a, b, c, d, e, ...) AS_TEXT_SLOT(a, b, c, d, e, 0)
+#define TEXT_M_SLOT(a, b, c, d, e, ...) ON_CHANNELS(AS_TEXT_SLOT, a, c, d, e)
+const uint8_t dsmr_obis_text_slot[1u << OBIS_TEXT_HASH_BITS] = {TEXTS(SLOT)};
 
 const struct obis_entry *dsmr_obis_lookup(const struct dsmr_obis *id) {
   return dsmr_obis_find(id);

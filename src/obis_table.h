@@ -104,6 +104,40 @@ dsmr_obis_find(const struct dsmr_obis *id) {
 /* The same, out of line (for dsmr-cat and the tests). */
 const struct obis_entry *dsmr_obis_lookup(const struct dsmr_obis *id);
 
+/* Ids by their text, for the parser (see obis.c): every id of the table in
+ * its canonical form "a-b:c.d.e" (M-Bus ones on channels 1..4), 9 to 15
+ * bytes, as two words, bytes 0..7 and 8..15, first byte lowest, zeros
+ * after the text; with its fields and its row. Slot = the top
+ * OBIS_TEXT_HASH_BITS bits of (lo + hi) * OBIS_TEXT_HASH_MULT, and
+ * dsmr_obis_text_slot[slot] = index of the text, where index 0 is a text
+ * that matches nothing (its hi has a top byte, which an id's never has).
+ * tools/obis-hash.py finds a multiplier under which no two texts share a
+ * slot. */
+struct obis_text {
+  uint64_t lo, hi;
+  struct dsmr_obis obis; /* f = 255 */
+  uint8_t row;           /* 1 + its row in dsmr_obis_table */
+};
+
+#define OBIS_TEXT_HASH_BITS 10
+#define OBIS_TEXT_HASH_MULT 0x2d2fe50e4473ade9ULL
+#define OBIS_TEXT_HASH(lo, hi)                                                 \
+  ((unsigned)((((lo) + (hi)) * OBIS_TEXT_HASH_MULT) >>                         \
+              (64 - OBIS_TEXT_HASH_BITS)))
+
+extern const struct obis_text dsmr_obis_texts[];
+extern const unsigned dsmr_obis_texts_len; /* with the one at index 0 */
+extern const uint8_t dsmr_obis_text_slot[1u << OBIS_TEXT_HASH_BITS];
+
+/* The id whose text is lo, hi (hi with a zero top byte), or NULL when the
+ * table has no such text. */
+static inline const struct obis_text *dsmr_obis_find_text(uint64_t lo,
+                                                          uint64_t hi) {
+  const struct obis_text *t =
+      &dsmr_obis_texts[dsmr_obis_text_slot[OBIS_TEXT_HASH(lo, hi)]];
+  return t->lo == lo && t->hi == hi ? t : NULL;
+}
+
 /* ---- units as integers --------------------------------------------------
  *
  * Every value is checked against the one or two units its object allows.
@@ -112,7 +146,8 @@ const struct obis_entry *dsmr_obis_lookup(const struct dsmr_obis *id);
  * compare: the unit's bytes with A-Z folded to a-z (only those: "m\x13"
  * must not pass for "m3"), first byte lowest, and its length in the top
  * byte (so "m" and "m\0" differ). Units of more than 7 bytes all have the
- * key DSMR_UNIT_LONG, which no unit we accept has. */
+ * key DSMR_UNIT_LONG, which no unit we accept has. The number parser makes
+ * the key while it checks the unit's characters anyway. */
 #define DSMR_UNIT_LEN(n) ((uint64_t)(n) << 56)
 #define DSMR_UNIT_KEY(n, a, b, c, d, e)                                        \
   (DSMR_UNIT_LEN(n) | (uint64_t)(a) | (uint64_t)(b) << 8 |                     \
@@ -120,39 +155,6 @@ const struct obis_entry *dsmr_obis_lookup(const struct dsmr_obis *id);
 #define DSMR_UNIT_NONE DSMR_UNIT_LEN(0) /* no unit written */
 #define DSMR_UNIT_LONG DSMR_UNIT_LEN(8)
 #define DSMR_UNIT_NEVER UINT64_MAX /* equal to no key */
-
-/* The n <= 7 bytes at p as a number, first byte lowest, zeros above:
- * two overlapping 4-byte reads for 4..7 bytes, three overlapping single
- * bytes for 1..3 (compilers emit plain loads; never past p + n). */
-static inline uint64_t dsmr_unit_bytes(const unsigned char *p, size_t n) {
-  if (n >= 4) {
-    const unsigned char *q = p + n - 4;
-    uint64_t lo = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-                  (uint64_t)p[3] << 24;
-    uint64_t hi = (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 |
-                  (uint64_t)q[3] << 24;
-    return lo | hi << (8 * (n - 4));
-  }
-  return (uint64_t)p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) |
-         (uint64_t)p[n - 1] << (8 * (n - 1));
-}
-
-/* The key of any text (number.c has a quicker way for units it checked). */
-static inline uint64_t dsmr_unit_key(struct dsmr_span u) {
-  const uint64_t ones = 0x0101010101010101ULL, highs = ones * 0x80;
-  if (u.len == 0)
-    return DSMR_UNIT_NONE;
-  if (u.len > 7)
-    return DSMR_UNIT_LONG;
-  uint64_t x = dsmr_unit_bytes((const unsigned char *)u.ptr, u.len);
-  /* A-Z to a-z in all bytes at once: a byte is upper case when its low 7
-   * bits reach 'A' (0x41 + 0x3F sets bit 7) but not past 'Z' (0x5B + 0x25
-   * sets bit 7) and its own bit 7 is clear. The low 7 bits plus 0x3F
-   * never carry into the next byte. */
-  uint64_t low7 = x & ~highs;
-  uint64_t upper = (low7 + ones * 0x3F) & ~(low7 + ones * 0x25) & ~x & highs;
-  return (x | upper >> 2) | DSMR_UNIT_LEN(u.len);
-}
 
 /* dsmr_parse_number, and the unit's key in *unit_key (DSMR_UNIT_NONE
  * without a unit); *out and *unit_key are untouched on error. */

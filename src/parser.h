@@ -65,6 +65,10 @@ struct dsmr_parser {
   /* set on DSMR_PARSE_ERROR */
   unsigned error_line;
   const char *error; /* static string: why the line was rejected */
+  /* Internal, for the mapper: 1 + the row of the library's OBIS table
+   * (obis_table.h) of the object just returned, when the parser knew its
+   * id by its text; else 0 (then look the id up). */
+  unsigned known_row;
 };
 
 /* telegram/len: a frame from the framer ('/' .. '!'); the trailing '!' may

@@ -11,14 +11,19 @@
  * header in noise, a frame cut short, a corrupted HDLC frame), only its first
  * byte is dropped and the rest is scanned again, so the frame it swallowed
  * is still found. Without timing information (the caller feeds bytes, not
- * gaps) this is what keeps one glitch from costing two frames.
+ * gaps) this is what keeps one glitch from costing two frames. A frame cut
+ * short is also noticed early, when "DB 08 <system title>" shows up again
+ * inside it (find_restart), so the frames after it are not delayed.
  *
  * What counts as a frame: DB 08, a valid length form and the security
  * control byte 30 (about 26 bits of agreement) make a bare header credible;
  * 7E A?, addresses, control and a matching HCS (about 28 bits) make an HDLC
  * header credible. Anything less is noise, skipped silently. A credible
  * frame ends in an event (plaintext, authentication failure, replay,
- * malformed, too large).
+ * malformed, too large), except that a failure is reported once: the bytes
+ * of a reported failure are rescanned in its shadow, where further
+ * failures are bogus headers or the same frame again, and stay silent.
+ * The outcome never depends on how the input was chunked.
  *
  * Why the tag is checked in a first pass: GCM authenticates the ciphertext,
  * so the tag can be verified before any plaintext exists. The first pass
@@ -38,12 +43,14 @@
 
 #define GLO_CIPHERING 0xDB
 #define TITLE_LEN 8
-#define SC_AUTH_ENC                                                            \
-  0x30 /* security control: authenticated + encrypted,                         \
-          suite 0 (AES-128-GCM) */
+/* Security control: authenticated and encrypted, suite 0 (AES-128-GCM). */
+#define SC_AUTH_ENC 0x30
 #define TAG_LEN 12
 #define HDLC_FLAG 0x7E
 #define MIN_CAP 64
+/* Bytes that can precede a DB 08 frame inside HDLC: flag, format, two
+ * 4-byte addresses, control, HCS, LLC header. */
+#define HDLC_LEAD 17
 
 /* Smarty P1 specification 1.1.3, 3.2.5: the same for every meter. */
 static const uint8_t lux_auth_key[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
@@ -185,15 +192,12 @@ static enum dsmr_smarty_event open_frame(struct dsmr_smarty *d, uint8_t *f,
   memcpy(out->system_title, f + 2, TITLE_LEN);
   out->frame_counter = counter;
 
-  if (!gcm_tag_ok(d, iv, ct, clen, tag)) {
-    d->stats.auth_failures++;
+  if (!gcm_tag_ok(d, iv, ct, clen, tag))
     return DSMR_SMARTY_AUTH_FAILED;
-  }
   /* Only after the tag: a corrupted counter must read as a corrupted frame,
    * and must never move last_counter. */
   if (d->have_counter && counter <= d->last_counter) {
     out->last_counter = d->last_counter;
-    d->stats.replays++;
     return DSMR_SMARTY_REPLAY;
   }
   if (gcm_start(d, iv) != 0 ||
@@ -202,12 +206,11 @@ static enum dsmr_smarty_event open_frame(struct dsmr_smarty *d, uint8_t *f,
     /* The first pass said yes; libgcrypt failing now is not the frame's
      * fault, but nothing half-done may leave. */
     wipe(ct, clen);
-    d->stats.auth_failures++;
     return DSMR_SMARTY_AUTH_FAILED;
   }
   d->last_counter = counter;
   d->have_counter = 1;
-  d->stats.frames_ok++;
+  memcpy(d->title, f + 2, TITLE_LEN); /* authentic: the meter's own */
   out->data = (const char *)ct;
   out->len = clen;
   return DSMR_SMARTY_PLAINTEXT;
@@ -219,17 +222,13 @@ static void cut(struct dsmr_smarty *d, size_t at, size_t n) {
   d->len -= n;
 }
 
-/* n skipped bytes are noise, except those of a frame already reported
- * (quiet): a failed frame's bytes are rescanned, not counted twice. */
-static void count_noise(struct dsmr_smarty *d, size_t n) {
+/* The start of the raw area moves on by n bytes, of which `noise` would be
+ * noise were they not part of a frame already reported (quiet). */
+static void advance(struct dsmr_smarty *d, size_t n, size_t noise) {
   size_t q = d->quiet < n ? d->quiet : n;
   d->quiet -= q;
-  d->stats.noise_bytes += n - q;
-}
-
-/* Bytes of a frame were consumed as a frame: no longer quiet candidates. */
-static void consumed(struct dsmr_smarty *d, size_t n) {
-  d->quiet = d->quiet > n ? d->quiet - n : 0;
+  d->stats.noise_bytes += noise > q ? noise - q : 0;
+  d->shadow = d->shadow > n ? d->shadow - n : 0;
 }
 
 /* Drops n bytes at the start of the raw area as not being (the start of) a
@@ -239,16 +238,32 @@ static void drop_raw(struct dsmr_smarty *d, size_t n) {
   if (d->after_hdlc && (uint8_t)d->buf[d->base] == HDLC_FLAG)
     noise--;
   d->after_hdlc = 0;
-  count_noise(d, noise);
+  advance(d, n, noise);
   cut(d, d->base, n);
   d->scanned = 0;
 }
 
-/* A reported frame failed and its extent is uncertain: drop its first byte
- * and let the rest be scanned again, none of it counted as noise. */
-static void back_off(struct dsmr_smarty *d, size_t extent) {
-  d->quiet = extent;
+/* A frame failed and its extent is uncertain: drop its first byte and let
+ * the rest be scanned again, so that a frame it swallowed is still found.
+ * Its bytes (quiet) are not noise; failures of candidates starting within
+ * shadow are bogus headers or repeats of a failure already reported, and
+ * stay silent. */
+static void back_off(struct dsmr_smarty *d, size_t quiet, size_t shadow) {
+  if (d->quiet < quiet)
+    d->quiet = quiet;
+  if (d->shadow < shadow)
+    d->shadow = shadow;
   drop_raw(d, 1);
+}
+
+/* The frame at the start of the raw area was cut short by the next one,
+ * whose DB 08 is at q; the cut frame's own DB 08 ends at own_end. The next
+ * frame's HDLC header may precede q: the shadow stops short of it (so that
+ * its failure would still be reported) but covers the cut frame's own
+ * DB 08 (so that it is not reported twice). */
+static void cut_short(struct dsmr_smarty *d, size_t q, size_t own_end) {
+  size_t shadow = q > HDLC_LEAD ? q - HDLC_LEAD : 1;
+  back_off(d, q, shadow > own_end ? shadow : own_end);
 }
 
 /* Throws away the reassembled HDLC payload. */
@@ -259,35 +274,26 @@ static void abandon_segments(struct dsmr_smarty *d) {
   d->scanned = 0;
 }
 
-/* Oversized: reported, then treated like any failed frame. Skipping its
- * declared length blindly would let one flipped bit in a length byte (82
- * 01 C3 -> 82 81 C3) swallow 33 KB of good frames; scanned again, its
- * bytes cost nothing but time, and are not counted as noise. */
-static enum dsmr_smarty_event too_large(struct dsmr_smarty *d, size_t extent) {
-  d->stats.too_large++;
-  back_off(d, extent);
-  return DSMR_SMARTY_TOO_LARGE;
-}
-
-static enum dsmr_smarty_event malformed(struct dsmr_smarty *d) {
-  d->stats.malformed++;
-  return DSMR_SMARTY_MALFORMED;
-}
-
-/* Is there a restart "DB 08 <this frame's system title>" inside the body of
- * the bare frame r[0..upto)? Such a pattern inside ciphertext has odds of
- * 2^-80; seeing it means this frame was cut short and the next one began.
+/* Is there a restart "DB 08 <title>" in r[from..upto), with the title of
+ * the frame being collected (own, may be NULL) or the meter's, as learnt
+ * from its last authentic frame? Such a pattern inside ciphertext has odds
+ * of 2^-80; seeing it means this frame was cut short and the next one
+ * began: without it, a cut frame would hold the frames after it hostage
+ * until its declared length was reached, and they would come out late, in
+ * a burst. (The meter's title covers frames cut inside their own title.)
  * Searches only what was not searched before. Returns its offset, or 0. */
-static size_t find_restart(struct dsmr_smarty *d, const uint8_t *r,
-                           size_t upto) {
-  size_t q = d->scanned > 2 ? d->scanned : 2;
+static size_t find_restart(struct dsmr_smarty *d, const uint8_t *r, size_t from,
+                           size_t upto, const uint8_t *title) {
+  size_t q = d->scanned > from ? d->scanned : from;
   while (q + 2 + TITLE_LEN <= upto) {
     const uint8_t *db =
         memchr(r + q, GLO_CIPHERING, upto - (2 + TITLE_LEN) + 1 - q);
     if (!db)
       break;
     q = (size_t)(db - r);
-    if (r[q + 1] == TITLE_LEN && memcmp(r + q + 2, r + 2, TITLE_LEN) == 0)
+    if (r[q + 1] == TITLE_LEN &&
+        ((title && memcmp(r + q + 2, title, TITLE_LEN) == 0) ||
+         (d->have_counter && memcmp(r + q + 2, d->title, TITLE_LEN) == 0)))
       return q;
     q++;
   }
@@ -302,6 +308,7 @@ static enum dsmr_smarty_event
 bare(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
   uint8_t *r = (uint8_t *)d->buf + d->base;
   size_t n = d->len - d->base, hdr = 0, total = 0, want = 0, q;
+  enum dsmr_smarty_event ev;
 
   switch (parse_glo(r, n, &want, &hdr, &total)) {
   case P_MORE:
@@ -316,33 +323,38 @@ bare(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
   d->after_hdlc = 0;
   if (d->base > 0) {
     /* A bare frame where the next HDLC segment was due: the segmented
-     * frame will never be complete. The bare one is looked at next call. */
+     * frame will never be complete. The bare one is looked at next. */
     abandon_segments(d);
     out->hdlc = 1;
-    return malformed(d);
+    return DSMR_SMARTY_MALFORMED;
   }
   memcpy(out->system_title, r + 2, TITLE_LEN);
   if (glo_too_short(hdr, total)) {
-    back_off(d, total < n ? total : n);
-    return malformed(d);
+    back_off(d, total < n ? total : n, total < n ? total : n);
+    return DSMR_SMARTY_MALFORMED;
   }
-  if (total > d->cap)
-    return too_large(d, total);
-  q = find_restart(d, r, n < total ? n : total);
+  if (total > d->cap) {
+    /* Reported, then treated like any failed frame. Skipping the declared
+     * length blindly would let one flipped bit in a length byte (82 01 C3
+     * -> 82 81 C3) swallow 33 KB of good frames. */
+    back_off(d, total, total);
+    return DSMR_SMARTY_TOO_LARGE;
+  }
+  q = find_restart(d, r, 2, n < total ? n : total, r + 2);
   if (q > 0) {
-    back_off(d, q);
-    return malformed(d);
+    cut_short(d, q, 1);
+    return DSMR_SMARTY_MALFORMED;
   }
   if (n < total) {
     *need = total - n;
     return DSMR_SMARTY_NONE;
   }
-  enum dsmr_smarty_event ev = open_frame(d, r, hdr, total, out);
-  if (ev == DSMR_SMARTY_AUTH_FAILED)
-    back_off(d, total); /* maybe a bogus header that swallowed a frame */
-  else {
+  ev = open_frame(d, r, hdr, total, out);
+  if (ev == DSMR_SMARTY_AUTH_FAILED) {
+    back_off(d, total, total); /* maybe a bogus header that swallowed one */
+  } else {
     d->drop = total;
-    consumed(d, total);
+    advance(d, total, 0);
   }
   return ev;
 }
@@ -374,14 +386,20 @@ static enum dsmr_smarty_event hdlc_payload(struct dsmr_smarty *d,
   d->drop = d->base;
   d->base = 0;
   if (!p)
-    return malformed(d);
+    return DSMR_SMARTY_MALFORMED;
   n -= (size_t)(p - info);
   if (n >= 2 + TITLE_LEN)
     memcpy(out->system_title, p + 2, TITLE_LEN);
   if (parse_glo(p, n, &want, &hdr, &total) != P_OK ||
       glo_too_short(hdr, total) || total > n)
-    return malformed(d);
+    return DSMR_SMARTY_MALFORMED;
   return open_frame(d, p, hdr, total, out);
+}
+
+/* The title of the DB 08 frame in p[0..n), or NULL. */
+static const uint8_t *title_in(const uint8_t *p, size_t n) {
+  const uint8_t *db = find_glo(p, n);
+  return db && (size_t)(db - p) + 2 + TITLE_LEN <= n ? db + 2 : NULL;
 }
 
 /* Does this continuation segment rather start a new frame: DB 08 and the
@@ -389,22 +407,44 @@ static enum dsmr_smarty_event hdlc_payload(struct dsmr_smarty *d,
  * header? (80 bits of agreement: ciphertext does not do that.) */
 static int starts_new_frame(const struct dsmr_smarty *d, const uint8_t *info,
                             size_t n) {
-  const uint8_t *own = find_glo((const uint8_t *)d->buf, d->base);
-  if (!own || (size_t)(own - (const uint8_t *)d->buf) + 2 + TITLE_LEN > d->base)
-    return 0;
-  for (size_t off = 0; off <= 3; off += 3)
+  const uint8_t *own = title_in((const uint8_t *)d->buf, d->base);
+  for (size_t off = 0; own && off <= 3; off += 3)
     if (n >= off + 2 + TITLE_LEN && info[off] == GLO_CIPHERING &&
         info[off + 1] == TITLE_LEN &&
-        memcmp(info + off + 2, own + 2, TITLE_LEN) == 0)
+        memcmp(info + off + 2, own, TITLE_LEN) == 0)
       return 1;
   return 0;
+}
+
+/* The restart check for the HDLC frame r[0..n): the title is that of the
+ * DB 08 frame inside (the reassembled one, or the one in this frame's
+ * information). *own_end: where this frame's own DB 08 ends, if seen. */
+static size_t hdlc_restart(struct dsmr_smarty *d, const uint8_t *r,
+                           size_t info_at, size_t n, size_t *own_end) {
+  const uint8_t *own;
+  size_t from;
+
+  if (d->base > 0) {
+    own = title_in((const uint8_t *)d->buf, d->base);
+    /* A DB 08 right at the start of a continuation (or after its LLC) is
+     * a whole new frame: that is for starts_new_frame, once the FCS is
+     * known, not a cut. */
+    from = info_at + 4;
+  } else {
+    const uint8_t *db = n > info_at ? find_glo(r + info_at, n - info_at) : NULL;
+    own = n > info_at ? title_in(r + info_at, n - info_at) : NULL;
+    /* Just after its own DB 08, if it shows yet. */
+    from = db ? (size_t)(db - r) + 1 : info_at;
+    *own_end = from;
+  }
+  return find_restart(d, r, from, n, own);
 }
 
 /* An HDLC frame at the start of the raw area. */
 static enum dsmr_smarty_event
 hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
   uint8_t *r = (uint8_t *)d->buf + d->base;
-  size_t n = d->len - d->base, i, end, info_at, plen;
+  size_t n = d->len - d->base, i, end, info_at, plen, q, own_end = 1;
   const uint8_t *payload;
   int segmented;
 
@@ -449,10 +489,25 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
     goto not_a_frame;
 
   if (d->base + end > d->cap) {
+    if (d->base == 0) {
+      /* Let the DB 08 frame inside speak for itself: it may fit, bare. */
+      back_off(d, end + 1, 0);
+      return DSMR_SMARTY_NONE;
+    }
+    abandon_segments(d);
+    back_off(d, end + 1, end + 1); /* + its closing flag */
+    out->hdlc = 1;
+    return DSMR_SMARTY_TOO_LARGE;
+  }
+  /* Up to the frame's end only, whatever is held: the verdict must not
+   * depend on how the input was chunked. */
+  q = hdlc_restart(d, r, info_at, n < end ? n : end, &own_end);
+  if (q > 0) {
     if (d->base > 0)
       abandon_segments(d);
+    cut_short(d, q, own_end);
     out->hdlc = 1;
-    return too_large(d, end + 1); /* + its closing flag */
+    return DSMR_SMARTY_MALFORMED;
   }
   if (n < end) {
     *need = end - n;
@@ -462,14 +517,14 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
     /* Tolerance: the frame inside may still be good (the GCM tag covers
      * everything that matters), so its bytes are scanned again as bare. */
     d->stats.hdlc_fcs_errors++;
-    if (d->base > 0) {
-      abandon_segments(d);
-      back_off(d, end + 1);
-      out->hdlc = 1;
-      return malformed(d);
+    if (d->base == 0) {
+      back_off(d, end + 1, 0); /* + its closing flag */
+      return DSMR_SMARTY_NONE;
     }
-    back_off(d, end + 1); /* + its closing flag */
-    return DSMR_SMARTY_NONE;
+    abandon_segments(d);
+    back_off(d, end + 1, 0);
+    out->hdlc = 1;
+    return DSMR_SMARTY_MALFORMED;
   }
   d->stats.hdlc_frames++;
 
@@ -477,10 +532,11 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
   payload = r + info_at;
   if (d->base > 0 && starts_new_frame(d, payload, plen)) {
     /* The rest of the segmented frame never came; this frame is looked at
-     * again as a first segment next call. */
+     * again as a first segment. */
+    d->stats.hdlc_frames--; /* it will be counted then */
     abandon_segments(d);
     out->hdlc = 1;
-    return malformed(d);
+    return DSMR_SMARTY_MALFORMED;
   }
   /* Append the information to what was reassembled before, and the bytes
    * held after this frame right behind it. */
@@ -491,7 +547,7 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
   d->base += plen;
   d->scanned = 0;
   d->after_hdlc = 1;
-  consumed(d, end);
+  advance(d, end, 0);
   if (segmented)
     return DSMR_SMARTY_NONE;
   return hdlc_payload(d, out);
@@ -501,20 +557,48 @@ not_a_frame:
   return DSMR_SMARTY_NONE;
 }
 
-/* Looks at what is held: returns an event, or NONE with *need set to how
- * many more bytes the candidate needs (0: the raw area is empty). */
-static enum dsmr_smarty_event
-process(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
+static void count_event(struct dsmr_smarty *d, enum dsmr_smarty_event ev) {
+  switch (ev) {
+  case DSMR_SMARTY_NONE:
+    break;
+  case DSMR_SMARTY_PLAINTEXT:
+    d->stats.frames_ok++;
+    break;
+  case DSMR_SMARTY_AUTH_FAILED:
+    d->stats.auth_failures++;
+    break;
+  case DSMR_SMARTY_REPLAY:
+    d->stats.replays++;
+    break;
+  case DSMR_SMARTY_MALFORMED:
+    d->stats.malformed++;
+    break;
+  case DSMR_SMARTY_TOO_LARGE:
+    d->stats.too_large++;
+    break;
+  }
+}
+
+/* Discards the frame an event was about (its plaintext, if any, was valid
+ * until now). */
+static void apply_drop(struct dsmr_smarty *d) {
   if (d->drop) {
-    /* The last event's frame: its plaintext was valid until this call. */
     wipe(d->buf, d->drop);
     cut(d, 0, d->drop);
     d->drop = 0;
     d->scanned = 0;
   }
+}
+
+/* Looks at what is held: returns an event, or NONE with *need set to how
+ * many more bytes the candidate needs (0: the raw area is empty). */
+static enum dsmr_smarty_event
+process(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
+  apply_drop(d);
   for (;;) {
     enum dsmr_smarty_event ev;
     size_t n = d->len - d->base, s;
+    int shadowed;
 
     *need = 0;
     if (n == 0)
@@ -524,12 +608,22 @@ process(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
       drop_raw(d, s);
       continue;
     }
+    shadowed = d->shadow > 0;
     if ((uint8_t)d->buf[d->base] == GLO_CIPHERING)
       ev = bare(d, out, need);
     else
       ev = hdlc(d, out, need);
-    if (ev != DSMR_SMARTY_NONE)
+    if (ev == DSMR_SMARTY_PLAINTEXT || ev == DSMR_SMARTY_REPLAY ||
+        (ev != DSMR_SMARTY_NONE && !shadowed)) {
+      count_event(d, ev);
       return ev;
+    }
+    if (ev != DSMR_SMARTY_NONE) {
+      /* A failure inside a frame whose failure was reported already. */
+      memset(out, 0, sizeof *out);
+      apply_drop(d);
+      continue;
+    }
     if (*need == 0)
       continue; /* something was dropped or appended: look again */
     if (*need > d->cap - d->len) {
@@ -541,7 +635,7 @@ process(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
         abandon_segments(d);
       else
         drop_raw(d, 1); /* cannot happen; but never report without progress */
-      d->stats.too_large++;
+      count_event(d, DSMR_SMARTY_TOO_LARGE);
       return DSMR_SMARTY_TOO_LARGE;
     }
     return DSMR_SMARTY_NONE;
@@ -561,7 +655,17 @@ int dsmr_smarty_init(struct dsmr_smarty *d, const uint8_t key[16],
     return -1;
   }
   /* Every user of libgcrypt must call this first; it is cheap and safe to
-   * call again when collectd's network plugin (or anyone) already did. */
+   * call again when someone already did.
+   *
+   * collectd: its network plugin, when configured with Username/Password
+   * or SecurityLevel, sets libgcrypt up from its config callback, unless
+   * GCRYCTL_ANY_INITIALIZATION_P says someone already did: then it skips
+   * its 32 KiB of secure memory and GCRYCTL_INITIALIZATION_FINISHED. So
+   * this function does only what the manual asks of a library, and the
+   * plugin calls it from its init callback, which collectd runs after all
+   * config callbacks: the network plugin goes first. Were the order ever
+   * reversed, nothing breaks (libgcrypt sets up secure memory lazily, and
+   * this decoder never asks for any), the setup is just collectd's less. */
   if (!gcry_check_version(NEED_LIBGCRYPT)) {
     set_err(err, errlen,
             "smarty: libgcrypt " NEED_LIBGCRYPT " or later is needed, found",
@@ -597,7 +701,7 @@ void dsmr_smarty_free(struct dsmr_smarty *d) {
 
 void dsmr_smarty_reset(struct dsmr_smarty *d) {
   wipe(d->buf, d->len);
-  d->len = d->base = d->drop = d->scanned = d->quiet = 0;
+  d->len = d->base = d->drop = d->scanned = d->quiet = d->shadow = 0;
   d->after_hdlc = 0;
 }
 
@@ -624,7 +728,7 @@ size_t dsmr_smarty_feed(struct dsmr_smarty *d, const char *data, size_t len,
       /* Nothing held: skip noise in the input itself, uncopied. */
       size_t s = find_start((const uint8_t *)p, (size_t)(end - p));
       if (s > 0) {
-        count_noise(d, s);
+        advance(d, s, s);
         d->after_hdlc = 0;
         p += s;
         continue;

@@ -104,10 +104,12 @@ struct dsmr_smarty {
   size_t base;      /* buf[0..base): reassembled HDLC segment payload */
   size_t drop;      /* bytes of buf to discard at the next call */
   size_t scanned;   /* bare frame: body bytes searched for a restart */
-  size_t quiet;     /* bytes of a reported frame: rescanned, not noise */
+  size_t quiet;     /* bytes of a failed frame: rescanned, not noise */
+  size_t shadow;    /* bytes of a reported failure: no second report */
   int after_hdlc;   /* a 7E here is the closing flag of the last frame */
-  int have_counter; /* last_counter is valid */
+  int have_counter; /* last_counter and title are valid */
   uint32_t last_counter;
+  uint8_t title[8]; /* of the last authentic frame */
   struct dsmr_smarty_stats stats;
 };
 

@@ -29,14 +29,15 @@ step() { # name command...
 # Count the TAP results of a finished `make check` into the totals.
 count_tap() { # builddir
   local p f
-  p=$(cat "$1"/tests/*.log "$1"/tests/integration/*.log 2>/dev/null | grep -c '^ok ')
-  f=$(cat "$1"/tests/*.log "$1"/tests/integration/*.log 2>/dev/null | grep -c '^not ok ')
+  p=$(cat "$1"/tests/*.log "$1"/tests/integration/*.log "$1"/tests/stores/*.log 2>/dev/null | grep -c '^ok ')
+  f=$(cat "$1"/tests/*.log "$1"/tests/integration/*.log "$1"/tests/stores/*.log 2>/dev/null | grep -c '^not ok ')
   echo "--- $1: $p assertions passed, $f failed"
   passed=$((passed + p))
   failed=$((failed + f))
 }
 
 tools/install-deps.sh || { echo "installing dependencies failed"; exit 1; }
+tools/install-store-deps.sh || { echo "installing the store servers failed"; exit 1; }
 [ -x configure ] || ./autogen.sh || exit 1
 
 build() { # dir configure-args...

@@ -922,6 +922,12 @@ static void test_replay(void) {
 }
 
 /* A frame cut short, then a good one: the good one decrypts. */
+/* Failures reported: a broken frame is reported once at most. */
+static size_t failures(const struct log *l) {
+  return count(l, DSMR_SMARTY_AUTH_FAILED) + count(l, DSMR_SMARTY_MALFORMED) +
+         count(l, DSMR_SMARTY_TOO_LARGE);
+}
+
 static void test_truncated(void) {
   uint8_t f[8192], g[8192], h1[8192];
   size_t n = seal_text(f, &t_smarty, 30, 0x82);
@@ -936,7 +942,7 @@ static void test_truncated(void) {
     memcpy(s, f, c);
     memcpy(s + c, g, gn);
     if (!chunking_invariant(&lg, s, c + gn, &DEFAULTS) ||
-        !plaintexts_are(&lg, want, 1) ||
+        !plaintexts_are(&lg, want, 1) || failures(&lg) > 1 ||
         lg.r[lg.n - 1].ev != DSMR_SMARTY_PLAINTEXT) {
       all = 0;
       printf("# cut at %zu:\n", c);
@@ -948,7 +954,8 @@ static void test_truncated(void) {
     memcpy(s, h1, c);
     c += hdlc_wrap(s + c, g, gn, &HDLC_PLAIN);
     if (!chunking_invariant(&lg, s, c, &DEFAULTS) ||
-        !plaintexts_are(&lg, want, 1) || !lg.r[lg.n - 1].hdlc) {
+        !plaintexts_are(&lg, want, 1) || failures(&lg) > 1 ||
+        !lg.r[lg.n - 1].hdlc) {
       all_h = 0;
       printf("# HDLC cut at %zu:\n", cuts[i]);
       print_log(&lg);
@@ -959,15 +966,59 @@ static void test_truncated(void) {
     memcpy(s, f, c);
     c += seal(s + c, t_smarty.b, t_smarty.len, KEY, LUX_AK, TITLE2, 32, 0x82);
     if (!chunking_invariant(&lg, s, c, &DEFAULTS) ||
-        !plaintexts_are(&lg, want_s, 1)) {
+        !plaintexts_are(&lg, want_s, 1) || failures(&lg) > 1) {
       all_t = 0;
       printf("# other title, cut at %zu:\n", cuts[i]);
       print_log(&lg);
     }
   }
-  ok(all, "truncated frame then a good one: the good one decrypts");
-  ok(all_h, "truncated HDLC frame then a good one: the good one decrypts");
-  ok(all_t, "truncated frame then another meter's: that one decrypts");
+  ok(all, "truncated frame then a good one: the good one decrypts, the "
+          "cut one is reported once at most");
+  ok(all_h, "truncated HDLC frame then a good one: likewise");
+  ok(all_t, "truncated frame then another meter's: likewise");
+
+  /* Cut inside its own system title (so its own title cannot tell where
+   * the next frame starts), after the meter was heard once: the meter's
+   * title, learnt from its authentic frame, does. Without it the frames
+   * after would wait for the cut frame's declared length to pass. */
+  {
+    static const size_t title_cuts[] = {3, 9, 12, 15, 20};
+    const struct text *want3[] = {&t_short, &t_short, &t_short};
+    uint8_t tmp[512];
+    int early = 1;
+    for (size_t i = 0; i < sizeof title_cuts / sizeof title_cuts[0]; i++) {
+      size_t w = seal_text(s, &t_short, 1, 1);
+      hdlc_wrap(h1, f, n, &HDLC_PLAIN);
+      memcpy(s + w, h1, title_cuts[i]); /* 7E A0 .. E6 E7 00 DB 08 title */
+      w += title_cuts[i];
+      w += seal_text(s + w, &t_short, 3, 1);
+      w +=
+          hdlc_wrap(s + w, tmp, seal_text(tmp, &t_short, 4, 0x81), &HDLC_PLAIN);
+      if (!chunking_invariant(&lg, s, w, &DEFAULTS) ||
+          !plaintexts_are(&lg, want3, 3) || failures(&lg) > 1) {
+        early = 0;
+        printf("# HDLC cut in its title at %zu:\n", title_cuts[i]);
+        print_log(&lg);
+      }
+    }
+    ok(early, "cut inside its title: the frames after come at once");
+  }
+
+  /* A flipped bit in the high length byte: 82 01 C3 -> 82 81 C3 claims
+   * 33 KB. Reported as too large, and the frames right after are found
+   * (skipping the claimed length would lose 20 of them). */
+  {
+    const struct text *want2[] = {&t_smarty, &t_short};
+    size_t w = seal_text(s, &t_smarty, 40, 0x82);
+    s[11] |= 0x80;
+    w += seal_text(s + w, &t_smarty, 41, 0x82);
+    w += seal_text(s + w, &t_short, 42, 1);
+    ok(chunking_invariant(&lg, s, w, &DEFAULTS) && lg.n == 3 &&
+           lg.r[0].ev == DSMR_SMARTY_TOO_LARGE && lg.r[0].fc == 0 &&
+           plaintexts_are(&lg, want2, 2) && lg.r[1].fc == 41,
+       "length bit flipped to 33 KB: too large, the next frames at once");
+    is_int(lg.stats.noise_bytes, 0, "length bit flipped: not noise");
+  }
 
   /* The restart check reports the cut frame at once. */
   memcpy(s, f, 200);

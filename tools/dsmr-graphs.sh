@@ -50,11 +50,12 @@ for l in 1 2 3; do
   c=${phase_colors[$((l - 1))]}
   if have "power-import_l$l"; then
     args+=("DEF:i$l=$rrd/power-import_l$l.rrd:value:AVERAGE"
-      "LINE1:i$l#$c:L$l")
+      "LINE2:i$l#$c:L$l" "GPRINT:i$l:LAST:import %.0lf W")
     if have "power-export_l$l"; then
       args+=("DEF:e$l=$rrd/power-export_l$l.rrd:value:AVERAGE"
-        "CDEF:ne$l=e$l,-1,*" "LINE1:ne$l#$c")
+        "CDEF:ne$l=e$l,-1,*" "LINE2:ne$l#$c" "GPRINT:e$l:LAST:export %.0lf W")
     fi
+    args+=("COMMENT:\\n")
   fi
 done
 if [ ${#args[@]} -gt 0 ]; then
@@ -67,18 +68,20 @@ args=()
 for l in 1 2 3; do
   have "voltage-l$l" || continue
   args+=("DEF:v$l=$rrd/voltage-l$l.rrd:value:AVERAGE"
-    "LINE1:v$l#${phase_colors[$((l - 1))]}:L$l"
+    "LINE2:v$l#${phase_colors[$((l - 1))]}:L$l"
     "GPRINT:v$l:LAST:%.1lf V")
 done
 if [ ${#args[@]} -gt 0 ]; then
   draw voltage.png "${base[@]}" --start -1h --title "Voltage (V)" \
-    --vertical-label V --alt-autoscale "${args[@]}"
+    --vertical-label V --alt-autoscale --left-axis-format %.1lf "${args[@]}"
 fi
 
 # Energy today. The tariff registers add up to the total (a meter with a
 # total register 1.8.0/2.8.0 and no tariffs: that one).
-#   sum   the registers' rates, unknown as 0
-#   cum   running total since midnight: NEWDAY starts it again at 0
+#   ...z  a register's rate (Wh/s), unknown as 0
+#   cum   running total since midnight, in kWh: each row adds rate x row
+#         length. A row carries the time its interval ends, so the row
+#         stamped 00:00 (NEWDAY) is yesterday's last: it starts today at 0.
 args=()
 for dir in import export; do
   terms=""
@@ -96,7 +99,7 @@ for dir in import export; do
     terms=${dir}allz
   fi
   [ -n "$terms" ] || continue
-  args+=("CDEF:${dir}cum=NEWDAY,0,PREV,IF,$terms,STEPWIDTH,*,1000,/,ADDNAN"
+  args+=("CDEF:${dir}cum=NEWDAY,0,PREV,$terms,STEPWIDTH,*,1000,/,ADDNAN,IF"
     "VDEF:${dir}today=${dir}cum,LAST")
   if [ "$dir" = import ]; then
     args+=("AREA:${dir}cum#d6272880:imported" "GPRINT:${dir}today:today %.3lf kWh\\n")
@@ -105,17 +108,17 @@ for dir in import export; do
   fi
 done
 if [ ${#args[@]} -gt 0 ]; then
-  draw energy.png "${base[@]}" --lower-limit 0 --units-exponent 0 --start midnight --end now \
+  draw energy.png "${base[@]}" --lower-limit 0 --units-exponent 0 --left-axis-format %.3lf --start midnight --end now \
     --title "Energy today (kWh, since midnight)" --vertical-label kWh "${args[@]}"
 fi
 
 # Gas: the flow between two readings (m3/h) and the running total today.
 if have dsmr_volume-gas; then
-  draw gas.png "${base[@]}" --lower-limit 0 --units-exponent 0 --start -24h --title "Gas (m3/h)" \
+  draw gas.png "${base[@]}" --lower-limit 0 --units-exponent 0 --left-axis-format %.2lf --start -24h --title "Gas (m3/h)" \
     --vertical-label m3/h \
     "DEF:g=$rrd/dsmr_volume-gas.rrd:value:AVERAGE" \
     "CDEF:gh=g,3600,*,1000,/" "CDEF:gz=g,UN,0,g,IF" \
-    "CDEF:gcum=NEWDAY,0,PREV,IF,gz,STEPWIDTH,*,1000,/,ADDNAN" \
+    "CDEF:gcum=NEWDAY,0,PREV,gz,STEPWIDTH,*,1000,/,ADDNAN,IF" \
     "VDEF:gtoday=gcum,LAST" \
     "AREA:gh#8c564b:gas flow" "GPRINT:gtoday:used today %.3lf m3\\n"
 fi
@@ -128,10 +131,11 @@ for oc in "${hcolors[@]}"; do
   o=${oc%%:*}
   have "dsmr_telegrams-$o" || continue
   args+=("DEF:$o=$rrd/dsmr_telegrams-$o.rrd:value:AVERAGE" "CDEF:${o}m=$o,60,*"
-    "LINE1:${o}m#${oc##*:}:$o" "GPRINT:${o}m:AVERAGE:%.1lf/min")
+    "LINE2:${o}m#${oc##*:}:$o" "GPRINT:${o}m:AVERAGE:%.1lf/min")
 done
 if have dsmr_age; then
-  args+=("DEF:age=$rrd/dsmr_age.rrd:value:MAX" "GPRINT:age:LAST:\\nage of the last valid telegram %.0lf s")
+  args+=("DEF:age=$rrd/dsmr_age.rrd:value:MAX" "COMMENT:\\n"
+    "GPRINT:age:LAST:age of the last valid telegram %.0lf s")
 fi
 if [ ${#args[@]} -gt 0 ]; then
   draw health.png "${base[@]}" --lower-limit 0 --start -1h \

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Install the servers the store tests (tests/stores/) talk to, on Debian 12
-# (bookworm): InfluxDB 1.6 and its CLI, carbon-cache and the whisper tools,
-# libmicrohttpd (collectd's write_prometheus needs it, collectd-core only
-# recommends it), PostgreSQL and Chromium (headless, for the web page).
+# (bookworm): InfluxDB 1.6 and its CLI; carbon-cache, the whisper tools and
+# graphite-web (its render API runs the Graphite functions); the libraries
+# collectd's write_prometheus needs but collectd-core only suggests
+# (libmicrohttpd12, libprotobuf-c1) and a Prometheus server (PromQL);
+# PostgreSQL; Chromium (headless, for the web page).
 # Only what is missing; non-interactive; safe to run again. Run as root, or
 # as a user who may sudo. Called by tests/run-all.sh.
 #
@@ -12,7 +14,7 @@
 # file is removed afterwards if this script created it.
 set -e
 PACKAGES="influxdb influxdb-client graphite-carbon python3-whisper graphite-web
-  libmicrohttpd12 postgresql chromium prometheus"
+  libmicrohttpd12 libprotobuf-c1 prometheus postgresql chromium"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||

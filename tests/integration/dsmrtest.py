@@ -87,6 +87,12 @@ class Tap:
         return self.ok(got == want, msg, "got:  %r" % (got,),
                        "want: %r" % (want,))
 
+    def skip(self, msg, why):
+        """An assertion that cannot be made here, said so (TAP SKIP)."""
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, msg, why))
+        sys.stdout.flush()
+
     def diag(self, text):
         for line in str(text).splitlines() or [""]:
             print("# " + line)
@@ -102,6 +108,16 @@ class Tap:
         sys.stdout.flush()
         _cleanup_all()
         return 1 if self.failed else 0
+
+
+def instrumented():
+    """Why collectd's memory use means nothing in this run (a sanitizer
+    runtime preloaded, or a wrapper such as valgrind), or None."""
+    if os.environ.get("DSMR_TEST_PRELOAD"):
+        return "collectd runs with DSMR_TEST_PRELOAD (ASan keeps freed memory)"
+    if os.environ.get("DSMR_TEST_WRAPPER"):
+        return "collectd runs under DSMR_TEST_WRAPPER"
+    return None
 
 
 def plugin_dir():

@@ -3,7 +3,7 @@
 collectd running as an unprivileged user):
 
   permission  collectd runs as 'nobody' (setpriv) and the device is a pty
-              owned by root:tty mode 0620: a real EACCES (as root, open()
+              owned by root:dialout mode 0660: a real EACCES (as root, open()
               ignores file modes). The log line names the device, the user,
               the device's group and what to change; once the mode is
               fixed the meter connects without a restart.
@@ -52,8 +52,15 @@ if os.geteuid() == 0:
         pass
 perm = d.PtyMeter(os.path.join(tmp, "perm"))
 perm_dev = os.ttyname(perm.slave)
-os.chown(perm_dev, 0, os.stat(perm_dev).st_gid)
-os.chmod(perm_dev, 0o620)  # as udev makes ttys: root:tty (or dialout) 0620
+# As udev makes USB serial adapters: root:dialout 0660 (a pty comes as
+# root:tty 0620; without 'dialout', any group of which nobody is no member).
+try:
+    import grp
+    dialout = grp.getgrnam("dialout").gr_gid
+except KeyError:
+    dialout = os.stat(perm_dev).st_gid
+os.chown(perm_dev, 0, dialout)
+os.chmod(perm_dev, 0o660)
 if unpriv:
     cd_perm = d.Collectd([d.meter_block("perm", device=perm.path)],
                          tag="perm", user=unpriv,
@@ -77,6 +84,14 @@ t_start = time.monotonic()
 tap.is_(len(cd.wait_log(r'meter "(vanish|endless|baud)": connected', count=3)),
         3, "pty meters connected")
 tap.ok(vtcp.wait_client(5) and silent.wait_client(5), "TCP meters connected")
+
+# Bytes that never frame, as a wrong baud rate or parity gives them: sent
+# now, before SilenceTimeout, so that the silence is one with bytes.
+rng = random.Random(7)
+junk = bytes(rng.getrandbits(8) for _ in range(64 * 1024))
+parity = bytes((b & 0x7F) | (0x80 if bin(b & 0x7F).count("1") & 1 else 0)
+               for b in d.telegram(d.dsmr5_lines(import_t1=40.001)) * 20)
+baud.write(junk + parity)
 
 
 def tel(kwh, power=100):
@@ -107,7 +122,7 @@ if not unpriv:
              "permission test is skipped")
 else:
     rx = (r'\[warning\] dsmr plugin: meter "perm": cannot open device %s: '
-          r'permission denied opening %s \(owner root, group (\w+), mode 0620\)'
+          r'permission denied opening %s \(owner root, group (\w+), mode 0660\)'
           r' as user nobody: add user nobody to the group \'\1\' \(e\.g\. '
           r'usermod -aG \1 nobody\) and restart collectd, or run collectd as '
           r'root' % (re.escape(perm.path), re.escape(perm_dev)))
@@ -191,15 +206,15 @@ tap.ok(v is not None and v >= total, "endless: every byte counted (%s)" % v)
 tap.is_(len(cd.wait_log(r'meter "endless": telegram larger than '
                         r'MaxTelegramSize 8192 bytes: dropped')), 1,
         "endless: logged once")
-tap.ok(rss0 and rss1 and rss1 - rss0 < 4096,
-       "endless: collectd's memory stays flat (%s kB -> %s kB)" % (rss0, rss1))
+if d.instrumented():
+    tap.skip("endless: collectd's memory stays flat (%s kB -> %s kB)"
+             % (rss0, rss1), d.instrumented())
+else:
+    tap.ok(rss0 and rss1 and rss1 - rss0 < 4096,
+           "endless: collectd's memory stays flat (%s kB -> %s kB)"
+           % (rss0, rss1))
 
-# --- bytes that never frame (wrong baud rate / parity) -------------------
-rng = random.Random(7)
-junk = bytes(rng.getrandbits(8) for _ in range(64 * 1024))
-parity = bytes((b & 0x7F) | (0x80 if bin(b & 0x7F).count("1") & 1 else 0)
-               for b in tel(40.001) * 20)
-baud.write(junk + parity)
+# --- bytes that never frame (sent at the start, see above) ------------
 found = cd.wait_log(r'Notification: severity = FAILURE.*plugin_instance = '
                     r'baud.*no valid telegram for \d+ s \(SilenceTimeout 2 s\)'
                     r'; \d+ bytes arrived meanwhile: check Baudrate, DataBits '
@@ -212,7 +227,8 @@ tap.ok(re.search(r'\[warning\] dsmr plugin: meter "baud": no valid telegram '
 v = wait_health(cd, "baud", "total_bytes-received",
                 lambda v: v >= len(junk) + len(parity))
 tap.is_(v, float(len(junk) + len(parity)), "baud: every byte counted")
-tap.is_(health(cd, "baud", "dsmr_telegrams-ok"), 0.0, "baud: no telegram ok")
+tap.is_(health(cd, "baud", "dsmr_telegrams-ok"), 0.0, "baud: no telegram ok "
+        "(the random bytes hold a '/' junk '!' frame without CRC)")
 tap.is_(stored("baud"), [], "baud: nothing stored")
 
 # --- a TCP peer that accepts and never sends -----------------------------

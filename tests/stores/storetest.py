@@ -10,10 +10,13 @@ line per telegram sent) is the ground truth every stored value is checked
 against, exactly.
 
 Environment: as dsmrtest (top_srcdir, top_builddir, COLLECTD, PYTHON3).
+For debugging: DSMR_STORE_KEEP=1 keeps every temp dir (and says where);
+DSMR_STORE_DEBUG=1 reports how each server stopped.
 """
 import calendar
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -84,12 +87,13 @@ class Proc:
         return self.proc.poll() is None
 
     def stop(self, timeout=3.0):
-        """SIGTERM, SIGKILL after timeout; returns the exit status."""
+        """SIGTERM (or stop_signal), SIGKILL after timeout; returns the
+        exit status."""
         if self.proc.poll() is not None:
             return self.proc.returncode
         t0 = time.monotonic()
         try:
-            os.kill(self.pid, signal.SIGTERM)
+            os.kill(self.pid, getattr(self, "stop_signal", signal.SIGTERM))
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             os.kill(self.pid, signal.SIGKILL)
@@ -258,28 +262,26 @@ def expected_values(entries):
 
 
 # -------------------------------------------------------------- collectd
-def collectd(meters, config, tag, rrd=False):
+def collectd(meters, config, tag, rrd=False, writers=("csv", "rrdtool")):
     """dsmrtest's collectd (dsmr.so from the build tree, logfile) with the
-    write plugins and their configuration in `config`; csv and rrdtool
-    only when rrd is true. `meters`: {name: Sim}."""
+    write plugins and their configuration in `config`; dsmrtest's csv and
+    rrdtool (or `writers` of them) only when rrd is true. `meters`:
+    {name: Sim}."""
     blocks = [d.meter_block(n, device=s.path, SilenceTimeout=300)
               for n, s in meters.items()]
     block = "%s\n<Plugin dsmr>\n%s\n</Plugin>\n" % (config, "\n".join(blocks))
-    return d.Collectd(None, plugin_block=block, tag=tag, write_plugins=rrd)
+    return d.Collectd(None, plugin_block=block, tag=tag, write_plugins=rrd,
+                      writers=writers)
 
 
 class PlainCollectd(d.Collectd):
     """A collectd without the dsmr plugin (a central server), with our
-    types: `config` is everything after the logfile plugin."""
+    types: `config` is everything after the logfile plugin; "{data}" in it
+    becomes its data directory. dsmrtest's runner (start, stop, log)."""
 
     def __init__(self, config, tag):
-        self.dir = tmpdir(tag)
-        self.data = os.path.join(self.dir, "data")
-        self.logfile = os.path.join(self.dir, "collectd.log")
-        self.conf = os.path.join(self.dir, "collectd.conf")
-        self.out = os.path.join(self.dir, "stdout.txt")
-        self.env = None
-        self.proc = None
+        d.Collectd.__init__(self, None, plugin_block="", tag=tag,
+                            write_plugins=False)
         with open(self.conf, "w") as f:
             f.write("""# written by tests/stores/storetest.py
 Hostname "server"
@@ -517,6 +519,11 @@ def rrd_model(points, step, heartbeat, derive):
         if not pts or t > pts[-1][0]:
             pts.append((t, v))
     segs = []
+    if not derive:
+        # collectd creates the file one second before its first value
+        # (utils_rrdcreate.c: last_up -= 1): a GAUGE's first value holds
+        # for that second; a DERIVE's first value has no rate yet.
+        segs.append((pts[0][0] - 1, pts[0][0], pts[0][1]))
     for (t0, v0), (t1, v1) in zip(pts, pts[1:]):
         if t1 - t0 > heartbeat:
             rate = None
@@ -542,8 +549,327 @@ def rrd_model(points, step, heartbeat, derive):
     return rows
 
 
-def rrdtool(*args, env=None):
-    r = subprocess.run(["rrdtool"] + [str(a) for a in args],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=30, env=env)
-    return r.returncode, r.stdout.decode("utf-8", "replace")
+# -------------------------------------------------------------- Graphite
+SYS_PY = "/usr/bin/python3"  # Debian's python: carbon, whisper, graphite-web
+
+CARBON_CONF = """# written by tests/stores/storetest.py
+[cache]
+STORAGE_DIR = {dir}/storage
+LOCAL_DATA_DIR = {dir}/storage/whisper
+WHITELISTS_DIR = {dir}/storage/lists
+CONF_DIR = {dir}
+LOG_DIR = {dir}/log
+PID_DIR = {dir}
+ENABLE_LOGROTATION = False
+USER =
+MAX_CACHE_SIZE = inf
+MAX_UPDATES_PER_SECOND = 100000
+MAX_CREATES_PER_MINUTE = inf
+LINE_RECEIVER_INTERFACE = 127.0.0.1
+LINE_RECEIVER_PORT = {line}
+ENABLE_UDP_LISTENER = False
+PICKLE_RECEIVER_INTERFACE = 127.0.0.1
+PICKLE_RECEIVER_PORT = {pickle}
+CACHE_QUERY_INTERFACE = 127.0.0.1
+CACHE_QUERY_PORT = {query}
+LOG_LISTENER_CONN_SUCCESS = False
+LOG_UPDATES = False
+LOG_CREATES = False
+LOG_CACHE_HITS = False
+WHISPER_AUTOFLUSH = False
+ENABLE_TAGS = False
+"""
+
+GRAPHITE_WEB_SETTINGS = """# written by tests/stores/storetest.py
+SECRET_KEY = "dsmr-store-test"
+TIME_ZONE = "Europe/Amsterdam"
+ALLOWED_HOSTS = ["127.0.0.1"]
+STORAGE_DIR = "{dir}/storage"
+WHISPER_DIR = "{dir}/storage/whisper"
+STANDARD_DIRS = ["{dir}/storage/whisper"]
+INDEX_FILE = "{dir}/storage/index"
+LOG_DIR = "{dir}/weblog"
+LOG_RENDERING_PERFORMANCE = False
+LOG_CACHE_PERFORMANCE = False
+CARBONLINK_HOSTS = ["127.0.0.1:{query}"]
+DATABASES = {{"default": {{"NAME": "{dir}/graphite.db",
+                          "ENGINE": "django.db.backends.sqlite3"}}}}
+"""
+
+
+def contrib_file(*path):
+    with open(os.path.join(SRCDIR, "contrib", *path)) as f:
+        return f.read()
+
+
+class Graphite:
+    """carbon-cache (plaintext on `line`) with the storage schemas and
+    aggregation of contrib/graphite/, and graphite-web's render API (the
+    Graphite functions) on `http`, reading the same whisper files and
+    carbon's cache."""
+
+    def __init__(self):
+        self.dir = tmpdir("graphite")
+        self.line, self.http = free_port(), free_port()
+        query = free_port()
+        for sub in ("storage/whisper", "storage/lists", "log", "weblog"):
+            os.makedirs(os.path.join(self.dir, sub))
+        self.whisper = os.path.join(self.dir, "storage", "whisper")
+        conf = os.path.join(self.dir, "carbon.conf")
+        with open(conf, "w") as f:
+            f.write(CARBON_CONF.format(dir=self.dir, line=self.line,
+                                       pickle=free_port(), query=query))
+        for name in ("storage-schemas.conf", "storage-aggregation.conf"):
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write(contrib_file("graphite", name))
+        self.carbon = Proc([SYS_PY, "/usr/bin/carbon-cache", "--config=" + conf,
+                            "--pidfile=" + os.path.join(self.dir, "carbon.pid"),
+                            "--logdir=" + os.path.join(self.dir, "log"),
+                            "--nodaemon", "start"],
+                           os.path.join(self.dir, "carbon.out"))
+        with open(os.path.join(self.dir, "dsmr_graphite_settings.py"), "w") as f:
+            f.write(GRAPHITE_WEB_SETTINGS.format(dir=self.dir, query=query))
+        env = dict(os.environ, PYTHONPATH=self.dir,
+                   GRAPHITE_SETTINGS_MODULE="dsmr_graphite_settings",
+                   DJANGO_SETTINGS_MODULE="graphite.settings")
+        env.pop("PYTHONHOME", None)
+        self.web = Proc([SYS_PY, "-c",
+                         "from wsgiref.simple_server import make_server, "
+                         "WSGIRequestHandler\n"
+                         "class Quiet(WSGIRequestHandler):\n"
+                         "    def log_message(self, *a): pass\n"
+                         "from graphite.wsgi import application\n"
+                         "make_server('127.0.0.1', %d, application, "
+                         "handler_class=Quiet).serve_forever()\n" % self.http],
+                        os.path.join(self.dir, "web.out"), env=env, cwd=self.dir)
+        self.ready = (wait_port(self.line, 20, self.carbon) and
+                      wait_port(query, 20, self.carbon) and
+                      wait_port(self.http, 20, self.web))
+
+    def log(self):
+        out = self.carbon.log() + self.web.log()
+        for name in ("console.log", "creates.log"):
+            try:
+                with open(os.path.join(self.dir, "log", name)) as f:
+                    out += f.read()
+            except OSError:
+                pass
+        return out
+
+    def wsp(self, metric):
+        return os.path.join(self.whisper, *metric.split(".")) + ".wsp"
+
+    def fetch(self, metric, start, end):
+        """whisper-fetch of a metric's file: [(time, value)] of the points
+        that are set."""
+        r = subprocess.run([SYS_PY, "/usr/bin/whisper-fetch", "--from",
+                            str(int(start)), "--until", str(int(end)),
+                            self.wsp(metric)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+        pts = []
+        for line in r.stdout.decode().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1] != "None":
+                pts.append((int(parts[0]), float(parts[1])))
+        return pts
+
+    def render(self, target, frm, until="now"):
+        """graphite-web's render API, JSON: [{target, datapoints}]."""
+        url = "http://127.0.0.1:%d/render?%s" % (self.http, urllib.parse.urlencode(
+            {"target": target, "from": frm, "until": until, "format": "json",
+             "tz": "Europe/Amsterdam"}))
+        status, body = http_get(url, timeout=30)
+        if status != 200:
+            raise RuntimeError("graphite-web %d: %s" % (status, body[-2000:]))
+        return json.loads(body)
+
+
+# ------------------------------------------------------------ Prometheus
+PROMETHEUS_CONF = """# written by tests/stores/storetest.py
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: collectd
+    honor_labels: true
+    honor_timestamps: true
+    static_configs:
+      - targets: ["127.0.0.1:{port}"]
+"""
+
+
+class Prometheus:
+    """A Prometheus server scraping collectd's write_prometheus every
+    second, keeping collectd's timestamps; PromQL over its HTTP API."""
+
+    def __init__(self, target_port):
+        self.dir = tmpdir("prometheus")
+        self.port = free_port()
+        conf = os.path.join(self.dir, "prometheus.yml")
+        with open(conf, "w") as f:
+            f.write(PROMETHEUS_CONF.format(port=target_port))
+        self.proc = Proc(["prometheus", "--config.file=" + conf,
+                          "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+                          "--web.listen-address=127.0.0.1:%d" % self.port,
+                          "--log.level=warn"],
+                         os.path.join(self.dir, "prometheus.log"))
+        self.ready = wait_until(
+            lambda: not self.proc.running() or http_get(
+                "http://127.0.0.1:%d/-/ready" % self.port, 1)[0] == 200,
+            timeout=20, step=0.1) and self.proc.running()
+
+    def query(self, q, at=None):
+        """An instant query: [(labels, value)]."""
+        args = {"query": q}
+        if at is not None:
+            args["time"] = "%.3f" % at
+        status, body = http_get("http://127.0.0.1:%d/api/v1/query?%s" % (
+            self.port, urllib.parse.urlencode(args)))
+        res = json.loads(body) if body.startswith("{") else {}
+        if status != 200 or res.get("status") != "success":
+            raise RuntimeError("Prometheus %d: %s" % (status, body[-1000:]))
+        data = res["data"]
+        if data["resultType"] == "matrix":
+            return [(r["metric"], [(float(t), float(v)) for t, v in r["values"]])
+                    for r in data["result"]]
+        return [(r["metric"], float(r["value"][1])) for r in data["result"]]
+
+
+def parse_metrics(text):
+    """Prometheus text format -> {(name, frozenset(labels)): (value, ms)}."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)(?: (\d+))?$',
+                     line)
+        if not m:
+            continue
+        labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(3) or ""))
+        out[(m.group(1), labels)] = (float(m.group(4)),
+                                     int(m.group(5)) if m.group(5) else None)
+    return out
+
+
+# ------------------------------------------------------------ PostgreSQL
+def pg_bindir():
+    import glob
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                  key=lambda p: int(p.split("/")[-2]))
+    return dirs[-1] if dirs else None
+
+
+class PostgreSQL:
+    """A PostgreSQL cluster made by initdb in a temp dir, its server in the
+    foreground on 127.0.0.1:port (PostgreSQL refuses to run as root: then
+    as the user postgres), a role `collectd` with a password and a database
+    `dsmr` owned by it."""
+
+    PASSWORD = "dsmr-test-password"
+
+    def __init__(self):
+        import pwd
+        self.bin = pg_bindir()
+        self.dir = tmpdir("pg")
+        self.port = free_port()
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "sock")
+        os.mkdir(self.sock)
+        user = None
+        if os.geteuid() == 0:
+            user = "postgres"
+            pw = pwd.getpwnam(user)
+            os.chmod(self.dir, 0o755)
+            os.chown(self.sock, pw.pw_uid, pw.pw_gid)
+            os.mkdir(self.data, 0o700)
+            os.chown(self.data, pw.pw_uid, pw.pw_gid)
+        self.user = user
+        kw = {"user": user, "group": user, "extra_groups": []} if user else {}
+        r = subprocess.run([os.path.join(self.bin, "initdb"), "-D", self.data,
+                            "-U", "postgres", "-E", "UTF8", "--no-sync",
+                            "--auth-local=trust",
+                            "--auth-host=scram-sha-256"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=120, cwd="/", **kw)
+        self.initdb = r.stdout.decode(errors="replace")
+        self.ready = False
+        if r.returncode != 0:
+            return
+        self.proc = Proc([os.path.join(self.bin, "postgres"), "-D", self.data,
+                          "-p", str(self.port), "-k", self.sock,
+                          "-c", "listen_addresses=127.0.0.1",
+                          "-c", "fsync=off", "-c", "log_min_messages=warning"],
+                         os.path.join(self.dir, "postgres.log"), cwd="/",
+                         user=user)
+        self.proc.stop_signal = signal.SIGINT  # "fast" shutdown
+        self.ready = wait_until(
+            lambda: not self.proc.running() or self.psql(
+                "SELECT 1", db="postgres")[0] == 0, timeout=30, step=0.1) \
+            and self.proc.running()
+
+    def psql(self, sql, db="dsmr", user="postgres", files=()):
+        """(exit status, output) of psql over the Unix socket."""
+        args = [os.path.join(self.bin, "psql"), "-X", "-q", "-At",
+                "-v", "ON_ERROR_STOP=1", "-h", self.sock, "-p", str(self.port),
+                "-U", user, "-d", db]
+        for f in files:
+            args += ["-f", f]
+        if sql:
+            args += ["-c", sql]
+        r = subprocess.run(args, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        return r.returncode, r.stdout.decode(errors="replace")
+
+    def setup(self, schema):
+        """The role collectd, the database dsmr, and the schema loaded as
+        collectd."""
+        out = []
+        for sql, db, user in (
+                ("CREATE ROLE collectd LOGIN PASSWORD '%s'" % self.PASSWORD,
+                 "postgres", "postgres"),
+                ("CREATE DATABASE dsmr OWNER collectd", "postgres", "postgres")):
+            rc, o = self.psql(sql, db=db, user=user)
+            out.append(o)
+            if rc:
+                return False, "".join(out)
+        rc, o = self.psql(None, user="collectd", files=[schema])
+        return rc == 0, "".join(out) + o
+
+
+def csv_rows(datadir, host, meter, ident):
+    """(time, value) rows collectd's csv plugin wrote under datadir for
+    host/dsmr-<meter>/<ident>, over all days."""
+    import glob
+    rows = []
+    pat = os.path.join(datadir, host, "dsmr-" + meter,
+                       ident + "-[0-9][0-9][0-9][0-9]-*")
+    for path in sorted(glob.glob(pat)):
+        with open(path) as f:
+            for line in f:
+                if line.startswith("epoch") or not line.strip():
+                    continue
+                t, v = line.strip().split(",")[:2]
+                rows.append((float(t), float(v)))
+    return rows
+
+
+def set_hostname(cd, host):
+    """Give a dsmrtest collectd another Hostname (before it starts)."""
+    with open(cd.conf) as f:
+        text = f.read()
+    with open(cd.conf, "w") as f:
+        f.write(text.replace('Hostname "%s"' % HOST, 'Hostname "%s"' % host, 1))
+
+
+def near_midnight_zone(t):
+    """A POSIX TZ in which local midnight was 5..65 minutes before t, and
+    that midnight. rrdtool reads the finest archive that reaches back to a
+    graph's start; collectd's finest one (10 s rows) spans 3.3 hours: a
+    "today" that began shortly before the data shows them to the last row,
+    whatever the time of day the tests run."""
+    g = time.gmtime(t)
+    local_h = 0 if g.tm_min >= 5 else 1
+    off = (local_h - g.tm_hour) % 24
+    off = off - 24 if off > 12 else off
+    tz = "DSMR%+d" % -off  # POSIX: the offset counts west of Greenwich
+    return tz, int(t) - (int(t) + off * 3600) % 86400

@@ -98,7 +98,9 @@ manifest (--manifest FILE, '-' = stdout): one JSON object per telegram,
   (OBIS -> value text without unit, as in the telegram, before any damage),
   gas {time, m3} or null, delivered (a reader/client received it whole),
   clients (tcp: how many), bytes (sent, noise included), crc; with faults
-  "detail" (flip offset/bit, cut length, bad crc); with --play "file" (and
+  "detail" (flip offset/bit, cut length, bad crc); "lost_in_hangup" when a
+  disconnect right after it destroyed the telegram before the reader had
+  read it all ("delivered" is then false); with --play "file" (and
   "clean" is false for a file whose own CRC is wrong); smarty
   "frame_counter"; pty "partial".
   With --unique all energy registers grow by >= 0.001 kWh per telegram (which
@@ -264,6 +266,14 @@ class SimMeter:
 
         result = self.sink.send(prefix + data)
         disconnect_after = bool(disc and self.sink.can_disconnect)
+        lost_in_hangup = False
+        if disconnect_after:
+            # Hang up before the manifest line is written: if the reader had
+            # not read the telegram by then, the hang-up destroyed it, and
+            # the manifest must not call it delivered.
+            lost_in_hangup = not self.sink.hang_up() and result["delivered"]
+            if lost_in_hangup:
+                result["delivered"] = False
         record = {
             "seq": self.seq,
             "meter": self.index,
@@ -284,6 +294,8 @@ class SimMeter:
             record["clients"] = result["clients"]
         if "partial" in result:
             record["partial"] = result["partial"]
+        if lost_in_hangup:
+            record["lost_in_hangup"] = True
         if detail:
             record["detail"] = detail
         if tel.source:
@@ -292,7 +304,7 @@ class SimMeter:
             record["frame_counter"] = frame_counter
         manifest.write(record)
         if disconnect_after:
-            self.sink.disconnect()
+            self.sink.come_back()
         return disconnect_after
 
 
@@ -462,7 +474,9 @@ def main(argv=None):
             signal.signal(sig, signal.SIG_IGN)
         for s in sinks:
             try:
-                s.close(args.linger if finished else 0.0)
+                if not s.close(args.linger if finished else 0.0) and finished:
+                    log("closing: the reader did not take everything within --linger %g s; the last "
+                        "telegram(s) may not have arrived" % args.linger)
             except OSError as e:
                 log("closing: %s" % e)
         if manifest is not None:
