@@ -72,7 +72,15 @@ valgrind_units() {
 }
 step "unit tests under valgrind" valgrind_units
 
-# 4. formatting
+# 4. libFuzzer targets: replay every kept crasher, then fuzz each target for
+# a bounded time (FUZZ_SECONDS, default 45) from its seeds
+fuzz_all() {
+  fuzz/build.sh build/fuzz >build/fuzz-build.log 2>&1 || { tail -30 build/fuzz-build.log; return 1; }
+  fuzz/run.sh build/fuzz "${FUZZ_SECONDS:-45}"
+}
+step "fuzzing (${FUZZ_SECONDS:-45} s per target)" fuzz_all
+
+# 5. formatting
 format_check() {
   local bad
   bad=$(git ls-files '*.c' '*.h' 2>/dev/null | while read -r f; do
@@ -81,7 +89,7 @@ format_check() {
 }
 step "clang-format" format_check
 
-# 5. the release tarball builds and passes its own tests
+# 6. the release tarball builds and passes its own tests
 step "make distcheck" make -C build/gcc -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 
 echo
