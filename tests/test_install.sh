@@ -1,0 +1,155 @@
+#!/bin/sh
+# `make install` / `make uninstall` behave like a collectd plugin's: dsmr.so
+# in collectd's plugin directory (as configure detected it), dsmr.db in the
+# types directory, dsmr-cat in bindir, collectd-dsmr(5) in man5; uninstall
+# leaves nothing behind; the man page renders without warnings and documents
+# every option, identifier and notification. TAP output.
+#
+# Runs `make install DESTDIR=...` in $top_builddir, so it exercises the real
+# install rules (and, under `make distcheck`, those of the distributed tree).
+
+: "${top_builddir:?top_builddir must be set (make check sets it)}"
+: "${top_srcdir:?top_srcdir must be set (make check sets it)}"
+MAKE=${MAKE:-make}
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+check() { # check DESCRIPTION COMMAND...
+  d=$1
+  shift
+  if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+diag() { echo "$*" | sed 's/^/# /'; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dsmr-install.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+dest=$tmp/root
+
+# A variable as the Makefile expands it (collectdplugindir may be
+# '${prefix}/lib/collectd' or an absolute path chosen by configure).
+var() {
+  printf 'print-it:\n\t@echo $(%s)\n' "$1" >"$tmp/print.mk"
+  $MAKE -s --no-print-directory -C "$top_builddir" -f Makefile \
+    -f "$tmp/print.mk" print-it
+}
+plugindir=$(var collectdplugindir)
+typesdir=$(var collectdtypesdir)
+bindir=$(var bindir)
+man5dir=$(var man5dir)
+diag "plugindir=$plugindir typesdir=$typesdir bindir=$bindir man5dir=$man5dir"
+for d in "$plugindir" "$typesdir" "$bindir" "$man5dir"; do
+  case $d in
+  /*) ;;
+  *)
+    echo "Bail out! cannot read the install directories from $top_builddir/Makefile"
+    exit 1
+    ;;
+  esac
+done
+
+# --- install ---------------------------------------------------------------
+if $MAKE -C "$top_builddir" install DESTDIR="$dest" >"$tmp/install.log" 2>&1; then
+  ok "make install DESTDIR=... succeeds"
+else
+  not_ok "make install DESTDIR=... succeeds"
+  diag "$(tail -n 20 "$tmp/install.log")"
+fi
+
+so=$dest$plugindir/dsmr.so
+check "dsmr.so is in collectd's plugin directory ($plugindir)" test -f "$so"
+# collectd looks up module_register with dlsym: it must be exported.
+if command -v nm >/dev/null 2>&1; then
+  check "dsmr.so exports module_register" \
+    sh -c "nm -D --defined-only '$so' | grep -q ' T module_register\$'"
+else
+  skip "dsmr.so exports module_register" "nm not found"
+fi
+check "dsmr.db is in the types directory ($typesdir), unchanged" \
+  cmp -s "$top_srcdir/types/dsmr.db" "$dest$typesdir/dsmr.db"
+check "dsmr-cat is in bindir ($bindir) and runs" \
+  sh -c "'$dest$bindir/dsmr-cat' --help 2>&1 | grep -q '^usage: dsmr-cat'"
+man=$dest$man5dir/collectd-dsmr.5
+check "collectd-dsmr.5 is in man5 ($man5dir)" test -s "$man"
+
+# --- the man page ----------------------------------------------------------
+if [ -s "$man" ]; then
+  if command -v groff >/dev/null 2>&1; then
+    renderer=groff
+    groff -man -Tutf8 -ww "$man" >"$tmp/man.txt" 2>"$tmp/man.err"
+  elif command -v man >/dev/null 2>&1; then
+    renderer=man
+    MANWIDTH=80 man --warnings -l "$man" >"$tmp/man.txt" 2>"$tmp/man.err"
+  else
+    renderer=
+  fi
+  if [ -n "$renderer" ]; then
+    if [ -s "$tmp/man.txt" ] && [ ! -s "$tmp/man.err" ] &&
+      ! grep -q "POD ERRORS" "$tmp/man.txt"; then
+      ok "the man page renders with $renderer without warnings"
+    else
+      not_ok "the man page renders with $renderer without warnings"
+      diag "$(head -n 20 "$tmp/man.err")"
+    fi
+  else
+    skip "the man page renders without warnings" "neither groff nor man found"
+  fi
+else
+  not_ok "the man page renders without warnings (no man page installed)"
+fi
+
+# Everything a user can configure or receive is in the man page: the options
+# the plugin accepts (from plugin_config.c), the identifiers and
+# notifications README.md lists, and the types in dsmr.db. Checked against
+# the POD source, which is what the page is built from.
+pod=$top_srcdir/doc/collectd-dsmr.pod
+missing=
+options=$(sed -n '/^#define OPTIONS_ACCEPTED/,/^$/p' \
+  "$top_srcdir/src/plugin_config.c" | grep -o '"[^"]*"' | tr -d '"' |
+  tr ',' '\n' | tr -d ' ')
+for o in $options; do
+  grep -q "^=item B<$o>" "$pod" || missing="$missing $o"
+done
+if [ -n "$options" ] && [ -z "$missing" ]; then
+  ok "the man page documents every option ($(echo $options | wc -w))"
+else
+  not_ok "the man page documents every option; missing:$missing"
+fi
+
+# Identifiers: the backquoted type-instance names in README's tables, and
+# the notification type instances.
+idents=$(grep '^| ' "$top_srcdir/README.md" | grep -o '`[a-z_]*-[a-z0-9_]*`' |
+  tr -d '`' | sort -u)
+types=$(grep -o '^dsmr_[a-z_]*' "$top_srcdir/types/dsmr.db")
+missing=
+count=0
+for i in $idents $types threshold silence connection power_failure \
+  text_message meter_replaced; do
+  count=$((count + 1))
+  grep -q -F "$i" "$pod" || missing="$missing $i"
+done
+if [ "$count" -gt 80 ] && [ -z "$missing" ]; then
+  ok "the man page names every identifier, type and notification ($count)"
+else
+  not_ok "the man page names every identifier, type and notification ($count); missing:$missing"
+fi
+
+# --- uninstall -------------------------------------------------------------
+if $MAKE -C "$top_builddir" uninstall DESTDIR="$dest" >"$tmp/uninstall.log" 2>&1; then
+  ok "make uninstall DESTDIR=... succeeds"
+else
+  not_ok "make uninstall DESTDIR=... succeeds"
+  diag "$(tail -n 20 "$tmp/uninstall.log")"
+fi
+left=$(find "$dest" ! -type d 2>/dev/null)
+if [ -z "$left" ]; then
+  ok "make uninstall leaves no files"
+else
+  not_ok "make uninstall leaves no files"
+  diag "$left"
+fi
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
