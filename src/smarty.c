@@ -330,7 +330,9 @@ bare(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
   }
   memcpy(out->system_title, r + 2, TITLE_LEN);
   if (glo_too_short(hdr, total)) {
-    back_off(d, total < n ? total : n, total < n ? total : n);
+    /* The declared extent, not what happens to be held: that depends on the
+     * chunking, and bytes not yet arrived are counted down as they pass. */
+    back_off(d, total, total);
     return DSMR_SMARTY_MALFORMED;
   }
   if (total > d->cap) {

@@ -11,6 +11,9 @@
 : "${top_builddir:?top_builddir must be set (make check sets it)}"
 : "${top_srcdir:?top_srcdir must be set (make check sets it)}"
 MAKE=${MAKE:-make}
+# The makes below are a user's `make install`, not part of the make running
+# this test: do not inherit its flags (-w, jobserver, TESTS=...).
+unset MAKEFLAGS MFLAGS MAKELEVEL
 
 n=0
 failed=0
@@ -31,9 +34,9 @@ dest=$tmp/root
 # A variable as the Makefile expands it (collectdplugindir may be
 # '${prefix}/lib/collectd' or an absolute path chosen by configure).
 var() {
-  printf 'print-it:\n\t@echo $(%s)\n' "$1" >"$tmp/print.mk"
-  $MAKE -s --no-print-directory -C "$top_builddir" -f Makefile \
-    -f "$tmp/print.mk" print-it
+  printf 'print-it:\n\t@echo "value=$(%s)"\n' "$1" >"$tmp/print.mk"
+  (cd "$top_builddir" && $MAKE -s -f Makefile -f "$tmp/print.mk" print-it) |
+    sed -n 's/^value=//p'
 }
 plugindir=$(var collectdplugindir)
 typesdir=$(var collectdtypesdir)
