@@ -381,6 +381,9 @@ static enum dsmr_smarty_event hdlc_payload(struct dsmr_smarty *d,
   uint8_t *info = (uint8_t *)d->buf;
   size_t n = d->base, hdr = 0, total = 0, want = 0;
   uint8_t *p = (uint8_t *)find_glo(info, n);
+  uint8_t title[TITLE_LEN];
+  uint32_t first_counter;
+  enum dsmr_smarty_event ev;
 
   out->hdlc = 1;
   /* The FCS vouched for the boundaries: whatever the verdict, the payload
@@ -394,8 +397,39 @@ static enum dsmr_smarty_event hdlc_payload(struct dsmr_smarty *d,
     memcpy(out->system_title, p + 2, TITLE_LEN);
   if (parse_glo(p, n, &want, &hdr, &total) != P_OK ||
       glo_too_short(hdr, total) || total > n)
-    return DSMR_SMARTY_MALFORMED;
-  return open_frame(d, p, hdr, total, out);
+    ev = DSMR_SMARTY_MALFORMED;
+  else
+    ev = open_frame(d, p, hdr, total, out);
+  first_counter = out->frame_counter;
+  if (ev == DSMR_SMARTY_PLAINTEXT || ev == DSMR_SMARTY_REPLAY ||
+      n < 2 + TITLE_LEN)
+    return ev;
+  /* The FCS vouches for the segments, not for the frame they carry: the
+   * last segments of a frame cut short may never have come, and the next
+   * frame's segments were appended to it when they were too small to show
+   * "DB 08 <title>" on their own (starts_new_frame). So the frame at a
+   * later "DB 08 <same title>" is tried before the payload is given up. A
+   * genuine one there still has to pass its tag; the cut frame itself was
+   * never going to be authentic, and the frame after it is what counts. */
+  memcpy(title, p + 2, TITLE_LEN);
+  for (size_t at = 1; at + 2 + TITLE_LEN <= n; at++) {
+    uint8_t *q = p + at;
+    enum dsmr_smarty_event ev2;
+    if (q[0] != GLO_CIPHERING || q[1] != TITLE_LEN ||
+        (memcmp(q + 2, title, TITLE_LEN) != 0 &&
+         !(d->have_counter && memcmp(q + 2, d->title, TITLE_LEN) == 0)))
+      continue;
+    if (parse_glo(q, n - at, &want, &hdr, &total) != P_OK ||
+        glo_too_short(hdr, total) || total > n - at)
+      continue;
+    ev2 = open_frame(d, q, hdr, total, out);
+    if (ev2 == DSMR_SMARTY_PLAINTEXT || ev2 == DSMR_SMARTY_REPLAY)
+      return ev2;
+  }
+  /* None did: the verdict is the first frame's. */
+  memcpy(out->system_title, title, TITLE_LEN);
+  out->frame_counter = first_counter;
+  return ev;
 }
 
 /* The title of the DB 08 frame in p[0..n), or NULL. */
