@@ -374,6 +374,23 @@ static int parse_int_arg(const char *opt, const char *val, long lo, long hi,
   return 0;
 }
 
+/* One of `words` (NULL-terminated, in the order of the enum it stands
+ * for), case-insensitively: *out is its index. */
+static int parse_word_arg(const char *opt, const char *val,
+                          const char *const *words, long *out) {
+  for (long k = 0; words[k]; k++) {
+    if (strcasecmp(val, words[k]) == 0) {
+      *out = k;
+      return 0;
+    }
+  }
+  fprintf(stderr, "dsmr-cat: %s: expected", opt);
+  for (long k = 0; words[k]; k++)
+    fprintf(stderr, "%s %s", k ? "," : "", words[k]);
+  fprintf(stderr, "; got \"%s\"\n", val);
+  return -1;
+}
+
 static void usage(FILE *to) {
   fputs("usage: dsmr-cat [--json | --summary] [--max-size BYTES] [FILE...]\n"
         "       dsmr-cat [...] --device PATH [--baudrate N] [--databits 7|8]\n"
@@ -439,34 +456,16 @@ int main(int argc, char **argv) {
       live.databits = (int)v;
       i++;
     } else if (strcmp(a, "--parity") == 0 && val) {
-      if (strcasecmp(val, "none") == 0)
-        live.parity = DSMR_PARITY_NONE;
-      else if (strcasecmp(val, "even") == 0)
-        live.parity = DSMR_PARITY_EVEN;
-      else if (strcasecmp(val, "odd") == 0)
-        live.parity = DSMR_PARITY_ODD;
-      else {
-        fprintf(stderr,
-                "dsmr-cat: --parity: expected none, even or odd, "
-                "got \"%s\"\n",
-                val);
+      static const char *const parities[] = {"none", "even", "odd", NULL};
+      if (parse_word_arg(a, val, parities, &v) != 0)
         return 2;
-      }
+      live.parity = (enum dsmr_parity)v;
       i++;
     } else if (strcmp(a, "--data-request") == 0 && val) {
-      if (strcasecmp(val, "rts") == 0)
-        live.data_request = DSMR_DATA_REQUEST_RTS;
-      else if (strcasecmp(val, "dtr") == 0)
-        live.data_request = DSMR_DATA_REQUEST_DTR;
-      else if (strcasecmp(val, "none") == 0)
-        live.data_request = DSMR_DATA_REQUEST_NONE;
-      else {
-        fprintf(stderr,
-                "dsmr-cat: --data-request: expected none, rts or "
-                "dtr, got \"%s\"\n",
-                val);
+      static const char *const lines[] = {"none", "rts", "dtr", NULL};
+      if (parse_word_arg(a, val, lines, &v) != 0)
         return 2;
-      }
+      live.data_request = (enum dsmr_data_request)v;
       i++;
     } else if (strcmp(a, "--count") == 0 && val) {
       if (parse_int_arg(a, val, 1, 2000000000, &v) != 0)
