@@ -109,6 +109,15 @@ static int group_time(const struct dsmr_object *o, unsigned i, int64_t *utc) {
   return dsmr_parse_cosem_clock(o->groups[i], utc) == DSMR_TS_OK;
 }
 
+/* A reading's value as collectd gets it: the exact register, or the gauge
+ * with every digit a double holds. */
+static void print_reading_value(const struct dsmr_reading *r) {
+  if (r->ds == DSMR_DS_DERIVE)
+    printf("%" PRId64, r->derive);
+  else
+    printf("%.17g", r->gauge);
+}
+
 static void json_telegram(const struct dsmr_frame *f,
                           const struct dsmr_telegram *t) {
   struct dsmr_parser p;
@@ -172,10 +181,7 @@ static void json_telegram(const struct dsmr_frame *f,
     const struct dsmr_reading *r = &t->readings[i];
     printf("%s{\"type\":\"%s\",\"type_instance\":\"%s\",\"value\":",
            i ? "," : "", r->type, r->type_instance);
-    if (r->ds == DSMR_DS_DERIVE)
-      printf("%" PRId64, r->derive);
-    else
-      printf("%.17g", r->gauge);
+    print_reading_value(r);
     if (r->time_kind == DSMR_AT_CAPTURE) {
       char iso[21];
       dsmr_format_utc(r->capture_time, iso);
@@ -234,10 +240,7 @@ static void list_telegram(const struct cat *c, const struct dsmr_frame *f,
     const struct dsmr_reading *r = &t->readings[i];
     printf("    %s%s%s = ", r->type, r->type_instance[0] ? "-" : "",
            r->type_instance);
-    if (r->ds == DSMR_DS_DERIVE)
-      printf("%" PRId64, r->derive);
-    else
-      printf("%.17g", r->gauge);
+    print_reading_value(r);
     if (r->time_kind == DSMR_AT_CAPTURE) {
       char iso[21];
       dsmr_format_utc(r->capture_time, iso);
