@@ -92,8 +92,27 @@ step "clang-format" format_check
 # 6. the release tarball builds and passes its own tests
 step "make distcheck" make -C build/gcc -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 
+# CI shows only the end of this output: repeat every failed test's failing
+# assertions and the end of its log here, so a failure can be diagnosed from
+# the last screen alone.
+failed_logs() {
+  local log
+  for log in build/gcc/tests/*.log build/gcc/tests/integration/*.log build/gcc/tests/stores/*.log \
+    build/asan/tests/*.log; do
+    [ -f "$log" ] && [ "$log" != build/gcc/test-suite.log ] || continue
+    grep -qE '^(not ok |Bail out!)' "$log" || grep -q '^# exit status: [1-9]' "${log%.log}.trs" 2>/dev/null ||
+      grep -qE '^:test-result: (FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null || continue
+    echo "----- $log: failing assertions"
+    grep -E '^(not ok |Bail out!)' "$log" | head -20
+    echo "----- $log: last lines"
+    tail -25 "$log"
+  done
+}
+
 echo
 if [ ${#failures[@]} -gt 0 ]; then
+  failed_logs
+  echo
   echo "failed steps: ${failures[*]}"
 fi
 echo "$passed passed, $failed failed"
