@@ -9,7 +9,7 @@ value collectd's rrdtool plugin fed to its file (`rrdtool lastupdate`: for
 registers, the meter's reading itself, not a rate) with its time. "today"
 holds the energy imported and exported and the gas used since local
 midnight (set TZ if the machine's zone is not the meter's), as rrdtool
-computes them from the stored rates (see contrib/README-stores.md).
+computes them from the stored rates (see README.md).
 The file is replaced atomically, so a page never reads half of it."""
 import glob
 import json

@@ -5,7 +5,7 @@ typesdb, or it drops our types), and write_influxdb_udp into its [[udp]]
 input (line protocol, millisecond times). One simulated DSMR 5 meter; every
 register, power and voltage of every telegram must come back exactly, with
 strictly increasing times within the run, and gas as one point per capture
-at its capture time. Then the queries README-stores.md gives users
+at its capture time. Then the queries README.md gives users
 ("energy imported today / this month", "gas today"), as written there, and
 every query of the Grafana dashboard in contrib/grafana/."""
 import datetime
@@ -155,7 +155,7 @@ for dbname, measurement, how in (
 cd.stop()
 
 # ---------------------------------------------------------------- README
-# The queries of contrib/README-stores.md, with today's date filled in as a
+# The queries of README.md, with today's date filled in as a
 # user would. Expected: computed from the points checked above.
 now = datetime.datetime.now(TZ)
 today = now.strftime("%Y-%m-%d")
@@ -168,8 +168,8 @@ month_ms = int(datetime.datetime(now.year, now.month, 1,
 
 def readme_query(name):
     """The InfluxQL block after the marker `<!-- influxql:NAME -->` in
-    contrib/README-stores.md."""
-    with open(os.path.join(st.SRCDIR, "contrib", "README-stores.md")) as f:
+    README.md."""
+    with open(os.path.join(st.SRCDIR, "README.md")) as f:
         text = f.read()
     m = re.search(r"<!-- influxql:%s -->\s*```sql\n(.*?)```" % name, text, re.S)
     return m.group(1).strip() if m else None
@@ -190,7 +190,7 @@ for name, since, since_ms, keys, what in (
         ("gas-today", today, midnight_ms, [("dsmr_volume", "gas")],
          "gas used today")):
     q = readme_query(name)
-    if not tap.ok(q, "README-stores.md has the InfluxQL query %s" % name):
+    if not tap.ok(q, "README.md has the InfluxQL query %s" % name):
         continue
     q = q.replace("2024-06-15", since).replace("2024-06-01", since)
     parts = [spread(k, since_ms) for k in keys]

@@ -5,7 +5,7 @@ with the schema and writer function of contrib/postgresql/dsmr.sql. Every
 register, power and voltage of every telegram must come back as a row,
 exactly, at the time collectd gave it (csv in the same collectd is the
 reference), gas once per capture at its capture time; then the SQL queries
-of contrib/README-stores.md ("energy imported today / this month", "gas
+of README.md ("energy imported today / this month", "gas
 today") and the dsmr_latest view."""
 import datetime
 import os
@@ -118,7 +118,7 @@ month = now.replace(day=1, hour=0, minute=0, second=0,
 
 
 def readme_query(name):
-    with open(os.path.join(st.SRCDIR, "contrib", "README-stores.md")) as f:
+    with open(os.path.join(st.SRCDIR, "README.md")) as f:
         text = f.read()
     m = re.search(r"<!-- sql:%s -->\s*```sql\n(.*?)```" % name, text, re.S)
     return m.group(1).strip() if m else None
@@ -138,7 +138,7 @@ for name, keys, since in (("energy-today", energy, midnight),
                           ("energy-month", energy, month),
                           ("gas-today", [("dsmr_volume", "gas")], midnight)):
     q = readme_query(name)
-    if not tap.ok(q, "README-stores.md has the SQL query %s" % name):
+    if not tap.ok(q, "README.md has the SQL query %s" % name):
         continue
     q = q.replace("'pi'", "'%s'" % st.HOST)
     try:
