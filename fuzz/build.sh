@@ -70,7 +70,8 @@ if [ -f "$COLLECTD_INCLUDE/core/daemon/collectd.h" ]; then
   build fuzz_config -DHAVE_CONFIG_H -I"$COLLECTD_INCLUDE" \
     -I"$COLLECTD_INCLUDE/core" $SP_CFLAGS \
     "$HERE/fuzz_config.c" "$HERE/collectd_stubs.c" "$HERE/oconfig_text.c" \
-    "$SRC/plugin_config.c" "$SRC/source_serial.c" $SP_LIBS
+    "$SRC/plugin_config.c" "$SRC/source_serial.c" "$SRC/smarty.c" $SP_LIBS \
+    $GCRYPT_LIBS
 else
   echo "build.sh: no collectd headers in $COLLECTD_INCLUDE" \
     "(set COLLECTD_INCLUDE)" >&2

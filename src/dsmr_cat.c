@@ -3,19 +3,23 @@
  * as one summary line of counts. It runs the same path as the plugin's
  * reader (frame, CRC, parse, map), short of dispatching. */
 #include "framer.h"
+#include "line_probe.h"
 #include "mapper.h"
 #include "parser.h"
+#include "smarty.h"
 #include "source.h"
 #include "timestamp.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gcrypt.h>
 #include <signal.h>
 #include <strings.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum output_mode { OUT_LIST, OUT_JSON, OUT_SUMMARY };
@@ -26,6 +30,11 @@ struct cat {
   struct dsmr_telegram telegram;
   unsigned long long n, ok, crc_errors, too_large, malformed;
   int failed; /* exit status 1 */
+  /* --baudrate auto: the probe while reading live, else NULL */
+  struct dsmr_line_probe *line;
+  /* --key: a Luxembourg Smarty stream, decrypted before the framer */
+  int decrypt;
+  struct dsmr_smarty smarty;
 };
 
 static const char *crc_word(enum dsmr_crc_verdict v) {
@@ -251,6 +260,8 @@ static void list_telegram(const struct cat *c, const struct dsmr_frame *f,
   putchar('\n');
 }
 
+static void line_judge(struct cat *c, const struct dsmr_frame *f);
+
 static void on_frame(struct cat *c, const struct dsmr_frame *f) {
   unsigned errors = dsmr_map_telegram(f->data, f->len, &c->telegram);
   c->n++;
@@ -269,9 +280,11 @@ static void on_frame(struct cat *c, const struct dsmr_frame *f) {
     list_telegram(c, f, &c->telegram);
   if (c->mode != OUT_SUMMARY)
     fflush(stdout);
+  if (c->line)
+    line_judge(c, f);
 }
 
-static void feed(struct cat *c, const char *p, size_t len) {
+static void feed_plain(struct cat *c, const char *p, size_t len) {
   while (len > 0) {
     enum dsmr_frame_event ev;
     struct dsmr_frame f;
@@ -292,6 +305,96 @@ static void feed(struct cat *c, const char *p, size_t len) {
   }
 }
 
+/* A frame the decoder refused, on stderr (stdout stays telegrams only). */
+static void smarty_refused(struct cat *c, enum dsmr_smarty_event ev,
+                           const struct dsmr_smarty_frame *f) {
+  char title[17];
+  for (int i = 0; i < 8; i++)
+    snprintf(title + 2 * i, 3, "%02X", f->system_title[i]);
+  c->failed = 1;
+  if (ev == DSMR_SMARTY_AUTH_FAILED)
+    fprintf(stderr,
+            "dsmr-cat: Smarty frame %" PRIu32 " (system title %s): "
+            "authentication failed: wrong --key or --auth-key, or a "
+            "corrupted frame\n",
+            f->frame_counter, title);
+  else if (ev == DSMR_SMARTY_REPLAY)
+    fprintf(stderr,
+            "dsmr-cat: Smarty frame %" PRIu32 " (system title %s): refused "
+            "as a replay: its counter is not above the last accepted %" PRIu32
+            "\n",
+            f->frame_counter, title, f->last_counter);
+  else
+    fprintf(stderr, "dsmr-cat: Smarty frame dropped: %s\n",
+            dsmr_smarty_event_name(ev));
+}
+
+/* Bytes from the input: through the Smarty decoder first with --key. */
+static void feed(struct cat *c, const char *p, size_t len) {
+  enum dsmr_smarty_event ev;
+  struct dsmr_smarty_frame f;
+
+  if (!c->decrypt) {
+    feed_plain(c, p, len);
+    return;
+  }
+  do {
+    size_t used = dsmr_smarty_feed(&c->smarty, p, len, &ev, &f);
+    p += used;
+    len -= used;
+    if (ev == DSMR_SMARTY_PLAINTEXT)
+      feed_plain(c, f.data, f.len);
+    else if (ev != DSMR_SMARTY_NONE)
+      smarty_refused(c, ev, &f);
+  } while (len > 0 || ev != DSMR_SMARTY_NONE);
+}
+
+/* --key/--auth-key: 32 hex digits. The value is never echoed, and is
+ * blanked in argv so that ps shows it only for an instant. */
+static int parse_key_arg(const char *opt, char *val, uint8_t out[16]) {
+  int rc = dsmr_parse_hex_key(val, out);
+  memset(val, 'x', strlen(val));
+  if (rc != 0)
+    fprintf(stderr,
+            "dsmr-cat: %s: expected 32 hex digits (the 16-byte key from "
+            "the grid operator)\n",
+            opt);
+  return rc;
+}
+
+/* libgcrypt as an application sets it up: no secure memory (the keys sit
+ * in the cipher handle, as in the plugin), then done. */
+static int smarty_setup(struct cat *c, uint8_t key[16], uint8_t auth[16],
+                        int have_auth, size_t max_size) {
+  char err[256];
+  size_t cap = DSMR_SMARTY_BUF_SIZE(max_size);
+  char *buf = malloc(cap);
+  int rc;
+
+  if (!buf) {
+    fprintf(stderr, "dsmr-cat: out of memory\n");
+    return -1;
+  }
+  if (!gcry_check_version(NULL)) {
+    fprintf(stderr, "dsmr-cat: libgcrypt did not initialise\n");
+    free(buf);
+    return -1;
+  }
+  gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+  gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+  rc = dsmr_smarty_init(&c->smarty, key, have_auth ? auth : NULL, buf, cap, err,
+                        sizeof err);
+  explicit_bzero(key, 16);
+  explicit_bzero(auth, 16);
+  if (rc != 0) {
+    fprintf(stderr, "dsmr-cat: %s\n", err);
+    free(buf);
+    return -1;
+  }
+  c->decrypt = 1;
+  return 0;
+}
+
 static int read_fd(struct cat *c, int fd, const char *name) {
   char buf[65536];
   for (;;) {
@@ -306,6 +409,101 @@ static int read_fd(struct cat *c, int fd, const char *name) {
     }
     feed(c, buf, (size_t)n);
   }
+}
+
+/* --- --baudrate auto: line settings probed as the plugin does it -------- */
+
+static struct dsmr_line_probe line_probe;
+static struct dsmr_framer line_framer; /* the masked copy while probing */
+
+static long long mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void line_reset(struct cat *c) {
+  dsmr_framer_reset(&c->framer);
+  dsmr_framer_reset(&line_framer);
+}
+
+static void line_lost(struct cat *c) {
+  fprintf(stderr, "dsmr-cat: line %s no longer works (%s): probing again\n",
+          line_probe.found,
+          line_probe.lost_reason == DSMR_LINE_LOST_BAD_RUN
+              ? "invalid telegrams in a row"
+              : "bytes arrive but no valid telegram for a while");
+  line_reset(c);
+}
+
+/* A settled line's frame (after it was printed). */
+static void line_judge(struct cat *c, const struct dsmr_frame *f) {
+  int valid;
+  if (!c->line->settled)
+    return;
+  valid = dsmr_line_frame_valid(f, &c->telegram);
+  if (dsmr_line_probe_frame(c->line, 0, valid, mono_ms()) == DSMR_LINE_LOST)
+    line_lost(c);
+}
+
+/* Before each chunk (n bytes) and each quiet second: 0 go on, 1 drop the
+ * chunk (read with the setting just left), -1 the line cannot be set. */
+static int line_tick(struct cat *c, struct dsmr_source *src, size_t n) {
+  int busy = dsmr_framer_collecting(&c->framer) ||
+             dsmr_framer_collecting(&line_framer);
+  const struct dsmr_line_setting *l;
+  char err[256];
+
+  switch (dsmr_line_probe_tick(&line_probe, n, busy, mono_ms())) {
+  case DSMR_LINE_SWITCH:
+    break;
+  case DSMR_LINE_LOST:
+    line_lost(c);
+    return 1;
+  default:
+    return 0;
+  }
+  line_reset(c);
+  if (line_probe.windows == DSMR_LINE_SETTINGS) {
+    char all[64];
+    dsmr_line_settings_list(all, sizeof all);
+    fprintf(stderr,
+            "dsmr-cat: no valid telegram at %s yet; still trying (is the "
+            "meter sending? DataRequest? an inverting adapter?)\n",
+            all);
+  }
+  l = dsmr_line_probe_setting(&line_probe);
+  if (dsmr_source_set_line(src, l->baudrate, l->databits,
+                           l->parity == 'E' ? DSMR_PARITY_EVEN
+                                            : DSMR_PARITY_NONE,
+                           l->stopbits, err, sizeof err) != 0) {
+    fprintf(stderr, "dsmr-cat: %s\n", err);
+    return -1;
+  }
+  return 1;
+}
+
+/* A chunk while probing: only the frame that settles the line is shown,
+ * then everything after it (masked when the line needs it). */
+static void line_feed(struct cat *c, char *p, size_t len) {
+  if (!line_probe.settled) {
+    enum dsmr_line_event ev;
+    struct dsmr_frame f;
+    size_t n = dsmr_line_probe_feed(&line_probe, &c->framer, &line_framer, p,
+                                    len, &c->telegram, mono_ms(), &ev, &f);
+    if (ev != DSMR_LINE_FOUND)
+      return;
+    p += n;
+    len -= n;
+    fprintf(stderr, "dsmr-cat: line detected: %s%s\n", line_probe.found,
+            line_probe.masked
+                ? " (read as 8N1 with bit 7, the parity bit, cleared)"
+                : "");
+    on_frame(c, &f);
+  } else if (dsmr_line_probe_mask(&line_probe)) {
+    dsmr_line_mask(p, len);
+  }
+  feed(c, p, len);
 }
 
 /* Ctrl-C while reading live: the source's waits watch this pipe. */
@@ -332,6 +530,21 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   dsmr_source_init(&src, cfg);
+  if (cfg->line_auto) {
+    const struct dsmr_line_setting *l;
+    char *lbuf = malloc(c->framer.cap ? c->framer.cap : 1);
+    if (!lbuf) {
+      fprintf(stderr, "dsmr-cat: out of memory\n");
+      return -1;
+    }
+    dsmr_framer_init(&line_framer, lbuf, c->framer.cap);
+    dsmr_line_probe_init(&line_probe, mono_ms());
+    l = dsmr_line_probe_setting(&line_probe);
+    src.cfg.baudrate = l->baudrate;
+    src.cfg.databits = l->databits;
+    src.cfg.parity = DSMR_PARITY_NONE;
+    src.cfg.stopbits = l->stopbits;
+  }
   int st = dsmr_source_open(&src, wake_pipe[0], 10000, err, sizeof err);
   if (st == -1) {
     fprintf(stderr, "dsmr-cat: %s\n", err);
@@ -341,6 +554,14 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
     if (src.data_request_note[0])
       fprintf(stderr, "dsmr-cat: %s\n", src.data_request_note);
     fprintf(stderr, "dsmr-cat: reading %s (Ctrl-C to stop)\n", what);
+    if (cfg->line_auto) {
+      char all[64];
+      dsmr_line_settings_list(all, sizeof all);
+      fprintf(stderr, "dsmr-cat: probing %s, %d s each\n", all,
+              DSMR_LINE_WINDOW_MS / 1000);
+      dsmr_line_probe_restart(&line_probe, mono_ms());
+      c->line = &line_probe;
+    }
   }
   while (st == 0 && (count == 0 || c->n + c->too_large < count)) {
     ssize_t n = dsmr_source_read(&src, buf, sizeof buf, wake_pipe[0], 1000, err,
@@ -350,6 +571,15 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
       rc = -1;
       break;
     }
+    if (cfg->line_auto) {
+      int skip = line_tick(c, &src, (size_t)n);
+      if (skip < 0) {
+        rc = -1;
+        break;
+      }
+      if (skip)
+        n = 0; /* dropped: but Ctrl-C is still looked at */
+    }
     if (n == 0) {
       char x;
       /* a wake-up (Ctrl-C) or just a quiet second? */
@@ -358,9 +588,16 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
         break;
       continue;
     }
-    feed(c, buf, (size_t)n);
+    if (cfg->line_auto)
+      line_feed(c, buf, (size_t)n);
+    else
+      feed(c, buf, (size_t)n);
   }
   dsmr_source_close(&src);
+  if (cfg->line_auto) {
+    c->line = NULL;
+    free(line_framer.buf);
+  }
   return rc;
 }
 
@@ -396,9 +633,11 @@ static int parse_word_arg(const char *opt, const char *val,
 
 static void usage(FILE *to) {
   fputs("usage: dsmr-cat [--json | --summary] [--max-size BYTES] [FILE...]\n"
-        "       dsmr-cat [...] --device PATH [--baudrate N] [--databits 7|8]\n"
+        "       dsmr-cat [...] --device PATH [--baudrate N|auto] [--databits "
+        "7|8]\n"
         "                [--parity none|even|odd] [--data-request rts|dtr]\n"
         "       dsmr-cat [...] --host HOST --port PORT\n"
+        "       dsmr-cat --key HEX [--auth-key HEX] [...]  (Luxembourg)\n"
         "Reads P1 telegrams from FILEs (standard input when none or \"-\"),\n"
         "a serial device or pseudo-terminal, or a TCP peer, and prints each\n"
         "one: header, CRC verdict, every object with its name, value, unit\n"
@@ -411,7 +650,13 @@ static void usage(FILE *to) {
         "  --device P    read a serial device (DSMR 4/5: 115200 8N1, the\n"
         "                default; DSMR 2.2/3: --baudrate 9600 --databits 7\n"
         "                --parity even)\n"
+        "  --baudrate auto  probe 115200 8N1, 115200 7E1 and 9600 7E1 (12 s\n"
+        "                each) and say on stderr which one works\n"
         "  --host H --port P  read a P1-to-network dongle or ser2net\n"
+        "  --key HEX     decrypt a Luxembourg Smarty stream with this key\n"
+        "                (32 hex digits, from the grid operator)\n"
+        "  --auth-key HEX  its authentication key (default: the Luxembourg\n"
+        "                one, 00112233445566778899AABBCCDDEEFF)\n"
         "Exit status: 0 all telegrams ok (or without CRC), 1 some failed,\n"
         "2 usage or I/O error.\n",
         to);
@@ -430,6 +675,9 @@ int main(int argc, char **argv) {
   int have_live = 0;
   long v;
   unsigned long long count = 0;
+  const char *line_opt = NULL; /* --databits or --parity */
+  uint8_t key[16], auth_key[16];
+  int have_key = 0, have_auth = 0;
 
   c.mode = OUT_LIST;
   for (i = 1; i < argc; i++) {
@@ -449,16 +697,21 @@ int main(int argc, char **argv) {
       snprintf(live.port, sizeof live.port, "%s", val);
       i++;
     } else if (strcmp(a, "--baudrate") == 0 && val) {
-      if (parse_int_arg(a, val, 50, 4000000, &v) != 0)
+      if (strcasecmp(val, "auto") == 0)
+        live.line_auto = 1;
+      else if (parse_int_arg(a, val, 50, 4000000, &v) != 0)
         return 2;
-      live.baudrate = (int)v;
+      else
+        live.baudrate = (int)v;
       i++;
     } else if (strcmp(a, "--databits") == 0 && val) {
+      line_opt = a;
       if (parse_int_arg(a, val, 7, 8, &v) != 0)
         return 2;
       live.databits = (int)v;
       i++;
     } else if (strcmp(a, "--parity") == 0 && val) {
+      line_opt = a;
       static const char *const parities[] = {"none", "even", "odd", NULL};
       if (parse_word_arg(a, val, parities, &v) != 0)
         return 2;
@@ -474,6 +727,16 @@ int main(int argc, char **argv) {
       if (parse_int_arg(a, val, 1, 2000000000, &v) != 0)
         return 2;
       count = (unsigned long long)v;
+      i++;
+    } else if (strcmp(a, "--key") == 0 && val) {
+      if (parse_key_arg(a, argv[i + 1], key) != 0)
+        return 2;
+      have_key = 1;
+      i++;
+    } else if (strcmp(a, "--auth-key") == 0 && val) {
+      if (parse_key_arg(a, argv[i + 1], auth_key) != 0)
+        return 2;
+      have_auth = 1;
       i++;
     } else if (strcmp(a, "--json") == 0) {
       c.mode = OUT_JSON;
@@ -499,12 +762,32 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (live.line_auto &&
+      (line_opt || live.kind == DSMR_SOURCE_TCP || have_key || !have_live)) {
+    fprintf(stderr, "dsmr-cat: --baudrate auto %s\n",
+            line_opt   ? "probes data bits and parity too: leave out "
+                         "--databits and --parity"
+            : have_key ? "cannot judge encrypted (binary) Smarty frames; "
+                         "Smarty meters send 115200 8N1, the default"
+                       : "needs --device (a network dongle sets the serial "
+                         "line itself)");
+    return 2;
+  }
   char *buf = malloc(max_size);
   if (!buf) {
     fprintf(stderr, "dsmr-cat: out of memory\n");
     return 2;
   }
   dsmr_framer_init(&c.framer, buf, max_size);
+  if (have_auth && !have_key) {
+    fprintf(stderr, "dsmr-cat: --auth-key needs --key\n");
+    free(buf);
+    return 2;
+  }
+  if (have_key && smarty_setup(&c, key, auth_key, have_auth, max_size) != 0) {
+    free(buf);
+    return 2;
+  }
 
   if (have_live && i < argc) {
     fprintf(stderr, "dsmr-cat: give files or a live source, not both\n");
@@ -543,6 +826,24 @@ int main(int argc, char **argv) {
     printf("telegrams %llu, ok %llu, CRC errors %llu, too large %llu, "
            "malformed %llu\n",
            c.n + c.too_large, c.ok, c.crc_errors, c.too_large, c.malformed);
+  if (c.decrypt) {
+    char *sbuf = c.smarty.buf;
+    if (c.mode == OUT_SUMMARY)
+      printf("Smarty frames %llu, decrypted %llu, authentication failed "
+             "%llu, replayed %llu, dropped %llu\n",
+             (unsigned long long)(c.smarty.stats.frames_ok +
+                                  c.smarty.stats.auth_failures +
+                                  c.smarty.stats.replays +
+                                  c.smarty.stats.malformed +
+                                  c.smarty.stats.too_large),
+             (unsigned long long)c.smarty.stats.frames_ok,
+             (unsigned long long)c.smarty.stats.auth_failures,
+             (unsigned long long)c.smarty.stats.replays,
+             (unsigned long long)(c.smarty.stats.malformed +
+                                  c.smarty.stats.too_large));
+    dsmr_smarty_free(&c.smarty);
+    free(sbuf);
+  }
   free(buf);
   if (io_error)
     return 2;

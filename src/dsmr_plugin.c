@@ -138,6 +138,12 @@ static void report_meter(struct dsmr_meter *m, cdtime_t now) {
                   (value_t){.derive = (derive_t)s.dropped}, now);
   dispatch_health(m, "dsmr_telegrams", "implausible",
                   (value_t){.derive = (derive_t)s.implausible}, now);
+  if (m->cfg.decrypt) { /* only meters that encrypt can fail these */
+    dispatch_health(m, "dsmr_telegrams", "decrypt_error",
+                    (value_t){.derive = (derive_t)s.decrypt_error}, now);
+    dispatch_health(m, "dsmr_telegrams", "replayed",
+                    (value_t){.derive = (derive_t)s.replayed}, now);
+  }
   dispatch_health(m, "total_bytes", "received",
                   (value_t){.derive = (derive_t)s.bytes}, now);
   dispatch_health(m, "dsmr_reconnects", NULL,
@@ -156,8 +162,16 @@ static void report_meter(struct dsmr_meter *m, cdtime_t now) {
     if (noise > 8) /* more than a stray CR LF */
       snprintf(hint, sizeof(hint), "; %" PRIu64 " bytes arrived meanwhile: %s",
                noise,
-               m->cfg.source.kind == DSMR_SOURCE_TCP
+               m->cfg.decrypt
+                   ? "with DecryptionKey set, only Smarty frames that "
+                     "decrypt with it count: is the stream encrypted, is "
+                     "the key this meter's?"
+               : m->cfg.source.kind == DSMR_SOURCE_TCP
                    ? "is the peer sending P1 telegrams?"
+               : m->cfg.source.line_auto
+                   ? "Baudrate \"auto\" found no line setting that gives "
+                     "valid telegrams: is the signal inverted (README: "
+                     "Hardware)?"
                    : "check Baudrate, DataBits and Parity (DSMR 4/5: "
                      "115200 8N1, DSMR 2.2/3: 9600 7E1)");
     WARNING("dsmr plugin: meter \"%s\": no valid telegram for %.0f s%s",

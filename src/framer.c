@@ -41,6 +41,10 @@ void dsmr_framer_reset(struct dsmr_framer *f) {
   f->state = ST_HUNT;
 }
 
+int dsmr_framer_collecting(const struct dsmr_framer *f) {
+  return f->state == ST_BODY || f->state == ST_CRC;
+}
+
 static int hex_value(unsigned char c) {
   if (c >= '0' && c <= '9')
     return c - '0';

@@ -68,6 +68,10 @@ void dsmr_framer_init(struct dsmr_framer *f, char *buf, size_t cap);
 /* Forget any partial telegram (e.g. after the line was lost); keeps stats. */
 void dsmr_framer_reset(struct dsmr_framer *f);
 
+/* Whether a telegram is being collected ('/' seen, its CRC line not yet
+ * over): Baudrate "auto" gives such a telegram time to finish. */
+int dsmr_framer_collecting(const struct dsmr_framer *f);
+
 /* Consume bytes from data[0..len) until an event happens or the input is
  * used up; returns how many bytes were consumed and stores the event in
  * *ev. On DSMR_FRAME_TELEGRAM, *frame describes it. Call again with the rest

@@ -165,6 +165,7 @@ static struct dsmr_reading *add_reading(struct dsmr_telegram *t, unsigned line,
   r->time_kind = DSMR_AT_TELEGRAM;
   r->capture_time = 0;
   r->channel = 0;
+  r->flags = 0;
   r->line = line;
   return r;
 }
@@ -258,6 +259,107 @@ static void read_failure_log(struct dsmr_telegram *t,
     info->failure_last_duration = 0;
     if (dsmr_parse_number(o->groups[3 + 2 * i], &n) == 0 && n.decimals == 0)
       info->failure_last_duration = n.mantissa;
+  }
+}
+
+/* The most entries a 0-0:98.1.0 can hold (3 groups each after 3). */
+#define PEAK_HISTORY_MAX ((DSMR_MAX_GROUPS - 3) / 3)
+
+/* 0-0:98.1.0 in its e-MUCS form, the monthly peaks of the last 13 months:
+ *   (n)(1-0:1.6.0)(1-0:1.6.0)(month)(peak time)(peak*kW)... n times
+ * where `month` is the stamp of the month's end (its next month's first
+ * midnight) and `peak time` when the peak quarter-hour ended. Each peak
+ * becomes a reading at its peak time: the moment it happened, as
+ * 1-0:1.6.0 is (the last value of 1-0:1.6.0 in a month and that month's
+ * history entry are the same point), and a time no other entry shares.
+ * A month without a peak (a placeholder time such as 632525252525W, value
+ * 0) is skipped, as 1-0:1.6.0 is before a month's first peak. Readings go
+ * out oldest first, so the plugin's "times only move forward" rule
+ * dispatches every entry once: all of them on the first telegram, then
+ * only a new month's. Other forms (Hungarian meters send a billing-values
+ * profile under the same id) are listed, not dispatched. */
+static void read_peak_history(struct dsmr_telegram *t,
+                              const struct dsmr_object *o, const char *inst) {
+  struct dsmr_number n;
+  uint64_t unit;
+  if (o->ngroups < 3 || dsmr_parse_number_key(o->groups[0], &n, &unit) != 0 ||
+      unit != DSMR_UNIT_NONE || n.decimals != 0 || n.mantissa < 0 ||
+      !dsmr_span_eq(o->groups[1], "1-0:1.6.0") ||
+      !dsmr_span_eq(o->groups[2], "1-0:1.6.0"))
+    return;
+  unsigned entries = (o->ngroups - 3) / 3;
+  if ((uint64_t)n.mantissa < entries)
+    entries = (unsigned)n.mantissa;
+
+  /* (time, group of the value) of every entry with a peak, sorted by time
+   * (meters send them oldest first; sorting costs nothing at 13). */
+  struct {
+    int64_t when;
+    unsigned group;
+  } peaks[PEAK_HISTORY_MAX];
+  unsigned npeaks = 0;
+  for (unsigned i = 0; i < entries; i++) {
+    unsigned g = 3 + 3 * i;
+    int64_t when;
+    if (group_number(t, o, g + 2, &n, &unit) != 0)
+      return;
+    if (dsmr_parse_timestamp(o->groups[g + 1], &when, NULL) != DSMR_TS_OK ||
+        when < DSMR_EARLIEST_CAPTURE)
+      continue;
+    unsigned j = npeaks++;
+    for (; j > 0 && peaks[j - 1].when > when; j--)
+      peaks[j] = peaks[j - 1];
+    peaks[j].when = when;
+    peaks[j].group = g + 2;
+  }
+  for (unsigned i = 0; i < npeaks; i++) {
+    if (i > 0 && peaks[i].when == peaks[i - 1].when)
+      continue; /* one value per time */
+    if (group_number(t, o, peaks[i].group, &n, &unit) != 0)
+      return;
+    struct dsmr_reading *r =
+        emit_number(t, o, &number_rules[OBIS_POWER], inst, &n, unit);
+    if (!r)
+      return;
+    r->time_kind = DSMR_AT_CAPTURE;
+    r->capture_time = peaks[i].when;
+  }
+}
+
+/* 1-1:31.4.0, Smarty's current limits (the breaker's thresholds for
+ * imported and exported current; exported is negative as sent):
+ * (100*A)(-063*A), or one group (100.0*A,-100.0*A) on some firmware. */
+static void read_current_limits(struct dsmr_telegram *t,
+                                const struct dsmr_object *o) {
+  static const char *const names[2] = {"limit_import", "limit_export"};
+  struct dsmr_span parts[2];
+  unsigned nparts = 0;
+  if (o->ngroups >= 2) {
+    parts[0] = o->groups[0];
+    parts[1] = o->groups[1];
+    nparts = 2;
+  } else if (o->ngroups == 1) {
+    struct dsmr_span g = o->groups[0];
+    const char *comma = g.len ? memchr(g.ptr, ',', g.len) : NULL;
+    parts[nparts++] =
+        (struct dsmr_span){g.ptr, comma ? (size_t)(comma - g.ptr) : g.len};
+    if (comma)
+      parts[nparts++] =
+          (struct dsmr_span){comma + 1, g.len - (size_t)(comma - g.ptr) - 1};
+  }
+  if (nparts == 0) {
+    add_error(t, o->line, "value missing", o->id);
+    return;
+  }
+  for (unsigned i = 0; i < nparts; i++) {
+    struct dsmr_number n;
+    uint64_t unit;
+    if (dsmr_parse_number_key(parts[i], &n, &unit) != 0) {
+      add_error(t, o->line, "value is not a number", o->id);
+      return;
+    }
+    if (!emit_number(t, o, &number_rules[OBIS_CURRENT], names[i], &n, unit))
+      return;
   }
 }
 
@@ -466,9 +568,16 @@ static void map_object(struct dsmr_telegram *t, const struct dsmr_object *o,
     if (r) {
       r->time_kind = DSMR_AT_CAPTURE;
       r->capture_time = when;
+      r->flags = DSMR_READING_PEAK;
     }
     return;
   }
+  case OBIS_PEAK_HISTORY:
+    read_peak_history(t, o, inst);
+    return;
+  case OBIS_CURRENT_LIMITS:
+    read_current_limits(t, o);
+    return;
   case OBIS_INFO_VERSION:
     if (o->ngroups >= 1 && dsmr_parse_number(o->groups[0], &n) == 0 &&
         n.decimals == 0 && n.mantissa >= 0 && n.mantissa < 1000)

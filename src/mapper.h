@@ -26,6 +26,13 @@ enum dsmr_time_kind {
   DSMR_AT_CAPTURE = 1,  /* value carries its own capture time */
 };
 
+/* What a reading means beyond its value (dsmr_reading.flags). */
+enum dsmr_reading_flag {
+  /* A changed value or time is news: 1-0:1.6.0, the month's peak demand,
+   * on which Belgian users pay a capacity tariff. */
+  DSMR_READING_PEAK = 1u << 0,
+};
+
 struct dsmr_reading {
   const char *type;          /* static string, e.g. "dsmr_energy", "power" */
   const char *type_instance; /* static string, e.g. "import_t1", "gas" */
@@ -35,6 +42,7 @@ struct dsmr_reading {
   enum dsmr_time_kind time_kind;
   int64_t capture_time; /* UTC seconds, when time_kind == DSMR_AT_CAPTURE */
   uint8_t channel;      /* M-Bus channel 1..4 of capture values, else 0 */
+  uint8_t flags;        /* enum dsmr_reading_flag */
   unsigned line;        /* line of the object in the telegram */
 };
 
@@ -67,7 +75,12 @@ struct dsmr_telegram {
   char first_error_obis[24];
 };
 
-/* Map one frame ('/' .. '!'). Returns the number of errors (0 = clean). */
+/* Map one frame ('/' .. '!'). Returns the number of errors (0 = clean).
+ *
+ * One identifier normally has one reading per telegram. The exception is
+ * the e-MUCS peak history (0-0:98.1.0, `power-demand_peak_history`): one
+ * reading per month, each at its own capture time, in increasing order of
+ * that time. */
 unsigned dsmr_map_telegram(const char *frame, size_t len,
                            struct dsmr_telegram *out);
 

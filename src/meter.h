@@ -12,7 +12,9 @@
 #include <stdint.h>
 
 #include "framer.h"
+#include "line_probe.h"
 #include "mapper.h"
+#include "smarty.h"
 #include "source.h"
 
 #define DSMR_METER_NAME_MAX 64
@@ -32,6 +34,13 @@ struct dsmr_meter_config {
   int check_crc;
   size_t max_telegram;
   cdtime_t silence_timeout; /* 0: never report silence */
+  /* Luxembourg Smarty: the stream is encrypted (DecryptionKey given). The
+   * keys live here only until the meter starts: dsmr_meter_start hands them
+   * to libgcrypt and wipes these copies. */
+  int decrypt;
+  int auth_key_set; /* else the Luxembourg default */
+  uint8_t decryption_key[16];
+  uint8_t auth_key[16];
 };
 
 /* The period of something periodic (telegrams, M-Bus captures), as the
@@ -64,6 +73,7 @@ struct dsmr_ident {
   struct dsmr_period period;
   int has_value;
   double last_value;
+  int64_t last_capture; /* the peak's time last seen (DSMR_READING_PEAK) */
 
   uint64_t judged; /* telegram (meter's `judged`) it was last judged in */
   int verdict;     /* of that judgement */
@@ -77,6 +87,7 @@ struct dsmr_ident {
 /* Counters the read callback reports; updated by the reader under lock. */
 struct dsmr_meter_stats {
   uint64_t ok, crc_error, malformed, too_large, dropped, implausible;
+  uint64_t decrypt_error, replayed; /* Smarty: failed GCM tag, old counter */
   uint64_t bytes;
   uint64_t reconnects;
 };
@@ -100,6 +111,15 @@ struct dsmr_meter {
   char *frame_buf; /* cfg.max_telegram bytes, allocated once at init */
   char read_buf[4096];
   struct dsmr_telegram telegram; /* ~12 KiB: never on the stack */
+  /* Smarty (cfg.decrypt): line bytes go through it, plaintext to framer */
+  struct dsmr_smarty smarty;
+  char *smarty_buf;
+  /* Baudrate "auto" (cfg.source.line_auto): the probe, and the framer of
+   * the bit-7-masked copy of the stream while an 8-bit setting is probed
+   * (its buffer exists only for such meters). */
+  struct dsmr_line_probe line;
+  struct dsmr_framer line_framer;
+  char *line_buf;
 
   /* --- dispatch state (reader thread only) --------------------------- */
   int seen_crc;           /* the meter has sent a CRC at least once */
@@ -120,7 +140,7 @@ struct dsmr_meter {
   unsigned failure_entries;
   int64_t failure_last_end;
   struct dsmr_complaint complain_crc, complain_malformed, complain_size,
-      complain_dropped, complain_pace;
+      complain_dropped, complain_pace, complain_decrypt, complain_replay;
   /* Pacing (meter_reader.c): telegrams allowed before reading waits. */
   double pace_tokens;
   cdtime_t pace_at;

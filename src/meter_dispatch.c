@@ -1,6 +1,7 @@
 /* What a clean telegram becomes inside collectd: one value list per
  * reading, and notifications for the events it reveals (a new text
- * message, a new power failure, voltage sags or swells).
+ * message, a new power failure, voltage sags or swells, a new monthly
+ * peak demand).
  *
  * Time rules (see DESIGN.md "Time"):
  *  - Electricity values carry the arrival of the telegram's last byte and,
@@ -268,7 +269,9 @@ static void dispatch_one(const struct dsmr_meter *m,
   sstrncpy(vl.plugin_instance, m->cfg.name, sizeof(vl.plugin_instance));
   sstrncpy(vl.type, r->type, sizeof(vl.type));
   sstrncpy(vl.type_instance, r->type_instance, sizeof(vl.type_instance));
+#ifndef DSMR_BENCH_NO_DISPATCH
   plugin_dispatch_values(&vl);
+#endif /* else bench/: the plugin's own cost without collectd's */
 }
 
 static int is_quality_counter(const char *ti) {
@@ -287,6 +290,34 @@ static void check_quality(struct dsmr_meter *m, struct dsmr_ident *e,
                       r->type_instance, e->last_value, now);
   e->has_value = 1;
   e->last_value = now;
+}
+
+/* 1-0:1.6.0, the month's peak demand (e-MUCS): Belgian users pay a
+ * capacity tariff on it, so a new peak is worth a WARNING, with its value
+ * and time. A new peak is any change of value or time from the last one
+ * seen (a month's first peak too); the first telegram after start only
+ * sets the baseline, as for the other logs. Checked on every telegram,
+ * before the "times only move forward" rule could hide a change. */
+static void check_peak(struct dsmr_meter *m, struct dsmr_ident *e,
+                       const struct dsmr_reading *r) {
+  if (e->has_value &&
+      (r->gauge != e->last_value || r->capture_time != e->last_capture)) {
+    char when[32] = "?", was[32] = "?";
+    time_t tt = (time_t)r->capture_time, tw = (time_t)e->last_capture;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm))
+      strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (gmtime_r(&tw, &tm))
+      strftime(was, sizeof(was), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    notify_ident(m, NOTIF_WARNING, r,
+                 "meter \"%s\": new monthly peak demand %.3f kW at %s "
+                 "(was %.3f kW at %s)",
+                 m->cfg.name, r->gauge / 1000.0, when, e->last_value / 1000.0,
+                 was);
+  }
+  e->has_value = 1;
+  e->last_value = r->gauge;
+  e->last_capture = r->capture_time;
 }
 
 static void check_text(struct dsmr_meter *m, const struct dsmr_telegram *tg) {
@@ -559,13 +590,17 @@ int dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
     e = ident_get(m, r->type, r->type_instance, i);
     if (!e)
       continue;
-    /* The same identifier twice in one telegram: the first one counts. */
-    if (e->seq == m->seq)
+    /* The same identifier twice in one telegram: the first one counts;
+     * values with their own capture time are told apart by it below (the
+     * peak history gives one identifier a value per month). */
+    if (e->seq == m->seq && r->time_kind != DSMR_AT_CAPTURE)
       continue;
     /* Registers were judged in pass 1; V_SKIP is a rejected capture the
      * meter repeats. */
     if (e->judged == m->judged && e->verdict == V_SKIP)
       continue;
+    if (r->flags & DSMR_READING_PEAK)
+      check_peak(m, e, r);
 
     if (r->time_kind == DSMR_AT_CAPTURE) {
       cdtime_t ct, iv;

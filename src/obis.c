@@ -42,7 +42,7 @@
   X(0, 0, 96, 13, 0, OBIS_INFO_TEXT, 0, NULL, "Text message")                                  \
   X(0, 0, 96, 13, 1, OBIS_NAME_ONLY, 0, NULL, "Text message code")                             \
   X(0, 0, 96, 14, 0, OBIS_TARIFF, 0, "", "Tariff indicator")                                   \
-  X(0, 0, 98, 1, 0, OBIS_NAME_ONLY, 0, NULL, "Monthly history (peaks / billing)")              \
+  X(0, 0, 98, 1, 0, OBIS_PEAK_HISTORY, 0, "demand_peak_history", "Monthly history")            \
   M(0, 1, 24, 1, 0, OBIS_MBUS_TYPE, 0, NULL, "M-Bus device type")                              \
   M(0, 1, 24, 2, 1, OBIS_MBUS_READING, 1, NULL, "M-Bus reading")                               \
   M(0, 1, 24, 2, 3, OBIS_MBUS_READING, 1, NULL, "M-Bus reading (not temperature corrected)")   \
@@ -130,6 +130,7 @@
   X(1, 0, 73, 7, 0, OBIS_POWER_FACTOR, 0, "l3", "Power factor, L3")                            \
   X(1, 0, 99, 1, 0, OBIS_NAME_ONLY, 0, NULL, "Load profile")                                   \
   X(1, 0, 99, 97, 0, OBIS_INFO_FAILURE_LOG, 0, NULL, "Power failure event log")                \
+  X(1, 1, 31, 4, 0, OBIS_CURRENT_LIMITS, 0, NULL, "Current limits, import and export")         \
   X(1, 3, 0, 2, 8, OBIS_INFO_VERSION, 0, NULL, "DSMR version")
 
 /* clang-format on */

@@ -25,6 +25,9 @@ enum obis_kind {
   OBIS_TARIFF,             /* no unit, integer -> dsmr_tariff */
   OBIS_THRESHOLD,          /* kW, kVA or A: type by unit */
   OBIS_PEAK,               /* (timestamp)(kW): a power at its own time */
+  OBIS_PEAK_HISTORY,       /* 0-0:98.1.0 (e-MUCS): monthly peaks, each at
+                              its own time */
+  OBIS_CURRENT_LIMITS,     /* 1-1:31.4.0: import and export current limit */
   OBIS_INFO_VERSION,       /* 1-3:0.2.8 */
   OBIS_INFO_VERSION_BE,    /* 0-0:96.1.4 (e-MUCS) */
   OBIS_INFO_EQUIPMENT,     /* 0-0:96.1.1 */

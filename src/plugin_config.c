@@ -15,7 +15,8 @@
 
 #define OPTIONS_ACCEPTED                                                       \
   "Device, Host, Port, Baudrate, DataBits, Parity, StopBits, DataRequest, "    \
-  "CheckCRC, MaxTelegramSize, SilenceTimeout"
+  "CheckCRC, MaxTelegramSize, SilenceTimeout, DecryptionKey, "                 \
+  "AuthenticationKey"
 
 #define DEFAULT_SILENCE_TIMEOUT 30
 
@@ -148,20 +149,20 @@ static void baud_list(char *buf, size_t len) {
   }
 }
 
-static void get_baudrate(struct block *b, const oconfig_item_t *ci, int *out) {
+/* A number from the list, or "auto" (Baudrate "auto": *line_auto set). */
+static void get_baudrate(struct block *b, const oconfig_item_t *ci, int *out,
+                         int *line_auto) {
   char accepted[256], list[160];
   int v;
 
   baud_list(list, sizeof(list));
   snprintf(accepted, sizeof(accepted),
-           "115200 (DSMR 4 and 5) or 9600 (DSMR 2.2 and 3), or one of %s",
+           "115200 (DSMR 4 and 5) or 9600 (DSMR 2.2 and 3), \"auto\" (probe "
+           "115200 8N1, 115200 7E1 and 9600 7E1), or one of %s",
            list);
   if (one_value_of(ci, OCONFIG_TYPE_STRING) &&
       strcasecmp(ci->values[0].value.string, "auto") == 0) {
-    ERROR("dsmr plugin: <Meter \"%s\">: Baudrate \"auto\" is not supported "
-          "yet; accepted: %s",
-          b->meter, accepted);
-    b->errors++;
+    *line_auto = 1;
     return;
   }
   if (get_int(b, ci, 1, 10000000, &v, accepted) != 0)
@@ -186,11 +187,29 @@ static void get_silence(struct block *b, const oconfig_item_t *ci,
   }
 }
 
+/* A Smarty key: 32 hex digits in quotes. Its value is never logged, not
+ * even when it is wrong (a typo'd key is still most of the key). */
+static int get_key(struct block *b, const oconfig_item_t *ci, uint8_t out[16]) {
+  if (!one_value_of(ci, OCONFIG_TYPE_STRING) ||
+      dsmr_parse_hex_key(ci->values[0].value.string, out) != 0) {
+    ERROR("dsmr plugin: <Meter \"%s\">: %s is not valid (value not shown: "
+          "it is a secret); accepted: 32 hex digits in quotes, the 16-byte "
+          "key from the grid operator, e.g. %s \"0123456789ABCDEF0123456789"
+          "ABCDEF\"",
+          b->meter, ci->key, ci->key);
+    b->errors++;
+    return -1;
+  }
+  return 0;
+}
+
 int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
   static const char *const parities[] = {"none", "even", "odd", NULL};
   static const char *const requests[] = {"none", "rts", "dtr", NULL};
   struct block b = {.meter = "(no name)", .errors = 0};
   const oconfig_item_t *device = NULL, *host = NULL, *port = NULL;
+  const oconfig_item_t *dec_key = NULL, *auth_key = NULL;
+  const oconfig_item_t *line_opt = NULL; /* DataBits, Parity or StopBits */
   const char *serial_only = NULL;
   int v;
 
@@ -257,13 +276,15 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
         snprintf(out->source.port, sizeof(out->source.port), "%d", v);
     } else if (strcasecmp(k, "Baudrate") == 0) {
       serial_only = serial_only ? serial_only : "Baudrate";
-      get_baudrate(&b, c, &out->source.baudrate);
+      get_baudrate(&b, c, &out->source.baudrate, &out->source.line_auto);
     } else if (strcasecmp(k, "DataBits") == 0) {
       serial_only = serial_only ? serial_only : "DataBits";
+      line_opt = line_opt ? line_opt : c;
       get_int(&b, c, 7, 8, &out->source.databits,
               "7 (DSMR 2.2 and 3) or 8 (DSMR 4 and 5)");
     } else if (strcasecmp(k, "Parity") == 0) {
       serial_only = serial_only ? serial_only : "Parity";
+      line_opt = line_opt ? line_opt : c;
       v = get_word(&b, c, parities,
                    "\"none\" (DSMR 4 and 5), \"even\" (DSMR 2.2 and 3) "
                    "or \"odd\"");
@@ -273,6 +294,7 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
                                       : DSMR_PARITY_NONE;
     } else if (strcasecmp(k, "StopBits") == 0) {
       serial_only = serial_only ? serial_only : "StopBits";
+      line_opt = line_opt ? line_opt : c;
       get_int(&b, c, 1, 2, &out->source.stopbits, "1 or 2");
     } else if (strcasecmp(k, "DataRequest") == 0) {
       serial_only = serial_only ? serial_only : "DataRequest";
@@ -298,6 +320,14 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
         out->max_telegram = (size_t)v;
     } else if (strcasecmp(k, "SilenceTimeout") == 0) {
       get_silence(&b, c, &out->silence_timeout);
+    } else if (strcasecmp(k, "DecryptionKey") == 0) {
+      dec_key = c;
+      if (get_key(&b, c, out->decryption_key) == 0)
+        out->decrypt = 1;
+    } else if (strcasecmp(k, "AuthenticationKey") == 0) {
+      auth_key = c;
+      if (get_key(&b, c, out->auth_key) == 0)
+        out->auth_key_set = 1;
     } else {
       ERROR("dsmr plugin: <Meter \"%s\">: unknown option \"%s\"; "
             "accepted: %s",
@@ -329,6 +359,46 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
           b.meter);
     b.errors++;
   }
+  /* Baudrate "auto" probes the whole line setting, on a serial line only,
+   * and only where bytes are text (bit 7 may be cleared). */
+  if (out->source.line_auto && line_opt) {
+    char val[256];
+    render_values(line_opt, val, sizeof(val));
+    ERROR("dsmr plugin: <Meter \"%s\">: %s %s conflicts with Baudrate "
+          "\"auto\", which probes data bits, parity and stop bits too; "
+          "accepted: Baudrate \"auto\" without DataBits, Parity and "
+          "StopBits, or a numeric Baudrate with them",
+          b.meter, line_opt->key, val);
+    b.errors++;
+  }
+  if (out->source.line_auto && host) {
+    ERROR("dsmr plugin: <Meter \"%s\">: Baudrate \"auto\" is not valid "
+          "with Host \"%s\": a network dongle or ser2net sets the serial "
+          "line itself; accepted: Baudrate \"auto\" only with Device (set "
+          "the line in the dongle, e.g. 115200 8N1 or 9600 7E1)",
+          b.meter, out->source.host);
+    b.errors++;
+  }
+  if (out->source.line_auto && dec_key) {
+    ERROR("dsmr plugin: <Meter \"%s\">: Baudrate \"auto\" is not valid "
+          "with DecryptionKey: encrypted Smarty frames are binary, so the "
+          "probing (which may clear bit 7) cannot judge them, and Smarty "
+          "meters always send 115200 8N1; accepted: no Baudrate (115200 "
+          "8N1, the default) with DecryptionKey",
+          b.meter);
+    b.errors++;
+  }
+  if (auth_key && !dec_key) {
+    ERROR("dsmr plugin: <Meter \"%s\">: AuthenticationKey without "
+          "DecryptionKey; accepted: AuthenticationKey only beside "
+          "DecryptionKey (an encrypted Luxembourg Smarty meter)",
+          b.meter);
+    b.errors++;
+  }
+  if (b.errors)
+    explicit_bzero(out->decryption_key, sizeof(out->decryption_key));
+  if (b.errors || !out->decrypt)
+    explicit_bzero(out->auth_key, sizeof(out->auth_key));
   if (host) {
     out->source.kind = DSMR_SOURCE_TCP;
     if (serial_only && !b.errors)

@@ -31,6 +31,10 @@ struct dsmr_source_config {
   enum dsmr_parity parity;
   int stopbits; /* 1 or 2 */
   enum dsmr_data_request data_request;
+  /* Baudrate "auto" (devices only): the caller probes line settings
+   * (line_probe.h) and applies each with dsmr_source_set_line; the four
+   * fields above hold the one in use. */
+  int line_auto;
 };
 
 struct sp_port;
@@ -70,6 +74,14 @@ int dsmr_source_open(struct dsmr_source *s, int wake_fd, int timeout_ms,
  * gone; reason in err). */
 ssize_t dsmr_source_read(struct dsmr_source *s, void *buf, size_t len,
                          int wake_fd, int timeout_ms, char *err, size_t errlen);
+
+/* Change the line settings of an open serial source in place (Baudrate
+ * "auto" probing), discarding bytes received but not yet read: they were
+ * read with the old settings. Updates s->cfg. Returns 0, or -1 with the
+ * reason in err. */
+int dsmr_source_set_line(struct dsmr_source *s, int baudrate, int databits,
+                         enum dsmr_parity parity, int stopbits, char *err,
+                         size_t errlen);
 
 /* Safe to call on a closed source. */
 void dsmr_source_close(struct dsmr_source *s);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -147,11 +148,69 @@ static void sp_reason(char *buf, size_t len, const char *step) {
     sp_free_error_message(msg);
 }
 
+static char parity_letter(enum dsmr_parity p) {
+  return p == DSMR_PARITY_EVEN ? 'E' : p == DSMR_PARITY_ODD ? 'O' : 'N';
+}
+
+static enum sp_parity sp_parity_of(enum dsmr_parity p) {
+  switch (p) {
+  case DSMR_PARITY_EVEN:
+    return SP_PARITY_EVEN;
+  case DSMR_PARITY_ODD:
+    return SP_PARITY_ODD;
+  default:
+    return SP_PARITY_NONE;
+  }
+}
+
+/* Character size, parity, stop bits and speed from c into t. */
+static void termios_line(struct termios *t,
+                         const struct dsmr_source_config *c) {
+  speed_t speed = speed_constant(c->baudrate);
+
+  t->c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CSTOPB);
+  t->c_cflag |= (tcflag_t)(c->databits == 7 ? CS7 : CS8);
+  if (c->parity != DSMR_PARITY_NONE)
+    t->c_cflag |= PARENB;
+  if (c->parity == DSMR_PARITY_ODD)
+    t->c_cflag |= PARODD;
+  if (c->stopbits == 2)
+    t->c_cflag |= CSTOPB;
+  if (speed != B0) {
+    cfsetispeed(t, speed);
+    cfsetospeed(t, speed);
+  }
+}
+
+/* Apply t to fd. A pseudo-terminal has no character framing: Linux keeps
+ * it at CS8 without parity, and refuses with EINVAL a request whose only
+ * change is the framing (7E1 for a 9600 7E1 meter behind socat, or
+ * Baudrate "auto" probing). A pty then gets the rest of the request
+ * (speed, raw mode) with the framing it has; its bytes are what the
+ * writer wrote either way. */
+static int set_attr(int fd, struct termios *t) {
+  const tcflag_t framing = CSIZE | PARENB | PARODD | CSTOPB;
+  struct termios cur;
+  struct stat st;
+
+  if (tcsetattr(fd, TCSANOW, t) == 0)
+    return 0;
+  /* Unix98 pty slaves: majors 136 to 143. */
+  if (errno != EINVAL || fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode) ||
+      major(st.st_rdev) < 136 || major(st.st_rdev) > 143 ||
+      tcgetattr(fd, &cur) != 0 ||
+      (cur.c_cflag & framing) == (t->c_cflag & framing)) {
+    errno = EINVAL;
+    return -1;
+  }
+  t->c_cflag = (t->c_cflag & ~framing) | (cur.c_cflag & framing);
+  return tcsetattr(fd, TCSANOW, t);
+}
+
 static int open_libserialport(struct dsmr_source *s, const char *path) {
   const struct dsmr_source_config *c = &s->cfg;
   struct sp_port *port = NULL;
   struct sp_port_config *conf = NULL;
-  enum sp_parity parity;
   enum sp_return rc;
   int fd = -1;
 
@@ -171,23 +230,12 @@ static int open_libserialport(struct dsmr_source *s, const char *path) {
     sp_free_port(port);
     return -1;
   }
-  switch (c->parity) {
-  case DSMR_PARITY_EVEN:
-    parity = SP_PARITY_EVEN;
-    break;
-  case DSMR_PARITY_ODD:
-    parity = SP_PARITY_ODD;
-    break;
-  default:
-    parity = SP_PARITY_NONE;
-    break;
-  }
   /* A new config leaves every setting "unchanged" until set: RTS and DTR
    * stay as the open left them unless DataRequest asks for one. */
   if (sp_new_config(&conf) != SP_OK ||
       sp_set_config_baudrate(conf, c->baudrate) != SP_OK ||
       sp_set_config_bits(conf, c->databits) != SP_OK ||
-      sp_set_config_parity(conf, parity) != SP_OK ||
+      sp_set_config_parity(conf, sp_parity_of(c->parity)) != SP_OK ||
       sp_set_config_stopbits(conf, c->stopbits) != SP_OK ||
       sp_set_config_cts(conf, SP_CTS_IGNORE) != SP_OK ||
       sp_set_config_dsr(conf, SP_DSR_IGNORE) != SP_OK ||
@@ -226,8 +274,7 @@ static int open_termios(struct dsmr_source *s, const char *path, char *err,
                         size_t errlen) {
   const struct dsmr_source_config *c = &s->cfg;
   struct termios t;
-  speed_t speed = speed_constant(c->baudrate);
-  int fd, bits;
+  int fd;
 
   /* O_NONBLOCK: a serial open can otherwise wait for carrier detect;
    * O_NOCTTY: never become collectd's controlling terminal. */
@@ -248,23 +295,13 @@ static int open_termios(struct dsmr_source *s, const char *path, char *err,
     return -1;
   }
   cfmakeraw(&t);
-  bits = c->databits == 7 ? CS7 : CS8;
-  t.c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CSTOPB | CRTSCTS);
-  t.c_cflag |= (tcflag_t)(bits | CLOCAL | CREAD);
-  if (c->parity != DSMR_PARITY_NONE)
-    t.c_cflag |= PARENB;
-  if (c->parity == DSMR_PARITY_ODD)
-    t.c_cflag |= PARODD;
-  if (c->stopbits == 2)
-    t.c_cflag |= CSTOPB;
+  t.c_cflag &= ~(tcflag_t)CRTSCTS;
+  t.c_cflag |= (tcflag_t)(CLOCAL | CREAD);
+  termios_line(&t, c);
   t.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY);
   t.c_cc[VMIN] = 1;
   t.c_cc[VTIME] = 0;
-  if (speed != B0) {
-    cfsetispeed(&t, speed);
-    cfsetospeed(&t, speed);
-  }
-  if (tcsetattr(fd, TCSANOW, &t) < 0) {
+  if (set_attr(fd, &t) < 0) {
     snprintf(err, errlen, "%s: cannot set raw mode at %d baud: %s", path,
              c->baudrate, strerror(errno));
     close(fd);
@@ -298,4 +335,54 @@ int dsmr_source_open_serial(struct dsmr_source *s, char *err, size_t errlen) {
   if (open_libserialport(s, real) == 0)
     return 0;
   return open_termios(s, real, err, errlen);
+}
+
+int dsmr_source_set_line(struct dsmr_source *s, int baudrate, int databits,
+                         enum dsmr_parity parity, int stopbits, char *err,
+                         size_t errlen) {
+  struct dsmr_source_config *c = &s->cfg;
+  struct sp_port_config *conf = NULL;
+  struct termios t;
+
+  if (s->fd < 0 || !s->is_tty) {
+    snprintf(err, errlen, "not an open serial device");
+    return -1;
+  }
+  c->baudrate = baudrate;
+  c->databits = databits;
+  c->parity = parity;
+  c->stopbits = stopbits;
+  if (s->port) {
+    /* Only the line changes: every other setting stays "unchanged". */
+    if (sp_new_config(&conf) != SP_OK ||
+        sp_set_config_baudrate(conf, baudrate) != SP_OK ||
+        sp_set_config_bits(conf, databits) != SP_OK ||
+        sp_set_config_parity(conf, sp_parity_of(parity)) != SP_OK ||
+        sp_set_config_stopbits(conf, stopbits) != SP_OK ||
+        sp_set_config(s->port, conf) != SP_OK) {
+      char *msg = sp_last_error_message();
+      snprintf(err, errlen, "cannot set %d %d%c%d: %s", baudrate, databits,
+               parity_letter(parity), stopbits, msg ? msg : "unknown error");
+      if (msg)
+        sp_free_error_message(msg);
+      if (conf)
+        sp_free_config(conf);
+      return -1;
+    }
+    sp_free_config(conf);
+    sp_flush(s->port, SP_BUF_INPUT);
+    return 0;
+  }
+  if (tcgetattr(s->fd, &t) < 0) {
+    snprintf(err, errlen, "cannot read terminal settings: %s", strerror(errno));
+    return -1;
+  }
+  termios_line(&t, c);
+  if (set_attr(s->fd, &t) < 0) {
+    snprintf(err, errlen, "cannot set %d %d%c%d: %s", baudrate, databits,
+             parity_letter(parity), stopbits, strerror(errno));
+    return -1;
+  }
+  tcflush(s->fd, TCIFLUSH);
+  return 0;
 }

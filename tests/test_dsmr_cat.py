@@ -133,6 +133,62 @@ import time
 
 sim = os.path.join(top, "tools", "dsmr-sim")
 
+# --key: Luxembourg Smarty streams made by the simulator
+KEY, AKEY = "000102030405060708090A0B0C0D0E0F", "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+stmp = tempfile.mkdtemp()
+
+
+def sim_file(name, *args):
+    path, man = os.path.join(stmp, name), os.path.join(stmp, name + ".jsonl")
+    subprocess.run([sys.executable, sim, "--file", path, "--manifest", man, "--rate", "0",
+                    "--quiet", "--linger", "0", *args], check=True)
+    return path, [json.loads(l) for l in open(man)]
+
+
+def kwh(text):
+    whole, frac = text.split(".")
+    return int(whole) * 1000 + int(frac.ljust(3, "0")[:3])
+
+
+enc, sent = sim_file("smarty.bin", "--generate", "smarty", "--count", "3", "--smarty-hdlc",
+                     "--smarty-counter", "7")
+rc, out, err = run("--json", "--key", KEY.lower(), enc)
+got = [[c["value"] for c in json.loads(l)["collectd"] if c["type"] == "dsmr_energy"]
+       for l in out.splitlines()]
+ok(rc == 0 and err == "" and got == [[kwh(e["registers"]["1-0:1.8.0"]), kwh(e["registers"]["1-0:2.8.0"])]
+                                     for e in sent], "--key: HDLC-wrapped Smarty frames decrypted, exact registers")
+rc, out, err = run("--summary", "--key", "F" + KEY[1:], enc)
+ok(rc == 1 and out.startswith("telegrams 0, ok 0") and err.count("authentication failed") == 3 and
+   "Smarty frame 7 (system title " in err and KEY[1:].lower() not in err.lower(),
+   "wrong --key: nothing decoded, each failure on stderr with its frame counter: " + err.splitlines()[0])
+rc, out, err = run("--summary", "--key", KEY, stdin=open(enc, "rb").read() * 2)
+ok(rc == 1 and "replayed 3" in out and err.count("refused as a replay") == 3,
+   "the same frames again (stdin): refused as replays: " + out.splitlines()[-1])
+plain = os.path.join(stmp, "short.p1")  # short enough for every length form
+body = b"/Lux5\\253694471_M\r\n\r\n1-0:1.8.0(000123.456*kWh)\r\n!"
+c = 0
+for b in body:  # CRC-16/ARC
+    c ^= b
+    for _ in range(8):
+        c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
+with open(plain, "wb") as f:
+    f.write(body + b"%04X\r\n" % c)
+for form in ("short", "81", "82"):
+    enc2, _ = sim_file("f" + form, "--play", plain, "--smarty-encrypt", "--smarty-length", form, "--count", "2",
+                       "--smarty-auth-key", AKEY)
+    rc, out, err = run("--summary", "--key", KEY, "--auth-key", AKEY, enc2)
+    lb = open(enc2, "rb").read()[10]  # DB 08 <title> <length form>
+    ok(rc == 0 and out.startswith("telegrams 2, ok 2,") and
+       (lb < 0x80 if form == "short" else lb == int(form, 16)),
+       "--auth-key, length form %s: %s" % (form, out.replace("\n", "; ")))
+rc, out, err = run("--summary", "--key", KEY, enc2)
+ok(rc == 1 and err.count("authentication failed") == 2, "without --auth-key: authentication fails")
+rc, out, err = run("--key", "0011", enc)
+ok(rc == 2 and "--key" in err and "32 hex digits" in err and "0011" not in err,
+   "--key 0011: exit 2, says 32 hex digits, does not echo it: " + err.strip())
+rc, out, err = run("--auth-key", AKEY, enc)
+ok(rc == 2 and "--auth-key needs --key" in err and AKEY not in err, "--auth-key alone: exit 2")
+
 
 def start_sim(*args):
     out = tempfile.TemporaryFile()
@@ -162,6 +218,34 @@ try:
     finally:
         p.kill()
         p.wait()
+    # --baudrate auto (a pty ignores the speed: what it shows is the
+    # masking of a 7E1 line read as 8N1, and 8N1 found as 8N1)
+    for bits, gen, want in (("7e1", "dsmr22", "115200 7E1 (read as 8N1"),
+                            ("8n1", "dsmr5", "115200 8N1\n")):
+        p, text = start_sim("--pty", link, "--generate", gen, "--baud-bits",
+                            bits, "--rate", "5", "--count", "200")
+        try:
+            rc, out, err = run("--json", "--device", link, "--baudrate",
+                               "auto", "--count", "3")
+            lines = out.splitlines()
+            ok(rc == 0 and "line detected: " + want in err and
+               len(lines) == 3 and
+               all(json.loads(l)["errors"] == [] and
+                   json.loads(l)["crc"] == ("none" if gen == "dsmr22"
+                                            else "ok") for l in lines),
+               "--baudrate auto, %s %s: detected on stderr, 3 telegrams: %s"
+               % (gen, bits, err.strip().replace("\n", "; ")))
+        finally:
+            p.kill()
+            p.wait()
+    rc, out, err = run("--device", link, "--baudrate", "auto", "--databits",
+                       "7")
+    ok(rc == 2 and "leave out --databits" in err,
+       "--baudrate auto --databits 7: exit 2: " + err.strip())
+    rc, out, err = run("--host", "127.0.0.1", "--port", "1", "--baudrate",
+                       "auto")
+    ok(rc == 2 and "needs --device" in err,
+       "--baudrate auto with --host: exit 2: " + err.strip())
     p, text = start_sim("--tcp", "127.0.0.1:0", "--generate", "dsmr4",
                         "--rate", "20", "--count", "200")
     try:
@@ -176,10 +260,18 @@ try:
     finally:
         p.kill()
         p.wait()
+    p, text = start_sim("--pty", link, "--generate", "smarty", "--rate", "20", "--count", "200")
+    try:
+        rc, out, err = run("--summary", "--device", link, "--count", "3", "--key", KEY)
+        ok(rc == 0 and out.startswith("telegrams 3, ok 3,"), "--key on --device: " + out + err.strip())
+    finally:
+        p.kill()
+        p.wait()
     rc, out, err = run("--device", os.path.join(tmp, "absent"))
     ok(rc == 2 and "absent" in err, "missing device: exit 2 naming it: " + err.strip())
 finally:
     shutil.rmtree(tmp)
+    shutil.rmtree(stmp)
 
 print("1..%d" % n)
 sys.exit(1 if failed else 0)

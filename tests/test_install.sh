@@ -70,6 +70,8 @@ if command -v nm >/dev/null 2>&1; then
 else
   skip "dsmr.so exports module_register" "nm not found"
 fi
+check "no libtool archive dsmr.la beside it (collectd loads the .so alone)" \
+  test ! -e "$dest$plugindir/dsmr.la"
 check "dsmr.db is in the types directory ($typesdir), unchanged" \
   cmp -s "$top_srcdir/types/dsmr.db" "$dest$typesdir/dsmr.db"
 check "dsmr-cat is in bindir ($bindir) and runs" \
@@ -131,7 +133,7 @@ count=0
 for i in $idents $types threshold silence connection power_failure \
   text_message meter_replaced; do
   count=$((count + 1))
-  grep -q -F "$i" "$pod" || missing="$missing $i"
+  grep -q -F -e "$i" "$pod" || missing="$missing $i"
 done
 if [ "$count" -gt 80 ] && [ -z "$missing" ]; then
   ok "the man page names every identifier, type and notification ($count)"

@@ -209,6 +209,252 @@ static void test_others(void) {
   ok(!t.info.has_meter_time, "all-zero meter clock is no time");
 }
 
+/* The k-th reading (0-based) of an identifier, or NULL. */
+static const struct dsmr_reading *nth(const char *type, const char *inst,
+                                      unsigned k) {
+  for (unsigned i = 0; i < t.nreadings; i++)
+    if (strcmp(t.readings[i].type, type) == 0 &&
+        strcmp(t.readings[i].type_instance, inst) == 0 && k-- == 0)
+      return &t.readings[i];
+  return NULL;
+}
+
+static unsigned count_of(const char *type, const char *inst) {
+  unsigned n = 0;
+  while (nth(type, inst, n))
+    n++;
+  return n;
+}
+
+static unsigned map_text(const char *text) {
+  return dsmr_map_telegram(text, strlen(text), &t);
+}
+
+/* A history entry: value (W) at capture time. */
+#define HISTORY(k, want, when)                                                 \
+  do {                                                                         \
+    const struct dsmr_reading *r_ = nth("power", "demand_peak_history", k);    \
+    if (!ok(r_ && r_->gauge == (want) && r_->time_kind == DSMR_AT_CAPTURE &&   \
+                r_->capture_time == (when),                                    \
+            "peak history entry %d: %.0f W at %lld", k, (double)(want),        \
+            (long long)(when)) &&                                              \
+        r_)                                                                    \
+      printf("#   got %.17g at %lld\n", r_->gauge,                             \
+             (long long)r_->capture_time);                                     \
+  } while (0)
+
+/* Belgium (e-MUCS): average and peak demand, the peak history, tariff,
+ * gas in 24.2.3, M-Bus ids. */
+static void test_belgium(void) {
+  map_corpus("ndokter_fluvius_v171_alt");
+  GAUGE("power", "demand_average", 52);
+  GAUGE("power", "demand_peak_month", 3064);
+  CAPTURED("power", "demand_peak_month", 1698921900, 0); /* 11:45W */
+  const struct dsmr_reading *r = find(&t, "power", "demand_peak_month");
+  ok(r && (r->flags & DSMR_READING_PEAK), "the month's peak is flagged news");
+  /* (4) entries; July's has a placeholder time (632525252525W): skipped.
+   * Each at its peak time, not at the month stamp. */
+  is_int(count_of("power", "demand_peak_history"), 3, "3 history entries");
+  HISTORY(0, 1862, 1693498500); /* 230831181500S = 16:15Z */
+  HISTORY(1, 4229, 1694363400); /* 230910183000S = 16:30Z */
+  HISTORY(2, 4927, 1697454000); /* 231016130000S = 11:00Z */
+  r = nth("power", "demand_peak_history", 0);
+  ok(r && !(r->flags & DSMR_READING_PEAK), "history entries are not news");
+  GAUGE("dsmr_tariff", "", 1); /* 1 = normal (day) in Belgium */
+  GAUGE("power", "threshold", 999900);
+  GAUGE("current", "limit_l1", 999);
+  GAUGE("current", "l1", 0.27);        /* two decimals in Belgium */
+  DERIVE("dsmr_volume", "gas", 92287); /* 0-1:24.2.3, not corrected */
+  CAPTURED("dsmr_volume", "gas", 1698923402, 1);
+  DERIVE("dsmr_volume", "water", 8579);
+  CAPTURED("dsmr_volume", "water", 1698923732, 2);
+  ok(dsmr_span_eq(t.info.equipment_id, "3153414733313030373231333236"),
+     "electricity equipment id from 0-0:96.1.1, not the M-Bus ones");
+  is_str(dsmr_obis_name(&(struct dsmr_obis){0, 2, 96, 1, 1, 255}),
+         "M-Bus equipment identifier", "0-n:96.1.1 is known (listed)");
+  is_int(t.unknown_objects, 0, "every object of the telegram is known");
+
+  map_corpus("dsmrreader_fluvius_peak"); /* one entry */
+  is_int(count_of("power", "demand_peak_history"), 1, "one history entry");
+  HISTORY(0, 3332, 1673696700); /* 230114124500W */
+
+  /* Entries out of order are given oldest first; a peak in W; an entry
+   * whose value is no number makes the telegram unclean. */
+  is_int(map_text("/FLU5\\253769484_A\r\n\r\n"
+                  "0-0:98.1.0(3)(1-0:1.6.0)(1-0:1.6.0)"
+                  "(230301000000W)(230214164500W)(03.854*kW)"
+                  "(230201000000W)(230117224500W)(04329*W)"
+                  "(230401000000S)(230331235959S)(02.000*kW)\r\n!"),
+         0, "a history out of order maps");
+  is_int(count_of("power", "demand_peak_history"), 3, "3 entries");
+  HISTORY(0, 4329, 1673991900); /* 230117224500W */
+  HISTORY(1, 3854, 1676389500); /* 230214164500W */
+  HISTORY(2, 2000, 1680299999); /* 230331235959S */
+  is_int(map_text("/FLU5\\253769484_A\r\n\r\n"
+                  "0-0:98.1.0(1)(1-0:1.6.0)(1-0:1.6.0)"
+                  "(230201000000W)(230117224500W)(04.3x9*kW)\r\n!"),
+         1, "a history value that is no number is an error");
+  is_int(map_text("/FLU5\\253769484_A\r\n\r\n"
+                  "0-0:98.1.0(1)(1-0:1.6.0)(1-0:1.6.0)"
+                  "(230201000000W)(230117224500W)(04.329*kWh)\r\n!"),
+         1, "a history value in kWh is an error");
+  /* The count says how many entries there are; extra groups are not. */
+  is_int(map_text("/FLU5\\253769484_A\r\n\r\n"
+                  "0-0:98.1.0(1)(1-0:1.6.0)(1-0:1.6.0)"
+                  "(230201000000W)(230117224500W)(04.329*kW)"
+                  "(230301000000W)(230214164500W)(03.854*kW)\r\n!"),
+         0, "a count below the entries given");
+  is_int(count_of("power", "demand_peak_history"), 1, "the count rules");
+
+  /* Hungarian meters send billing values under the same id: not peaks. */
+  map_corpus("ndokter_eon_hungary");
+  is_int(count_of("power", "demand_peak_history"), 0,
+         "Hungarian 0-0:98.1.0 billing profile is not dispatched");
+
+  map_corpus("esphomelibs_synthetic_all_fields"); /* second peak in W */
+  is_int(count_of("power", "demand_peak_history"), 2, "2 entries");
+  HISTORY(1, 4529, 1676411100); /* 230214224500W */
+}
+
+/* Smarty (Luxembourg) limiter and fuse, 0-0:17.0.0 thresholds. */
+static void test_limits(void) {
+  is_int(map_text("/Lux5\\253694471_M\r\n\r\n"
+                  "0-0:17.0.0(069.0*kVA)\r\n"
+                  "1-1:31.4.0(100*A)(-063*A)\r\n!"),
+         0, "Smarty limiter lines map");
+  GAUGE("dsmr_apparent_power", "threshold", 69000);
+  GAUGE("current", "limit_import", 100);
+  GAUGE("current", "limit_export", -63);
+  is_int(map_text("/Lux5\\253694471_M\r\n\r\n"
+                  "1-1:31.4.0(100.0*A,-100.0*A)\r\n!"),
+         0, "the one-group form with a comma maps");
+  GAUGE("current", "limit_import", 100);
+  GAUGE("current", "limit_export", -100);
+  is_int(map_text("/X\r\n\r\n1-1:31.4.0(040*A)\r\n!"), 0,
+         "an import limit alone");
+  GAUGE("current", "limit_import", 40);
+  ABSENT("current", "limit_export");
+  is_int(map_text("/X\r\n\r\n1-1:31.4.0(100*A)(-063*V)\r\n!"), 1,
+         "a limit in volts is an error");
+  is_int(map_text("/X\r\n\r\n1-1:31.4.0(100*A,x)\r\n!"), 1,
+         "a limit that is no number is an error");
+  is_int(map_text("/X\r\n\r\n1-1:31.4.0()\r\n!"), 1,
+         "an empty limit is an error");
+  is_int(map_text("/X\r\n\r\n0-0:17.0.0(999.9*kW)\r\n"
+                  "1-0:31.4.0(200.00*A)\r\n1-0:51.4.0(200.00*A)\r\n"
+                  "1-0:71.4.0(016*A)\r\n!"),
+         0, "kW threshold, per-phase fuses");
+  GAUGE("power", "threshold", 999900);
+  GAUGE("current", "limit_l1", 200);
+  GAUGE("current", "limit_l2", 200);
+  GAUGE("current", "limit_l3", 16);
+  is_int(map_text("/X\r\n\r\n0-0:17.0.0(016*A)\r\n!"), 0, "A threshold");
+  GAUGE("current", "threshold", 16);
+}
+
+/* Sweden (HAN H1), Luxembourg, Austria, Hungary: reactive and apparent
+ * registers with their units scaled to the base unit. */
+static void test_reactive(void) {
+  /* Swedish format: 8.3 kVArh, 4.3 kW / kVAr, signed current 3.1. */
+  is_int(map_text("/KAM5\r\n\r\n"
+                  "0-0:1.0.0(211115100940W)\r\n"
+                  "1-0:3.8.0(00000012.345*kVArh)\r\n"
+                  "1-0:4.8.0(00000001.002*kVArh)\r\n"
+                  "1-0:3.7.0(0001.250*kVAr)\r\n"
+                  "1-0:4.7.0(0000.075*kVAr)\r\n"
+                  "1-0:23.7.0(0000.101*kVAr)\r\n"
+                  "1-0:24.7.0(0000.102*kVAr)\r\n"
+                  "1-0:43.7.0(0000.103*kVAr)\r\n"
+                  "1-0:44.7.0(0000.104*kVAr)\r\n"
+                  "1-0:63.7.0(0000.105*kVAr)\r\n"
+                  "1-0:64.7.0(0000.106*kVAr)\r\n"
+                  "1-0:31.7.0(-001.5*A)\r\n!"),
+         0, "Swedish reactive registers map");
+  DERIVE("dsmr_reactive_energy", "import", 12345);
+  DERIVE("dsmr_reactive_energy", "export", 1002);
+  GAUGE("dsmr_reactive_power", "import", 1250);
+  GAUGE("dsmr_reactive_power", "export", 75);
+  GAUGE("dsmr_reactive_power", "import_l1", 101);
+  GAUGE("dsmr_reactive_power", "export_l1", 102);
+  GAUGE("dsmr_reactive_power", "import_l2", 103);
+  GAUGE("dsmr_reactive_power", "export_l2", 104);
+  GAUGE("dsmr_reactive_power", "import_l3", 105);
+  GAUGE("dsmr_reactive_power", "export_l3", 106);
+  GAUGE("current", "l1", -1.5);
+
+  /* Luxembourg: apparent power in kVA. Per phase (IEC 62056 C = 29/30,
+   * 49/50, 69/70) in VA, as some meters write it. */
+  is_int(map_text("/Lux5\\253694471_M\r\n\r\n"
+                  "1-0:9.7.0(00.021*kVA)\r\n"
+                  "1-0:10.7.0(01.500*kVA)\r\n"
+                  "1-0:29.7.0(11*VA)\r\n1-0:30.7.0(12*VA)\r\n"
+                  "1-0:49.7.0(13*VA)\r\n1-0:50.7.0(14*VA)\r\n"
+                  "1-0:69.7.0(15*VA)\r\n1-0:70.7.0(16*VA)\r\n!"),
+         0, "apparent power maps");
+  GAUGE("dsmr_apparent_power", "import", 21);
+  GAUGE("dsmr_apparent_power", "export", 1500);
+  GAUGE("dsmr_apparent_power", "import_l1", 11);
+  GAUGE("dsmr_apparent_power", "export_l1", 12);
+  GAUGE("dsmr_apparent_power", "import_l2", 13);
+  GAUGE("dsmr_apparent_power", "export_l2", 14);
+  GAUGE("dsmr_apparent_power", "import_l3", 15);
+  GAUGE("dsmr_apparent_power", "export_l3", 16);
+  is_int(map_text("/X\r\n\r\n1-0:9.7.0(00.021*kvar)\r\n!"), 1,
+         "apparent power in kvar is an error");
+  is_int(map_text("/X\r\n\r\n1-0:3.7.0(00.021*kVA)\r\n!"), 1,
+         "reactive power in kVA is an error");
+
+  /* Austria: base units (Wh, W, varh, var) as they are. */
+  map_corpus("ndokter_sagemcom_t210dr_austria");
+  DERIVE("dsmr_reactive_energy", "import", 747);
+  DERIVE("dsmr_reactive_energy", "import_t2", 747);
+  DERIVE("dsmr_reactive_energy", "export", 3897726);
+  DERIVE("dsmr_reactive_energy", "export_t1", 2692848);
+  GAUGE("dsmr_reactive_power", "export", 166);
+  DERIVE("dsmr_energy", "import", 6545766);
+  GAUGE("power", "import", 286);
+
+  /* Hungary: quadrants, power factor total and per phase, frequency. */
+  map_corpus("ndokter_eon_hungary");
+  DERIVE("dsmr_reactive_energy", "import", 123);
+  DERIVE("dsmr_reactive_energy", "q1", 668);
+  DERIVE("dsmr_reactive_energy", "q2", 71);
+  DERIVE("dsmr_reactive_energy", "q3", 160487);
+  DERIVE("dsmr_reactive_energy", "q4", 143346);
+  GAUGE("dsmr_reactive_power", "q1", 0);
+  GAUGE("dsmr_reactive_power", "q3", 504);
+  GAUGE("dsmr_power_factor", "total", 4.556);
+  GAUGE("dsmr_power_factor", "l1", 4.591);
+  GAUGE("dsmr_power_factor", "l2", 4.542);
+  GAUGE("dsmr_power_factor", "l3", 4.552);
+  GAUGE("frequency", "", 50);
+  GAUGE("power", "threshold", 90000);
+
+  /* Quadrant powers in kvar, tariff reactive registers, power factor
+   * without unit only, frequency in Hz only. */
+  is_int(map_text("/X\r\n\r\n"
+                  "1-0:5.7.0(00.010*kvar)\r\n1-0:6.7.0(00.020*kvar)\r\n"
+                  "1-0:7.7.0(00.030*kvar)\r\n1-0:8.7.0(00.040*kvar)\r\n"
+                  "1-0:3.8.1(000001.001*kvarh)\r\n"
+                  "1-0:4.8.4(000004.004*kvarh)\r\n"
+                  "1-0:13.7.0(0.998)\r\n1-0:33.7.0(-0.975)\r\n"
+                  "1-0:14.7.0(49.98*Hz)\r\n!"),
+         0, "quadrants, tariffs, power factor, frequency");
+  GAUGE("dsmr_reactive_power", "q1", 10);
+  GAUGE("dsmr_reactive_power", "q2", 20);
+  GAUGE("dsmr_reactive_power", "q3", 30);
+  GAUGE("dsmr_reactive_power", "q4", 40);
+  DERIVE("dsmr_reactive_energy", "import_t1", 1001);
+  DERIVE("dsmr_reactive_energy", "export_t4", 4004);
+  GAUGE("dsmr_power_factor", "total", 0.998);
+  GAUGE("dsmr_power_factor", "l1", -0.975);
+  GAUGE("frequency", "", 49.98);
+  is_int(map_text("/X\r\n\r\n1-0:13.7.0(0.998*kW)\r\n!"), 1,
+         "a power factor with a unit is an error");
+  is_int(map_text("/X\r\n\r\n1-0:14.7.0(50.00*V)\r\n!"), 1,
+         "a frequency in volts is an error");
+}
+
 static const char *all_ids[] = {"arduinodsmr_example_kaifa_v40",
                                 "arduinodsmr_example_minimal",
                                 "dsmr5rs_isk_am550e",
@@ -255,10 +501,6 @@ static void test_all_corpus(void) {
     map_corpus(all_ids[i]);
     ok(t.nreadings > 0, "%s gives values (%u)", all_ids[i], t.nreadings);
   }
-}
-
-static unsigned map_text(const char *text) {
-  return dsmr_map_telegram(text, strlen(text), &t);
 }
 
 static void test_errors(void) {
@@ -315,6 +557,9 @@ int main(void) {
   test_two_mbus();
   test_fluvius();
   test_others();
+  test_belgium();
+  test_limits();
+  test_reactive();
   test_all_corpus();
   test_errors();
   return tap_done();

@@ -136,12 +136,76 @@ def tmpdir(tag):
     return d
 
 
+_port_lock_fd = None  # one open file: closing any fd of it drops our locks
+_ports_held = set()
+
+
+def _port_ranges():
+    """Ports the kernel never hands out by itself: below and above
+    ip_local_port_range (the source ports of connect() and of bind to
+    port 0)."""
+    low, high = 32768, 60999
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split()[:2])
+    except (OSError, ValueError):
+        pass
+    ranges = [(max(1024, low - 10000), low - 1), (high + 1, 65535)]
+    return [(a, b) for a, b in ranges if b >= a]
+
+
+def _bindable(port):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port on 127.0.0.1 (TCP and UDP) that nothing uses, for a server a
+    test starts later. Binding to port 0 and closing (the old way) gave a
+    port from the ephemeral range, which any connect() on the machine may
+    take as its source port, and which a test running in parallel may get
+    from the kernel too, before our server bound it. So the port comes
+    from outside that range, and it stays ours while this test runs: a
+    lock on byte `port` of one file that every test shares (released by
+    the kernel when the test exits, however it exits)."""
+    global _port_lock_fd
+    import fcntl
+    import random
+    if _port_lock_fd is None:
+        path = os.path.join(tempfile.gettempdir(), "dsmrtest-ports.lock")
+        _port_lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            os.fchmod(_port_lock_fd, 0o666)
+        except OSError:
+            pass
+    ranges = _port_ranges()
+    total = sum(b - a + 1 for a, b in ranges)
+    rng = random.SystemRandom()
+    for _ in range(2000):
+        i = rng.randrange(total)
+        for a, b in ranges:
+            if i <= b - a:
+                port = a + i
+                break
+            i -= b - a + 1
+        if port in _ports_held:
+            continue
+        try:
+            fcntl.lockf(_port_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+        except OSError:
+            continue  # another test has it
+        if _bindable(port):
+            _ports_held.add(port)
+            return port
+        fcntl.lockf(_port_lock_fd, fcntl.LOCK_UN, 1, port)
+    raise RuntimeError("no free port outside the ephemeral range")
 
 
 # ---------------------------------------------------------------- telegrams
@@ -251,7 +315,10 @@ class TcpMeter:
     connected client."""
 
     def __init__(self, port=None):
-        self.port = port or 0
+        # A port of our own (free_port), not one the kernel picks: after
+        # stop(), listen() takes the same port again, and no other test's
+        # server or client may have taken it meanwhile.
+        self.port = port or free_port()
         self.clients = []
         self.lock = threading.Lock()
         self.accepted = threading.Event()
@@ -456,17 +523,34 @@ PluginDir "{stock}"
 
     def stop(self, timeout=10.0):
         """SIGTERM; returns (seconds until exit, exit status); kills after
-        timeout (longer under a wrapper such as valgrind)."""
+        timeout (longer under a wrapper such as valgrind). The seconds are
+        collectd's: from just before the signal to the moment the process
+        is gone, as a pidfd reports it (Popen.wait polls, up to 50 ms
+        late)."""
         if os.environ.get("DSMR_TEST_WRAPPER"):
             timeout = max(timeout, 120.0)
+        import select
+        try:
+            pidfd = os.pidfd_open(self.proc.pid)
+        except (AttributeError, OSError):
+            pidfd = None
         t0 = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
+        t_gone = None
+        if pidfd is not None:
+            try:
+                if select.select([pidfd], [], [], timeout)[0]:
+                    t_gone = time.monotonic()
+            finally:
+                os.close(pidfd)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(timeout if t_gone is None else 10.0)
         except subprocess.TimeoutExpired:
             self.kill()
             rc = None
-        return time.monotonic() - t0, rc
+        if t_gone is None:
+            t_gone = time.monotonic()
+        return t_gone - t0, rc
 
     def check(self):
         """collectd -T: parse the config, init, one read, shutdown."""
@@ -511,7 +595,9 @@ PluginDir "{stock}"
         for path in sorted(glob.glob(pat)):
             with open(path) as f:
                 for line in f:
-                    if line.startswith("epoch") or not line.strip():
+                    # A line without its newline is being written now.
+                    if (line.startswith("epoch") or not line.strip() or
+                            not line.endswith("\n")):
                         continue
                     t, v = line.strip().split(",")[:2]
                     rows.append((float(t), float(v)))
@@ -523,6 +609,21 @@ PluginDir "{stock}"
             rows = self.csv_rows(meter, ident)
             if len(rows) >= count or time.monotonic() > deadline:
                 return rows
+            time.sleep(0.05)
+
+    def wait_report(self, meter, after, timeout=10.0):
+        """Wait until the read callback reported meter's health values at a
+        time later than `after` (time.time()): its counters then include
+        everything the meter's reader had done by `after`. dsmr_age is the
+        last value of a report, and csv writes in order (WriteThreads 1).
+        Returns whether such a report came."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.csv_rows(meter, "dsmr_age")
+            if rows and rows[-1][0] > after:
+                return True
+            if time.monotonic() > deadline or not self.running():
+                return False
             time.sleep(0.05)
 
     def rrd(self, meter, ident):

@@ -34,9 +34,10 @@ BAD = [
     ("Baudrate 1234", '<Meter "a">\n  Device "%s"\n  Baudrate 1234\n</Meter>'
      % MISSING,
      r'<Meter "a">: Baudrate 1234 is not valid; accepted: 115200 .*9600'),
-    ("Baudrate auto", '<Meter "a">\n  Device "%s"\n  Baudrate "auto"\n'
-     '</Meter>' % MISSING,
-     r'<Meter "a">: Baudrate "auto" is not supported yet; accepted: 115200'),
+    ("Baudrate auto with DataBits", '<Meter "a">\n  Device "%s"\n'
+     '  Baudrate "auto"\n  DataBits 7\n</Meter>' % MISSING,
+     r'<Meter "a">: DataBits 7 conflicts with Baudrate "auto".*; accepted: '
+     r'Baudrate "auto" without DataBits'),
     ("Parity maybe", '<Meter "a">\n  Device "%s"\n  Parity "maybe"\n</Meter>'
      % MISSING,
      r'<Meter "a">: Parity "maybe" is not valid; accepted: "none" .*"even"'),

@@ -126,7 +126,9 @@ for name in names:
     deadline = time.monotonic() + 4
     while (health_ok(name) or 0) < len(must) and time.monotonic() < deadline:
         time.sleep(0.1)
-time.sleep(1.2)  # one more read interval: the counters are final now
+mark = time.time()  # one report after this: the counters are final
+for name in names:
+    cd.wait_report(name, mark)
 elapsed, rc = cd.stop()
 tap.ok(elapsed < 2.0 and rc == 0, "collectd stops cleanly")
 

@@ -134,7 +134,8 @@ got_net = [v for _, v in cd.wait_csv("net", "dsmr_energy-import_t1", 2,
 tap.is_(got_pty, [1001.0, 1002.0, 1.0, 2.0],
         "pty: exactly the good telegrams stored")
 tap.is_(got_net, [2001.0, 2002.0], "net: both telegrams stored")
-time.sleep(1.5)  # a read callback after the last telegrams
+# A report of the read callback from after the last telegrams.
+cd.wait_report("pty", time.time(), timeout=SLOW)
 counts = {k: (cd.csv_rows("pty", "dsmr_telegrams-" + k) or [(0, None)])[-1][1]
           for k in ("ok", "crc_error", "malformed", "too_large", "dropped",
                     "implausible")}

@@ -141,7 +141,7 @@ while not 0.55 <= time.time() % 1 < 0.65:
     time.sleep(0.005)
 ta = send_home(d.telegram(d.dsmr5_lines(import_t1=1000.003, power_w=1234,
                                         voltage=231.4)))
-time.sleep(0.7 - (time.time() - ta[0]))
+time.sleep(max(0.0, 0.7 - (time.time() - ta[0])))
 tb = send_home(d.telegram(d.dsmr5_lines(import_t1=1000.004, power_w=1234,
                                         voltage=231.4)))
 rows = cd.wait_csv("home", "dsmr_energy-import_t1", 4)

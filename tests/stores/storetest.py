@@ -186,7 +186,7 @@ class Sim:
     fast_clock: the meter clock runs 60 s per telegram (one telegram per
     real second), so that the gas capture (every 5 minutes of meter time)
     moves every 5 telegrams; it is set to end about now, so that gas times
-    are recent. Otherwise the meter clock is real time (1 s per telegram)."""
+    are recent; no solar panels, so that energy is imported at any hour. Otherwise the meter clock is real time (1 s per telegram)."""
 
     def __init__(self, tmp, name, count, fast_clock=False, seed=7,
                  extra=()):
@@ -202,7 +202,11 @@ class Sim:
             start = now - 60 * count - 300
             start -= start % 300
             self.start_unix = start
-            args += ["--interval", "60", "--rate", "1", "--start",
+            # The meter clock is about now, so a model with solar panels
+            # would export at midday and leave "energy imported" at 0 Wh
+            # at some hours of the day: the queries' checks need import.
+            args += ["--interval", "60", "--rate", "1", "--no-solar",
+                     "--start",
                      time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))]
         else:
             args += ["--interval", "1"]
@@ -862,14 +866,19 @@ def set_hostname(cd, host):
 
 
 def near_midnight_zone(t):
-    """A POSIX TZ in which local midnight was 5..65 minutes before t, and
-    that midnight. rrdtool reads the finest archive that reaches back to a
-    graph's start; collectd's finest one (10 s rows) spans 3.3 hours: a
-    "today" that began shortly before the data shows them to the last row,
-    whatever the time of day the tests run."""
-    g = time.gmtime(t)
-    local_h = 0 if g.tm_min >= 5 else 1
-    off = (local_h - g.tm_hour) % 24
-    off = off - 24 if off > 12 else off
-    tz = "DSMR%+d" % -off  # POSIX: the offset counts west of Greenwich
-    return tz, int(t) - (int(t) + off * 3600) % 86400
+    """A POSIX TZ in which local midnight was 5..6 minutes before t (on a
+    whole minute), and that midnight. rrdtool reads the finest archive that
+    reaches back to a graph's start; collectd's finest one (10 s rows) spans
+    3.3 hours: a "today" that began shortly before the data shows them to
+    the last row, whatever the time of day the tests run. The same few
+    minutes every time, so that graphs of "today" draw the data at the same
+    width at any hour (whole-hour zones moved midnight 5..65 minutes back,
+    and a 25 s run then filled 1/12 or 1/156 of the graph)."""
+    midnight = int(t) - 300 - int(t) % 60
+    east = -midnight % 86400  # local = UTC + east makes midnight 00:00
+    if east > 43200:
+        east -= 86400
+    west = -east  # POSIX: the offset counts west of Greenwich
+    tz = "DSMR%s%d:%02d" % ("-" if west < 0 else "+", abs(west) // 3600,
+                            abs(west) % 3600 // 60)
+    return tz, midnight

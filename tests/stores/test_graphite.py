@@ -49,10 +49,13 @@ cd = st.collectd({"home": sim}, """
 """.format(port=g.line), tag="graphite")
 # "This month" reads whisper's 1-minute archive, whose slots keep the last
 # reading of each minute: only a run that crosses a minute shows an
-# increase there. Start so that the run (COUNT s) ends after second 0.
+# increase there, and only if energy was imported after the crossing.
+# Start so that the minute turns in the middle of the run (COUNT
+# telegrams, one a second): about COUNT/2 readings on each side.
 sec = time.time() % 60
-if sec < 60 - COUNT + 4:
-    time.sleep(60 - COUNT + 4 - sec)
+mid = 60 - COUNT // 2
+if not mid - 3 <= sec <= mid + 3:
+    time.sleep((mid - sec) % 60)
 t_start = int(time.time())
 st.run_meters(tap, cd, {"home": sim})
 t_end = int(time.time()) + 1

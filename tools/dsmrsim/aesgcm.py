@@ -127,15 +127,53 @@ def gcm_encrypt(key, iv, plaintext, aad=b"", tag_len=16):
 SMARTY_AUTH_KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
 
 
-def smarty_frame(key, system_title, frame_counter, telegram):
+def smarty_frame(key, system_title, frame_counter, telegram, length_form="82",
+                 auth_key=SMARTY_AUTH_KEY):
     """Wrap a plain telegram in the general-glo-ciphering frame:
-    DB 08 <system title> 82 <len16> 30 <frame counter> <ciphertext> <12-byte tag>,
-    where len16 = 17 + len(telegram)."""
+    DB 08 <system title> <length> 30 <frame counter> <ciphertext> <12-byte tag>,
+    where length = 17 + len(telegram), written as length_form says: "82"
+    (82 + 2 bytes, what the meter sends), "81" (81 + 1 byte) or "short"
+    (one byte below 0x80)."""
     if len(system_title) != 8:
         raise ValueError("system title must be 8 bytes")
     fc = frame_counter.to_bytes(4, "big")
-    ct, tag = gcm_encrypt(key, system_title + fc, telegram, b"\x30" + SMARTY_AUTH_KEY, 12)
+    ct, tag = gcm_encrypt(key, system_title + fc, telegram, b"\x30" + auth_key, 12)
     length = 17 + len(telegram)
-    if length > 0xFFFF:
-        raise ValueError("telegram too long for a Smarty frame")
-    return b"\xdb\x08" + system_title + b"\x82" + length.to_bytes(2, "big") + b"\x30" + fc + ct + tag
+    limit, prefix = {"82": (0xFFFF, b"\x82"), "81": (0xFF, b"\x81"), "short": (0x7F, b"")}[length_form]
+    if length > limit:
+        raise ValueError("telegram of %d bytes too long for the %s length form (at most %d)"
+                         % (len(telegram), length_form, limit - 17))
+    size = 2 if length_form == "82" else 1
+    return b"\xdb\x08" + system_title + prefix + length.to_bytes(size, "big") + b"\x30" + fc + ct + tag
+
+
+def _crc_x25(data):
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFF
+
+
+def hdlc_wrap(frame, segment=0):
+    """What some Smarty adapters deliver: the frame inside HDLC (IEC 62056-46
+    frame format type 3): 7E A0|S|len dst(41) src(03) control(13) HCS
+    E6 E7 00 <frame> FCS 7E, HCS and FCS CRC-16/X.25 low byte first.  With
+    segment > 0, at most that many information bytes per HDLC frame (the S
+    bit marks all but the last)."""
+    info = b"\xe6\xe7\x00" + frame
+    step = segment or len(info)
+    out = bytearray()
+    for pos in range(0, len(info), step):
+        part = info[pos : pos + step]
+        more = pos + step < len(info)
+        flen = 2 + 1 + 1 + 1 + 2 + len(part) + 2
+        if flen > 0x7FF:
+            raise ValueError("HDLC frame of %d bytes: use a segment size" % flen)
+        head = bytes([0xA0 | (0x08 if more else 0) | flen >> 8, flen & 0xFF, 0x41, 0x03, 0x13])
+        hcs = _crc_x25(head)
+        body = head + bytes([hcs & 0xFF, hcs >> 8]) + part
+        fcs = _crc_x25(body)
+        out += b"\x7e" + body + bytes([fcs & 0xFF, fcs >> 8]) + b"\x7e"
+    return bytes(out)

@@ -10,7 +10,7 @@ import sys
 import time
 
 from . import clock, faults as faultmod
-from .aesgcm import smarty_frame
+from .aesgcm import SMARTY_AUTH_KEY, hdlc_wrap, smarty_frame
 from .model import MeterModel
 from .player import Player
 from .sinks import (
@@ -72,7 +72,9 @@ generated meters (--generate):
           resolution, hourly gas as 0-1:24.3.0 + value on the next line.
   smarty  Luxembourg: totals 1.8.0/2.8.0, reactive energy, AES-128-GCM frame
           (DB 08 title 82 len 30 counter ciphertext tag12) unless
-          --smarty-plain.
+          --smarty-plain; --smarty-length 81/short for the other length
+          forms (short telegrams only: use --play --smarty-encrypt),
+          --smarty-hdlc to wrap each frame in HDLC as some adapters do.
   The household: base load, a fridge, appliances by time of day (kettle,
   oven, washer, EV charger...), solar on L1 by season and clouds; 230 V with
   load-dependent drift.  Tariff 1 (low) 23:00-07:00 local and weekends.
@@ -160,6 +162,8 @@ def build_parser():
     ap.add_argument("--manifest", metavar="FILE", help="JSON lines, one per telegram sent")
     ap.add_argument("--meters", type=int, default=1, metavar="N",
                     help="with --tcp: N meters on ports PORT..PORT+N-1 (port 0: N free ports)")
+    ap.add_argument("--no-solar", action="store_true",
+                    help="no solar panels: the house imports all day (tests that need import at any hour)")
     ap.add_argument("--unique", action="store_true", help="every telegram's energy registers strictly increase")
     ap.add_argument("--baud-bits", choices=("8n1", "7e1"), default="8n1",
                     help="7e1: bit 7 carries even parity (a 7E1 line read as 8N1)")
@@ -177,6 +181,15 @@ def build_parser():
     ap.add_argument("--smarty-title", metavar="HEX", help="smarty: 8-byte system title (default: from the serial)")
     ap.add_argument("--smarty-counter", type=_nonneg_int, default=1, metavar="N",
                     help="smarty: first frame counter (default 1)")
+    ap.add_argument("--smarty-auth-key", metavar="HEX",
+                    help="smarty: authentication key (default the Luxembourg one, 0011..EEFF)")
+    ap.add_argument("--smarty-length", choices=("82", "81", "short"), default="82",
+                    help="smarty: length form of the frame header (default 82, as the meter)")
+    ap.add_argument("--smarty-hdlc", type=_nonneg_int, nargs="?", const=0, metavar="SEGMENT",
+                    help="smarty: wrap every frame in HDLC; SEGMENT > 0: at most that many "
+                    "information bytes per HDLC frame (segmented)")
+    ap.add_argument("--smarty-encrypt", action="store_true",
+                    help="with --play: encrypt the replayed telegrams as a Smarty meter does")
     ap.add_argument("--quiet", action="store_true", help="no informational messages on stderr")
     return ap
 
@@ -221,6 +234,8 @@ class SimMeter:
         self.smarty = None
         if args.play:
             self.player = Player(args.play)
+            if args.smarty_encrypt:
+                self._smarty(args, b"SAG" + (index + 1).to_bytes(5, "big"))
             return
         self.profile = PROFILES[args.generate](random.Random("%d/%d/identity" % (seed, index)), index)
         self.profile.text_message = args.text
@@ -229,12 +244,16 @@ class SimMeter:
             start_ms,
             power_step_w=self.profile.power_step_w,
             gas_period_s=self.profile.gas_period_s,
+            solar=not args.no_solar,
         )
         if args.generate == "smarty" and not args.smarty_plain:
-            title = bytes.fromhex(args.smarty_title) if args.smarty_title else b"SAG" + int(
-                self.profile.serial[-10:]
-            ).to_bytes(5, "big")
-            self.smarty = {"key": bytes.fromhex(args.smarty_key), "title": title, "fc": args.smarty_counter}
+            self._smarty(args, b"SAG" + int(self.profile.serial[-10:]).to_bytes(5, "big"))
+
+    def _smarty(self, args, default_title):
+        title = bytes.fromhex(args.smarty_title) if args.smarty_title else default_title
+        auth = bytes.fromhex(args.smarty_auth_key) if args.smarty_auth_key else SMARTY_AUTH_KEY
+        self.smarty = {"key": bytes.fromhex(args.smarty_key), "title": title, "fc": args.smarty_counter,
+                       "auth": auth, "form": args.smarty_length, "hdlc": args.smarty_hdlc}
 
     def emit(self, t_ms, opts, manifest):
         self.seq += 1
@@ -257,7 +276,10 @@ class SimMeter:
         frame_counter = None
         if self.smarty is not None:
             frame_counter = self.smarty["fc"]
-            data = smarty_frame(self.smarty["key"], self.smarty["title"], frame_counter, data)
+            sm = self.smarty
+            data = smarty_frame(sm["key"], sm["title"], frame_counter, data, sm["form"], sm["auth"])
+            if sm["hdlc"] is not None:
+                data = hdlc_wrap(data, sm["hdlc"])
             self.smarty["fc"] = (frame_counter + 1) & 0xFFFFFFFF
         if damage == "cut":
             limit = len(data) - 1 if self.smarty is not None else tel.bang
@@ -325,14 +347,22 @@ def _validate(ap, args):
         ap.error("--unique applies to generated telegrams, not --play")
     if args.baud_bits == "7e1" and args.generate == "smarty" and not args.smarty_plain:
         ap.error("--baud-bits 7e1 makes no sense for an encrypted (binary) smarty stream")
+    if args.generate == "smarty" and args.smarty_length != "82" and not args.smarty_plain:
+        ap.error("--smarty-length %s: generated Smarty telegrams are too long for it; use --play "
+                 "with a short telegram and --smarty-encrypt" % args.smarty_length)
+    if args.smarty_encrypt and not args.play:
+        ap.error("--smarty-encrypt applies to --play (--generate smarty encrypts anyway)")
+    if args.baud_bits == "7e1" and args.smarty_encrypt:
+        ap.error("--baud-bits 7e1 makes no sense for an encrypted (binary) smarty stream")
     if args.interval is None:
         args.interval = PROFILES[args.generate].default_interval if args.generate else 1.0
-    if args.generate == "smarty":
-        try:
-            if len(bytes.fromhex(args.smarty_key)) != 16:
-                raise ValueError
-        except ValueError:
-            ap.error("--smarty-key must be 32 hex digits")
+    if args.generate == "smarty" or args.smarty_encrypt:
+        for opt, val in (("--smarty-key", args.smarty_key), ("--smarty-auth-key", args.smarty_auth_key)):
+            try:
+                if val is not None and len(bytes.fromhex(val)) != 16:
+                    raise ValueError
+            except ValueError:
+                ap.error("%s must be 32 hex digits" % opt)
         if args.smarty_title is not None:
             try:
                 if len(bytes.fromhex(args.smarty_title)) != 8:
@@ -393,6 +423,7 @@ def main(argv=None):
     sinks = []
     manifest = None
     finished = False
+    failed = False
     try:
         try:
             with signals_deferred():  # so that `sinks` is known to the clean-up
@@ -469,6 +500,9 @@ def main(argv=None):
         pass
     except ConsumerGone:
         pass
+    except ValueError as e:  # a --play telegram too long for --smarty-length
+        log("cannot send: %s" % e)
+        failed = True
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
@@ -481,4 +515,4 @@ def main(argv=None):
                 log("closing: %s" % e)
         if manifest is not None:
             manifest.close()
-    return 0
+    return 1 if failed else 0
