@@ -65,6 +65,12 @@ static void check_accepted(const oconfig_item_t *ci,
   FZ_ASSERT(s->stopbits == 1 || s->stopbits == 2);
   FZ_ASSERT(s->parity == DSMR_PARITY_NONE || s->parity == DSMR_PARITY_EVEN ||
             s->parity == DSMR_PARITY_ODD);
+  /* "auto" probes the line itself: only for a device, never with fixed
+   * bits, never for an (unmaskable) encrypted stream. */
+  if (s->line_auto)
+    FZ_ASSERT(s->kind == DSMR_SOURCE_DEVICE && !c->decrypt &&
+              s->databits == 8 && s->parity == DSMR_PARITY_NONE &&
+              s->stopbits == 1);
   FZ_ASSERT(s->data_request == DSMR_DATA_REQUEST_NONE ||
             s->data_request == DSMR_DATA_REQUEST_RTS ||
             s->data_request == DSMR_DATA_REQUEST_DTR);
@@ -106,7 +112,8 @@ static void check_item(const oconfig_item_t *ci) {
               c.source.parity == again.source.parity &&
               c.source.stopbits == again.source.stopbits &&
               c.source.data_request == again.source.data_request &&
-              c.check_crc == again.check_crc &&
+              c.source.line_auto == again.source.line_auto &&
+              c.decrypt == again.decrypt && c.check_crc == again.check_crc &&
               c.max_telegram == again.max_telegram &&
               c.silence_timeout == again.silence_timeout);
   }

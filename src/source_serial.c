@@ -207,10 +207,39 @@ static int set_attr(int fd, struct termios *t) {
   return tcsetattr(fd, TCSANOW, t);
 }
 
-static int open_libserialport(struct dsmr_source *s, const char *path) {
-  const struct dsmr_source_config *c = &s->cfg;
-  struct sp_port *port = NULL;
+/* The whole line configuration c onto an open port, at opening and for
+ * each Baudrate "auto" step alike. A new config leaves every setting
+ * "unchanged" until set: RTS and DTR stay as the open left them unless
+ * DataRequest asks for one. (Leaving flow control "unchanged" too makes
+ * libserialport 0.1.1 read uninitialised memory: valgrind.) Returns
+ * SP_OK or libserialport's error. */
+static enum sp_return sp_configure(struct sp_port *port,
+                                   const struct dsmr_source_config *c) {
   struct sp_port_config *conf = NULL;
+  enum sp_return rc = sp_new_config(&conf);
+
+  if (rc != SP_OK)
+    return rc;
+  if ((rc = sp_set_config_baudrate(conf, c->baudrate)) != SP_OK ||
+      (rc = sp_set_config_bits(conf, c->databits)) != SP_OK ||
+      (rc = sp_set_config_parity(conf, sp_parity_of(c->parity))) != SP_OK ||
+      (rc = sp_set_config_stopbits(conf, c->stopbits)) != SP_OK ||
+      (rc = sp_set_config_cts(conf, SP_CTS_IGNORE)) != SP_OK ||
+      (rc = sp_set_config_dsr(conf, SP_DSR_IGNORE)) != SP_OK ||
+      (rc = sp_set_config_xon_xoff(conf, SP_XONXOFF_DISABLED)) != SP_OK ||
+      (c->data_request == DSMR_DATA_REQUEST_RTS &&
+       (rc = sp_set_config_rts(conf, SP_RTS_ON)) != SP_OK) ||
+      (c->data_request == DSMR_DATA_REQUEST_DTR &&
+       (rc = sp_set_config_dtr(conf, SP_DTR_ON)) != SP_OK))
+    goto out;
+  rc = sp_set_config(port, conf);
+out:
+  sp_free_config(conf);
+  return rc;
+}
+
+static int open_libserialport(struct dsmr_source *s, const char *path) {
+  struct sp_port *port = NULL;
   enum sp_return rc;
   int fd = -1;
 
@@ -230,26 +259,10 @@ static int open_libserialport(struct dsmr_source *s, const char *path) {
     sp_free_port(port);
     return -1;
   }
-  /* A new config leaves every setting "unchanged" until set: RTS and DTR
-   * stay as the open left them unless DataRequest asks for one. */
-  if (sp_new_config(&conf) != SP_OK ||
-      sp_set_config_baudrate(conf, c->baudrate) != SP_OK ||
-      sp_set_config_bits(conf, c->databits) != SP_OK ||
-      sp_set_config_parity(conf, sp_parity_of(c->parity)) != SP_OK ||
-      sp_set_config_stopbits(conf, c->stopbits) != SP_OK ||
-      sp_set_config_cts(conf, SP_CTS_IGNORE) != SP_OK ||
-      sp_set_config_dsr(conf, SP_DSR_IGNORE) != SP_OK ||
-      sp_set_config_xon_xoff(conf, SP_XONXOFF_DISABLED) != SP_OK ||
-      (c->data_request == DSMR_DATA_REQUEST_RTS &&
-       sp_set_config_rts(conf, SP_RTS_ON) != SP_OK) ||
-      (c->data_request == DSMR_DATA_REQUEST_DTR &&
-       sp_set_config_dtr(conf, SP_DTR_ON) != SP_OK) ||
-      sp_set_config(port, conf) != SP_OK) {
+  if (sp_configure(port, &s->cfg) != SP_OK) {
     sp_reason(s->fallback_reason, sizeof(s->fallback_reason), "configure");
     goto fail;
   }
-  sp_free_config(conf);
-  conf = NULL;
   if (sp_get_port_handle(port, &fd) != SP_OK || fd < 0 ||
       set_nonblocking(fd) < 0) {
     snprintf(s->fallback_reason, sizeof(s->fallback_reason),
@@ -263,8 +276,6 @@ static int open_libserialport(struct dsmr_source *s, const char *path) {
   return 0;
 
 fail:
-  if (conf)
-    sp_free_config(conf);
   sp_close(port);
   sp_free_port(port);
   return -1;
@@ -341,7 +352,6 @@ int dsmr_source_set_line(struct dsmr_source *s, int baudrate, int databits,
                          enum dsmr_parity parity, int stopbits, char *err,
                          size_t errlen) {
   struct dsmr_source_config *c = &s->cfg;
-  struct sp_port_config *conf = NULL;
   struct termios t;
 
   if (s->fd < 0 || !s->is_tty) {
@@ -353,23 +363,14 @@ int dsmr_source_set_line(struct dsmr_source *s, int baudrate, int databits,
   c->parity = parity;
   c->stopbits = stopbits;
   if (s->port) {
-    /* Only the line changes: every other setting stays "unchanged". */
-    if (sp_new_config(&conf) != SP_OK ||
-        sp_set_config_baudrate(conf, baudrate) != SP_OK ||
-        sp_set_config_bits(conf, databits) != SP_OK ||
-        sp_set_config_parity(conf, sp_parity_of(parity)) != SP_OK ||
-        sp_set_config_stopbits(conf, stopbits) != SP_OK ||
-        sp_set_config(s->port, conf) != SP_OK) {
+    if (sp_configure(s->port, c) != SP_OK) {
       char *msg = sp_last_error_message();
       snprintf(err, errlen, "cannot set %d %d%c%d: %s", baudrate, databits,
                parity_letter(parity), stopbits, msg ? msg : "unknown error");
       if (msg)
         sp_free_error_message(msg);
-      if (conf)
-        sp_free_config(conf);
       return -1;
     }
-    sp_free_config(conf);
     sp_flush(s->port, SP_BUF_INPUT);
     return 0;
   }

@@ -15,6 +15,15 @@ pty delivers). What it does prove, with real bytes:
   - a settled line goes back to probing after a run of invalid telegrams,
     and after a spell of bytes without a valid telegram (the stream turning
     from 8N1 into 7E1 on the same, never closed, pty), and is found again;
+  - a silent meter's port is switched through every setting, 12 s each,
+    without losing the connection: the speed is read back from the pty,
+    the framing asked for is seen by the test shim of test_libserialport.py
+    (observing only: a pty keeps 8 bits without parity whatever is asked);
+  - the same through libserialport (the shim fakes what it needs from a
+    pty, as for test_libserialport.py): sp_set_config is asked for each
+    setting, and a telegram that arrives while 9600 7E1 is probed is found
+    there (on a pty any setting would read it);
+  - a pty that refuses a framing-only change is still opened at 9600 7E1;
   - the conflicting options are refused by `collectd -T`.
 The probing order, windows and their timing are unit-tested
 (tests/test_line_probe.c); that the port really changes speed needs a real
@@ -179,10 +188,37 @@ meter = d.PtyMeter(os.path.join(tmp, "change"))
 # speed (Linux keeps a pty at CS8 without parity and refuses to change
 # that; the plugin then sets the speed alone).
 silent = d.PtyMeter(os.path.join(tmp, "silent"))
+# The test shim of test_libserialport.py, only observing (DSMR_SHIM_FAKE=0):
+# it logs every tcsetattr on a pty as asked for, framing included, which
+# the pty itself does not keep.
+shim = os.path.join(d.BUILDDIR, "tests", "integration", ".libs",
+                    "ptyshim.so")
+shim_log = os.path.join(tmp, "shim.log")
+env = {"LD_PRELOAD": shim, "DSMR_SHIM_LOG": shim_log,
+       "DSMR_SHIM_FAKE": "0"} if os.path.isfile(shim) else None
+# "sp" goes through libserialport, as a USB adapter would (the shim fakes
+# what libserialport needs from a pty, as in test_libserialport.py): it is
+# silent until the probe is at its third setting, then sends a telegram.
+sp_pty = d.PtyMeter(os.path.join(tmp, "sp"))
+sp_log = os.path.join(tmp, "spshim.log")
+cd_sp = sp_connected = None
+if env:
+    cd_sp = d.Collectd([d.meter_block("sp", device=sp_pty.path,
+                                      Baudrate="auto", SilenceTimeout=300)],
+                       tag="absp", writers=("csv",),
+                       env={"LD_PRELOAD": shim,
+                            "DSMR_SHIM_LOG": sp_log}).start()
+    sp_connected = cd_sp.wait_log(r'meter "sp": connected to device .*\(via '
+                                  r'libserialport, Baudrate auto\)')
+    sp_timer = threading.Timer(
+        2 * 12 + 3,
+        lambda: sp_pty.write(d.telegram(d.dsmr5_lines(import_t1=777.777))))
+    sp_timer.start()
 cd = d.Collectd([d.meter_block("ch", device=meter.path, Baudrate="auto",
                                SilenceTimeout=300),
                  d.meter_block("sw", device=silent.path, Baudrate="auto",
-                               SilenceTimeout=300)], tag="abchange").start()
+                               SilenceTimeout=300)], tag="abchange",
+                env=env).start()
 tap.ok(cd.wait_log(r'meter "ch": connected to device'), "change: connected")
 tap.ok(cd.wait_log(r'meter "sw": connected to device'), "silent: connected")
 seen = []
@@ -277,10 +313,87 @@ tap.is_([sp for _, sp in speeds[:3]], ["115200", "9600", "115200"],
 tap.ok(len(speeds) >= 3 and 11 <= speeds[2][0] - speeds[1][0] <= 13.5,
        "silent: 9600 for about 12 s (one window)",
        [round(t - seen[0][0], 1) for t, _ in speeds])
+if env:
+    with open(shim_log) as f:
+        asked = [l.split()[1] + " " + l.split()[2] for l in f
+                 if l.startswith("tcsetattr ")]
+    # Only "sw" switches ("ch" is always found within its window): after
+    # the two opens at 115200 8N1, what it asked for, in order. (A pty
+    # refuses a request that only changes the framing: the plugin then asks
+    # again with the pty's own, hence the 8N1 after 7E1.)
+    want = ["115200 7E1", "9600 7E1", "115200 8N1"]
+    it = iter(asked[2:])
+    tap.ok(asked[:2] == ["115200 8N1"] * 2 and
+           all(any(a == w for a in it) for w in want),
+           "silent: the plugin asked for 115200 7E1, then 9600 7E1, then "
+           "115200 8N1 (tcsetattr seen by the test shim)", *asked)
+else:
+    tap.skip("silent: framing asked for", "test shim not built")
 tap.ok(cd.wait_log(r'meter "sw": Baudrate "auto": no valid telegram at 115200 '
                    r'8N1, 115200 7E1 or 9600 7E1 yet; still trying', timeout=1),
        "silent: after a full cycle, one warning")
 tap.ok(not cd.wait_log(r'meter "sw": (lost|line detected)', timeout=0),
        "silent: switching the line never lost the connection")
 cd.stop()
+
+if cd_sp:
+    sp_timer.join()
+    tap.ok(sp_connected, "libserialport: opened via libserialport")
+    tap.ok(cd_sp.wait_log(r'meter "sp": line detected: 9600 7E1$'),
+           "libserialport: a telegram sent while 9600 7E1 is probed: "
+           "detected there (a pty delivers it at any setting)",
+           *[l for l in cd_sp.log().splitlines() if "dsmr" in l])
+    tap.is_([v for _, v in cd_sp.wait_csv("sp", "dsmr_energy-import_t1", 1)],
+            [777777.0], "libserialport: and stored")
+    with open(sp_log) as f:
+        asked = [l.split()[1] + " " + l.split()[2] for l in f
+                 if l.startswith("tcsetattr ")]
+    tap.ok(asked[-3:] == ["115200 8N1", "115200 7E1", "9600 7E1"],
+           "libserialport: the port was set to 115200 8N1, 115200 7E1, "
+           "9600 7E1 through sp_set_config", *asked)
+    tap.ok(not cd_sp.wait_log(r'meter "sp": lost', timeout=0),
+           "libserialport: without losing the connection")
+    cd_sp.stop()
+else:
+    tap.skip("libserialport path", "test shim not built")
+
+# --- a pty already raw: opening it at 9600 7E1 changes only the framing ---
+# Linux refuses (EINVAL) a termios request on a pty whose only change is
+# character size or parity; the plugin must then take the rest (as it does
+# for every probing step above). Before that, a 7E1 meter behind a pty the
+# plugin had opened before (a reconnect) could not be opened again.
+raw = d.PtyMeter(os.path.join(tmp, "raw"))
+attr = termios.tcgetattr(raw.slave)
+attr[0] &= ~(termios.IGNBRK | termios.BRKINT | termios.PARMRK |
+             termios.ISTRIP | termios.INLCR | termios.IGNCR | termios.ICRNL |
+             termios.IXON | termios.IXOFF | termios.IXANY)
+attr[1] &= ~termios.OPOST
+attr[2] &= ~(termios.CSIZE | termios.PARENB | termios.PARODD |
+             termios.CSTOPB | termios.CRTSCTS)
+attr[2] |= termios.CS8 | termios.CLOCAL | termios.CREAD
+attr[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG |
+             termios.IEXTEN)
+attr[4] = attr[5] = termios.B9600
+attr[6][termios.VMIN], attr[6][termios.VTIME] = 1, 0
+termios.tcsetattr(raw.slave, termios.TCSANOW, attr)
+want7 = list(attr)
+want7[2] = (attr[2] & ~termios.CSIZE) | termios.CS7 | termios.PARENB
+try:
+    termios.tcsetattr(raw.slave, termios.TCSANOW, want7)
+    refused = False
+except termios.error:
+    refused = True
+if not refused:
+    tap.skip("raw pty at 9600 7E1", "this kernel does not refuse CS7 on a pty")
+else:
+    cd = d.Collectd([d.meter_block("raw7", device=raw.path, Baudrate=9600,
+                                   DataBits=7, Parity="even",
+                                   SilenceTimeout=300)], tag="abraw").start()
+    tap.ok(cd.wait_log(r'meter "raw7": connected to device .*9600 7E1'),
+           "a pty already raw (the kernel refuses CS7 on it) opens at 9600 7E1",
+           *[l for l in cd.log().splitlines() if "raw7" in l])
+    raw.write(d.telegram(d.dsmr5_lines(import_t1=4321.5)))
+    tap.is_([v for _, v in cd.wait_csv("raw7", "dsmr_energy-import_t1", 1)],
+            [4321500.0], "and its telegram is stored")
+    cd.stop()
 sys.exit(tap.done())
