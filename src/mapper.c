@@ -146,12 +146,13 @@ COLD static void add_error(struct dsmr_telegram *t, unsigned line,
 
 /* A new reading of the telegram (value and time at the telegram's), or
  * NULL when there is no room. Each field is written once: this runs for
- * most objects of every telegram. */
-static struct dsmr_reading *add_reading(struct dsmr_telegram *t, unsigned line,
-                                        struct dsmr_span id, const char *type,
-                                        const char *instance,
-                                        enum dsmr_ds_type ds, int64_t derive,
-                                        double gauge) {
+ * most objects of every telegram. Always inlined: as a call it costs ~15
+ * instructions a reading, 3 % of the library's budget per telegram (gcc
+ * stops inlining it on its own once it has a few callers). */
+static inline __attribute__((always_inline)) struct dsmr_reading *
+add_reading(struct dsmr_telegram *t, unsigned line, struct dsmr_span id,
+            const char *type, const char *instance, enum dsmr_ds_type ds,
+            int64_t derive, double gauge) {
   if (t->nreadings >= DSMR_MAX_READINGS) {
     add_error(t, line, "too many values in one telegram", id);
     return NULL;

@@ -129,6 +129,7 @@ struct dsmr_meter {
   cdtime_t last_arrival;  /* when the last frame (any verdict) arrived */
   struct dsmr_period tel_period;
   struct dsmr_ident idents[DSMR_IDENT_MAX];
+  unsigned short ident_of[DSMR_MAX_READINGS]; /* reading index -> idents */
   unsigned nidents;
   int idents_full_logged;
   int have_baseline; /* first clean telegram seen: events compare to it */

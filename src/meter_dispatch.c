@@ -224,16 +224,29 @@ static struct dsmr_ident *ident_get(struct dsmr_meter *m, const char *type,
                                     const char *ti, unsigned hint) {
   struct dsmr_ident *e;
 
-  if (hint < m->nidents) {
-    e = &m->idents[hint];
+  if (hint < DSMR_MAX_READINGS && m->ident_of[hint] < m->nidents) {
+    e = &m->idents[m->ident_of[hint]];
     if ((e->type == type || strcmp(e->type, type) == 0) &&
         (e->type_instance == ti || strcmp(e->type_instance, ti) == 0))
       return e;
   }
+  /* The mapper's strings are static: the same identifier is nearly
+   * always the same pointers. */
   for (unsigned i = 0; i < m->nidents; i++) {
     e = &m->idents[i];
-    if (strcmp(e->type, type) == 0 && strcmp(e->type_instance, ti) == 0)
+    if (e->type == type && e->type_instance == ti) {
+      if (hint < DSMR_MAX_READINGS)
+        m->ident_of[hint] = (unsigned short)i;
       return e;
+    }
+  }
+  for (unsigned i = 0; i < m->nidents; i++) {
+    e = &m->idents[i];
+    if (strcmp(e->type, type) == 0 && strcmp(e->type_instance, ti) == 0) {
+      if (hint < DSMR_MAX_READINGS)
+        m->ident_of[hint] = (unsigned short)i;
+      return e;
+    }
   }
   if (m->nidents == DSMR_IDENT_MAX) {
     if (!m->idents_full_logged)
@@ -243,6 +256,8 @@ static struct dsmr_ident *ident_get(struct dsmr_meter *m, const char *type,
     m->idents_full_logged = 1;
     return NULL;
   }
+  if (hint < DSMR_MAX_READINGS)
+    m->ident_of[hint] = (unsigned short)m->nidents;
   e = &m->idents[m->nidents++];
   memset(e, 0, sizeof(*e));
   /* The mapper's strings are static: keeping the pointers is safe. */
@@ -251,26 +266,22 @@ static struct dsmr_ident *ident_get(struct dsmr_meter *m, const char *type,
   return e;
 }
 
-static void dispatch_one(const struct dsmr_meter *m,
-                         const struct dsmr_reading *r, cdtime_t t,
-                         cdtime_t interval) {
+static void dispatch_one(value_list_t *vl, const struct dsmr_reading *r,
+                         cdtime_t t, cdtime_t interval) {
   value_t v;
-  value_list_t vl = VALUE_LIST_INIT;
 
   if (r->ds == DSMR_DS_DERIVE)
     v.derive = (derive_t)r->derive;
   else
     v.gauge = (gauge_t)r->gauge;
-  vl.values = &v;
-  vl.values_len = 1;
-  vl.time = t;
-  vl.interval = interval;
-  sstrncpy(vl.plugin, "dsmr", sizeof(vl.plugin));
-  sstrncpy(vl.plugin_instance, m->cfg.name, sizeof(vl.plugin_instance));
-  sstrncpy(vl.type, r->type, sizeof(vl.type));
-  sstrncpy(vl.type_instance, r->type_instance, sizeof(vl.type_instance));
+  vl->values = &v;
+  vl->values_len = 1;
+  vl->time = t;
+  vl->interval = interval;
+  sstrncpy(vl->type, r->type, sizeof(vl->type));
+  sstrncpy(vl->type_instance, r->type_instance, sizeof(vl->type_instance));
 #ifndef DSMR_BENCH_NO_DISPATCH
-  plugin_dispatch_values(&vl);
+  plugin_dispatch_values(vl);
 #endif /* else bench/: the plugin's own cost without collectd's */
 }
 
@@ -581,6 +592,11 @@ int dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
   m->last_tel_time = t;
   m->seq++;
 
+  /* One value list for the whole telegram: plugin_dispatch_values
+   * copies it, and only type, type_instance, value and time change. */
+  value_list_t vl = VALUE_LIST_INIT;
+  sstrncpy(vl.plugin, "dsmr", sizeof(vl.plugin));
+  sstrncpy(vl.plugin_instance, m->cfg.name, sizeof(vl.plugin_instance));
   for (unsigned i = 0; i < tg->nreadings; i++) {
     const struct dsmr_reading *r = &tg->readings[i];
     struct dsmr_ident *e;
@@ -616,14 +632,14 @@ int dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
       iv = iv ? round_interval(iv) : capture_default;
       e->seq = m->seq;
       e->last_time = ct;
-      dispatch_one(m, r, ct, iv);
+      dispatch_one(&vl, r, ct, iv);
     } else {
       cdtime_t et = t;
       if (e->last_time != 0 && et < e->last_time + TIME_STEP)
         et = e->last_time + TIME_STEP;
       e->seq = m->seq;
       e->last_time = et;
-      dispatch_one(m, r, et, interval);
+      dispatch_one(&vl, r, et, interval);
     }
     if (e->judged == m->judged && e->verdict != V_NONE)
       commit_register(m, e, r, arrival);
