@@ -1,7 +1,8 @@
 /* One configured meter inside collectd: its settings, its reader thread and
  * the state that thread keeps between telegrams. Shared by the collectd glue
  * (dsmr_plugin.c), the configuration (plugin_config.c), the reader
- * (meter_reader.c) and what a telegram turns into (meter_dispatch.c).
+ * (meter_reader.c) with its input stages (meter_line.c, meter_smarty.c)
+ * and what a telegram turns into (meter_dispatch.c).
  *
  * Include after core/daemon/collectd.h (cdtime_t, pthread). */
 #ifndef DSMR_METER_H
@@ -163,6 +164,42 @@ int dsmr_meter_start(struct dsmr_meter *m);
 void dsmr_meter_request_stop(struct dsmr_meter *m);
 void dsmr_meter_stop(struct dsmr_meter *m); /* idempotent, joins */
 void dsmr_meter_free(struct dsmr_meter *m); /* after stop */
+
+/* meter_reader.c, for the input stages below: a chunk of telegram bytes
+ * into the framer (returns the frames completed, any verdict), one frame
+ * judged and dispatched, and a complaint rate-limited to one log line a
+ * minute per kind. */
+unsigned dsmr_meter_handle_bytes(struct dsmr_meter *m, const char *p,
+                                 size_t len, cdtime_t now);
+void dsmr_meter_handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
+                             cdtime_t now);
+void dsmr_meter_complain(struct dsmr_meter *m, struct dsmr_complaint *c,
+                         cdtime_t now, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* meter_smarty.c: DecryptionKey meters. start: at init, sets up the
+ * decoder and wipes the config's key copies; bytes: a chunk of the line;
+ * account: the decoder's counts into m->stats (under m->lock). */
+int dsmr_meter_smarty_start(struct dsmr_meter *m);
+unsigned dsmr_meter_smarty_bytes(struct dsmr_meter *m, const char *p,
+                                 size_t len, cdtime_t now);
+void dsmr_meter_smarty_account(struct dsmr_meter *m);
+
+/* meter_line.c: Baudrate "auto" meters. start: at init; to_config: the
+ * probe's setting into the source before (re)opening; reset: both framers
+ * emptied; tick: every chunk (n bytes, 0 for a quiet second) before it is
+ * framed: 0 go on, 1 drop the chunk, -1 the next setting could not be
+ * applied (why); bytes: a chunk; judge: a settled line's frame, -1 when it
+ * lost the line. */
+int dsmr_meter_line_start(struct dsmr_meter *m);
+void dsmr_meter_line_to_config(struct dsmr_meter *m);
+void dsmr_meter_line_reset(struct dsmr_meter *m);
+int dsmr_meter_line_tick(struct dsmr_meter *m, size_t n, char *why,
+                         size_t whylen);
+unsigned dsmr_meter_line_bytes(struct dsmr_meter *m, char *p, size_t len,
+                               cdtime_t now);
+int dsmr_meter_line_judge(struct dsmr_meter *m, const struct dsmr_frame *f);
+long long dsmr_meter_mono_ms(void); /* the probe's clock */
 
 /* meter_dispatch.c: a clean telegram (in m->telegram) that arrived at
  * `arrival`: dispatch its values and raise the notifications it calls

@@ -1,5 +1,7 @@
-/* A meter's reader thread: connect (with backoff), read, frame, judge each
- * frame, hand clean telegrams to meter_dispatch.c. Stoppable within a
+/* A meter's reader thread: connect (with backoff), read, pass the bytes
+ * through the meter's input stage (meter_line.c for Baudrate "auto",
+ * meter_smarty.c for an encrypted line), frame, judge each frame, hand
+ * clean telegrams to meter_dispatch.c. Stoppable within a
  * second in every state: every wait also watches the meter's wake pipe.
  *
  * Logging rule: a loss and a recovery are logged once each; failed
@@ -47,11 +49,8 @@ static int backoff_wait(struct dsmr_meter *m, int ms) {
   return 0;
 }
 
-static void complain(struct dsmr_meter *m, struct dsmr_complaint *c,
-                     cdtime_t now, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void complain(struct dsmr_meter *m, struct dsmr_complaint *c,
-                     cdtime_t now, const char *fmt, ...) {
+void dsmr_meter_complain(struct dsmr_meter *m, struct dsmr_complaint *c,
+                         cdtime_t now, const char *fmt, ...) {
   char msg[512];
   va_list ap;
 
@@ -73,8 +72,8 @@ static void complain(struct dsmr_meter *m, struct dsmr_complaint *c,
 }
 
 /* One frame from the framer. */
-static void handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
-                         cdtime_t now) {
+void dsmr_meter_handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
+                             cdtime_t now) {
   unsigned errors;
   int was_silent;
 
@@ -85,10 +84,11 @@ static void handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
     pthread_mutex_lock(&m->lock);
     m->stats.crc_error++;
     pthread_mutex_unlock(&m->lock);
-    complain(m, &m->complain_crc, now,
-             "telegram of %zu bytes failed its CRC check (sent %04X, "
-             "computed %04X): nothing dispatched",
-             f->len, f->crc_given, f->crc_computed);
+    dsmr_meter_complain(
+        m, &m->complain_crc, now,
+        "telegram of %zu bytes failed its CRC check (sent %04X, "
+        "computed %04X): nothing dispatched",
+        f->len, f->crc_given, f->crc_computed);
     return;
   }
   /* DSMR 4+ meters always send a CRC: once one has, a telegram without
@@ -97,10 +97,11 @@ static void handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
     pthread_mutex_lock(&m->lock);
     m->stats.crc_error++;
     pthread_mutex_unlock(&m->lock);
-    complain(m, &m->complain_crc, now,
-             "telegram of %zu bytes has no CRC although this meter sends "
-             "one: nothing dispatched",
-             f->len);
+    dsmr_meter_complain(
+        m, &m->complain_crc, now,
+        "telegram of %zu bytes has no CRC although this meter sends "
+        "one: nothing dispatched",
+        f->len);
     return;
   }
 
@@ -118,13 +119,14 @@ static void handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
     pthread_mutex_lock(&m->lock);
     m->stats.malformed++;
     pthread_mutex_unlock(&m->lock);
-    complain(m, &m->complain_malformed, now,
-             "malformed telegram (%u error%s; first on line %u%s%s: %s): "
-             "nothing dispatched",
-             errors, errors == 1 ? "" : "s", m->telegram.first_error_line,
-             m->telegram.first_error_obis[0] ? ", " : "",
-             m->telegram.first_error_obis,
-             m->telegram.first_error ? m->telegram.first_error : "?");
+    dsmr_meter_complain(
+        m, &m->complain_malformed, now,
+        "malformed telegram (%u error%s; first on line %u%s%s: %s): "
+        "nothing dispatched",
+        errors, errors == 1 ? "" : "s", m->telegram.first_error_line,
+        m->telegram.first_error_obis[0] ? ", " : "",
+        m->telegram.first_error_obis,
+        m->telegram.first_error ? m->telegram.first_error : "?");
     return;
   }
 
@@ -151,205 +153,9 @@ static void handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
   }
 }
 
-/* --- Luxembourg Smarty: line bytes -> decoder -> plaintext -> framer ---- */
-
-/* The decoder's counts on top of the framer's; under m->lock. The bytes
- * are those of the line (the framer only sees plaintext), a frame cut short
- * is a dropped telegram. */
-static void smarty_account(struct dsmr_meter *m) {
-  const struct dsmr_smarty_stats *s = &m->smarty.stats;
-  m->stats.bytes = s->bytes;
-  m->stats.too_large = m->framer.stats.too_large + s->too_large;
-  m->stats.dropped = m->framer.stats.dropped + s->malformed;
-  m->stats.decrypt_error = s->auth_failures;
-  m->stats.replayed = s->replays;
-}
-
-/* A frame the decoder refused: nothing of it is dispatched. */
-static void smarty_refused(struct dsmr_meter *m, enum dsmr_smarty_event ev,
-                           const struct dsmr_smarty_frame *f, cdtime_t now) {
-  switch (ev) {
-  case DSMR_SMARTY_AUTH_FAILED:
-    /* Before the first good frame it is almost surely the key. */
-    complain(m, &m->complain_decrypt, now,
-             "Smarty frame %" PRIu32 " failed authentication (GCM tag): %s; "
-             "nothing dispatched",
-             f->frame_counter,
-             m->smarty.stats.frames_ok == 0
-                 ? "wrong DecryptionKey or AuthenticationKey for this meter "
-                   "(the keys come from the grid operator)"
-                 : "a corrupted frame, or the keys changed");
-    break;
-  case DSMR_SMARTY_REPLAY:
-    complain(m, &m->complain_replay, now,
-             "Smarty frame counter %" PRIu32 " is not above the last accepted "
-             "%" PRIu32 ": refused as a replay, nothing dispatched",
-             f->frame_counter, f->last_counter);
-    break;
-  case DSMR_SMARTY_TOO_LARGE:
-    complain(m, &m->complain_size, now,
-             "Smarty frame larger than MaxTelegramSize %zu bytes allows: "
-             "dropped",
-             m->cfg.max_telegram);
-    break;
-  default: /* MALFORMED: cut short by a glitch or the next frame */
-    complain(m, &m->complain_dropped, now,
-             "a Smarty frame was cut short or malformed: dropped");
-    break;
-  }
-}
-
-static unsigned handle_bytes(struct dsmr_meter *m, const char *p, size_t len,
-                             cdtime_t now);
-
-/* Like handle_bytes, for an encrypted line: returns the number of frames
- * completed (any verdict, refused Smarty frames included). */
-static unsigned smarty_bytes(struct dsmr_meter *m, const char *p, size_t len,
-                             cdtime_t now) {
-  enum dsmr_smarty_event ev;
-  struct dsmr_smarty_frame f;
-  unsigned frames = 0;
-
-  do {
-    size_t n = dsmr_smarty_feed(&m->smarty, p, len, &ev, &f);
-    p += n;
-    len -= n;
-    if (ev == DSMR_SMARTY_PLAINTEXT) {
-      if (m->smarty.stats.frames_ok == 1) /* the keys are right: say so */
-        INFO("dsmr plugin: meter \"%s\": Smarty frames decrypt (system "
-             "title %02X%02X%02X%02X%02X%02X%02X%02X, frame counter "
-             "%" PRIu32 "%s)",
-             m->cfg.name, f.system_title[0], f.system_title[1],
-             f.system_title[2], f.system_title[3], f.system_title[4],
-             f.system_title[5], f.system_title[6], f.system_title[7],
-             f.frame_counter, f.hdlc ? ", in HDLC frames" : "");
-      frames += handle_bytes(m, f.data, f.len, now);
-    } else if (ev != DSMR_SMARTY_NONE) {
-      smarty_refused(m, ev, &f, now);
-      frames++; /* paced like any frame: a flood of bad ones too */
-    }
-  } while (len > 0 || ev != DSMR_SMARTY_NONE);
-  pthread_mutex_lock(&m->lock);
-  smarty_account(m);
-  pthread_mutex_unlock(&m->lock);
-  return frames;
-}
-
-/* --- Baudrate "auto": line settings probed (line_probe.h) --------------- */
-
-/* The probe's clock: monotonic, a wall-clock step must not end a window. */
-static long long mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The probe's setting into the source's config, for the next open. */
-static void line_to_config(struct dsmr_meter *m) {
-  const struct dsmr_line_setting *l = dsmr_line_probe_setting(&m->line);
-  m->source.cfg.baudrate = l->baudrate;
-  m->source.cfg.databits = l->databits;
-  m->source.cfg.parity = l->parity == 'E' ? DSMR_PARITY_EVEN : DSMR_PARITY_NONE;
-  m->source.cfg.stopbits = l->stopbits;
-}
-
-static void line_reset_framers(struct dsmr_meter *m) {
-  dsmr_framer_reset(&m->framer);
-  dsmr_framer_reset(&m->line_framer);
-}
-
-/* The settled line failed (the probe is probing again). */
-static void line_lost(struct dsmr_meter *m) {
-  WARNING("dsmr plugin: meter \"%s\": line %s no longer works (%s): "
-          "probing line settings again",
-          m->cfg.name, m->line.found,
-          m->line.lost_reason == DSMR_LINE_LOST_BAD_RUN
-              ? "invalid telegrams in a row"
-              : "bytes arrive but no valid telegram for a while");
-  line_reset_framers(m);
-}
-
-/* A settled line's frame, judged for the line: -1 when that lost it. */
-static int line_judge(struct dsmr_meter *m, const struct dsmr_frame *f) {
-  /* After handle_frame: m->telegram is free to be mapped into again. */
-  int valid = dsmr_line_frame_valid(f, &m->telegram);
-  if (dsmr_line_probe_frame(&m->line, 0, valid, mono_ms()) != DSMR_LINE_LOST)
-    return 0;
-  line_lost(m);
-  return -1;
-}
-
-/* For every chunk (n bytes) and every quiet second, before the bytes are
- * framed: the probe's windows and the settled line's quiet rule. Returns
- * 0 to go on, 1 when the chunk is to be dropped (read with the setting
- * just left), -1 when the next setting could not be applied (why). */
-static int line_tick(struct dsmr_meter *m, size_t n, char *why, size_t whylen) {
-  int busy = dsmr_framer_collecting(&m->framer) ||
-             dsmr_framer_collecting(&m->line_framer);
-  const struct dsmr_line_setting *l;
-
-  switch (dsmr_line_probe_tick(&m->line, n, busy, mono_ms())) {
-  case DSMR_LINE_SWITCH:
-    break;
-  case DSMR_LINE_LOST:
-    line_lost(m);
-    return 1;
-  default:
-    return 0;
-  }
-  line_reset_framers(m);
-  if (m->line.windows == DSMR_LINE_SETTINGS) {
-    char all[64];
-    dsmr_line_settings_list(all, sizeof(all));
-    WARNING("dsmr plugin: meter \"%s\": Baudrate \"auto\": no valid "
-            "telegram at %s yet; still trying (is the meter sending? check "
-            "the cable, DataRequest and whether the adapter inverts the "
-            "signal)",
-            m->cfg.name, all);
-  }
-  l = dsmr_line_probe_setting(&m->line);
-  if (dsmr_source_set_line(&m->source, l->baudrate, l->databits,
-                           l->parity == 'E' ? DSMR_PARITY_EVEN
-                                            : DSMR_PARITY_NONE,
-                           l->stopbits, why, whylen) != 0)
-    return -1;
-  return 1;
-}
-
-/* A chunk of a meter with Baudrate "auto". While probing, frames are only
- * judged for the line (garbage at a wrong setting is no reason to
- * complain); the one that settles it is handled as usual, and so is
- * everything after it (masked when the line needs it). */
-static unsigned line_bytes(struct dsmr_meter *m, char *p, size_t len,
-                           cdtime_t now) {
-  unsigned frames = 0;
-
-  if (!m->line.settled) {
-    enum dsmr_line_event ev;
-    struct dsmr_frame f;
-    size_t n = dsmr_line_probe_feed(&m->line, &m->framer, &m->line_framer, p,
-                                    len, &m->telegram, mono_ms(), &ev, &f);
-    p += n;
-    len -= n;
-    if (ev == DSMR_LINE_FOUND) {
-      INFO("dsmr plugin: meter \"%s\": line detected: %s%s", m->cfg.name,
-           m->line.found,
-           m->line.masked ? " (read as 8N1 with bit 7, the parity bit, "
-                            "cleared)"
-                          : "");
-      handle_frame(m, &f, now);
-      frames++;
-    }
-  } else if (dsmr_line_probe_mask(&m->line)) {
-    dsmr_line_mask(p, len);
-  }
-  /* also with nothing left: the byte count is updated there */
-  return frames + handle_bytes(m, p, len, now);
-}
-
 /* Returns the number of frames completed (any verdict). */
-static unsigned handle_bytes(struct dsmr_meter *m, const char *p, size_t len,
-                             cdtime_t now) {
+unsigned dsmr_meter_handle_bytes(struct dsmr_meter *m, const char *p,
+                                 size_t len, cdtime_t now) {
   unsigned frames = 0;
   uint64_t ok;
 
@@ -364,19 +170,20 @@ static unsigned handle_bytes(struct dsmr_meter *m, const char *p, size_t len,
     p += n;
     len -= n;
     if (m->framer.stats.dropped != dropped)
-      complain(m, &m->complain_dropped, now,
-               "an unfinished telegram was cut off by the next one");
+      dsmr_meter_complain(m, &m->complain_dropped, now,
+                          "an unfinished telegram was cut off by the next one");
     if (ev == DSMR_FRAME_TOO_LARGE)
-      complain(m, &m->complain_size, now,
-               "telegram larger than MaxTelegramSize %zu bytes: dropped "
-               "(raise MaxTelegramSize if the meter really sends such)",
-               m->cfg.max_telegram);
+      dsmr_meter_complain(
+          m, &m->complain_size, now,
+          "telegram larger than MaxTelegramSize %zu bytes: dropped "
+          "(raise MaxTelegramSize if the meter really sends such)",
+          m->cfg.max_telegram);
     else if (ev == DSMR_FRAME_TELEGRAM) {
-      handle_frame(m, &frame, now);
+      dsmr_meter_handle_frame(m, &frame, now);
       frames++;
       /* Baudrate "auto": the rest of a chunk that lost the line is
        * dropped (the probe starts over). */
-      if (m->cfg.source.line_auto && line_judge(m, &frame) != 0)
+      if (m->cfg.source.line_auto && dsmr_meter_line_judge(m, &frame) != 0)
         break;
     }
   }
@@ -385,12 +192,23 @@ static unsigned handle_bytes(struct dsmr_meter *m, const char *p, size_t len,
   m->stats.too_large = m->framer.stats.too_large;
   m->stats.dropped = m->framer.stats.dropped;
   if (m->cfg.decrypt)
-    smarty_account(m);
+    dsmr_meter_smarty_account(m);
   /* The rest of a chunk that carried a valid telegram is its CR LF. */
   if (m->stats.ok != ok)
     m->bytes_at_valid = m->stats.bytes;
   pthread_mutex_unlock(&m->lock);
   return frames;
+}
+
+/* A chunk read from the source, through the meter's input stage: the line
+ * probe (meter_line.c), the Smarty decoder (meter_smarty.c) or straight to
+ * the framer. Returns the number of frames completed (any verdict). */
+static unsigned feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now) {
+  if (m->cfg.source.line_auto)
+    return dsmr_meter_line_bytes(m, p, n, now);
+  if (m->cfg.decrypt)
+    return dsmr_meter_smarty_bytes(m, p, n, now);
+  return dsmr_meter_handle_bytes(m, p, n, now);
 }
 
 /* Token bucket over frames (see PACE_RATE): -1 when told to stop while
@@ -409,10 +227,11 @@ static int pace(struct dsmr_meter *m, unsigned frames) {
   m->pace_tokens -= frames;
   if (m->pace_tokens >= 0)
     return 0;
-  complain(m, &m->complain_pace, now,
-           "more than %.0f telegrams a second arrive: reading slowed down to "
-           "that pace (a real meter sends one every second or every 10 s)",
-           PACE_RATE);
+  dsmr_meter_complain(
+      m, &m->complain_pace, now,
+      "more than %.0f telegrams a second arrive: reading slowed down to "
+      "that pace (a real meter sends one every second or every 10 s)",
+      PACE_RATE);
   ms = (int)(-m->pace_tokens * 1000.0 / PACE_RATE) + 1;
   return backoff_wait(m, ms);
 }
@@ -452,7 +271,7 @@ static int read_loop(struct dsmr_meter *m, char *why, size_t whylen,
     if (n < 0)
       break;
     if (m->cfg.source.line_auto) {
-      int skip = line_tick(m, (size_t)n, why, whylen);
+      int skip = dsmr_meter_line_tick(m, (size_t)n, why, whylen);
       if (skip < 0)
         break;
       if (skip)
@@ -463,10 +282,7 @@ static int read_loop(struct dsmr_meter *m, char *why, size_t whylen,
     DSMR_PROBE_READ();
     /* All frames completed by this chunk share its arrival time: the
      * moment their last byte was read. */
-    if (pace(m, m->cfg.source.line_auto
-                    ? line_bytes(m, m->read_buf, (size_t)n, cdtime())
-                    : (m->cfg.decrypt ? smarty_bytes : handle_bytes)(
-                          m, m->read_buf, (size_t)n, cdtime())) < 0)
+    if (pace(m, feed(m, m->read_buf, (size_t)n, cdtime())) < 0)
       return 0;
   }
   pthread_mutex_lock(&m->lock);
@@ -488,7 +304,7 @@ static void *reader_main(void *arg) {
     int rc, good;
 
     if (m->cfg.source.line_auto)
-      line_to_config(m);
+      dsmr_meter_line_to_config(m);
     rc = dsmr_source_open(&m->source, m->wake[0], OPEN_TIMEOUT_MS, err,
                           sizeof(err));
     if (rc == -2)
@@ -549,8 +365,8 @@ static void *reader_main(void *arg) {
     dsmr_framer_reset(&m->framer);
     if (m->cfg.source.line_auto) {
       /* from the setting that worked last (if any) */
-      dsmr_line_probe_restart(&m->line, mono_ms());
-      line_reset_framers(m);
+      dsmr_line_probe_restart(&m->line, dsmr_meter_mono_ms());
+      dsmr_meter_line_reset(m);
     }
     if (m->cfg.decrypt)
       dsmr_smarty_reset(&m->smarty); /* keeps the last frame counter */
@@ -590,29 +406,6 @@ struct dsmr_meter *dsmr_meter_new(const struct dsmr_meter_config *cfg) {
   return m;
 }
 
-/* Called from collectd's init callback (via dsmr_meter_start), after every
- * config callback: see dsmr_smarty_init on libgcrypt's initialisation. The
- * keys go into libgcrypt's handle; our copies are wiped. */
-static int smarty_start(struct dsmr_meter *m) {
-  char err[256];
-  size_t cap = DSMR_SMARTY_BUF_SIZE(m->cfg.max_telegram);
-  int rc = -1;
-
-  m->smarty_buf = malloc(cap);
-  if (!m->smarty_buf)
-    snprintf(err, sizeof(err), "out of memory");
-  else
-    rc = dsmr_smarty_init(&m->smarty, m->cfg.decryption_key,
-                          m->cfg.auth_key_set ? m->cfg.auth_key : NULL,
-                          m->smarty_buf, cap, err, sizeof(err));
-  explicit_bzero(m->cfg.decryption_key, sizeof(m->cfg.decryption_key));
-  explicit_bzero(m->cfg.auth_key, sizeof(m->cfg.auth_key));
-  if (rc != 0)
-    ERROR("dsmr plugin: meter \"%s\": cannot set up Smarty decryption: %s",
-          m->cfg.name, err);
-  return rc;
-}
-
 int dsmr_meter_start(struct dsmr_meter *m) {
   char tname[16];
   int rc;
@@ -634,16 +427,9 @@ int dsmr_meter_start(struct dsmr_meter *m) {
     fcntl(m->wake[i], F_SETFL, O_NONBLOCK);
   }
   dsmr_framer_init(&m->framer, m->frame_buf, m->cfg.max_telegram);
-  if (m->cfg.source.line_auto) {
-    m->line_buf = malloc(m->cfg.max_telegram);
-    if (!m->line_buf) {
-      ERROR("dsmr plugin: meter \"%s\": out of memory", m->cfg.name);
-      return -1;
-    }
-    dsmr_framer_init(&m->line_framer, m->line_buf, m->cfg.max_telegram);
-    dsmr_line_probe_init(&m->line, mono_ms());
-  }
-  if (m->cfg.decrypt && smarty_start(m) != 0)
+  if (m->cfg.source.line_auto && dsmr_meter_line_start(m) != 0)
+    return -1;
+  if (m->cfg.decrypt && dsmr_meter_smarty_start(m) != 0)
     return -1;
   pthread_mutex_lock(&m->lock);
   m->started = cdtime();
