@@ -6,12 +6,17 @@ name to resolve (the asynchronous resolver path), a missing device and a
 refused connection (backoff), bad telegrams (CRC errors, a cut one,
 noise, one larger than MaxTelegramSize, malformed lines, an implausible
 register), events (text message, power failure, silence and back, a
-replaced meter), and a SIGTERM.
+replaced meter), a Luxembourg Smarty meter (AES-128-GCM through
+libgcrypt: good frames bare and in HDLC, a wrong tag, replayed frame
+counters, a frame cut by a reconnect), a Baudrate "auto" meter fed 7E1
+bytes (detected, then stored), and a SIGTERM.
 
 Passes when memcheck finds zero errors and no definite leak, nothing that
 dsmr.so allocated is left at exit at all (not even reachable), and only the
-suppressions of valgrind.supp (collectd's rrdtool dependencies, explained
-there) were used. The values stored are checked too: slow is no excuse."""
+suppressions of valgrind.supp (collectd's rrdtool dependencies, glibc's
+getaddrinfo_a, libgcrypt's one-time initialisation; explained there) were
+used, libgcrypt's hiding exactly the bytes of its initialisation. The
+values stored are checked too: slow is no excuse."""
 import os
 import re
 import shutil
@@ -30,11 +35,24 @@ if os.environ.get("DSMR_TEST_PRELOAD"):
     tap.skip_all("a sanitizer runtime is preloaded (DSMR_TEST_PRELOAD): "
                  "valgrind and ASan do not mix")
 
+sys.path.insert(0, os.path.join(d.SRCDIR, "tools"))
+from dsmrsim.aesgcm import hdlc_wrap, smarty_frame  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SUPP = os.path.join(HERE, "valgrind.supp")
 KNOWN_SUPPRESSIONS = {"pixman-constructor-implementation-table",
                       "glibc-dlopen-map-object-deps",
-                      "glibc-getaddrinfo_a-pool-freeres"}
+                      "glibc-getaddrinfo_a-pool-freeres",
+                      "libgcrypt-mpi-constants"}
+# What libgcrypt-mpi-constants may hide, all of it (valgrind.supp): six
+# 24-byte MPI headers and their six 8-byte limbs. libgcrypt is unloaded
+# with dsmr.so: the headers are definitely lost (a record of 144 direct +
+# 48 indirect bytes) and the limbs indirectly lost (48 bytes, counted a
+# second time), 240 bytes in 12 blocks as valgrind adds them up; were
+# libgcrypt still mapped at exit, 192 bytes in 12 still reachable blocks.
+# Any other allocation the suppression happened to match (a cipher handle
+# we failed to close, say) changes the figure and fails the test.
+LIBGCRYPT_ONCE = ("240 bytes in 12 blocks", "192 bytes in 12 blocks")
 tmp = d.tmpdir("valgrind")
 vglog = os.path.join(tmp, "valgrind.log")
 os.environ["DSMR_TEST_WRAPPER"] = " ".join([
@@ -49,18 +67,29 @@ SLOW = 30  # seconds: everything takes ~20x longer under memcheck
 pty = d.PtyMeter(os.path.join(tmp, "pty"))
 net = d.TcpMeter()
 named = d.TcpMeter()
+lux = d.TcpMeter()
+auto = d.PtyMeter(os.path.join(tmp, "auto"))
+KEY = "2B7E151628AED2A6ABF7158809CF4F3C"
+AUTH = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
 cd = d.Collectd([
     d.meter_block("pty", device=pty.path, MaxTelegramSize=2048),
     d.meter_block("net", host="127.0.0.1", port=net.port, SilenceTimeout=3),
     d.meter_block("named", host="localhost", port=named.port),
     d.meter_block("missing", device=os.path.join(tmp, "nothing")),
     d.meter_block("refused", host="127.0.0.1", port=d.free_port()),
+    d.meter_block("lux", host="127.0.0.1", port=lux.port, DecryptionKey=KEY,
+                  AuthenticationKey=AUTH, SilenceTimeout=300),
+    d.meter_block("auto", device=auto.path, Baudrate="auto",
+                  SilenceTimeout=300),
 ], tag="valgrind").start()
 
 tap.ok(cd.wait_log(r'meter "pty": connected', timeout=SLOW),
        "pty meter connected (under valgrind)")
-tap.ok(net.wait_client(SLOW) and named.wait_client(SLOW),
+tap.ok(net.wait_client(SLOW) and named.wait_client(SLOW) and
+       lux.wait_client(SLOW),
        "TCP meters connected (one through name resolution)")
+tap.ok(cd.wait_log(r'meter "auto": connected', timeout=SLOW),
+       'Baudrate "auto" pty meter connected')
 tap.ok(cd.wait_log(r'meter "missing": cannot open', timeout=SLOW),
        "missing device: backing off")
 tap.ok(cd.wait_log(r'meter "refused": cannot open tcp', timeout=SLOW),
@@ -110,9 +139,85 @@ pty.write(replaced)
 tap.ok(cd.wait_log(r"replaced meter was detected", timeout=SLOW),
        "pty: a replaced meter")
 
+
+# Luxembourg Smarty: frames sealed here, so that each case is exact.
+TITLE = b"SAG\x00\x00\x01\x02\x03"
+
+
+def seal(fc, wh, auth=AUTH):
+    tg = d.telegram(["1-3:0.2.8(42)",
+                     "1-0:1.8.0(%06d.%03d*kWh)" % divmod(wh, 1000)],
+                    header="Lux5\\253694471_M")
+    return smarty_frame(bytes.fromhex(KEY), TITLE, fc, tg, "82",
+                        bytes.fromhex(auth))
+
+
+def last(meter, ident, want, timeout=SLOW):
+    """Wait until the newest csv row of a health value equals want."""
+    deadline = time.monotonic() + timeout
+    rows = []
+    while time.monotonic() < deadline:
+        rows = cd.csv_rows(meter, ident)
+        if rows and rows[-1][1] == want:
+            return want
+        time.sleep(0.2)
+    return rows[-1][1] if rows else None
+
+
+lux_want = []
+
+
+def lux_good(frame, wh, what):
+    lux.send(frame)
+    lux_want.append(float(wh))
+    rows = cd.wait_csv("lux", "dsmr_energy-import", len(lux_want),
+                       timeout=SLOW)
+    tap.is_([v for _, v in rows], lux_want, "lux: %s: decrypted and stored"
+            % what)
+
+
+lux_good(seal(10, 100001), 100001, "a bare frame")
+lux_good(hdlc_wrap(seal(11, 100002), 24), 100002, "a frame in segmented HDLC")
+wrong_tag = bytearray(seal(12, 100090))
+wrong_tag[-1] ^= 0x01
+lux.send(bytes(wrong_tag))
+tap.is_(last("lux", "dsmr_telegrams-decrypt_error", 1), 1,
+        "lux: a frame with a wrong GCM tag: decrypt_error 1")
+lux.send(hdlc_wrap(seal(11, 100002), 24))   # the very same bytes again
+tap.is_(last("lux", "dsmr_telegrams-replayed", 1), 1,
+        "lux: a replayed frame counter: replayed 1")
+lux_good(seal(12, 100003), 100003, "the next good frame")
+
+
+# Baudrate "auto": bytes of a 7E1 line as an 8N1 UART delivers them (even
+# parity in bit 7, as in test_autobaud.py).
+def parity_7e1(data):
+    out = bytearray()
+    for b in data:
+        b &= 0x7F
+        out.append(b | 0x80 if bin(b).count("1") & 1 else b)
+    return bytes(out)
+
+
+auto_tg = [d.telegram(lines(5.001)), d.telegram(lines(5.002))]
+tap.ok(any(b & 0x80 for b in parity_7e1(auto_tg[0])),
+       "auto: the 7E1 bytes do have bit 7 set")
+auto.write(parity_7e1(auto_tg[0]))
+det = cd.wait_log(r'meter "auto": line detected: (.*)', timeout=SLOW)
+tap.ok(det and det[0].group(1).startswith("115200 7E1"),
+       'auto: "line detected: 115200 7E1"', det and det[0].group(0))
+time.sleep(0.5)
+auto.write(parity_7e1(auto_tg[1]))
+got_auto = [v for _, v in cd.wait_csv("auto", "dsmr_energy-import_t1", 2,
+                                      timeout=SLOW)]
+tap.is_(got_auto, [5001.0, 5002.0], "auto: both telegrams stored exactly")
+
 # Losses and recoveries.
 pty.close()
 net.drop_clients()
+lux.send(seal(13, 100091)[:40])   # cut short by the loss
+time.sleep(0.3)
+lux.drop_clients()
 tap.ok(cd.wait_log(r'meter "pty": lost device', timeout=SLOW), "pty lost")
 tap.ok(cd.wait_log(r'meter "net": lost tcp', timeout=SLOW), "net lost")
 tap.ok(cd.wait_log(r'plugin_instance = net.*no valid telegram',
@@ -121,6 +226,8 @@ pty.open()
 tap.ok(cd.wait_log(r'meter "pty": connection to device .* restored',
                    timeout=SLOW), "pty: back")
 tap.ok(net.wait_client(SLOW), "net: back")
+tap.ok(cd.wait_log(r'meter "lux": lost tcp', timeout=SLOW) and
+       lux.wait_client(SLOW), "lux: lost and back")
 time.sleep(0.5)
 pty.write(d.telegram(lines(0.002, "240615121500S", 0.6,
                            eq="4530303433303037313331363236373939")))
@@ -134,6 +241,14 @@ got_net = [v for _, v in cd.wait_csv("net", "dsmr_energy-import_t1", 2,
 tap.is_(got_pty, [1001.0, 1002.0, 1.0, 2.0],
         "pty: exactly the good telegrams stored")
 tap.is_(got_net, [2001.0, 2002.0], "net: both telegrams stored")
+time.sleep(0.5)
+lux.send(seal(12, 100092))        # a replay across the reconnect
+lux_good(seal(14, 100004), 100004, "after the reconnect, the next frame")
+tap.is_(last("lux", "dsmr_telegrams-replayed", 2), 2,
+        "lux: the replay across the reconnect refused too: replayed 2")
+tap.is_(last("lux", "dsmr_telegrams-ok", 4), 4, "lux: dsmr_telegrams-ok 4")
+tap.is_(last("lux", "dsmr_telegrams-decrypt_error", 1), 1,
+        "lux: still one decrypt_error")
 # A report of the read callback from after the last telegrams.
 cd.wait_report("pty", time.time(), timeout=SLOW)
 counts = {k: (cd.csv_rows("pty", "dsmr_telegrams-" + k) or [(0, None)])[-1][1]
@@ -167,10 +282,11 @@ tap.ok(m is None or m.group(1) == "0", "memcheck: no definite leak",
 # allocation stack passes through our plugin, except collectd's own
 # bookkeeping of our registration (cf_register_complex called from our
 # module_register: collectd never frees its list of config callbacks).
-OURS = re.compile(r"\((?:dsmr_plugin|plugin_config|meter_reader|"
-                  r"meter_dispatch|source|source_serial|source_tcp|framer|"
-                  r"parser|number|obis|mapper|timestamp|crc16)\.c:\d+\)|"
-                  r"dsmr\.so")
+# Our files: every C file of src/ (dsmr-cat's is not in dsmr.so, but no
+# harm), so that a new one is covered without being listed here.
+SRC = sorted(f[:-2] for f in os.listdir(os.path.join(d.SRCDIR, "src"))
+             if f.endswith(".c"))
+OURS = re.compile(r"\((?:%s)\.c:\d+\)|dsmr\.so" % "|".join(SRC))
 ALLOCATOR = re.compile(r"vgpreload_|/libc\.so|\((?:strdup|malloc|calloc|"
                        r"realloc)\.c:")
 records = re.split(r"\n==\d+== \n", vg)
@@ -190,6 +306,14 @@ tap.ok(not ours, "nothing allocated by dsmr.so is left at exit (%d loss "
 used = set(re.findall(r"used_suppression:\s+\d+\s+(\S+)", vg))
 tap.ok(used <= KNOWN_SUPPRESSIONS, "only the explained suppressions were "
        "used: %s" % (", ".join(sorted(used)) or "none"))
+gcry = re.findall(r"used_suppression:\s+\d+\s+libgcrypt-mpi-constants\s.*"
+                  r"suppressed: ([\d,]+ bytes in [\d,]+ blocks)", vg)
+# Not used at all is fine too (a libgcrypt that makes them static).
+tap.ok(("libgcrypt-mpi-constants" not in used and not gcry) or
+       (len(gcry) == 1 and gcry[0] in LIBGCRYPT_ONCE),
+       "the libgcrypt suppression hid its six MPI constants and nothing "
+       "else: %s" % (", ".join(gcry) or "not used"),
+       "want one of: %s" % " or ".join(LIBGCRYPT_ONCE))
 errors = [r for r in records if re.search(r"Invalid|uninitialised|"
                                           r"Mismatched|overlap", r)]
 tap.ok(not errors, "no invalid access, no use of uninitialised memory",
