@@ -543,8 +543,12 @@ PluginDir "{stock}"
                     t_gone = time.monotonic()
             finally:
                 os.close(pidfd)
+        if pidfd is None:
+            wait = timeout
+        else:  # gone (reaped at once), or the timeout is over already
+            wait = 10.0 if t_gone is not None else 0.01
         try:
-            rc = self.proc.wait(timeout if t_gone is None else 10.0)
+            rc = self.proc.wait(wait)
         except subprocess.TimeoutExpired:
             self.kill()
             rc = None

@@ -131,8 +131,10 @@ else:
            "group, what to do)", *[l for l in cd_perm.log().splitlines()
                                    if "perm" in l][:5])
     os.chmod(perm_dev, 0o666)  # the admin fixes it (udev rule, group...)
+    # Its retries come after 1, 2, 4, 8, 16 s (then every 30 s): the
+    # deadline covers a retry that began its long wait just before the fix.
     tap.ok(cd_perm.wait_log(r'meter "perm": connection to device .* restored|'
-                            r'meter "perm": connected', timeout=10),
+                            r'meter "perm": connected', timeout=35),
            "after the fix the meter connects, without a restart")
     perm.write(tel(1.5))
     got = cd_perm.wait_csv("perm", "dsmr_energy-import_t1", 1)

@@ -850,7 +850,9 @@ def csv_rows(datadir, host, meter, ident):
     for path in sorted(glob.glob(pat)):
         with open(path) as f:
             for line in f:
-                if line.startswith("epoch") or not line.strip():
+                # A line without its newline is being written now.
+                if (line.startswith("epoch") or not line.strip() or
+                        not line.endswith("\n")):
                     continue
                 t, v = line.strip().split(",")[:2]
                 rows.append((float(t), float(v)))

@@ -63,7 +63,20 @@ while time.monotonic() < deadline and sim.proc.poll() is None:
     time.sleep(0.25)
 rc = sim.wait(5)
 tap.ok(rc == 0, "simulator sent its telegrams")
-time.sleep(1.5)
+
+
+def counted_all():
+    """The read callback's report that counts every telegram ok has reached
+    write_prometheus: the values of every telegram were dispatched before
+    that report, and collectd's write queue keeps their order."""
+    status, body = st.http_get(URL, 2)
+    ok = st.parse_metrics(body).get(
+        key("collectd_dsmr_dsmr_telegrams_total", type="ok")) \
+        if status == 200 else None
+    return ok is not None and ok[0] >= COUNT
+
+
+st.wait_until(counted_all, timeout=20, step=0.25)
 status, body = st.http_get(URL)
 tap.is_(status, 200, "write_prometheus answers on 127.0.0.1:%d/metrics" % port)
 final = st.parse_metrics(body)
