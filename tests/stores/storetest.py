@@ -867,16 +867,23 @@ def set_hostname(cd, host):
         f.write(text.replace('Hostname "%s"' % HOST, 'Hostname "%s"' % host, 1))
 
 
-def near_midnight_zone(t):
-    """A POSIX TZ in which local midnight was 5..6 minutes before t (on a
-    whole minute), and that midnight. rrdtool reads the finest archive that
-    reaches back to a graph's start; collectd's finest one (10 s rows) spans
-    3.3 hours: a "today" that began shortly before the data shows them to
-    the last row, whatever the time of day the tests run. The same few
-    minutes every time, so that graphs of "today" draw the data at the same
-    width at any hour (whole-hour zones moved midnight 5..65 minutes back,
-    and a 25 s run then filled 1/12 or 1/156 of the graph)."""
-    midnight = int(t) - 300 - int(t) % 60
+def period_too_young(since, span=1800):
+    """Why a "today" / "this month" check of Europe/Amsterdam cannot be made
+    now, or None. Sim(fast_clock) readings reach 20-odd minutes back (gas
+    carries the meter's capture times): in the first half hour of a day
+    the period holds only part of them, maybe no two gas readings, and
+    "how much since midnight" has no answer to check against."""
+    age = time.time() - since
+    if age < span:
+        return ("the day began %d s ago in Europe/Amsterdam: less than the "
+                "%d s the readings span" % (age, span))
+    return None
+
+
+def zone_with_midnight(t):
+    """A POSIX TZ in which local midnight is t (floored to a whole minute),
+    and that midnight: "today" then starts where a test needs it."""
+    midnight = int(t) - int(t) % 60
     east = -midnight % 86400  # local = UTC + east makes midnight 00:00
     if east > 43200:
         east -= 86400
@@ -884,3 +891,15 @@ def near_midnight_zone(t):
     tz = "DSMR%s%d:%02d" % ("-" if west < 0 else "+", abs(west) // 3600,
                             abs(west) % 3600 // 60)
     return tz, midnight
+
+
+def near_midnight_zone(t):
+    """A zone in which local midnight was 5..6 minutes before t. rrdtool
+    reads the finest archive that reaches back to a graph's start;
+    collectd's finest one (10 s rows) spans 3.3 hours: a "today" that began
+    shortly before the data shows them to the last row, whatever the time
+    of day the tests run. The same few minutes every time, so that graphs
+    of "today" draw the data at the same width at any hour. (Gas values
+    carry the meter's capture times, which fast_clock puts 20-odd minutes
+    back: "gas today" wants zone_with_midnight at one of them.)"""
+    return zone_with_midnight(int(t) - 300)
