@@ -16,7 +16,9 @@ For checking the plugin itself under tools (only collectd gets them):
                      "valgrind --error-exitcode=99 --log-file=/tmp/vg.%p"
 """
 import atexit
+import calendar
 import glob
+import json
 import os
 import re
 import shlex
@@ -261,10 +263,85 @@ def dsmr5_lines(import_t1=1234.567, power_w=1234, voltage=230.1,
 
 def p1_time_to_utc(ts):
     """'YYMMDDhhmmssX' (X = W: UTC+1, S: UTC+2) -> UTC seconds."""
-    import calendar
     y, mo, d, h, mi, s = (int(ts[i:i + 2]) for i in range(0, 12, 2))
     off = 3600 if ts[12] == "W" else 7200
     return calendar.timegm((2000 + y, mo, d, h, mi, s, 0, 0, 0)) - off
+
+
+def parity_7e1(data):
+    """data as an 8N1 UART reads a 7E1 line: 7 data bits, even parity in
+    bit 7."""
+    out = bytearray()
+    for b in data:
+        b &= 0x7F
+        out.append(b | 0x80 if bin(b).count("1") & 1 else b)
+    return bytes(out)
+
+
+def wh(text):
+    """A register's exact decimal text -> an int in thousandths, without
+    rounding: '003238.408' kWh -> 3238408 Wh, '0001.23' kW -> 1230 W. A
+    text that is not digits, a point and 1 to 3 decimals (a sign, a space,
+    a fourth decimal that would be cut off) raises ValueError."""
+    m = re.fullmatch(r"([0-9]+)\.([0-9]{1,3})", text)
+    if not m:
+        raise ValueError("not a register with 1 to 3 decimals: %r" % (text,))
+    return int(m.group(1)) * 1000 + int(m.group(2).ljust(3, "0"))
+
+
+def utc(iso):
+    """'2024-03-31T00:00:00Z' (the simulator's times) -> UTC seconds."""
+    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+# --------------------------------------------------------------- simulator
+SIM = os.path.join(SRCDIR, "tools", "dsmr-sim")
+PY = os.environ.get("PYTHON3") or sys.executable
+
+
+def need_sim(tap):
+    """Skip the whole test (TAP skip_all) when tools/dsmr-sim is not there."""
+    if not os.path.isfile(SIM):
+        tap.skip_all("tools/dsmr-sim not there")
+
+
+def start_sim(args, manifest=None, ready_lines=1, quiet=True,
+              stderr=subprocess.STDOUT):
+    """Run the simulator with args (then --manifest FILE unless None, and
+    --quiet unless quiet is False), killed at cleanup. Returns (process,
+    the first ready_lines lines it printed, stripped); a line it never
+    printed (it ended first) is "", so that the test's check of it fails
+    rather than the test. stderr=subprocess.PIPE keeps its messages apart
+    for the test to read."""
+    argv = [PY, SIM] + list(args)
+    if manifest is not None:
+        argv += ["--manifest", manifest]
+    if quiet:
+        argv.append("--quiet")
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr,
+                         text=True)
+
+    def kill():
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    on_cleanup(kill)
+    lines = []
+    deadline = time.monotonic() + 10
+    while len(lines) < ready_lines and time.monotonic() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            break
+        lines.append(line.strip())
+    return p, lines + [""] * (ready_lines - len(lines))
+
+
+def read_manifest(path):
+    """The simulator's manifest (--manifest): one dict a telegram sent. A
+    last line without its newline is a record being written now (the
+    simulator still runs): it is left out, not read half."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(l) for l in f if l.endswith("\n") and l.strip()]
 
 
 # ------------------------------------------------------------------ meters
@@ -614,6 +691,19 @@ PluginDir "{stock}"
             if len(rows) >= count or time.monotonic() > deadline:
                 return rows
             time.sleep(0.05)
+
+    def wait_last(self, meter, ident, want, timeout=8.0):
+        """Wait until the newest csv row of dsmr-<meter>/<ident> (a health
+        counter, say) equals want; returns want, or else the newest value
+        when the time is over (None without any row)."""
+        deadline = time.monotonic() + timeout
+        rows = []
+        while time.monotonic() < deadline:
+            rows = self.csv_rows(meter, ident)
+            if rows and rows[-1][1] == want:
+                return want
+            time.sleep(0.1)
+        return rows[-1][1] if rows else None
 
     def wait_report(self, meter, after, timeout=10.0):
         """Wait until the read callback reported meter's health values at a

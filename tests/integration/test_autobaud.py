@@ -28,7 +28,6 @@ pty delivers). What it does prove, with real bytes:
 The probing order, windows and their timing are unit-tested
 (tests/test_line_probe.c); that the port really changes speed needs a real
 adapter (README: "Line settings")."""
-import json
 import os
 import re
 import subprocess
@@ -43,8 +42,7 @@ import dsmrtest as d  # noqa: E402
 tap = d.Tap()
 if d.plugin_dir() is None:
     tap.skip_all("dsmr.so not built")
-SIM = os.path.join(d.SRCDIR, "tools", "dsmr-sim")
-PY = os.environ.get("PYTHON3") or sys.executable
+d.need_sim(tap)
 tmp = d.tmpdir("autobaud")
 MISSING = "/dev/dsmr-test-no-such-device"
 
@@ -86,39 +84,14 @@ tap.is_(rc, 0, 'Baudrate "AUTO" (any case) with DataRequest: collectd -T '
 
 
 # --- simulator: a 7E1 DSMR 2.2 meter and an 8N1 DSMR 5 meter -------------
-def start_sim(args, manifest):
-    p = subprocess.Popen([PY, SIM] + args + ["--manifest", manifest,
-                                             "--quiet"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True)
-
-    def kill():
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    d.on_cleanup(kill)
-    return p, p.stdout.readline().strip()
-
-
-def manifest(path):
-    with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
-
-
-def wh(text):
-    """'003238.408' kWh -> 3238408 Wh, exactly."""
-    whole, frac = text.split(".")
-    return int(whole) * 1000 + int(frac.ljust(3, "0")[:3])
-
-
 COUNT = 8
 old_pty, new_pty = os.path.join(tmp, "old"), os.path.join(tmp, "new")
 man_old, man_new = os.path.join(tmp, "old.jsonl"), os.path.join(tmp, "new.jsonl")
-sim_old, ready_old = start_sim(
+sim_old, [ready_old] = d.start_sim(
     ["--pty", old_pty, "--generate", "dsmr22", "--baud-bits", "7e1",
      "--interval", "600", "--rate", "2", "--count", str(COUNT), "--unique",
      "--seed", "21", "--wait", "--start", "2024-01-10T08:00:00Z"], man_old)
-sim_new, ready_new = start_sim(
+sim_new, [ready_new] = d.start_sim(
     ["--pty", new_pty, "--generate", "dsmr5", "--interval", "60",
      "--rate", "2", "--count", str(COUNT), "--unique", "--seed", "22",
      "--wait", "--start", "2024-01-10T08:00:00Z"], man_new)
@@ -153,15 +126,15 @@ tap.ok(sim_old.returncode == 0 and sim_new.returncode == 0,
        "both simulators ran to the end")
 
 for name, man in (("old", man_old), ("new", man_new)):
-    sent = [e for e in manifest(man) if e["delivered"] and e["clean"]]
+    sent = [e for e in d.read_manifest(man) if e["delivered"] and e["clean"]]
     rows = cd.wait_csv(name, "dsmr_energy-import_t1", len(sent), timeout=10)
-    want = [float(wh(e["registers"]["1-0:1.8.1"])) for e in sent]
+    want = [float(d.wh(e["registers"]["1-0:1.8.1"])) for e in sent]
     got = [v for _, v in rows]
     tap.is_(len(sent), COUNT, "%s: all %d telegrams delivered" % (name, COUNT))
     tap.is_(got, want, "%s: every telegram stored once, with the exact "
             "register the simulator sent (the first included)" % name)
     power = [v for _, v in cd.csv_rows(name, "power-import")]
-    want_p = [float(wh(e["registers"]["1-0:1.7.0"])) for e in sent]
+    want_p = [float(d.wh(e["registers"]["1-0:1.7.0"])) for e in sent]
     tap.is_(power, want_p, "%s: power stored exactly" % name)
 log = cd.log()
 tap.ok(not re.search(r'meter "(old|new)": .*(CRC|malformed)', log),
@@ -173,14 +146,6 @@ cd.stop()
 
 
 # --- a line that changes under a settled meter ----------------------------
-def parity_7e1(data):
-    out = bytearray()
-    for b in data:
-        b &= 0x7F
-        out.append(b | 0x80 if bin(b).count("1") & 1 else b)
-    return bytes(out)
-
-
 meter = d.PtyMeter(os.path.join(tmp, "change"))
 # "sw" stays silent while "ch" is tested: its probe goes through every
 # setting. The pty's termios (shared by every opener, the test holds the
@@ -258,7 +223,7 @@ def send(kind, n, pause=1.0):
         kwh = 1000.0 + seq[0] * 0.011
         tg = d.telegram(d.dsmr5_lines(import_t1=kwh, power_w=500),
                         bad_crc=(kind == "badcrc"))
-        meter.write(parity_7e1(tg) if kind == "7e1" else tg)
+        meter.write(d.parity_7e1(tg) if kind == "7e1" else tg)
         sent.append(round(kwh * 1000))
         time.sleep(pause)
     return sent

@@ -29,10 +29,7 @@ import dsmrtest as d  # noqa: E402
 tap = d.Tap()
 if d.plugin_dir() is None:
     tap.skip_all("dsmr.so not built")
-SIM = os.path.join(d.SRCDIR, "tools", "dsmr-sim")
-if not os.path.isfile(SIM):
-    tap.skip_all("tools/dsmr-sim not there")
-PY = os.environ.get("PYTHON3") or sys.executable
+d.need_sim(tap)
 CORPUS = os.path.join(d.SRCDIR, "tests", "corpus", "telegrams")
 
 tmp = d.tmpdir("countries")
@@ -220,29 +217,15 @@ lu_path = write("lu.p1", d.telegram(lu_lines, header="Lux5\\253694471_M"))
 hu_path = os.path.join(CORPUS, "ndokter_eon_hungary.p1")
 
 
-def start_sim(pty, files):
-    """The simulator playing `files` once each, in order, on pty; one a
-    second, a DSMR 5 meter's pace (rrdtool takes one update a second)."""
-    p = subprocess.Popen([PY, SIM, "--pty", pty, "--play"] + files +
-                         ["--count", str(len(files)), "--rate", "1",
-                          "--wait", "--quiet"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True)
-
-    def kill():
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    d.on_cleanup(kill)
-    line = p.stdout.readline().strip()
-    return p, line
-
-
 meters = {"be": be_paths, "se": [se_path], "lu": [lu_path], "hu": [hu_path]}
 sims = {}
 for name, files in meters.items():
     path = os.path.join(tmp, name)
-    sims[name], ready = start_sim(path, files)
+    # The simulator playing `files` once each, in order, on a pty; one a
+    # second, a DSMR 5 meter's pace (rrdtool takes one update a second).
+    sims[name], [ready] = d.start_sim(
+        ["--pty", path, "--play"] + files +
+        ["--count", str(len(files)), "--rate", "1", "--wait"])
     tap.ok(ready.startswith("pty " + path), "simulator %s ready" % name, ready)
 
 cd = d.Collectd([d.meter_block(n, device=os.path.join(tmp, n),
@@ -255,20 +238,8 @@ for name, p in sims.items():
         pass
     tap.is_(p.returncode, 0, "simulator %s played its telegrams" % name)
 
-
-def last(meter, ident, want, timeout=8.0):
-    deadline = time.monotonic() + timeout
-    rows = []
-    while time.monotonic() < deadline:
-        rows = cd.csv_rows(meter, ident)
-        if rows and rows[-1][1] == want:
-            return want
-        time.sleep(0.1)
-    return rows[-1][1] if rows else None
-
-
 for name, files in meters.items():
-    tap.is_(last(name, "dsmr_telegrams-ok", len(files)), len(files),
+    tap.is_(cd.wait_last(name, "dsmr_telegrams-ok", len(files)), len(files),
             "%s: %d telegram(s) ok" % (name, len(files)))
 time.sleep(1.2)  # one more write: everything the telegrams carried is out
 

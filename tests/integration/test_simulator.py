@@ -5,8 +5,6 @@ a DSMR 4 meter on a pseudo-terminal, read by one collectd. The simulator's
 manifest is the ground truth: every clean telegram that reached the plugin
 is stored exactly once with its exact registers, nothing of a damaged one
 is stored, and gas is stored once per capture time, at that time."""
-import calendar
-import json
 import os
 import subprocess
 import sys
@@ -18,36 +16,9 @@ import dsmrtest as d  # noqa: E402
 tap = d.Tap()
 if d.plugin_dir() is None:
     tap.skip_all("dsmr.so not built")
-SIM = os.path.join(d.SRCDIR, "tools", "dsmr-sim")
-if not os.path.isfile(SIM):
-    tap.skip_all("tools/dsmr-sim not there")
-PY = os.environ.get("PYTHON3") or sys.executable
+d.need_sim(tap)
 
 tmp = d.tmpdir("sim")
-
-
-def start_sim(args, manifest, ready_lines):
-    """Run the simulator; returns (process, the lines it printed when
-    ready)."""
-    p = subprocess.Popen([PY, SIM] + args + ["--manifest", manifest,
-                                             "--quiet"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True)
-
-    def kill():
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    d.on_cleanup(kill)
-    lines = []
-    deadline = time.monotonic() + 10
-    while len(lines) < ready_lines and time.monotonic() < deadline:
-        line = p.stdout.readline()
-        if not line:
-            break
-        lines.append(line.strip())
-    return p, lines
-
 
 # Faults: flipped bytes, wrong CRC lines, cut telegrams, noise in between.
 FAULTS = "flip=0.12,badcrc=0.1,cut=0.1,noise=0.2"
@@ -55,7 +26,7 @@ man_tcp = os.path.join(tmp, "tcp.jsonl")
 man_pty = os.path.join(tmp, "pty.jsonl")
 # DSMR 5: meter clock 60 s per telegram, so the 5-minute gas capture moves
 # every 5 telegrams; DSMR 4: 10 minutes per telegram, hourly gas.
-sim_tcp, ready = start_sim(
+sim_tcp, ready = d.start_sim(
     ["--tcp", "127.0.0.1:0", "--meters", "2", "--generate", "dsmr5",
      "--interval", "60", "--rate", "5", "--count", "30", "--unique",
      "--faults", FAULTS, "--seed", "11", "--wait",
@@ -63,7 +34,7 @@ sim_tcp, ready = start_sim(
 ports = [int(l.rsplit(":", 1)[1]) for l in ready if l.startswith("listening")]
 tap.is_(len(ports), 2, "simulator: 2 TCP meters listening")
 pty_path = os.path.join(tmp, "meter")
-sim_pty, ready = start_sim(
+sim_pty, ready = d.start_sim(
     ["--pty", pty_path, "--generate", "dsmr4", "--interval", "600",
      "--rate", "5", "--count", "20", "--unique", "--faults", FAULTS,
      "--seed", "12", "--wait", "--start", "2024-10-26T23:00:00Z"],
@@ -86,25 +57,10 @@ tap.ok(sim_tcp.returncode == 0 and sim_pty.returncode == 0,
        "tcp: %r, pty: %r" % (sim_tcp.returncode, sim_pty.returncode))
 
 
-def manifest(path):
-    with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
-
-
-def utc(iso):
-    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
-
-
-def wh(text):
-    """'003238.408' kWh -> 3238408 Wh, exactly."""
-    whole, frac = text.split(".")
-    return int(whole) * 1000 + int(frac.ljust(3, "0")[:3])
-
-
 sent = {"tcp0": [], "tcp1": [], "pty": []}
-for e in manifest(man_tcp):
+for e in d.read_manifest(man_tcp):
     sent["tcp%d" % e["meter"]].append(e)
-sent["pty"] = manifest(man_pty)
+sent["pty"] = d.read_manifest(man_pty)
 
 
 def expected(name):
@@ -139,8 +95,8 @@ for name in names:
     clean = expected(name)
     damaged = [e for e in delivered if not e["clean"]]
     got = [v for _, v in cd.csv_rows(name, "dsmr_energy-import_t1")]
-    want = [float(wh(e["registers"]["1-0:1.8.1"])) for e in clean]
-    bad = {float(wh(e["registers"]["1-0:1.8.1"])) for e in damaged}
+    want = [float(d.wh(e["registers"]["1-0:1.8.1"])) for e in clean]
+    bad = {float(d.wh(e["registers"]["1-0:1.8.1"])) for e in damaged}
     totals["sent"] += len(entries)
     totals["clean"] += len(clean)
     totals["damaged"] += len(damaged)
@@ -154,15 +110,15 @@ for name in names:
     tap.is_(sorted(bad & set(got)), [],
             "%s: nothing stored from a damaged telegram" % name)
     # T2 too: a second register, from the same telegrams.
-    want2 = [float(wh(e["registers"]["1-0:1.8.2"])) for e in clean]
+    want2 = [float(d.wh(e["registers"]["1-0:1.8.2"])) for e in clean]
     got2 = [v for _, v in cd.csv_rows(name, "dsmr_energy-import_t2")]
     tap.is_(got2, want2, "%s: the tariff 2 register too" % name)
 
     captures = []
     for e in clean:
         g = e.get("gas")
-        if g and (not captures or captures[-1][0] != utc(g["time"])):
-            captures.append((utc(g["time"]), float(wh(g["m3"]))))
+        if g and (not captures or captures[-1][0] != d.utc(g["time"])):
+            captures.append((d.utc(g["time"]), float(d.wh(g["m3"]))))
     gas = [(int(t), v) for t, v in cd.csv_rows(name, "dsmr_volume-gas")]
     tap.ok(len(captures) >= 2, "%s: the gas capture moved %d times"
            % (name, len(captures) - 1))

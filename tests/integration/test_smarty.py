@@ -14,7 +14,6 @@ general-glo-ciphering frames) read by the real collectd.
          authentication key refused
 and configuration errors for bad keys (collectd -T), which never show the
 key either."""
-import json
 import os
 import re
 import subprocess
@@ -27,10 +26,7 @@ import dsmrtest as d  # noqa: E402
 tap = d.Tap()
 if d.plugin_dir() is None:
     tap.skip_all("dsmr.so not built")
-SIM = os.path.join(d.SRCDIR, "tools", "dsmr-sim")
-if not os.path.isfile(SIM):
-    tap.skip_all("tools/dsmr-sim not there")
-PY = os.environ.get("PYTHON3") or sys.executable
+d.need_sim(tap)
 sys.path.insert(0, os.path.join(d.SRCDIR, "tools"))
 from dsmrsim.aesgcm import hdlc_wrap, smarty_frame  # noqa: E402
 
@@ -95,25 +91,6 @@ tap.ok(re.search(r"dsmr plugin: version .* reading 1 meter", out) and
 tmp = d.tmpdir("smarty")
 
 
-def start_sim(args, manifest):
-    p = subprocess.Popen([PY, SIM] + args + ["--manifest", manifest,
-                                             "--quiet"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True)
-
-    def kill():
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    d.on_cleanup(kill)
-    return p, p.stdout.readline().strip()
-
-
-def manifest(path):
-    with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
-
-
 def milli(text):
     """'008554.813' (kWh, kvarh, kW) -> 8554813 (Wh, varh, W), exactly."""
     whole, frac = text.split(".")
@@ -124,13 +101,13 @@ man_lux = os.path.join(tmp, "lux.jsonl")
 man_wrong = os.path.join(tmp, "wrong.jsonl")
 pty_path = os.path.join(tmp, "lux")
 N_LUX, N_WRONG = 8, 6
-sim_lux, ready = start_sim(
+sim_lux, [ready] = d.start_sim(
     ["--pty", pty_path, "--generate", "smarty", "--smarty-hdlc",
      "--interval", "10", "--rate", "4", "--count", str(N_LUX), "--unique",
      "--seed", "31", "--wait", "--smarty-counter", "1000"], man_lux)
 tap.ok(ready.startswith("pty " + pty_path), "simulator (HDLC) on a pty",
        ready)
-sim_wrong, ready = start_sim(
+sim_wrong, [ready] = d.start_sim(
     ["--tcp", "127.0.0.1:0", "--generate", "smarty", "--rate", "4",
      "--count", str(N_WRONG), "--seed", "32", "--wait"], man_wrong)
 port = ready.rsplit(":", 1)[-1]
@@ -147,18 +124,6 @@ cd = d.Collectd([
                   AuthenticationKey=AUTH2, SilenceTimeout=300),
 ], tag="smarty", writers=("csv",)).start()
 tap.ok(cd.wait_log(r'meter "raw": connected to device'), "raw: connected")
-
-
-def last(meter, ident, want, timeout=8.0):
-    """Wait until the newest csv row of a health value equals want."""
-    deadline = time.monotonic() + timeout
-    rows = []
-    while time.monotonic() < deadline:
-        rows = cd.csv_rows(meter, ident)
-        if rows and rows[-1][1] == want:
-            return want
-        time.sleep(0.1)
-    return rows[-1][1] if rows else None
 
 
 # --- raw: frames written byte for byte -------------------------------------
@@ -200,13 +165,13 @@ for what, frame in stream:
 
 raw.write(stream[2][1])                 # the very same frame again
 raw.write(seal(5, 100099))              # authentic, counter went backwards
-tap.is_(last("raw", "dsmr_telegrams-replayed", 2), 2,
+tap.is_(cd.wait_last("raw", "dsmr_telegrams-replayed", 2), 2,
         "raw: a repeated frame and a backwards frame counter: replayed 2")
 tap.ok(cd.wait_log(r'meter "raw": Smarty frame counter 12 is not above the '
                    r'last accepted 13: refused as a replay'),
        "raw: the replay is logged with both counters")
 raw.write(seal(14, 100098, auth=bytes.fromhex(LUX_AUTH)))
-tap.is_(last("raw", "dsmr_telegrams-decrypt_error", 1), 1,
+tap.is_(cd.wait_last("raw", "dsmr_telegrams-decrypt_error", 1), 1,
         "raw: a frame under another authentication key: decrypt_error 1")
 raw.write(seal(15, 100005))
 want.append(100005.0)
@@ -230,9 +195,9 @@ want.append(100007.0)
 rows = cd.wait_csv("raw", "dsmr_energy-import", len(want))
 tap.is_([v for _, v in rows], want, "raw: after the reconnect the next "
         "frame is stored, the replayed one is not")
-tap.is_(last("raw", "dsmr_telegrams-replayed", 3), 3,
+tap.is_(cd.wait_last("raw", "dsmr_telegrams-replayed", 3), 3,
         "raw: replayed 3 (a replay across the reconnect)")
-tap.is_(last("raw", "dsmr_telegrams-ok", len(want)), len(want),
+tap.is_(cd.wait_last("raw", "dsmr_telegrams-ok", len(want)), len(want),
         "raw: dsmr_telegrams-ok = %d" % len(want))
 
 # --- lux and wrong: the simulator ------------------------------------------
@@ -244,7 +209,7 @@ for p in (sim_lux, sim_wrong):
 tap.ok(sim_lux.returncode == 0 and sim_wrong.returncode == 0,
        "both simulators ran to the end",
        "lux %r, wrong %r" % (sim_lux.returncode, sim_wrong.returncode))
-sent = [e for e in manifest(man_lux) if e["delivered"]]
+sent = [e for e in d.read_manifest(man_lux) if e["delivered"]]
 tap.is_(len(sent), N_LUX, "lux: %d frames delivered" % N_LUX)
 tap.is_([e["frame_counter"] for e in sent], list(range(1000, 1000 + N_LUX)),
         "lux: with frame counters 1000 on")
@@ -260,23 +225,25 @@ for ident, obis, conv in CHECKS:
     got = [v for _, v in cd.wait_csv("lux", ident, len(sent))]
     tap.is_(got, [conv(e["registers"][obis]) for e in sent],
             "lux: %s = %s of every decrypted telegram" % (ident, obis))
-tap.is_(last("lux", "dsmr_telegrams-ok", len(sent)), len(sent),
+tap.is_(cd.wait_last("lux", "dsmr_telegrams-ok", len(sent)), len(sent),
         "lux: dsmr_telegrams-ok = %d" % len(sent))
-tap.is_(last("lux", "dsmr_telegrams-decrypt_error", 0), 0,
+tap.is_(cd.wait_last("lux", "dsmr_telegrams-decrypt_error", 0), 0,
         "lux: no decrypt errors")
 lux_bytes = sum(e["bytes"] for e in sent)
-tap.is_(last("lux", "total_bytes-received", lux_bytes), lux_bytes,
+tap.is_(cd.wait_last("lux", "total_bytes-received", lux_bytes), lux_bytes,
         "lux: total_bytes-received counts the encrypted bytes (%d)"
         % lux_bytes)
 
-wrong_sent = [e for e in manifest(man_wrong) if e["delivered"]]
+wrong_sent = [e for e in d.read_manifest(man_wrong) if e["delivered"]]
 tap.ok(len(wrong_sent) >= N_WRONG - 1, "wrong: %d frames delivered"
        % len(wrong_sent))
-tap.is_(last("wrong", "dsmr_telegrams-decrypt_error", len(wrong_sent)),
+tap.is_(cd.wait_last("wrong", "dsmr_telegrams-decrypt_error",
+                     len(wrong_sent)),
         len(wrong_sent), "wrong: every frame counted as decrypt_error")
 tap.is_(cd.csv_rows("wrong", "dsmr_energy-import"), [],
         "wrong: nothing stored")
-tap.is_(last("wrong", "dsmr_telegrams-ok", 0), 0, "wrong: no telegram ok")
+tap.is_(cd.wait_last("wrong", "dsmr_telegrams-ok", 0), 0,
+        "wrong: no telegram ok")
 
 elapsed, rc = cd.stop()
 tap.ok(rc == 0 and elapsed < 2.0, "collectd stops cleanly (%.2f s)" % elapsed)

@@ -18,8 +18,6 @@ lost. The figures go to TAP comments and to one summary line (for README).
 
 Duration: DSMR_SOAK_SECONDS (default 40 s of sending, about a minute in
 all); e.g. DSMR_SOAK_SECONDS=600 by hand for a long soak."""
-import calendar
-import json
 import os
 import re
 import subprocess
@@ -32,10 +30,7 @@ import dsmrtest as d  # noqa: E402
 tap = d.Tap()
 if d.plugin_dir() is None:
     tap.skip_all("dsmr.so not built")
-SIM = os.path.join(d.SRCDIR, "tools", "dsmr-sim")
-if not os.path.isfile(SIM):
-    tap.skip_all("tools/dsmr-sim not there")
-PY = os.environ.get("PYTHON3") or sys.executable
+d.need_sim(tap)
 
 SECONDS = float(os.environ.get("DSMR_SOAK_SECONDS") or 40)
 RATE = 50
@@ -48,38 +43,22 @@ REGISTERS = (("1-0:1.8.1", "import_t1"), ("1-0:1.8.2", "import_t2"),
 tmp = d.tmpdir("soak")
 
 
-def start_sim(args, manifest, ready_lines):
-    p = subprocess.Popen([PY, SIM] + args + ["--manifest", manifest],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-
-    def kill():
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    d.on_cleanup(kill)
-    lines = []
-    deadline = time.monotonic() + 10
-    while len(lines) < ready_lines and time.monotonic() < deadline:
-        line = p.stdout.readline()
-        if not line:
-            break
-        lines.append(line.strip())
-    return p, lines
-
-
 common = ["--generate", "dsmr5", "--rate", str(RATE), "--count", str(COUNT),
           "--unique", "--faults", FAULTS, "--wait",
           "--start", "2024-03-30T22:00:00Z"]
 man_tcp = os.path.join(tmp, "tcp.jsonl")
 man_pty = os.path.join(tmp, "pty.jsonl")
-sim_tcp, ready = start_sim(["--tcp", "127.0.0.1:0", "--meters", "2",
-                            "--seed", "2024"] + common, man_tcp, 2)
+# The simulators are not quiet: their messages (stderr, read at the end)
+# say what a reader did not take.
+sim_tcp, ready = d.start_sim(["--tcp", "127.0.0.1:0", "--meters", "2",
+                              "--seed", "2024"] + common, man_tcp, 2,
+                             quiet=False, stderr=subprocess.PIPE)
 ports = [int(l.rsplit(":", 1)[1]) for l in ready if l.startswith("listening")]
 tap.is_(len(ports), 2, "simulator: 2 TCP meters listening")
 pty_path = os.path.join(tmp, "meter")
-sim_pty, ready = start_sim(["--pty", pty_path, "--seed", "2025",
-                            "--disconnect-pause", "0.8"] + common, man_pty, 1)
+sim_pty, ready = d.start_sim(["--pty", pty_path, "--seed", "2025",
+                              "--disconnect-pause", "0.8"] + common, man_pty,
+                             1, quiet=False, stderr=subprocess.PIPE)
 tap.ok(ready and ready[0].startswith("pty " + pty_path),
        "simulator: pty ready", *ready)
 
@@ -112,25 +91,10 @@ for p, n in ((sim_tcp, "tcp"), (sim_pty, "pty")):
         tap.diag("%s simulator: %s" % (n, err.strip()))
 
 
-def manifest(path):
-    with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
-
-
-def wh(text):
-    """'003238.408' kWh -> 3238408 Wh, exactly."""
-    whole, frac = text.split(".")
-    return int(whole) * 1000 + int(frac.ljust(3, "0")[:3])
-
-
-def utc(iso):
-    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
-
-
 sent = {"tcp0": [], "tcp1": [], "pty": []}
-for e in manifest(man_tcp):
+for e in d.read_manifest(man_tcp):
     sent["tcp%d" % e["meter"]].append(e)
-sent["pty"] = manifest(man_pty)
+sent["pty"] = d.read_manifest(man_pty)
 
 
 def deliverable(name):
@@ -190,13 +154,13 @@ for name in names:
     }
     rows = cd.csv_rows(name, "dsmr_energy-import_t1")
     got = [int(v) for _, v in rows]
-    want = [wh(e["registers"]["1-0:1.8.1"]) for e in exp]
+    want = [d.wh(e["registers"]["1-0:1.8.1"]) for e in exp]
     want_set, got_set = set(want), set(got)
     f["stored"] = len(got)
     f["lost"] = len(want_set - got_set)
     f["duplicated"] = len(got) - len(got_set)
     f["wrong"] = len([v for v in got if v not in want_set])
-    from_damaged = got_set & {wh(e["registers"]["1-0:1.8.1"])
+    from_damaged = got_set & {d.wh(e["registers"]["1-0:1.8.1"])
                               for e in damaged}
     for k, v in f.items():
         F[k] += v
@@ -227,13 +191,13 @@ for name in names:
     tap.is_(got, want, "%s: exactly the clean telegrams, in order" % name)
     for obis, ti in REGISTERS[1:]:
         tap.is_([int(v) for _, v in cd.csv_rows(name, "dsmr_energy-" + ti)],
-                [wh(e["registers"][obis]) for e in exp],
+                [d.wh(e["registers"][obis]) for e in exp],
                 "%s: %s too" % (name, ti))
     captures = []
     for e in exp:
         g = e.get("gas")
-        if g and (not captures or captures[-1][0] != utc(g["time"])):
-            captures.append((utc(g["time"]), wh(g["m3"])))
+        if g and (not captures or captures[-1][0] != d.utc(g["time"])):
+            captures.append((d.utc(g["time"]), d.wh(g["m3"])))
     gas = [(int(t), int(v)) for t, v in cd.csv_rows(name, "dsmr_volume-gas")]
     tap.is_(gas, captures, "%s: gas stored once per capture time (%d)"
             % (name, len(captures)))

@@ -152,18 +152,6 @@ def seal(fc, wh, auth=AUTH):
                         bytes.fromhex(auth))
 
 
-def last(meter, ident, want, timeout=SLOW):
-    """Wait until the newest csv row of a health value equals want."""
-    deadline = time.monotonic() + timeout
-    rows = []
-    while time.monotonic() < deadline:
-        rows = cd.csv_rows(meter, ident)
-        if rows and rows[-1][1] == want:
-            return want
-        time.sleep(0.2)
-    return rows[-1][1] if rows else None
-
-
 lux_want = []
 
 
@@ -181,33 +169,25 @@ lux_good(hdlc_wrap(seal(11, 100002), 24), 100002, "a frame in segmented HDLC")
 wrong_tag = bytearray(seal(12, 100090))
 wrong_tag[-1] ^= 0x01
 lux.send(bytes(wrong_tag))
-tap.is_(last("lux", "dsmr_telegrams-decrypt_error", 1), 1,
+tap.is_(cd.wait_last("lux", "dsmr_telegrams-decrypt_error", 1,
+                     timeout=SLOW), 1,
         "lux: a frame with a wrong GCM tag: decrypt_error 1")
 lux.send(hdlc_wrap(seal(11, 100002), 24))   # the very same bytes again
-tap.is_(last("lux", "dsmr_telegrams-replayed", 1), 1,
+tap.is_(cd.wait_last("lux", "dsmr_telegrams-replayed", 1, timeout=SLOW), 1,
         "lux: a replayed frame counter: replayed 1")
 lux_good(seal(12, 100003), 100003, "the next good frame")
 
-
 # Baudrate "auto": bytes of a 7E1 line as an 8N1 UART delivers them (even
 # parity in bit 7, as in test_autobaud.py).
-def parity_7e1(data):
-    out = bytearray()
-    for b in data:
-        b &= 0x7F
-        out.append(b | 0x80 if bin(b).count("1") & 1 else b)
-    return bytes(out)
-
-
 auto_tg = [d.telegram(lines(5.001)), d.telegram(lines(5.002))]
-tap.ok(any(b & 0x80 for b in parity_7e1(auto_tg[0])),
+tap.ok(any(b & 0x80 for b in d.parity_7e1(auto_tg[0])),
        "auto: the 7E1 bytes do have bit 7 set")
-auto.write(parity_7e1(auto_tg[0]))
+auto.write(d.parity_7e1(auto_tg[0]))
 det = cd.wait_log(r'meter "auto": line detected: (.*)', timeout=SLOW)
 tap.ok(det and det[0].group(1).startswith("115200 7E1"),
        'auto: "line detected: 115200 7E1"', det and det[0].group(0))
 time.sleep(0.5)
-auto.write(parity_7e1(auto_tg[1]))
+auto.write(d.parity_7e1(auto_tg[1]))
 got_auto = [v for _, v in cd.wait_csv("auto", "dsmr_energy-import_t1", 2,
                                       timeout=SLOW)]
 tap.is_(got_auto, [5001.0, 5002.0], "auto: both telegrams stored exactly")
@@ -244,10 +224,12 @@ tap.is_(got_net, [2001.0, 2002.0], "net: both telegrams stored")
 time.sleep(0.5)
 lux.send(seal(12, 100092))        # a replay across the reconnect
 lux_good(seal(14, 100004), 100004, "after the reconnect, the next frame")
-tap.is_(last("lux", "dsmr_telegrams-replayed", 2), 2,
+tap.is_(cd.wait_last("lux", "dsmr_telegrams-replayed", 2, timeout=SLOW), 2,
         "lux: the replay across the reconnect refused too: replayed 2")
-tap.is_(last("lux", "dsmr_telegrams-ok", 4), 4, "lux: dsmr_telegrams-ok 4")
-tap.is_(last("lux", "dsmr_telegrams-decrypt_error", 1), 1,
+tap.is_(cd.wait_last("lux", "dsmr_telegrams-ok", 4, timeout=SLOW), 4,
+        "lux: dsmr_telegrams-ok 4")
+tap.is_(cd.wait_last("lux", "dsmr_telegrams-decrypt_error", 1,
+                     timeout=SLOW), 1,
         "lux: still one decrypt_error")
 # A report of the read callback from after the last telegrams.
 cd.wait_report("pty", time.time(), timeout=SLOW)

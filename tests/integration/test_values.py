@@ -46,18 +46,6 @@ def send_home(data, **kw):
     return t0, time.time()
 
 
-def last(meter, ident, want, timeout=8.0):
-    """Wait until the newest csv row of a health value equals want."""
-    deadline = time.monotonic() + timeout
-    rows = []
-    while time.monotonic() < deadline:
-        rows = cd.csv_rows(meter, ident)
-        if rows and rows[-1][1] == want:
-            return want
-        time.sleep(0.1)
-    return rows[-1][1] if rows else None
-
-
 GAS1, GAS2 = "240615115500S", "240615120000S"
 
 # --- clean telegrams on all three meters --------------------------------
@@ -98,22 +86,22 @@ tap.is_([v for _, v in cd.wait_csv("old", "power-import", 1)], [1010.0],
 # --- telegrams that must store nothing ---------------------------------
 send_home(d.telegram(d.dsmr5_lines(import_t1=9999.999, power_w=9999),
                      bad_crc=True))
-tap.is_(last("home", "dsmr_telegrams-crc_error", 1), 1,
+tap.is_(cd.wait_last("home", "dsmr_telegrams-crc_error", 1), 1,
         "bad CRC: counted as crc_error")
 # This meter has sent CRCs: a telegram without one is a damaged CRC line.
 send_home(d.telegram(d.dsmr5_lines(import_t1=8888.888, power_w=8888),
                      crc=False))
-tap.is_(last("home", "dsmr_telegrams-crc_error", 2), 2,
+tap.is_(cd.wait_last("home", "dsmr_telegrams-crc_error", 2), 2,
         "missing CRC from a meter that sends CRCs: counted as crc_error")
 bad_line = d.dsmr5_lines(import_t1=7777.777, power_w=7777)
 bad_line[3] = "1-0:1.8.1(7777.7x7*kWh)"
 send_home(d.telegram(bad_line))
-tap.is_(last("home", "dsmr_telegrams-malformed", 1), 1,
+tap.is_(cd.wait_last("home", "dsmr_telegrams-malformed", 1), 1,
         "a register that is not a number: counted as malformed")
 big = d.dsmr5_lines(import_t1=6666.666, power_w=6666,
                     extra=["0-0:96.13.0(%s)" % ("41" * 1100)])
 send_home(d.telegram(big))
-tap.is_(last("home", "dsmr_telegrams-too_large", 1), 1,
+tap.is_(cd.wait_last("home", "dsmr_telegrams-too_large", 1), 1,
         "a telegram beyond MaxTelegramSize 2048: counted as too_large")
 stored = [v for _, v in cd.csv_rows("home", "dsmr_energy-import_t1")]
 tap.is_(stored, [1000001.0], "none of the four stored an energy value")
@@ -184,17 +172,18 @@ net.send(full[:len(full) // 2] + full)
 rows = cd.wait_csv("net", "dsmr_energy-import_t1", 2)
 tap.is_([v for _, v in rows], [2000002.0, 2000003.0],
         "net: the telegram after a cut one is stored, the cut one is not")
-tap.is_(last("net", "dsmr_telegrams-dropped", 1), 1,
+tap.is_(cd.wait_last("net", "dsmr_telegrams-dropped", 1), 1,
         "net: the cut telegram is counted as dropped")
 
 # --- health values --------------------------------------------------------
-tap.is_(last("home", "dsmr_telegrams-ok", 6), 6, "home: 6 telegrams ok")
-tap.is_(last("home", "total_bytes-received", sent_home), sent_home,
+tap.is_(cd.wait_last("home", "dsmr_telegrams-ok", 6), 6,
+        "home: 6 telegrams ok")
+tap.is_(cd.wait_last("home", "total_bytes-received", sent_home), sent_home,
         "home: total_bytes-received = every byte written (%d)" % sent_home)
-tap.is_(last("old", "dsmr_telegrams-crc_error", 0), 0,
+tap.is_(cd.wait_last("old", "dsmr_telegrams-crc_error", 0), 0,
         "old: a meter that never sent a CRC has no CRC errors")
-tap.is_(last("net", "dsmr_telegrams-ok", 2), 2, "net: 2 telegrams ok")
-tap.is_(last("home", "dsmr_reconnects", 0), 0, "home: no reconnects")
+tap.is_(cd.wait_last("net", "dsmr_telegrams-ok", 2), 2, "net: 2 telegrams ok")
+tap.is_(cd.wait_last("home", "dsmr_reconnects", 0), 0, "home: no reconnects")
 age = cd.csv_rows("home", "dsmr_age")
 tap.ok(age and 0 <= age[-1][1] < 5, "home: dsmr_age is seconds since the "
        "last valid telegram", repr(age[-3:]))
