@@ -416,12 +416,6 @@ static int read_fd(struct cat *c, int fd, const char *name) {
 static struct dsmr_line_probe line_probe;
 static struct dsmr_framer line_framer; /* the masked copy while probing */
 
-static long long mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void line_reset(struct cat *c) {
   dsmr_framer_reset(&c->framer);
   dsmr_framer_reset(&line_framer);
@@ -442,7 +436,8 @@ static void line_judge(struct cat *c, const struct dsmr_frame *f) {
   if (!c->line->settled)
     return;
   valid = dsmr_line_frame_valid(f, &c->telegram);
-  if (dsmr_line_probe_frame(c->line, 0, valid, mono_ms()) == DSMR_LINE_LOST)
+  if (dsmr_line_probe_frame(c->line, 0, valid, dsmr_line_now_ms()) ==
+      DSMR_LINE_LOST)
     line_lost(c);
 }
 
@@ -454,7 +449,7 @@ static int line_tick(struct cat *c, struct dsmr_source *src, size_t n) {
   const struct dsmr_line_setting *l;
   char err[256];
 
-  switch (dsmr_line_probe_tick(&line_probe, n, busy, mono_ms())) {
+  switch (dsmr_line_probe_tick(&line_probe, n, busy, dsmr_line_now_ms())) {
   case DSMR_LINE_SWITCH:
     break;
   case DSMR_LINE_LOST:
@@ -489,8 +484,9 @@ static void line_feed(struct cat *c, char *p, size_t len) {
   if (!line_probe.settled) {
     enum dsmr_line_event ev;
     struct dsmr_frame f;
-    size_t n = dsmr_line_probe_feed(&line_probe, &c->framer, &line_framer, p,
-                                    len, &c->telegram, mono_ms(), &ev, &f);
+    size_t n =
+        dsmr_line_probe_feed(&line_probe, &c->framer, &line_framer, p, len,
+                             &c->telegram, dsmr_line_now_ms(), &ev, &f);
     if (ev != DSMR_LINE_FOUND)
       return;
     p += n;
@@ -538,7 +534,7 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
       return -1;
     }
     dsmr_framer_init(&line_framer, lbuf, c->framer.cap);
-    dsmr_line_probe_init(&line_probe, mono_ms());
+    dsmr_line_probe_init(&line_probe, dsmr_line_now_ms());
     l = dsmr_line_probe_setting(&line_probe);
     src.cfg.baudrate = l->baudrate;
     src.cfg.databits = l->databits;
@@ -559,7 +555,7 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
       dsmr_line_settings_list(all, sizeof all);
       fprintf(stderr, "dsmr-cat: probing %s, %d s each\n", all,
               DSMR_LINE_WINDOW_MS / 1000);
-      dsmr_line_probe_restart(&line_probe, mono_ms());
+      dsmr_line_probe_restart(&line_probe, dsmr_line_now_ms());
       c->line = &line_probe;
     }
   }

@@ -99,6 +99,10 @@ struct dsmr_line_probe {
 };
 
 /* Start probing with the first setting. */
+/* The probe's clock, in ms: monotonic, so that a wall-clock step never
+ * ends or stretches a window. Every now_ms below is one of its readings. */
+long long dsmr_line_now_ms(void);
+
 void dsmr_line_probe_init(struct dsmr_line_probe *p, long long now_ms);
 
 /* The source was (re)opened with dsmr_line_probe_setting(): probe again,

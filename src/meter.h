@@ -199,7 +199,6 @@ int dsmr_meter_line_tick(struct dsmr_meter *m, size_t n, char *why,
 unsigned dsmr_meter_line_bytes(struct dsmr_meter *m, char *p, size_t len,
                                cdtime_t now);
 int dsmr_meter_line_judge(struct dsmr_meter *m, const struct dsmr_frame *f);
-long long dsmr_meter_mono_ms(void); /* the probe's clock */
 
 /* meter_dispatch.c: a clean telegram (in m->telegram) that arrived at
  * `arrival`: dispatch its values and raise the notifications it calls

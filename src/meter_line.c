@@ -10,16 +10,7 @@
 #include "core/daemon/plugin.h"
 #include "core/utils/common/common.h"
 
-#include <time.h>
-
 #include "meter.h"
-
-/* The probe's clock: monotonic, a wall-clock step must not end a window. */
-long long dsmr_meter_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The probe's setting into the source's config, for the next open. */
 void dsmr_meter_line_to_config(struct dsmr_meter *m) {
@@ -50,7 +41,7 @@ static void line_lost(struct dsmr_meter *m) {
 int dsmr_meter_line_judge(struct dsmr_meter *m, const struct dsmr_frame *f) {
   /* After handle_frame: m->telegram is free to be mapped into again. */
   int valid = dsmr_line_frame_valid(f, &m->telegram);
-  if (dsmr_line_probe_frame(&m->line, 0, valid, dsmr_meter_mono_ms()) !=
+  if (dsmr_line_probe_frame(&m->line, 0, valid, dsmr_line_now_ms()) !=
       DSMR_LINE_LOST)
     return 0;
   line_lost(m);
@@ -67,7 +58,7 @@ int dsmr_meter_line_tick(struct dsmr_meter *m, size_t n, char *why,
              dsmr_framer_collecting(&m->line_framer);
   const struct dsmr_line_setting *l;
 
-  switch (dsmr_line_probe_tick(&m->line, n, busy, dsmr_meter_mono_ms())) {
+  switch (dsmr_line_probe_tick(&m->line, n, busy, dsmr_line_now_ms())) {
   case DSMR_LINE_SWITCH:
     break;
   case DSMR_LINE_LOST:
@@ -108,7 +99,7 @@ unsigned dsmr_meter_line_bytes(struct dsmr_meter *m, char *p, size_t len,
     struct dsmr_frame f;
     size_t n =
         dsmr_line_probe_feed(&m->line, &m->framer, &m->line_framer, p, len,
-                             &m->telegram, dsmr_meter_mono_ms(), &ev, &f);
+                             &m->telegram, dsmr_line_now_ms(), &ev, &f);
     p += n;
     len -= n;
     if (ev == DSMR_LINE_FOUND) {
@@ -135,6 +126,6 @@ int dsmr_meter_line_start(struct dsmr_meter *m) {
     return -1;
   }
   dsmr_framer_init(&m->line_framer, m->line_buf, m->cfg.max_telegram);
-  dsmr_line_probe_init(&m->line, dsmr_meter_mono_ms());
+  dsmr_line_probe_init(&m->line, dsmr_line_now_ms());
   return 0;
 }

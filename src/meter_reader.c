@@ -365,7 +365,7 @@ static void *reader_main(void *arg) {
     dsmr_framer_reset(&m->framer);
     if (m->cfg.source.line_auto) {
       /* from the setting that worked last (if any) */
-      dsmr_line_probe_restart(&m->line, dsmr_meter_mono_ms());
+      dsmr_line_probe_restart(&m->line, dsmr_line_now_ms());
       dsmr_meter_line_reset(m);
     }
     if (m->cfg.decrypt)
