@@ -36,8 +36,8 @@ ASAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 MSAN="-fsanitize=fuzzer,memory -fsanitize-memory-track-origins"
 BASE="-std=gnu11 -g -O1 -fno-omit-frame-pointer ${CFLAGS:-}"
 WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
-LIB="$SRC/crc16.c $SRC/framer.c $SRC/parser.c $SRC/number.c \
-  $SRC/timestamp.c $SRC/obis.c $SRC/mapper.c"
+LIB="$SRC/lib/crc16.c $SRC/lib/framer.c $SRC/lib/parser.c $SRC/lib/number.c \
+  $SRC/lib/timestamp.c $SRC/lib/obis.c $SRC/lib/mapper.c"
 
 mkdir -p "$OUT"
 
@@ -46,11 +46,11 @@ build() {
   shift
   echo "CC $name"
   # shellcheck disable=SC2086 # word splitting of the flag lists is meant
-  $CC $BASE $ASAN $WARN -I"$SRC" -I"$HERE" -o "$OUT/$name" "$@"
+  $CC $BASE $ASAN $WARN -I"$SRC" -I"$SRC/lib" -I"$HERE" -o "$OUT/$name" "$@"
   if [ -z "${FUZZ_NO_MSAN:-}" ]; then
     echo "CC ${name}_msan"
     # shellcheck disable=SC2086
-    $CC $BASE $MSAN $WARN -I"$SRC" -I"$HERE" -o "$OUT/${name}_msan" "$@"
+    $CC $BASE $MSAN $WARN -I"$SRC" -I"$SRC/lib" -I"$HERE" -o "$OUT/${name}_msan" "$@"
   fi
 }
 
@@ -61,7 +61,7 @@ build fuzz_values "$HERE/fuzz_values.c" "$HERE/value_oracle.c" $LIB -lm
 
 GCRYPT_LIBS=$(pkg-config --libs libgcrypt 2>/dev/null || echo -lgcrypt)
 # shellcheck disable=SC2086
-build fuzz_smarty "$HERE/fuzz_smarty.c" "$SRC/smarty.c" $GCRYPT_LIBS
+build fuzz_smarty "$HERE/fuzz_smarty.c" "$SRC/lib/smarty.c" $GCRYPT_LIBS
 
 if [ -f "$COLLECTD_INCLUDE/core/daemon/collectd.h" ]; then
   SP_LIBS=$(pkg-config --libs libserialport 2>/dev/null || echo -lserialport)
@@ -70,7 +70,7 @@ if [ -f "$COLLECTD_INCLUDE/core/daemon/collectd.h" ]; then
   build fuzz_config -DHAVE_CONFIG_H -I"$COLLECTD_INCLUDE" \
     -I"$COLLECTD_INCLUDE/core" $SP_CFLAGS \
     "$HERE/fuzz_config.c" "$HERE/collectd_stubs.c" "$HERE/oconfig_text.c" \
-    "$SRC/plugin_config.c" "$SRC/source_serial.c" "$SRC/smarty.c" $SP_LIBS \
+    "$SRC/plugin_config.c" "$SRC/source_serial.c" "$SRC/lib/smarty.c" $SP_LIBS \
     $GCRYPT_LIBS
 else
   echo "build.sh: no collectd headers in $COLLECTD_INCLUDE" \

@@ -2,8 +2,8 @@
 """Find (or check) the multipliers of the OBIS table's two perfect hashes.
 
 The library looks objects up through two slot indexes over the table in
-src/obis.c, both perfect (no two entries share a slot), both defined in
-src/obis_table.h and filled by the compiler:
+src/lib/obis.c, both perfect (no two entries share a slot), both defined in
+src/lib/obis_table.h and filled by the compiler:
 
   by key   slot = top OBIS_HASH_BITS bits of (key * OBIS_HASH_MULT),
            key = OBIS_KEY(a, b, c, d, e)              (the mapper, dsmr-cat)
@@ -15,11 +15,11 @@ src/obis_table.h and filled by the compiler:
 all arithmetic modulo 2^64. When a new row makes two entries collide, the
 compiler warns about a repeated designated initializer (an error with
 --enable-werror) and tests/test_mapper.c fails; run this script and paste
-what it prints into src/obis_table.h.
+what it prints into src/lib/obis_table.h.
 
 usage: tools/obis-hash.py [SRCDIR]          print multipliers that fit
        tools/obis-hash.py --check [SRCDIR]  exit 1 unless the current fit
-SRCDIR defaults to the src/ directory next to this script's.
+SRCDIR defaults to the src/lib/ directory next to this script's.
 """
 import os
 import re
@@ -77,7 +77,7 @@ def main(argv):
     check = "--check" in argv
     dirs = [a for a in argv[1:] if a != "--check"]
     src = dirs[0] if dirs else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "src")
+        os.path.dirname(os.path.abspath(__file__)), "..", "src", "lib")
     rows = rows_of(open(os.path.join(src, "obis.c")).read())
     header = open(os.path.join(src, "obis_table.h")).read()
     hashes = [("OBIS_HASH", keys_of(rows)), ("OBIS_TEXT_HASH", texts_of(rows))]
