@@ -7,8 +7,10 @@
 
 /* ---- DSMR framer: bytes in, telegrams out (always the last stage) ------ */
 
-static size_t framer_push(struct dsmr_input *in, const char *p, size_t len,
-                          struct dsmr_input_out *out) {
+/* Inlined into dsmr_input_next's one-stage path. */
+static inline __attribute__((always_inline)) size_t
+framer_push(struct dsmr_input *in, const char *p, size_t len,
+            struct dsmr_input_out *out) {
   enum dsmr_frame_event fev;
   size_t n;
 
@@ -18,9 +20,9 @@ static size_t framer_push(struct dsmr_input *in, const char *p, size_t len,
     return 0;
   }
   n = dsmr_framer_feed(&in->framer, p, len, &fev, &out->frame);
-  out->ev = fev == DSMR_FRAME_TELEGRAM    ? DSMR_INPUT_FRAME
-            : fev == DSMR_FRAME_TOO_LARGE ? DSMR_INPUT_TOO_LARGE
-                                          : DSMR_INPUT_NONE;
+  /* NONE, TELEGRAM and TOO_LARGE have the values of NONE, FRAME and
+   * TOO_LARGE (input_chain.h) */
+  out->ev = (enum dsmr_input_event)fev;
   /* A '/' before the '!' cut the telegram being collected short: the
    * framer counts it and goes on in the same call, so the cut comes first
    * and what else that call made is held for the next push. */
@@ -268,15 +270,12 @@ static enum dsmr_input_event finish(struct dsmr_input *in,
   return out->ev;
 }
 
-enum dsmr_input_event dsmr_input_next(struct dsmr_input *in,
-                                      struct dsmr_input_out *out) {
-  if (in->held) {
-    in->held = 0;
-    *out = in->held_out;
-    return finish(in, out);
-  }
+/* The general case: any number of stages. */
+static enum dsmr_input_event __attribute__((noinline))
+next_stages(struct dsmr_input *in, struct dsmr_input_out *out) {
+  unsigned i = in->nstages; /* stages [i, nstages) have no work */
+
   for (;;) {
-    unsigned i = in->nstages;
     struct dsmr_input_stage *s;
     size_t used;
 
@@ -296,21 +295,26 @@ enum dsmr_input_event dsmr_input_next(struct dsmr_input *in,
       in->stats.bytes += used;
     s->again = out->ev != DSMR_INPUT_NONE;
     switch (out->ev) {
-    case DSMR_INPUT_NONE:
+    case DSMR_INPUT_NONE: /* stage i is done; the ones after it were */
       continue;
     case DSMR_INPUT_BYTES:
       in->stage[i + 1].p = out->data;
       in->stage[i + 1].len = out->len;
+      i += 2; /* look at stage i + 1 first */
       continue;
     case DSMR_INPUT_FRAME:
-      if (in->probing && i == in->nstages - 1 && !judge(in, out))
+      if (in->probing && i == in->nstages - 1 && !judge(in, out)) {
+        i++;
         continue;
+      }
       break;
     case DSMR_INPUT_TOO_LARGE:
     case DSMR_INPUT_CUT:
       /* garbage at a wrong setting is not the meter's fault */
-      if (in->probing && !in->line.settled)
+      if (in->probing && !in->line.settled) {
+        i++;
         continue;
+      }
       break;
     default:
       break;
@@ -319,13 +323,40 @@ enum dsmr_input_event dsmr_input_next(struct dsmr_input *in,
   }
 }
 
-void dsmr_input_feed(struct dsmr_input *in, char *data, size_t len,
-                     long long now_ms) {
-  in->now_ms = now_ms;
-  in->stage[0].p = data;
-  in->stage[0].len = len;
-  if (!in->probing)
-    return;
+enum dsmr_input_event dsmr_input_next(struct dsmr_input *in,
+                                      struct dsmr_input_out *out) {
+  struct dsmr_input_stage *s = &in->stage[0];
+  size_t used;
+
+  if (in->nstages != 1) {
+    if (in->held) {
+      in->held = 0;
+      *out = in->held_out;
+      return finish(in, out);
+    }
+    return next_stages(in, out);
+  }
+  /* One stage (a plain meter: the framer): next_stages, unrolled, since
+   * every chunk read pays for it. The driver holds outputs only for the
+   * line probe, which a one-stage chain has not. */
+  if (s->len == 0 && !s->again) {
+    out->ev = DSMR_INPUT_NONE;
+    return DSMR_INPUT_NONE;
+  }
+  used = s->push == framer_push ? framer_push(in, s->p, s->len, out)
+                                : s->push(in, s->p, s->len, out);
+  s->p += used;
+  s->len -= used;
+  in->stats.bytes += used;
+  s->again = out->ev != DSMR_INPUT_NONE;
+  if (out->ev == DSMR_INPUT_NONE)
+    return DSMR_INPUT_NONE;
+  return finish(in, out);
+}
+
+void dsmr_input_tick_(struct dsmr_input *in) {
+  size_t len = in->stage[0].len;
+  long long now_ms = in->now_ms;
   /* The probe's windows and the settled line's quiet rule, before the
    * bytes are framed. */
   int busy =

@@ -66,12 +66,16 @@ struct dsmr_input_config {
   const uint8_t *auth_key; /* 16 bytes, or NULL: the Luxembourg default */
 };
 
+/* NONE, FRAME and TOO_LARGE have the values of the framer's events. */
 enum dsmr_input_event {
-  DSMR_INPUT_NONE = 0,  /* the input is used up: feed more */
-  DSMR_INPUT_FRAME,     /* out.frame: a telegram, out.check its verdict */
-  DSMR_INPUT_TOO_LARGE, /* a telegram larger than max_telegram: dropped */
-  DSMR_INPUT_CUT,       /* out.count unfinished telegrams were cut off by
-                           the next one (bytes lost on the line) */
+  /* the input is used up: feed more */
+  DSMR_INPUT_NONE = DSMR_FRAME_NONE,
+  /* out.frame: a telegram, out.check its verdict */
+  DSMR_INPUT_FRAME = DSMR_FRAME_TELEGRAM,
+  /* a telegram larger than max_telegram: dropped */
+  DSMR_INPUT_TOO_LARGE = DSMR_FRAME_TOO_LARGE,
+  DSMR_INPUT_CUT, /* out.count unfinished telegrams were cut off by
+                     the next one (bytes lost on the line) */
   /* line probe (out.line: the probe; its `found`, `masked`, `windows`,
    * `lost_reason` and dsmr_line_probe_setting() say the rest) */
   DSMR_INPUT_LINE_FOUND,  /* settled; the frame that settled it follows */
@@ -192,9 +196,17 @@ const struct dsmr_line_setting *dsmr_input_line(const struct dsmr_input *in);
 /* A chunk read from the source (len 0: a quiet second; with line probing,
  * call at least once a second). Call when dsmr_input_next has returned
  * NONE. data stays the caller's, but is read and rewritten in place (bit 7
- * masking) until dsmr_input_next returns NONE. */
-void dsmr_input_feed(struct dsmr_input *in, char *data, size_t len,
-                     long long now_ms);
+ * masking) until dsmr_input_next returns NONE. Inline: every read pays
+ * for it. */
+void dsmr_input_tick_(struct dsmr_input *in); /* the line probe's part */
+static inline void dsmr_input_feed(struct dsmr_input *in, char *data,
+                                   size_t len, long long now_ms) {
+  in->now_ms = now_ms;
+  in->stage[0].p = data;
+  in->stage[0].len = len;
+  if (in->probing)
+    dsmr_input_tick_(in);
+}
 
 /* The next thing that happened, in stream order; NONE when the input is
  * used up. *out (and what it points to) is valid until the next call. */
