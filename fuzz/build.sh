@@ -23,7 +23,7 @@ if [ $# -ne 1 ]; then
 fi
 OUT=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
-SRC=${DSMR_SRC:-$HERE/../src}
+SRC=$(cd "${DSMR_SRC:-$HERE/../src}" && pwd) # no "fuzz/.." in it: see IGNORE
 
 if [ -z "${CC:-}" ]; then
   if command -v clang-14 >/dev/null 2>&1; then CC=clang-14; else CC=clang; fi
@@ -34,6 +34,8 @@ COLLECTD_INCLUDE=${COLLECTD_INCLUDE:-/usr/include/collectd}
 # ASan does, not print and go on.
 ASAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 MSAN="-fsanitize=fuzzer,memory -fsanitize-memory-track-origins"
+# coverage (and comparison tracing) of the library only: see the file
+IGNORE="-fsanitize-coverage-ignorelist=$HERE/coverage-ignore.txt"
 BASE="-std=gnu11 -g -O1 -fno-omit-frame-pointer ${CFLAGS:-}"
 WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
 LIB="$SRC/lib/crc16.c $SRC/lib/framer.c $SRC/lib/parser.c $SRC/lib/number.c \
@@ -46,11 +48,11 @@ build() {
   shift
   echo "CC $name"
   # shellcheck disable=SC2086 # word splitting of the flag lists is meant
-  $CC $BASE $ASAN $WARN -I"$SRC" -I"$SRC/lib" -I"$HERE" -o "$OUT/$name" "$@"
+  $CC $BASE $ASAN $IGNORE $WARN -I"$SRC" -I"$SRC/lib" -I"$HERE" -o "$OUT/$name" "$@"
   if [ -z "${FUZZ_NO_MSAN:-}" ]; then
     echo "CC ${name}_msan"
     # shellcheck disable=SC2086
-    $CC $BASE $MSAN $WARN -I"$SRC" -I"$SRC/lib" -I"$HERE" -o "$OUT/${name}_msan" "$@"
+    $CC $BASE $MSAN $IGNORE $WARN -I"$SRC" -I"$SRC/lib" -I"$HERE" -o "$OUT/${name}_msan" "$@"
   fi
 }
 
