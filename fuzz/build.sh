@@ -64,6 +64,9 @@ build fuzz_values "$HERE/fuzz_values.c" "$HERE/value_oracle.c" $LIB -lm
 GCRYPT_LIBS=$(pkg-config --libs libgcrypt 2>/dev/null || echo -lgcrypt)
 # shellcheck disable=SC2086
 build fuzz_smarty "$HERE/fuzz_smarty.c" "$SRC/lib/smarty.c" $GCRYPT_LIBS
+# shellcheck disable=SC2086
+build fuzz_input_chain "$HERE/fuzz_input_chain.c" "$SRC/lib/input_chain.c" \
+  "$SRC/lib/smarty.c" "$SRC/lib/line_probe.c" $LIB $GCRYPT_LIBS
 
 if [ -f "$COLLECTD_INCLUDE/core/daemon/collectd.h" ]; then
   SP_LIBS=$(pkg-config --libs libserialport 2>/dev/null || echo -lserialport)

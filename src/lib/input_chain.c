@@ -12,8 +12,14 @@ static inline __attribute__((always_inline)) size_t
 framer_push(struct dsmr_input *in, const char *p, size_t len,
             struct dsmr_input_out *out) {
   enum dsmr_frame_event fev;
+  uint64_t cuts;
   size_t n;
 
+  if (in->framer_cuts) { /* one CUT per telegram cut short */
+    in->framer_cuts--;
+    out->ev = DSMR_INPUT_CUT;
+    return 0;
+  }
   if (in->framer_held) {
     in->framer_held = 0;
     *out = in->framer_out;
@@ -24,16 +30,19 @@ framer_push(struct dsmr_input *in, const char *p, size_t len,
    * TOO_LARGE (input_chain.h) */
   out->ev = (enum dsmr_input_event)fev;
   /* A '/' before the '!' cut the telegram being collected short: the
-   * framer counts it and goes on in the same call, so the cut comes first
-   * and what else that call made is held for the next push. */
-  if (in->framer.stats.dropped != in->framer_dropped) {
+   * framer counts it and goes on in the same call (maybe cutting more),
+   * and a call ends at its first telegram or oversized one. So the cuts
+   * come first, one CUT each (the same whatever the chunks), and what
+   * else that call made is held for after them. */
+  cuts = in->framer.stats.dropped - in->framer_dropped;
+  if (cuts) {
+    in->framer_dropped = in->framer.stats.dropped;
     if (out->ev != DSMR_INPUT_NONE) {
       in->framer_out = *out;
       in->framer_held = 1;
     }
+    in->framer_cuts = cuts - 1;
     out->ev = DSMR_INPUT_CUT;
-    out->count = in->framer.stats.dropped - in->framer_dropped;
-    in->framer_dropped = in->framer.stats.dropped;
   }
   return n;
 }
@@ -152,6 +161,7 @@ static size_t probe_push(struct dsmr_input *in, const char *p, size_t len,
      * rest of the chunk, masked. */
     dsmr_framer_reset(&in->framer);
     in->framer_held = 0;
+    in->framer_cuts = 0;
     in->step = STEP_FRAME;
     out->ev = DSMR_INPUT_LINE_FOUND;
     return 0;
@@ -187,6 +197,7 @@ static void drop_input(struct dsmr_input *in) {
   }
   in->step = STEP_FRESH;
   in->framer_held = 0;
+  in->framer_cuts = 0;
   in->plain = NULL;
   dsmr_framer_reset(&in->framer);
   if (in->probing)
@@ -245,7 +256,7 @@ static enum dsmr_input_event finish(struct dsmr_input *in,
     in->stats.too_large++;
     break;
   case DSMR_INPUT_CUT:
-    in->stats.cut += out->count;
+    in->stats.cut++;
     break;
   case DSMR_INPUT_LINE_FOUND:
   case DSMR_INPUT_LINE_SWITCH:

@@ -74,8 +74,9 @@ enum dsmr_input_event {
   DSMR_INPUT_FRAME = DSMR_FRAME_TELEGRAM,
   /* a telegram larger than max_telegram: dropped */
   DSMR_INPUT_TOO_LARGE = DSMR_FRAME_TOO_LARGE,
-  DSMR_INPUT_CUT, /* out.count unfinished telegrams were cut off by
-                     the next one (bytes lost on the line) */
+  /* an unfinished telegram was cut off by the next one (bytes lost on
+   * the line); one event per telegram, whatever the chunks */
+  DSMR_INPUT_CUT,
   /* line probe (out.line: the probe; its `found`, `masked`, `windows`,
    * `lost_reason` and dsmr_line_probe_setting() say the rest) */
   DSMR_INPUT_LINE_FOUND,  /* settled; the frame that settled it follows */
@@ -109,7 +110,6 @@ struct dsmr_input_out {
   enum dsmr_input_event ev;
   struct dsmr_frame frame; /* FRAME */
   enum dsmr_input_check check;
-  uint64_t count;                     /* CUT */
   const struct dsmr_line_probe *line; /* LINE_* */
   struct dsmr_smarty_frame envelope;  /* DECRYPT_*, REPLAY, ENVELOPE_* */
   uint64_t decrypted;                 /* DECRYPT_FAILED: envelopes so far */
@@ -122,7 +122,7 @@ struct dsmr_input_stats {
   uint64_t bytes;     /* bytes taken in (not those of dropped chunks) */
   uint64_t frames;    /* FRAME events */
   uint64_t too_large; /* TOO_LARGE events */
-  uint64_t cut;       /* telegrams cut short (sum of CUT counts) */
+  uint64_t cut;       /* telegrams cut short (CUT events) */
   uint64_t decrypted, decrypt_failed, replayed; /* Smarty envelopes */
   uint64_t envelope_too_large, envelope_malformed;
 };
@@ -155,6 +155,7 @@ struct dsmr_input {
   /* DSMR framer (the last stage) */
   struct dsmr_framer framer;
   uint64_t framer_dropped; /* framer.stats.dropped already reported */
+  uint64_t framer_cuts;    /* CUTs still to report */
   int framer_held;
   struct dsmr_input_out framer_out;
 
