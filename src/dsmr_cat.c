@@ -121,19 +121,23 @@ static int group_time(const struct dsmr_object *o, unsigned i, int64_t *utc) {
 
 /* A reading's value as collectd gets it: the exact register, or the gauge
  * as the shortest decimal that reads back as the same double (227.8, not
- * 227.80000000000001): the digits the meter wrote. */
+ * 227.80000000000001): the digits the meter wrote. Plain notation (69000,
+ * not 6.9e+04) unless only an exponent reads back. */
 static void print_reading_value(const struct dsmr_reading *r) {
   if (r->ds == DSMR_DS_DERIVE) {
     printf("%" PRId64, r->derive);
     return;
   }
-  char text[32];
-  for (int digits = 1; digits <= 17; digits++) {
-    snprintf(text, sizeof text, "%.*g", digits, r->gauge);
-    if (strtod(text, NULL) == r->gauge)
-      break;
-  }
-  fputs(text, stdout);
+  char text[40];
+  for (int pass = 0; pass < 2; pass++)
+    for (int digits = 1; digits <= 17; digits++) {
+      snprintf(text, sizeof text, "%.*g", digits, r->gauge);
+      if (strtod(text, NULL) == r->gauge && (pass || !strchr(text, 'e'))) {
+        fputs(text, stdout);
+        return;
+      }
+    }
+  printf("%.17g", r->gauge); /* NaN */
 }
 
 /* A time in a listing a person reads: UTC, and the host's local time

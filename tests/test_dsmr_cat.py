@@ -195,6 +195,17 @@ rc, out, err = run("--json", os.path.join(corpus, "telegrams",
                                           "openhab_smarty_unitless.p1"))
 j = json.loads(out)
 got = {(c["type"], c["type_instance"]): c["value"] for c in j["collectd"]}
+rc2, out2, err2 = run(os.path.join(corpus, "telegrams",
+                                   "openhab_smarty_unitless.p1"))
+ok("    dsmr_apparent_power-threshold = 77376\n" in out2 and
+   "    count-power_failures = 69\n" in out2 and
+   "    count-voltage_sags_l1 = 44\n" in out2,
+   "listing: whole numbers in plain notation (77376, 69, 44)")
+rc2, out2, err2 = run(stdin=b"/X\r\n\r\n0-0:17.0.0(069.0*kVA)\r\n"
+                      b"1-0:32.32.0(00040)\r\n1-0:31.7.0(000.01*A)\r\n!\r\n")
+ok("threshold = 69000\n" in out2 and "voltage_sags_l1 = 40\n" in out2 and
+   "current-l1 = 0.01\n" in out2,
+   "listing: 69000 (not 6.9e+04), 40 (not 4e+01), 0.01")
 ok(rc == 0 and j["errors"] == [] and j.get("unitless") == 3 and
    got[("dsmr_reactive_power", "export")] == 7 and
    got[("dsmr_apparent_power", "threshold")] == 77376,
