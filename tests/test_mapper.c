@@ -456,6 +456,7 @@ static void test_reactive(void) {
 }
 
 static const char *all_ids[] = {"arduinodsmr_example_kaifa_v40",
+                                "athombv_luxembourg_spec_example",
                                 "arduinodsmr_example_minimal",
                                 "dsmr5rs_isk_am550e",
                                 "dsmr5rs_kaifa_ma105",
@@ -616,6 +617,30 @@ static void test_unitless(void) {
   is_int(t.unitless, 3, "openHAB's Smarty telegram: 3 values without a unit");
 }
 
+/* The Luxembourg specification's example, as node-dsmr-parser's tests
+ * read it: gas on channels 1 and 4, water placeholders on 2 and 3. */
+static void test_luxembourg_spec(void) {
+  map_corpus("athombv_luxembourg_spec_example");
+  DERIVE("dsmr_energy", "import", 25653);
+  DERIVE("dsmr_energy", "export", 40);
+  GAUGE("power", "import", 5);
+  GAUGE("voltage", "l1", 233);
+  GAUGE("count", "voltage_sags_l1", 40);
+  GAUGE("count", "power_failures", 99);
+  GAUGE("dsmr_apparent_power", "threshold", 69000);
+  GAUGE("current", "limit_import", 100);
+  GAUGE("current", "limit_export", -63);
+  DERIVE("dsmr_volume", "gas", 6);
+  CAPTURED("dsmr_volume", "gas", 1594024300, 1);
+  DERIVE("dsmr_volume", "gas_ch4", 28103);
+  CAPTURED("dsmr_volume", "gas_ch4", 1594024140, 4);
+  ABSENT("dsmr_volume", "water");
+  ABSENT("dsmr_volume", "water_ch2");
+  ok(t.info.has_meter_time && t.info.meter_time == 1594024917,
+     "meter time 2020-07-06T08:41:57Z (10:41:57 summer time)");
+  is_int(t.unitless, 0, "M-Bus placeholders without a unit are not counted");
+}
+
 /* F written as ".255" is the same object; another F is unknown. */
 static void test_f_after_dot(void) {
   is_int(map_text("/X\r\n\r\n1-0:31.7.0.255(001*A)\r\n"
@@ -718,6 +743,7 @@ int main(void) {
   test_all_corpus();
   test_errors();
   test_unitless();
+  test_luxembourg_spec();
   test_f_after_dot();
   test_channel_names();
   test_error_list();
