@@ -112,6 +112,8 @@ struct dsmr_meter {
   char *frame_buf; /* cfg.max_telegram bytes, allocated once at init */
   char read_buf[4096];
   struct dsmr_telegram telegram; /* ~12 KiB: never on the stack */
+  /* the mapper's memory: M-Bus names, objects sent without a unit */
+  struct dsmr_map_state map_state;
   /* Smarty (cfg.decrypt): line bytes go through it, plaintext to framer */
   struct dsmr_smarty smarty;
   char *smarty_buf;
