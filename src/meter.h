@@ -111,6 +111,8 @@ struct dsmr_meter {
   struct dsmr_input input;
   char read_buf[4096];
   struct dsmr_telegram telegram; /* ~12 KiB: never on the stack */
+  /* the mapper's memory: M-Bus names, objects sent without a unit */
+  struct dsmr_map_state map_state;
 
   /* --- dispatch state (reader thread only) --------------------------- */
   uint64_t seq;           /* clean telegrams so far */

@@ -330,6 +330,20 @@ static void test_plain(void) {
   is_str(r.log, want_log, "DSMR 2.2 meter: no CRC is no CRC error");
   dsmr_input_free(&r.in);
 
+  /* the input ends right after '!' (a file): the end ends the telegram */
+  n = put(s, 0, dsmr22_body, CRC_NONE) - 2;
+  run(&r, &o, s, n, 0, want);
+  is_str(r.log, "", "a telegram without its CR LF: not over yet");
+  dsmr_input_end(&r.in);
+  drain(&r);
+  snprintf(want_log, sizeof want_log, "F:none:OK:%zu ", l22);
+  is_str(r.log, want_log, "... until the input ends");
+  is_int(r.in.stats.bytes, n, "the end adds no bytes");
+  dsmr_input_end(&r.in);
+  drain(&r);
+  is_str(r.log, want_log, "ending twice: nothing more");
+  dsmr_input_free(&r.in);
+
   /* CheckCRC false: every frame passes the check, the verdict stays */
   {
     struct dsmr_input_config cfg = {.max_telegram = 1024};

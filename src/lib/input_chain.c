@@ -391,6 +391,18 @@ void dsmr_input_tick_(struct dsmr_input *in) {
   }
 }
 
+void dsmr_input_end(struct dsmr_input *in) {
+  /* as if the line end had come: only the framer (the last stage) needs
+   * it, and only when it is in the middle of a telegram */
+  if (in->nstages && dsmr_framer_collecting(&in->framer)) {
+    struct dsmr_input_stage *s = &in->stage[in->nstages - 1];
+    s->p = "\r\n";
+    s->len = 2;
+    if (in->nstages == 1) /* the first stage counts what it takes in */
+      in->stats.bytes -= 2;
+  }
+}
+
 void dsmr_input_restart(struct dsmr_input *in, long long now_ms) {
   drop_input(in);
   in->held = 0;

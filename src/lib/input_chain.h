@@ -209,6 +209,12 @@ static inline void dsmr_input_feed(struct dsmr_input *in, char *data,
     dsmr_input_tick_(in);
 }
 
+/* The input has ended (a file): a telegram whose CRC line is cut short
+ * there (a DSMR 2.2/3 telegram whose '!' is the last byte, a CRC of fewer
+ * than 4 digits without its CR LF) ends with it. Call when
+ * dsmr_input_next has returned NONE, then call it until NONE again. */
+void dsmr_input_end(struct dsmr_input *in);
+
 /* The next thing that happened, in stream order; NONE when the input is
  * used up. *out (and what it points to) is valid until the next call. */
 enum dsmr_input_event dsmr_input_next(struct dsmr_input *in,
