@@ -304,9 +304,11 @@ static void test_plain(void) {
   n = put(s, n, dsmr5_body, CRC_GOOD);
   n = put_raw(s, n, "\x00\xff garbage !! \r\n\x80", 19); /* between */
   n = put(s, n, dsmr5_body, CRC_WRONG);
-  n = put(s, n, dsmr22_body, CRC_NONE);   /* no CRC, after CRCs: missing */
-  n = put_raw(s, n, "/ISK5 cut sh", 12);  /* cut short by the next '/' */
-  n = put_raw(s, n, "/ISK5\r\n1-0:", 12); /* and again: two cuts */
+  n = put(s, n, dsmr22_body, CRC_NONE);      /* no CRC, after CRCs: missing */
+  n = put_raw(s, n, "/ISK5\r\n1-0:", 12);    /* cut short by the next '/' */
+  n = put_raw(s, n, "/ISK5\r\n\r\n1-0", 12); /* and again: two cuts */
+  /* a '/' and anything but a line end is noise, not a telegram cut */
+  n = put_raw(s, n, "/////ISK5 cut", 13);
   n = put(s, n, dsmr5_body, CRC_GOOD);
   same_in_any_chunks(&r, &o, s, n, want, "plain DSMR");
   snprintf(want_log, sizeof want_log,

@@ -7,36 +7,79 @@
 
 /* ---- DSMR framer: bytes in, telegrams out (always the last stage) ------ */
 
-/* Inlined into dsmr_input_next's one-stage path. */
-static inline __attribute__((always_inline)) size_t
-framer_push(struct dsmr_input *in, const char *p, size_t len,
-            struct dsmr_input_out *out) {
-  enum dsmr_frame_event fev;
-  uint64_t cuts;
-  size_t n;
+/* Of the telegrams the framer just cut short in p[0..n) (a '/' met while
+ * collecting), how many had got past their identification line: only
+ * those are telegrams lost; a '/' followed by anything but a line end is
+ * noise (ten seconds of '/' bytes are not 115,200 lost telegrams). Every
+ * '/' the framer consumed while collecting cut a telegram: a call ends at
+ * its first complete or oversized one. Rare: only when the framer cut. */
+static uint64_t __attribute__((noinline))
+telegrams_cut(const struct dsmr_input *in, const char *p, size_t n) {
+  const char *q = p, *end = p + n, *start = p, *slash;
+  int collecting = in->framer_busy, nl = in->framer_nl;
+  uint64_t lost = 0;
 
+  while ((slash = memchr(q, '/', (size_t)(end - q))) != NULL) {
+    if (collecting && (nl || memchr(start, '\n', (size_t)(slash - start))))
+      lost++;
+    collecting = 1; /* the '/' starts the next one */
+    nl = 0;
+    start = q = slash + 1;
+  }
+  return lost;
+}
+
+/* After every framer call: whether it is collecting a telegram and whether
+ * that telegram has its identification line yet, looked for in the bytes
+ * added since (only until found: the first line of each telegram). */
+static void __attribute__((noinline))
+header_track_slow(struct dsmr_input *in, int cut) {
+  if (!dsmr_framer_collecting(&in->framer)) {
+    in->framer_busy = 0;
+    return;
+  }
+  if (!in->framer_busy || cut) { /* a telegram begun since */
+    in->framer_nl = 0;
+    in->framer_nl_checked = 0;
+  }
+  in->framer_busy = 1;
+  if (!in->framer_nl && in->framer.len > in->framer_nl_checked) {
+    in->framer_nl = memchr(in->framer.buf + in->framer_nl_checked, '\n',
+                           in->framer.len - in->framer_nl_checked) != NULL;
+    in->framer_nl_checked = in->framer.len;
+  }
+}
+
+static inline void header_track(struct dsmr_input *in, int cut,
+                                enum dsmr_input_event ev) {
+  /* Collecting at the start, neither cut nor ended: the same telegram,
+   * and its first line already seen (most calls). */
+  if (!(in->framer_busy && in->framer_nl && !cut && ev == DSMR_INPUT_NONE))
+    header_track_slow(in, cut);
+}
+
+/* What an earlier framer call left to say: CUTs, then its event. */
+static size_t __attribute__((noinline))
+framer_release(struct dsmr_input *in, struct dsmr_input_out *out) {
   if (in->framer_cuts) { /* one CUT per telegram cut short */
     in->framer_cuts--;
     out->ev = DSMR_INPUT_CUT;
     return 0;
   }
-  if (in->framer_held) {
-    in->framer_held = 0;
-    *out = in->framer_out;
-    return 0;
-  }
-  n = dsmr_framer_feed(&in->framer, p, len, &fev, &out->frame);
-  /* NONE, TELEGRAM and TOO_LARGE have the values of NONE, FRAME and
-   * TOO_LARGE (input_chain.h) */
-  out->ev = (enum dsmr_input_event)fev;
-  /* A '/' before the '!' cut the telegram being collected short: the
-   * framer counts it and goes on in the same call (maybe cutting more),
-   * and a call ends at its first telegram or oversized one. So the cuts
-   * come first, one CUT each (the same whatever the chunks), and what
-   * else that call made is held for after them. */
-  cuts = in->framer.stats.dropped - in->framer_dropped;
+  in->framer_held = 0;
+  *out = in->framer_out;
+  return 0;
+}
+
+/* The framer cut telegrams short in this call (see framer_push). */
+static void __attribute__((noinline))
+framer_cut(struct dsmr_input *in, const char *p, size_t n,
+           struct dsmr_input_out *out) {
+  uint64_t cuts;
+  in->framer_dropped = in->framer.stats.dropped;
+  cuts = telegrams_cut(in, p, n);
+  header_track_slow(in, 1);
   if (cuts) {
-    in->framer_dropped = in->framer.stats.dropped;
     if (out->ev != DSMR_INPUT_NONE) {
       in->framer_out = *out;
       in->framer_held = 1;
@@ -44,6 +87,31 @@ framer_push(struct dsmr_input *in, const char *p, size_t len,
     in->framer_cuts = cuts - 1;
     out->ev = DSMR_INPUT_CUT;
   }
+}
+
+/* Inlined into dsmr_input_next's one-stage path. */
+static inline __attribute__((always_inline)) size_t
+framer_push(struct dsmr_input *in, const char *p, size_t len,
+            struct dsmr_input_out *out) {
+  enum dsmr_frame_event fev;
+  size_t n;
+
+  if (in->framer_cuts || in->framer_held)
+    return framer_release(in, out);
+  n = dsmr_framer_feed(&in->framer, p, len, &fev, &out->frame);
+  /* NONE, TELEGRAM and TOO_LARGE have the values of NONE, FRAME and
+   * TOO_LARGE (input_chain.h) */
+  out->ev = (enum dsmr_input_event)fev;
+  /* A '/' before the '!' cut the telegram being collected short: the
+   * framer counts it and goes on in the same call (maybe cutting more),
+   * and a call ends at its first telegram or oversized one. So the cuts
+   * (of telegrams, not of noise: telegrams_cut) come first, one CUT each
+   * (the same whatever the chunks), and what else that call made is held
+   * for after them. */
+  if (in->framer.stats.dropped != in->framer_dropped)
+    framer_cut(in, p, n, out);
+  else
+    header_track(in, 0, out->ev);
   return n;
 }
 
@@ -162,6 +230,7 @@ static size_t probe_push(struct dsmr_input *in, const char *p, size_t len,
     dsmr_framer_reset(&in->framer);
     in->framer_held = 0;
     in->framer_cuts = 0;
+    in->framer_busy = 0;
     in->step = STEP_FRAME;
     out->ev = DSMR_INPUT_LINE_FOUND;
     return 0;
@@ -198,6 +267,7 @@ static void drop_input(struct dsmr_input *in) {
   in->step = STEP_FRESH;
   in->framer_held = 0;
   in->framer_cuts = 0;
+  in->framer_busy = 0;
   in->plain = NULL;
   dsmr_framer_reset(&in->framer);
   if (in->probing)

@@ -74,8 +74,9 @@ enum dsmr_input_event {
   DSMR_INPUT_FRAME = DSMR_FRAME_TELEGRAM,
   /* a telegram larger than max_telegram: dropped */
   DSMR_INPUT_TOO_LARGE = DSMR_FRAME_TOO_LARGE,
-  /* an unfinished telegram was cut off by the next one (bytes lost on
-   * the line); one event per telegram, whatever the chunks */
+  /* an unfinished telegram (past its identification line: a '/' and
+   * anything but a line end is noise) was cut off by the next one (bytes
+   * lost on the line); one event per telegram, whatever the chunks */
   DSMR_INPUT_CUT,
   /* line probe (out.line: the probe; its `found`, `masked`, `windows`,
    * `lost_reason` and dsmr_line_probe_setting() say the rest) */
@@ -154,8 +155,10 @@ struct dsmr_input {
 
   /* DSMR framer (the last stage) */
   struct dsmr_framer framer;
-  uint64_t framer_dropped; /* framer.stats.dropped already reported */
-  uint64_t framer_cuts;    /* CUTs still to report */
+  uint64_t framer_dropped;    /* framer.stats.dropped already reported */
+  uint64_t framer_cuts;       /* CUTs still to report */
+  int framer_busy, framer_nl; /* collecting; that telegram has a '\n' */
+  size_t framer_nl_checked;   /* its bytes searched for the '\n' */
   int framer_held;
   struct dsmr_input_out framer_out;
 
