@@ -26,7 +26,14 @@
  * again. A stage that has more to say than one output per push holds the
  * rest and says it at its next push. New stages (HDLC or M-Bus framing,
  * block-transfer reassembly, DLMS decryption) go between the existing ones
- * without changing the interface below.
+ * without changing the interface below. Adding one: its state (and its
+ * buffer, allocated in dsmr_input_init) in struct dsmr_input; a push
+ * function (dsmr_input_push) wrapping its feed function as smarty_push
+ * wraps dsmr_smarty_feed (BYTES for the next stage, or an event of its
+ * own, added to enum dsmr_input_event and counted in finish()); an
+ * add_stage() call in dsmr_input_init at its place in the order; its
+ * reset in drop_input() / dsmr_input_restart(). A chain that ends in
+ * readings rather than DSMR text (A-XDR) adds an output event for them.
  *
  * The line probe (line_probe.h) is the first stage. While it probes, the
  * frames the framer makes are only judged for the line and never handed
