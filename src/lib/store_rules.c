@@ -398,18 +398,8 @@ static unsigned judge_telegram(struct dsmr_rules *s,
 
 /* Pass 2, for a register being stored: it is the new baseline. */
 static void commit_register(struct dsmr_ident *e, const struct dsmr_reading *r,
-                            unsigned i, const struct dsmr_telegram *tg,
-                            uint64_t arrival, uint64_t at,
-                            const struct dsmr_rules_sink *sink) {
-  if (e->verdict == V_RESTARTED) {
-    struct dsmr_rules_event ev = {.kind = DSMR_EV_RESTARTED,
-                                  .reading = (int)i,
-                                  .r = r,
-                                  .limit = dsmr_rules_counter_limit(r),
-                                  .old_value = e->base.value,
-                                  .new_value = r->derive};
-    emit(sink, &ev);
-  }
+                            const struct dsmr_telegram *tg, uint64_t arrival,
+                            uint64_t at) {
   e->has_base = 1;
   e->suspects = 0;
   e->base.value = r->derive;
@@ -593,10 +583,20 @@ int dsmr_rules_telegram(struct dsmr_rules *s, const struct dsmr_telegram *tg,
     e->last_time = at;
     e->last_derive = r->derive;
     e->last_gauge = r->gauge;
+    if (reg && e->verdict == V_RESTARTED) {
+      /* The event first: it explains the value that follows. */
+      struct dsmr_rules_event ev = {.kind = DSMR_EV_RESTARTED,
+                                    .reading = (int)i,
+                                    .r = r,
+                                    .limit = dsmr_rules_counter_limit(r),
+                                    .old_value = e->base.value,
+                                    .new_value = r->derive};
+      emit(sink, &ev);
+    }
     if (sink && sink->store)
       sink->store(sink->ctx, r, at, iv);
     if (reg)
-      commit_register(e, r, i, tg, arrival, at, sink);
+      commit_register(e, r, tg, arrival, at);
     if (is_quality_counter(r->type_instance))
       check_quality(e, r, i, sink);
   }
