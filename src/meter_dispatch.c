@@ -12,8 +12,6 @@
 #include "core/daemon/plugin.h"
 #include "core/utils/common/common.h"
 
-#include <math.h>
-
 #include "meter.h"
 
 void dsmr_meter_note_arrival(struct dsmr_meter *m, cdtime_t arrival) {

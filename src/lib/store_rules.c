@@ -206,12 +206,10 @@ static int64_t second_occurrence(const struct dsmr_ident *e,
  * when the time was moved to the second occurrence of a local hour. */
 static enum capture_status capture_at(const struct dsmr_ident *e,
                                       const struct dsmr_reading *r,
-                                      const struct dsmr_telegram *tg,
                                       uint64_t arrival, uint64_t *at,
                                       int64_t *against, int *dst) {
   int64_t ct = r->capture_time, arrival_s = (int64_t)(arrival >> 30);
 
-  (void)tg;
   *dst = 0;
   if (ct < MIN_CAPTURE_TIME)
     return CAP_DEAD;
@@ -349,7 +347,7 @@ static int register_point(const struct dsmr_ident *e,
   if (r->time_kind == DSMR_AT_CAPTURE) {
     int64_t against;
     int dst;
-    if (capture_at(e, r, tg, arrival, &now->at, &against, &dst) != CAP_OK)
+    if (capture_at(e, r, arrival, &now->at, &against, &dst) != CAP_OK)
       return 0;
     now->meter_time = 0;
   } else {
@@ -484,11 +482,11 @@ static uint64_t separate_seconds(uint64_t prev, uint64_t t) {
  * (*at). */
 static enum capture_status
 capture_store_time(struct dsmr_ident *e, const struct dsmr_reading *r,
-                   unsigned i, const struct dsmr_telegram *tg, uint64_t arrival,
-                   uint64_t *at, const struct dsmr_rules_sink *sink) {
+                   unsigned i, uint64_t arrival, uint64_t *at,
+                   const struct dsmr_rules_sink *sink) {
   int64_t against = 0;
   int dst;
-  enum capture_status st = capture_at(e, r, tg, arrival, at, &against, &dst);
+  enum capture_status st = capture_at(e, r, arrival, at, &against, &dst);
 
   if (st == CAP_FUTURE && r->capture_time != e->future_capture) {
     struct dsmr_rules_event ev = {.kind = DSMR_EV_FUTURE,
@@ -558,8 +556,7 @@ int dsmr_rules_telegram(struct dsmr_rules *s, const struct dsmr_telegram *tg,
 
     if (r->time_kind == DSMR_AT_CAPTURE) {
       uint64_t before = e->last_time;
-      enum capture_status st =
-          capture_store_time(e, r, i, tg, arrival, &at, sink);
+      enum capture_status st = capture_store_time(e, r, i, arrival, &at, sink);
       if (st == CAP_FUTURE)
         continue; /* refused: touches no state */
       if (r->flags & DSMR_READING_PEAK)
