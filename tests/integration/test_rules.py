@@ -115,9 +115,28 @@ tap.ok(ready[0].startswith("pty " + pty_dst), "simulator ready: DSMR 2.2",
        *ready)
 sims.append(p)
 
+# --- (7) and (1) together, from the simulator's model: data faults -------
+# back1wh (1-0:1.8.1 1 Wh below the last value sent without a fault) and
+# future_gas (the gas capture a year ahead), CRC right; DSMR 5, meter clock
+# 60 s per telegram, from three hours ago.
+pty_faults = os.path.join(tmp, "faults")
+faults_manifest = os.path.join(tmp, "faults.jsonl")
+p, ready = d.start_sim(["--pty", pty_faults, "--generate", "dsmr5",
+                        "--interval", "60", "--rate", "10", "--count", "60",
+                        "--faults", "back1wh=0.15,future_gas=0.15",
+                        "--seed", "21", "--wait", "--start",
+                        time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                      time.gmtime(NOW - 3600))],
+                       faults_manifest)
+tap.ok(ready[0].startswith("pty " + pty_faults),
+       "simulator ready: data faults", *ready)
+sims.append(p)
+
 cd = d.Collectd([d.meter_block("back", device=pty_back),
                  d.meter_block("future", device=pty_future),
-                 d.meter_block("dst", device=pty_dst)], tag="rules").start()
+                 d.meter_block("dst", device=pty_dst),
+                 d.meter_block("faults", device=pty_faults)],
+                tag="rules").start()
 for p in sims:
     try:
         p.wait(60)
@@ -142,8 +161,10 @@ cd.wait_csv("future", "power-import", len(future), timeout=10)
 man = d.read_manifest(dst_manifest)
 cd.wait_csv("dst", "dsmr_energy-import_t1",
             len([e for e in man if e["delivered"]]), timeout=15)
+fman = [e for e in d.read_manifest(faults_manifest) if e["delivered"]]
+cd.wait_csv("faults", "power-import", len(fman), timeout=15)
 mark = time.time()
-for m in ("back", "future", "dst"):
+for m in ("back", "future", "dst", "faults"):
     cd.wait_report(m, mark)
 
 # (7)
@@ -206,6 +227,41 @@ tap.ok(re.search(r'meter "dst": dsmr_volume-gas: capture time '
                  r'2024-10-27T00:00:00Z came again with another value: .* '
                  r'stored at 2024-10-27T01:00:00Z', cd.log()),
        "DST: the second occurrence is logged (INFO)")
+
+# (7) and (1) from the model
+faulted = {k: [e for e in fman if k in (e["fault"] or "")]
+           for k in ("back1wh", "future_gas")}
+tap.ok(len(faulted["back1wh"]) >= 3 and len(faulted["future_gas"]) >= 3 and
+       all(e["clean"] for e in fman),
+       "faults: %d telegrams delivered, %d back1wh, %d future_gas, all with "
+       "a right CRC" % (len(fman), len(faulted["back1wh"]),
+                        len(faulted["future_gas"])))
+tap.is_(vals("faults", "power-import"),
+        [float(d.wh(e["registers"]["1-0:1.7.0"])) for e in fman],
+        "faults: every telegram's power is stored")
+want_t1 = [float(d.wh(e["registers"]["1-0:1.8.1"])) for e in fman
+           if "back1wh" not in (e["fault"] or "")]
+got_t1 = vals("faults", "dsmr_energy-import_t1")
+tap.is_(got_t1, want_t1,
+        "faults: import_t1 stored exactly from the telegrams without back1wh")
+tap.ok(all(a <= b for a, b in zip(got_t1, got_t1[1:])),
+       "faults: import_t1 never stored lower")
+want_gas = []
+for e in fman:
+    g = e["gas"]
+    if "future_gas" in (e["fault"] or "") or not g:
+        continue
+    if not want_gas or want_gas[-1][0] != d.utc(g["time"]):
+        want_gas.append((float(d.utc(g["time"])), float(d.wh(g["m3"]))))
+tap.is_(cd.csv_rows("faults", "dsmr_volume-gas"), want_gas,
+        "faults: gas stored once per real capture, at its time, exactly")
+tap.is_(health("faults", "held_back"), float(len(faulted["back1wh"])),
+        "faults: dsmr_telegrams-held_back = the back1wh telegrams")
+tap.is_(health("faults", "future_time"),
+        float(len({e["gas"]["time"] for e in faulted["future_gas"]})),
+        "faults: dsmr_telegrams-future_time = the distinct future captures")
+tap.is_(health("faults", "implausible"), 0.0, "faults: none implausible")
+tap.is_(health("faults", "ok"), float(len(fman)), "faults: all ok")
 
 tap.ok(cd.running(), "collectd running")
 elapsed, rc = cd.stop()
