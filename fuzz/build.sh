@@ -61,6 +61,9 @@ build fuzz_telegram "$HERE/fuzz_telegram.c" "$HERE/value_oracle.c" $LIB -lm
 # shellcheck disable=SC2086
 build fuzz_values "$HERE/fuzz_values.c" "$HERE/value_oracle.c" $LIB -lm
 
+# shellcheck disable=SC2086
+build fuzz_rules "$HERE/fuzz_rules.c" $LIB "$SRC/lib/store_rules.c" -lm
+
 GCRYPT_LIBS=$(pkg-config --libs libgcrypt 2>/dev/null || echo -lgcrypt)
 # shellcheck disable=SC2086
 build fuzz_smarty "$HERE/fuzz_smarty.c" "$SRC/lib/smarty.c" $GCRYPT_LIBS

@@ -83,7 +83,8 @@ generated meters (--generate):
   telegram; registers integrate it exactly (integers), so consecutive
   register deltas equal power x interval to within 1 Wh.
 
-faults (--faults flip=P,cut=P,badcrc=P,noise=P,disconnect=P, probabilities):
+faults (--faults flip=P,cut=P,badcrc=P,noise=P,disconnect=P,back1wh=P,
+        future_gas=P, probabilities):
   flip    one bit of one byte between '/' and '!' (CRC error).  DSMR 2.2
           has no CRC: there a digit of an energy register changes instead,
           which a reader cannot detect, so use dsmr4/dsmr5 for reject tests.
@@ -92,6 +93,9 @@ faults (--faults flip=P,cut=P,badcrc=P,noise=P,disconnect=P, probabilities):
   noise   1..64 junk bytes (never '/' or '!') before the telegram; the
           telegram after noise is still clean.
   disconnect  after the telegram (pty and tcp only).
+  back1wh     (data fault: CRC right) 1-0:1.8.1 written 1 Wh below the last
+              value sent without a fault, as a meter rounding does.
+  future_gas  (data fault: CRC right) the gas capture time a year ahead.
 
 manifest (--manifest FILE, '-' = stdout): one JSON object per telegram,
   written and flushed after the telegram was handed to the output:
@@ -228,6 +232,7 @@ class SimMeter:
         self.index = index
         self.sink = sink
         self.seq = 0
+        self.last_t1 = None  # 1-0:1.8.1 last sent without a fault (back1wh)
         self.rng = random.Random("%d/%d/faults" % (seed, index))
         self.player = None
         self.profile = None
@@ -263,6 +268,7 @@ class SimMeter:
             tel = self.profile.render(self.model.step(t_ms, opts.unique))
         rng = self.rng
         damage, noisy, disc = opts.faults.roll(rng)
+        data_faults = opts.faults.roll_data(rng)
         data = tel.data
         detail = None
         if damage == "flip":
@@ -271,6 +277,12 @@ class SimMeter:
             data, detail = faultmod.badcrc(tel, rng)
         if data is None:  # the fault does not apply to this telegram
             damage, data = None, tel.data
+        registers, gas = tel.registers, tel.gas
+        if damage is None and data_faults:  # values a meter got wrong
+            data, registers, gas, detail, applied = faultmod.apply_data(tel, data_faults, self.last_t1)
+            damage = ",".join(applied) or None
+        if damage is None:  # back1wh: below the last value sent unfaulted
+            self.last_t1 = registers.get("1-0:1.8.1", self.last_t1)
         if opts.parity:
             data = faultmod.even_parity_7e1(data)
         frame_counter = None
@@ -300,14 +312,14 @@ class SimMeter:
             "seq": self.seq,
             "meter": self.index,
             "port": self.sink.port,
-            "clean": damage is None and tel.crc_ok,
+            "clean": damage not in faultmod.DAMAGES and tel.crc_ok,
             "fault": damage,
             "noise_before": bool(prefix),
             "disconnect_after": disconnect_after,
             "meter_time": clock.iso_utc(tel.unix) if tel.unix is not None else None,
             "unix": tel.unix,
-            "registers": tel.registers,
-            "gas": {"time": tel.gas["time"], "m3": tel.gas["m3"]} if tel.gas else None,
+            "registers": registers,
+            "gas": {"time": gas["time"], "m3": gas["m3"]} if gas else None,
             "delivered": result["delivered"],
             "bytes": len(prefix) + len(data),
             "crc": tel.crc_text,
