@@ -114,7 +114,7 @@ binary HAN meters (--generate han-*, DLMS/COSEM push messages, 2400 baud):
   model, truncated to each vendor's resolution; energies are the sum of
   the tariff registers (1.8.0 = 1.8.1 + 1.8.2), truncated to 10 Wh where
   the vendor counts in 10 Wh.  A --pty is set to 2400 baud with the
-  vendor's parity.  Faults on binary frames: flip = one bit in an HDLC
+  vendor's parity (Linux ptys keep the speed, not the parity).  Faults on binary frames: flip = one bit in an HDLC
   information field or M-Bus data (bad FCS / checksum), badcrc = wrong FCS
   or M-Bus checksum, cut = a prefix of the message, dropseg = one frame
   of a multi-frame message left out (M-Bus segment, GBT block), noise =
