@@ -116,9 +116,13 @@ binary HAN meters (--generate han-*, DLMS/COSEM push messages, 2400 baud):
   the vendor counts in 10 Wh.  A --pty is set to 2400 baud with the
   vendor's parity (Linux ptys keep the speed, not the parity).  Faults on binary frames: flip = one bit in an HDLC
   information field or M-Bus data (bad FCS / checksum), badcrc = wrong FCS
-  or M-Bus checksum, cut = a prefix of the message, dropseg = one frame
-  of a multi-frame message left out (M-Bus segment, GBT block), noise =
-  junk between messages without 7E 68 DB '/' '!'.
+  or M-Bus checksum, cut = a prefix of the message (at least its last 2
+  bytes missing), dropseg = one frame of a multi-frame message left out
+  (M-Bus segment, GBT block; never the first one right after a message
+  that was not delivered whole, which no reader could tell from the rest
+  of that message), noise = junk between messages without 7E 68 DB '/'
+  '!'.  A reader that drops a partial message when a frame fails its
+  check gets exactly the clean messages.
   Manifest: registers = OBIS (A-B:C.D.E) -> exact decimal after the
   scaler, units = OBIS -> W/Wh/var/varh/V/A, strings (ids), list, clock
   (the 12 date-time bytes sent, hex), frames (how many), frame_counter,
@@ -290,6 +294,7 @@ class SimMeter:
         self.profile = None
         self.smarty = None
         self.han = None
+        self.han_prev_whole = True  # the message before was delivered whole
         if args.play:
             self.player = Player(args.play)
             if args.smarty_encrypt:
@@ -416,8 +421,10 @@ class SimMeter:
         damage, noisy, disc = opts.faults.roll(rng)
         detail = None
         if damage is not None:
-            damaged, detail = {"flip": han.flip, "cut": han.cut, "badcrc": han.badcrc,
-                               "dropseg": han.dropseg}[damage](frames, rng)
+            if damage == "dropseg":
+                damaged, detail = han.dropseg(frames, rng, first=self.han_prev_whole)
+            else:
+                damaged, detail = {"flip": han.flip, "cut": han.cut, "badcrc": han.badcrc}[damage](frames, rng)
             if damaged is None:  # e.g. dropseg on a one-frame message
                 damage = None
             else:
@@ -460,8 +467,10 @@ class SimMeter:
             record["lost_in_hangup"] = True
         if detail:
             record["detail"] = detail
+        self.han_prev_whole = damage is None and result["delivered"] and "partial" not in result
         manifest.write(record)
         if disconnect_after:
+            self.han_prev_whole = False
             self.sink.come_back()
         return disconnect_after
 

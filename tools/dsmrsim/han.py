@@ -780,17 +780,26 @@ def badcrc(frames, rng):
     return out, detail
 
 
-def dropseg(frames, rng):
+def dropseg(frames, rng, first=True):
     """Leave out one frame of a message of several (an M-Bus segment or a
-    block-transfer block); not applicable to a one-frame message."""
+    block-transfer block); not applicable to a one-frame message.
+
+    first=False: never the first frame.  The simulator passes it when the
+    message before was not delivered whole: segment and block numbers
+    restart with every message, so the first frames of that one and the
+    rest of this one would look like one message, and no reader could tell
+    (with encryption only, not even the cipher).  A reader must instead
+    drop a partial message when a frame fails its check; those cases stay."""
     if len(frames) < 2:
         return None, None
-    i = rng.randrange(len(frames))
+    i = rng.randrange(len(frames)) if first else rng.randrange(1, len(frames))
     return frames[:i] + frames[i + 1:], {"dropped": i}
 
 
 def cut(frames, rng):
-    """Only a prefix of the message (1 .. all but its last byte)."""
+    """Only a prefix of the message, without at least its last two bytes:
+    an HDLC frame that lost only its closing flag is still whole, since the
+    next message's opening flag may close it (one flag between frames)."""
     data = b"".join(frames)
-    n = rng.randint(1, len(data) - 1)
-    return [data[:n]], {"length": n}
+    n = rng.randint(1, len(data) - 2)
+    return [data[:n]], {"length": n, "of": len(data)}
