@@ -1178,6 +1178,7 @@ def test_han_faults():
 
 
 def test_han_pty():
+    from decimal import Decimal
     for gen, parity in (("han-kaifa", True), ("han-kamstrup", False)):
         link = tmp("ttyHAN")
         proc = _start(["--generate", gen, "--pty", link, "--rate", "20", "--count", "200", "--seed", "1"])
@@ -1203,6 +1204,29 @@ def test_han_pty():
            "%s pty: 2400 baud, 8 bits, 1 stop bit on the line (vendor parity: %s)"
            % (gen, "even" if parity else "none"), attrs)
         ok(len(hdlc_read(buf)) >= 3, "%s pty: a reader gets whole HDLC frames" % gen, buf[:40].hex())
+    man = tmp("han-tcp.jsonl")
+    proc = _start(["--generate", "han-austria", "--tcp", "0", "--count", "4", "--rate", "8", "--wait",
+                   "--manifest", man])
+    line = proc.stdout.readline().strip()
+    buf = b""
+    try:
+        sock = socket.create_connection(("127.0.0.1", int(line.rsplit(":", 1)[1])), timeout=5)
+        sock.settimeout(5)
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        sock.close()
+    except (OSError, ValueError, IndexError):
+        pass
+    rc = proc.wait(10)
+    recs = manifest(man)
+    msgs = _han_messages("han-austria", buf, key=bytes(range(16)), mbus=True)
+    ok(rc == 0 and len(msgs) == 4 and all(r["delivered"] and r["port"] for r in recs)
+       and [han_decode("han-austria", a)[0] for a, _ in msgs]
+       == [{k: Decimal(v) for k, v in r["registers"].items()} for r in recs],
+       "han-austria over TCP: a client gets the 4 encrypted M-Bus messages of the manifest", line)
 
 
 def main():

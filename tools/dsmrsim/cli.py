@@ -305,7 +305,7 @@ class SimMeter:
             self.model = MeterModel(random.Random("%d/%d/model" % (seed, index)), start_ms,
                                     gas_period_s=3600, solar=not args.no_solar)
             key = bytes.fromhex(args.han_key) if args.han_key else None
-            if key is None and self.profile.transport == "mbus" and not args.han_hdlc:
+            if key is None and self.profile.always_encrypted:
                 key = bytes(range(16))  # Austrian meters always encrypt
             transport = "mbus" if args.han_mbus else "hdlc" if args.han_hdlc else None
             self.han = han.HanSource(
@@ -522,7 +522,7 @@ def _validate(ap, args):
         mbus = args.han_mbus or (han.PROFILES[args.generate].transport == "mbus" and not args.han_hdlc)
         if args.han_gbt and mbus:
             ap.error("--han-gbt applies to HDLC (not M-Bus) streams")
-        if args.han_auth_key and not args.han_key and not mbus:
+        if args.han_auth_key and not args.han_key and not han.PROFILES[args.generate].always_encrypted:
             ap.error("--han-auth-key needs --han-key")
     else:
         used = [o for o, v in (("--han-key", args.han_key), ("--han-auth-key", args.han_auth_key),

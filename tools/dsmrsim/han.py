@@ -432,6 +432,7 @@ class HanProfile:
     vendor = None
     line = "8E1"  # serial settings of the real port (2400 baud)
     transport = "hdlc"
+    always_encrypted = False  # without --han-key: key 000102...0F
     default_interval = 10.0
     lists = (1, 2, 3)
     dst, src, control = b"\x41", b"\x08\x83", 0x13
@@ -625,6 +626,7 @@ class AustriaEvn(HanProfile):
     vendor = "Kaifa MA309 (Netz NOe / EVN)"
     line = "8E1"
     transport = "mbus"
+    always_encrypted = True
     default_interval = 5.0
     lists = ("evn",)
     title_prefix = b"KFM"
