@@ -18,6 +18,9 @@ clean; noise does not make the telegram after it unclean.
           telegram (with its '/') follows directly.
   badcrc  the CRC digits are replaced by a different valid-looking value.
           Not applicable to telegrams without a CRC (DSMR 2.2): ignored.
+  dropseg (binary HAN streams only, see han.py) one frame of a message of
+          several (an M-Bus segment, a block-transfer block) left out;
+          ignored elsewhere.
   noise   1..64 random bytes before the telegram, never '/' or '!' (nor
           those with bit 7 set), so noise cannot start or end a frame.
 
@@ -33,7 +36,7 @@ them is unchanged):
 
 import re
 
-DAMAGES = ("flip", "cut", "badcrc")
+DAMAGES = ("flip", "cut", "badcrc", "dropseg")
 DATA_FAULTS = ("back1wh", "future_gas")
 KINDS = DAMAGES + ("noise", "disconnect") + DATA_FAULTS
 
@@ -62,7 +65,7 @@ class FaultSpec:
                     raise ValueError("fault %s: probability %s not in [0, 1]" % (name, value))
                 self.p[name] = prob
         if sum(self.p[k] for k in DAMAGES) > 1.0 + 1e-9:
-            raise ValueError("flip + cut + badcrc probabilities exceed 1")
+            raise ValueError("flip + cut + badcrc + dropseg probabilities exceed 1")
 
     def any(self):
         return any(self.p.values())
