@@ -492,6 +492,15 @@ static void test_failures(void) {
          r.apdu_len[0] == 278,
      "a new first segment before the last: missing segment, new message read");
 
+  /* a segment number skipped: 0 then 2 (checksum made right again) */
+  n = put(0, m, mn);
+  stream[s1 + 6] = 0x12;
+  stream[n - 2] = dsmr_mbus_checksum(stream + s1 + 4, stream[s1 + 1]);
+  run_fresh(stream, n, 0, &r);
+  ok(count_ev(&r, DSMR_HAN_EV_MISSING_SEGMENT) == 1 && r.napdu == 0 &&
+         count_ev(&r, DSMR_HAN_EV_FRAME_CHECK) == 0,
+     "segment 0 then segment 2: missing segment, message refused");
+
   /* block transfer: L&G E450, 4 blocks in 4 HDLC frames */
   uint8_t g[2048];
   size_t gn = unhex(vec("lg-e450-ch-vse2026-scs")->frame_hex, g, sizeof g);

@@ -5,64 +5,87 @@
 
 #include "dlms_apdu.h"
 
-static uint64_t be(const uint8_t *p, unsigned n) {
-  uint64_t v = 0;
-  for (unsigned i = 0; i < n; i++)
-    v = v << 8 | p[i];
-  return v;
-}
+/* What each tag is, by table: one load per element instead of switches
+ * (the decoder runs over every element of every frame). */
+enum kind {
+  K_BAD = 0,
+  K_NULL,
+  K_CONTAINER,
+  K_STRING,
+  K_BITS,
+  K_UNSIGNED,
+  K_SIGNED,
+  K_BYTES, /* fixed-size bytes kept as a span: float, date, time */
+};
 
-/* bytes of a fixed-size type, 0 for the others */
-static unsigned fixed_size(uint8_t tag) {
-  switch (tag) {
-  case DSMR_AXDR_NULL:
-    return 0;
-  case DSMR_AXDR_BOOLEAN:
-  case DSMR_AXDR_BCD:
-  case DSMR_AXDR_INTEGER:
-  case DSMR_AXDR_UNSIGNED:
-  case DSMR_AXDR_ENUM:
-    return 1;
-  case DSMR_AXDR_LONG:
-  case DSMR_AXDR_LONG_UNSIGNED:
-    return 2;
-  case DSMR_AXDR_DOUBLE_LONG:
-  case DSMR_AXDR_DOUBLE_LONG_UNSIGNED:
-  case DSMR_AXDR_FLOAT32:
-  case DSMR_AXDR_TIME:
-    return 4;
-  case DSMR_AXDR_DATE:
-    return 5;
-  case DSMR_AXDR_LONG64:
-  case DSMR_AXDR_LONG64_UNSIGNED:
-  case DSMR_AXDR_FLOAT64:
-    return 8;
-  case DSMR_AXDR_DATE_TIME:
-    return 12;
+struct tag_info {
+  uint8_t kind, size;
+};
+
+static const struct tag_info tags[256] = {
+    [DSMR_AXDR_NULL] = {K_NULL, 0},
+    [DSMR_AXDR_ARRAY] = {K_CONTAINER, 0},
+    [DSMR_AXDR_STRUCTURE] = {K_CONTAINER, 0},
+    [DSMR_AXDR_BOOLEAN] = {K_UNSIGNED, 1},
+    [DSMR_AXDR_BIT_STRING] = {K_BITS, 0},
+    [DSMR_AXDR_DOUBLE_LONG] = {K_SIGNED, 4},
+    [DSMR_AXDR_DOUBLE_LONG_UNSIGNED] = {K_UNSIGNED, 4},
+    [DSMR_AXDR_OCTET_STRING] = {K_STRING, 0},
+    [DSMR_AXDR_VISIBLE_STRING] = {K_STRING, 0},
+    [DSMR_AXDR_UTF8_STRING] = {K_STRING, 0},
+    [DSMR_AXDR_BCD] = {K_UNSIGNED, 1},
+    [DSMR_AXDR_INTEGER] = {K_SIGNED, 1},
+    [DSMR_AXDR_LONG] = {K_SIGNED, 2},
+    [DSMR_AXDR_UNSIGNED] = {K_UNSIGNED, 1},
+    [DSMR_AXDR_LONG_UNSIGNED] = {K_UNSIGNED, 2},
+    [DSMR_AXDR_LONG64] = {K_SIGNED, 8},
+    [DSMR_AXDR_LONG64_UNSIGNED] = {K_UNSIGNED, 8},
+    [DSMR_AXDR_ENUM] = {K_UNSIGNED, 1},
+    [DSMR_AXDR_FLOAT32] = {K_BYTES, 4},
+    [DSMR_AXDR_FLOAT64] = {K_BYTES, 8},
+    [DSMR_AXDR_DATE_TIME] = {K_BYTES, 12},
+    [DSMR_AXDR_DATE] = {K_BYTES, 5},
+    [DSMR_AXDR_TIME] = {K_BYTES, 4},
+};
+
+static inline uint64_t be_u(const uint8_t *p, unsigned n) {
+  switch (n) {
+  case 1:
+    return p[0];
+  case 2:
+    return (uint64_t)p[0] << 8 | p[1];
+  case 4:
+    return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 |
+           p[3];
+  default: {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 8; i++)
+      v = v << 8 | p[i];
+    return v;
   }
-  return 0;
+  }
 }
 
-int dsmr_axdr_is_signed(uint8_t tag) {
-  return tag == DSMR_AXDR_INTEGER || tag == DSMR_AXDR_LONG ||
-         tag == DSMR_AXDR_DOUBLE_LONG || tag == DSMR_AXDR_LONG64;
+static inline int64_t be_s(const uint8_t *p, unsigned n) {
+  switch (n) {
+  case 1:
+    return (int8_t)p[0];
+  case 2:
+    return (int16_t)(uint16_t)(p[0] << 8 | p[1]);
+  case 4:
+    return (int32_t)(uint32_t)be_u(p, 4);
+  default:
+    return (int64_t)be_u(p, 8);
+  }
 }
 
-int dsmr_axdr_is_integer(const struct dsmr_axdr_node *nd) {
-  switch (nd->tag) {
-  case DSMR_AXDR_BOOLEAN:
-  case DSMR_AXDR_INTEGER:
-  case DSMR_AXDR_UNSIGNED:
-  case DSMR_AXDR_ENUM:
-  case DSMR_AXDR_LONG:
-  case DSMR_AXDR_LONG_UNSIGNED:
-  case DSMR_AXDR_DOUBLE_LONG:
-  case DSMR_AXDR_DOUBLE_LONG_UNSIGNED:
-  case DSMR_AXDR_LONG64:
-  case DSMR_AXDR_LONG64_UNSIGNED:
+/* A-XDR length inline for the common one-byte form. */
+static inline size_t length_at(const uint8_t *p, size_t n, size_t *len) {
+  if (n >= 1 && p[0] < 0x80) {
+    *len = p[0];
     return 1;
   }
-  return 0;
+  return dsmr_axdr_length(p, n, len);
 }
 
 enum dsmr_axdr_status dsmr_axdr_decode(const uint8_t *p, size_t len, int exact,
@@ -74,6 +97,8 @@ enum dsmr_axdr_status dsmr_axdr_decode(const uint8_t *p, size_t len, int exact,
     uint32_t left;
   } stack[DSMR_AXDR_MAX_DEPTH + 1];
   unsigned sp = 0, count = 0;
+  uint32_t left = 0; /* elements the innermost open container still expects
+                        (its stack entry is only written when it is left) */
   size_t pos = 0;
   *n = 0;
   if (cap > 65535)
@@ -86,75 +111,88 @@ enum dsmr_axdr_status dsmr_axdr_decode(const uint8_t *p, size_t len, int exact,
       return DSMR_AXDR_TOO_MANY;
     struct dsmr_axdr_node *nd = &nodes[count];
     uint8_t tag = p[pos++];
-    nd->tag = tag;
-    nd->depth = (uint8_t)sp;
-    nd->bytes = 0;
-    nd->v.u = 0;
-    nd->len = 0;
+    const struct tag_info ti = tags[tag];
     unsigned self = count++;
     size_t l = 0, h;
-    switch (tag) {
-    case DSMR_AXDR_ARRAY:
-    case DSMR_AXDR_STRUCTURE:
-      h = dsmr_axdr_length(p + pos, len - pos, &l);
+    nd->tag = tag;
+    nd->depth = (uint8_t)sp;
+    switch (ti.kind) {
+    case K_UNSIGNED:
+      if (ti.size > len - pos)
+        return DSMR_AXDR_TRUNCATED;
+      nd->bytes = 0;
+      nd->len = ti.size;
+      nd->v.u = be_u(p + pos, ti.size);
+      pos += ti.size;
+      break;
+    case K_SIGNED:
+      if (ti.size > len - pos)
+        return DSMR_AXDR_TRUNCATED;
+      nd->bytes = 0;
+      nd->len = ti.size;
+      nd->v.i = be_s(p + pos, ti.size);
+      pos += ti.size;
+      break;
+    case K_CONTAINER:
+      h = length_at(p + pos, len - pos, &l);
       if (h == 0)
         return DSMR_AXDR_TRUNCATED;
       pos += h;
       if (l > len - pos) /* every element takes at least one byte */
         return DSMR_AXDR_TRUNCATED;
+      nd->bytes = 0;
+      nd->v.u = 0;
       nd->len = (uint32_t)l;
       if (l > 0) {
         if (sp >= DSMR_AXDR_MAX_DEPTH)
           return DSMR_AXDR_TOO_DEEP;
-        /* the container is counted off by its parent when it closes */
+        /* its `end` is set when its last element is done */
+        if (sp > 0)
+          stack[sp - 1].left = left;
         stack[sp].node = self;
-        stack[sp].left = (uint32_t)l;
+        left = (uint32_t)l;
         sp++;
         continue;
       }
       break;
-    case DSMR_AXDR_OCTET_STRING:
-    case DSMR_AXDR_VISIBLE_STRING:
-    case DSMR_AXDR_UTF8_STRING:
-    case DSMR_AXDR_BIT_STRING:
-      h = dsmr_axdr_length(p + pos, len - pos, &l);
+    case K_STRING:
+    case K_BITS:
+      h = length_at(p + pos, len - pos, &l);
       if (h == 0)
         return DSMR_AXDR_TRUNCATED;
       pos += h;
       nd->len = (uint32_t)l;
-      if (tag == DSMR_AXDR_BIT_STRING)
-        l = (l + 7) / 8;
+      if (ti.kind == K_BITS)
+        l = l / 8 + (l % 8 != 0);
       if (l > len - pos)
         return DSMR_AXDR_TRUNCATED;
       nd->bytes = p + pos;
+      nd->v.u = 0;
       pos += l;
       break;
-    default: {
-      unsigned k = fixed_size(tag);
-      if (k == 0 && tag != DSMR_AXDR_NULL)
-        return DSMR_AXDR_BAD_TAG;
-      if (k > len - pos)
+    case K_BYTES:
+      if (ti.size > len - pos)
         return DSMR_AXDR_TRUNCATED;
-      nd->len = k;
-      if (tag == DSMR_AXDR_FLOAT32 || tag == DSMR_AXDR_FLOAT64 ||
-          tag == DSMR_AXDR_DATE_TIME || tag == DSMR_AXDR_DATE ||
-          tag == DSMR_AXDR_TIME) {
-        nd->bytes = p + pos;
-      } else if (k) {
-        uint64_t u = be(p + pos, k);
-        if (dsmr_axdr_is_signed(tag) && k < 8 && (u >> (8 * k - 1)) & 1)
-          nd->v.i = (int64_t)(u | ~((UINT64_C(1) << (8 * k)) - 1));
-        else
-          nd->v.u = u;
-      }
-      pos += k;
-    }
+      nd->bytes = p + pos;
+      nd->v.u = 0;
+      nd->len = ti.size;
+      pos += ti.size;
+      break;
+    case K_NULL:
+      nd->bytes = 0;
+      nd->v.u = 0;
+      nd->len = 0;
+      break;
+    default:
+      return DSMR_AXDR_BAD_TAG;
     }
     nd->end = (uint16_t)count;
     /* close every container this element completes */
-    while (sp > 0 && --stack[sp - 1].left == 0) {
+    while (sp > 0 && --left == 0) {
       sp--;
       nodes[stack[sp].node].end = (uint16_t)count;
+      if (sp > 0)
+        left = stack[sp - 1].left;
     }
   } while (sp > 0);
 

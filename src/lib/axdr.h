@@ -70,10 +70,16 @@ enum dsmr_axdr_status dsmr_axdr_decode(const uint8_t *p, size_t len, int exact,
                                        struct dsmr_axdr_node *nodes,
                                        unsigned cap, unsigned *n, size_t *used);
 
-/* Whether the node is an integer type (boolean and enum included); its
- * value as a sign and magnitude. */
-int dsmr_axdr_is_integer(const struct dsmr_axdr_node *nd);
-int dsmr_axdr_is_signed(uint8_t tag);
+/* Whether the node is an integer type (boolean, enum and bcd included:
+ * v.i or v.u), and whether its type is signed (v.i). */
+static inline int dsmr_axdr_is_signed(uint8_t tag) {
+  return tag == DSMR_AXDR_INTEGER || tag == DSMR_AXDR_LONG ||
+         tag == DSMR_AXDR_DOUBLE_LONG || tag == DSMR_AXDR_LONG64;
+}
+static inline int dsmr_axdr_is_integer(const struct dsmr_axdr_node *nd) {
+  /* tags 03, 05, 06, 0D, 0F, 10, 11, 12, 14, 15, 16 */
+  return nd->tag < 0x17 && ((0x77A068u >> nd->tag) & 1);
+}
 
 const char *dsmr_axdr_status_name(enum dsmr_axdr_status s);
 

@@ -147,12 +147,17 @@ static enum dsmr_han_status add(struct ctx *cx, const struct dsmr_obis *o,
     return DSMR_HAN_TOO_MANY_VALUES;
   struct dsmr_han_value *v = &l->values[l->nvalues++];
   const node *n = &l->nodes[vi];
-  memset(v, 0, sizeof *v);
-  if (o) {
+  /* every field but dt, which only DATETIME values have */
+  v->has_obis = o != NULL;
+  v->obis_implied = (uint8_t)(o && implied);
+  if (o)
     v->obis = *o;
-    v->has_obis = 1;
-    v->obis_implied = (uint8_t)implied;
-  }
+  v->unit = 0;
+  v->scaler = 0;
+  v->scaler_implied = 0;
+  v->raw = 0;
+  v->bytes = NULL;
+  v->len = 0;
   v->axdr_tag = n->tag;
   if (dsmr_axdr_is_integer(n)) {
     if (!dsmr_axdr_is_signed(n->tag) && n->v.u > (uint64_t)INT64_MAX) {
@@ -442,7 +447,8 @@ static enum dsmr_han_status obis_flat(struct ctx *cx) {
   /* Kamstrup: the list id without its OBIS (1-1:0.2.129.255 implied) */
   if (is_text(&l->nodes[1]))
     l->vendor = vendor_of(&l->nodes[1]);
-  for (unsigned j = 1; j < end; j = l->nodes[j].end) {
+  for (unsigned j = 1; l->vendor == DSMR_HAN_VENDOR_GENERIC && j < end;
+       j = l->nodes[j].end) {
     unsigned o = 0;
     if (is_obis(&l->nodes[j]) && l->nodes[j].end < end)
       o = j;

@@ -59,29 +59,33 @@ size_t dsmr_mbus_feed(struct dsmr_mbus *m, const uint8_t *data, size_t len,
       if (!f)
         return used;
     }
-    size_t take = m->cap - m->len < len - used ? m->cap - m->len : len - used;
-    if (take) {
+    const uint8_t *b = m->buf;
+    size_t need = 4;
+    if (m->len >= 1 && b[0] != START) {
+      skip_candidate(m);
+      continue;
+    }
+    if (m->len >= 4) {
+      /* L >= 3: C, A and CI */
+      if (b[1] != b[2] || b[3] != START || b[1] < 3 ||
+          (size_t)b[1] + 6 > m->cap) {
+        skip_candidate(m);
+        continue;
+      }
+      need = (size_t)b[1] + 6;
+    }
+    if (m->len < need) {
+      /* only what the next step needs (see hdlc.c) */
+      size_t take = need - m->len < len - used ? need - m->len : len - used;
+      if (take == 0)
+        return used;
       memcpy(m->buf + m->len, data + used, take);
       m->len += take;
       used += take;
       m->stats.bytes += take;
-    }
-    const uint8_t *b = m->buf;
-    if (b[0] != START) {
-      skip_candidate(m);
       continue;
     }
-    if (m->len < 4)
-      return used;
-    /* L >= 3: C, A and CI */
-    if (b[1] != b[2] || b[3] != START || b[1] < 3 ||
-        (size_t)b[1] + 6 > m->cap) {
-      skip_candidate(m);
-      continue;
-    }
-    size_t total = (size_t)b[1] + 6;
-    if (m->len < total)
-      return used;
+    size_t total = need;
     int quiet = m->quiet > 0;
     if (b[total - 1] != STOP ||
         dsmr_mbus_checksum(b + 4, b[1]) != b[total - 2]) {
