@@ -9,7 +9,9 @@
  *   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
  *     bench/bench_han --iterations 2000 aidon-no-list2-1p-vendor-doc
  *
- *   bench_han [--iterations N] [--decrypt-only] VECTOR_ID
+ *   bench_han [--iterations N] [--decrypt-only | --framing-only] VECTOR_ID
+ * (--decrypt-only: framing and decryption; --framing-only: framing and
+ * reassembly; the decryption's cost is the difference.)
  * VECTOR_ID: an id of tests/corpus/han/public.json (e.g.
  * aidon-no-list2-1p-vendor-doc, kamstrup-no-list2-em001-1,
  * kaifa-at-tinetz-example-fneur). Never run by `make check`. */
@@ -54,7 +56,7 @@ static struct dsmr_han_framing framing;
 static struct dsmr_han_list list;
 static struct dsmr_telegram telegram;
 static struct dsmr_dlms_cipher cipher;
-static int have_cipher, decrypt_only;
+static int have_cipher, decrypt_only, framing_only;
 static volatile unsigned sink;
 
 /* One message through framing, [decryption,] decoding and mapping. */
@@ -68,6 +70,10 @@ static unsigned one(const uint8_t *p, size_t len) {
     len -= u;
     if (ev != DSMR_HAN_EV_APDU)
       continue;
+    if (framing_only) {
+      readings++;
+      continue;
+    }
     uint8_t *a = (uint8_t *)out.apdu; /* in the framing stage's buffer */
     const uint8_t *title = NULL;
     size_t n = out.len;
@@ -103,6 +109,8 @@ int main(int argc, char **argv) {
       iterations = atol(argv[++i]);
     else if (strcmp(argv[i], "--decrypt-only") == 0)
       decrypt_only = 1;
+    else if (strcmp(argv[i], "--framing-only") == 0)
+      framing_only = 1;
     else
       id = argv[i];
   }
@@ -111,8 +119,9 @@ int main(int argc, char **argv) {
     if (strcmp(han_vectors[i].id, id) == 0)
       hv = &han_vectors[i];
   if (!hv || iterations <= 0) {
-    fprintf(stderr, "usage: bench_han [--iterations N] [--decrypt-only] "
-                    "VECTOR_ID (an id of tests/corpus/han/public.json)\n");
+    fprintf(stderr, "usage: bench_han [--iterations N] [--decrypt-only | "
+                    "--framing-only] VECTOR_ID (an id of "
+                    "tests/corpus/han/public.json)\n");
     return 2;
   }
   size_t len = 0;
@@ -162,8 +171,10 @@ int main(int argc, char **argv) {
   }
   printf("%s %s: %zu bytes, %.0f ns per message, %.3f allocations per "
          "message, %u %s\n",
-         decrypt_only ? "decryption" : "HAN path", id, len, best,
-         (double)allocs / (5.0 * (double)iterations), readings,
-         decrypt_only ? "messages" : "readings");
+         decrypt_only   ? "framing + decryption"
+         : framing_only ? "framing"
+                        : "HAN path",
+         id, len, best, (double)allocs / (5.0 * (double)iterations), readings,
+         decrypt_only || framing_only ? "messages" : "readings");
   return 0;
 }

@@ -656,11 +656,45 @@ static void test_axdr(void) {
          DSMR_AXDR_TRAILING, "A-XDR: bytes after the element");
 }
 
+/* fuzz_han found: a bit-string's length counts bits, and a register took
+ * it as its byte count (a span past the APDU) */
+static void test_bit_string_span(void) {
+  uint8_t p[64];
+  size_t n = unhex("0f0000000000020209060006190900ff04"
+                   "3ff171217655000000",
+                   p, sizeof p);
+  int s = dsmr_han_decode(p, n, NULL, NULL, &list);
+  unsigned bad = 0;
+  for (unsigned i = 0; s == DSMR_HAN_OK && i < list.nvalues; i++)
+    if (list.values[i].bytes &&
+        list.values[i].bytes + list.values[i].len > p + n)
+      bad++;
+  ok(s == DSMR_HAN_OK && bad == 0 && list.nvalues == 1 &&
+         list.values[0].type == DSMR_HAN_OTHER,
+     "a bit-string register has no span past the APDU");
+}
+
 static void test_basics(void) {
   is_int(dsmr_crc_x25((const uint8_t *)"123456789", 9), 0x906E,
          "CRC-16/X.25 check value");
   static const uint8_t gb[] = {0x03, 0x3F};
   is_int(dsmr_crc_x25(gb, 2), 0xEC5B, "Green Book 8.5.1 test sequence");
+  /* the M-Bus sum against a byte-by-byte one, for every length */
+  {
+    static uint8_t big[3000];
+    unsigned bad = 0;
+    for (size_t i = 0; i < sizeof big; i++)
+      big[i] = (uint8_t)(i * 37 + 11 + (i >> 3));
+    for (size_t n = 0; n <= sizeof big; n += n < 40 ? 1 : 97) {
+      unsigned sum = 0;
+      for (size_t i = 0; i < n; i++)
+        sum += big[i];
+      bad += dsmr_mbus_checksum(big, n) != (uint8_t)sum;
+    }
+    memset(big, 0xFF, sizeof big);
+    bad += dsmr_mbus_checksum(big, sizeof big) != (uint8_t)(0xFF * 3000);
+    is_int(bad, 0, "M-Bus checksum equals the byte sum for every length");
+  }
   /* lengths: 1 byte, 81, 82 */
   size_t l = 0;
   static const uint8_t l1[] = {0x7F}, l81[] = {0x81, 0xF8},
@@ -672,7 +706,7 @@ static void test_basics(void) {
   /* date-time: Netz NOE's example */
   uint8_t dt[12];
   struct dsmr_cosem_datetime d;
-  int64_t utc;
+  int64_t utc = 0;
   char buf[32];
   unhex("07E5091B01092F0F00FF8880", dt, 12);
   ok(dsmr_cosem_datetime_parse(dt, &d) == 0 &&
@@ -709,5 +743,6 @@ int main(void) {
   test_mapping();
   test_failures();
   test_axdr();
+  test_bit_string_span();
   return tap_done();
 }

@@ -178,6 +178,11 @@ static enum dsmr_han_status add(struct ctx *cx, const struct dsmr_obis *o,
     }
     return DSMR_HAN_OK;
   }
+  if (n->tag == DSMR_AXDR_BIT_STRING || !n->bytes) {
+    /* a bit-string's len counts bits: no span for what is not text */
+    v->type = DSMR_HAN_OTHER;
+    return DSMR_HAN_OK;
+  }
   v->bytes = n->bytes;
   v->len = n->len;
   if ((n->tag == DSMR_AXDR_OCTET_STRING || n->tag == DSMR_AXDR_DATE_TIME) &&
@@ -447,8 +452,11 @@ static enum dsmr_han_status obis_flat(struct ctx *cx) {
   /* Kamstrup: the list id without its OBIS (1-1:0.2.129.255 implied) */
   if (is_text(&l->nodes[1]))
     l->vendor = vendor_of(&l->nodes[1]);
-  for (unsigned j = 1; l->vendor == DSMR_HAN_VENDOR_GENERIC && j < end;
-       j = l->nodes[j].end) {
+  /* a list id (x-x:0.2.129.255) comes first, if at all: the first two
+   * elements are enough */
+  for (unsigned j = 1, k = 0;
+       l->vendor == DSMR_HAN_VENDOR_GENERIC && j < end && k < 2;
+       j = l->nodes[j].end, k++) {
     unsigned o = 0;
     if (is_obis(&l->nodes[j]) && l->nodes[j].end < end)
       o = j;

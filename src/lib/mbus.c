@@ -10,7 +10,20 @@
 #define STOP 0x16
 
 uint8_t dsmr_mbus_checksum(const uint8_t *p, size_t n) {
+  /* eight bytes at a time into four 16-bit lanes, folded every KiB (a lane
+   * gains at most 510 per step: 128 steps cannot wrap it) */
   unsigned s = 0;
+  while (n >= 8) {
+    uint64_t lanes = 0;
+    for (unsigned k = 0; k < 128 && n >= 8; k++) {
+      uint64_t x;
+      memcpy(&x, p, 8);
+      lanes += (x & 0x00FF00FF00FF00FFull) + (x >> 8 & 0x00FF00FF00FF00FFull);
+      p += 8;
+      n -= 8;
+    }
+    s += (unsigned)(lanes + (lanes >> 16) + (lanes >> 32) + (lanes >> 48));
+  }
   while (n--)
     s += *p++;
   return (uint8_t)s;
