@@ -14,7 +14,62 @@
  * looks again while no frame has passed its check after 4 failures.
  *
  * Zero allocation, no I/O, no global state: one struct per meter, with one
- * caller buffer of DSMR_HAN_FRAMING_BUF_SIZE bytes. */
+ * caller buffer of DSMR_HAN_FRAMING_BUF_SIZE bytes.
+ *
+ * How a reader drives the whole HAN chain (per meter: the framing stage,
+ * a struct dsmr_dlms_cipher when a key is configured, a struct
+ * dsmr_han_list and a struct dsmr_telegram, all in the meter's state):
+ *
+ *   do {
+ *     n = dsmr_han_framing_feed(&fs, p, len, &ev, &out);
+ *     p += n; len -= n;
+ *     switch (ev) {
+ *     case DSMR_HAN_EV_APDU: {
+ *       uint8_t *a = (uint8_t *)out.apdu;  // may be decrypted in place
+ *       size_t alen = out.len;
+ *       const uint8_t *title = NULL;
+ *       struct dsmr_dlms_plain pl = {0};
+ *       int ciphered = a[0] == DSMR_DLMS_GLO_CIPHERING ||
+ *                      a[0] == DSMR_DLMS_DED_CIPHERING;
+ *       if (ciphered) {
+ *         struct dsmr_dlms_ciphered env;
+ *         if (!have_key || dsmr_dlms_parse_ciphered(a, alen, &env))
+ *           -> "frame check failed" / "no key" (count, notify)
+ *         switch (dsmr_dlms_decrypt(&cipher, &env, &pl)) {
+ *         case DSMR_DLMS_PLAINTEXT_UNCHECKED:
+ *           if (pl.first_unchecked) warn once: tag not checked
+ *           // fall through
+ *         case DSMR_DLMS_PLAINTEXT: break;
+ *         default: -> "decrypt failed" / "replay refused" (count, notify)
+ *         }
+ *         a = pl.data; alen = pl.len; title = env.system_title;
+ *         if (dsmr_han_is_dsmr_telegram(a, alen)) {
+ *           // Steiermark T210-D: a DSMR telegram: feed a..alen to the
+ *           // DSMR framer; commit when its CRC passed
+ *           dsmr_dlms_cipher_commit(&cipher, &pl);
+ *           break;
+ *         }
+ *       }
+ *       if (dsmr_han_decode(a, alen, title, &opts, &list) != DSMR_HAN_OK)
+ *         -> ciphered ? "decrypt failed" (wrong key for SC 0x20/0x21) :
+ *                       "parse error"
+ *       if (ciphered) dsmr_dlms_cipher_commit(&cipher, &pl);
+ *       if (dsmr_han_map(&list, &tel) == 0) -> the same rules, dispatch,
+ *         health counters and notifications as a DSMR telegram; the meter
+ *         clock: tel.info.meter_time, or when only list.has_clock (the
+ *         deviation unspecified), list.clock read in the TimeZone
+ *       else -> parse error (tel.first_error, tel.first_error_obis)
+ *       break;
+ *     }
+ *     case DSMR_HAN_EV_FRAME_CHECK:      -> CRC/frame errors counter
+ *     case DSMR_HAN_EV_MISSING_SEGMENT:
+ *     case DSMR_HAN_EV_BLOCK_REFUSED:
+ *     case DSMR_HAN_EV_TOO_LARGE:        -> frame errors (out.detail says)
+ *     case DSMR_HAN_EV_TRANSPORT:        -> log "HDLC" / "M-Bus" once
+ *     case DSMR_HAN_EV_NONE: break;
+ *     }
+ *   } while (len > 0 || ev != DSMR_HAN_EV_NONE);
+ */
 #ifndef DSMR_HAN_H
 #define DSMR_HAN_H
 
