@@ -617,6 +617,15 @@ static void test_failures(void) {
     dsmr_dlms_parse_ciphered(copy, r.apdu_len[0], &env);
     is_int(dsmr_dlms_decrypt(&c, &env, &pl), DSMR_DLMS_REPLAY,
            "SC 0x21: the same counter again is refused");
+    /* general-ded-ciphering (DF) has the same envelope */
+    memcpy(copy, r.apdu[0], r.apdu_len[0]);
+    copy[0] = DSMR_DLMS_DED_CIPHERING;
+    c.have_counter = 0;
+    ok(dsmr_dlms_parse_ciphered(copy, r.apdu_len[0], &env) == DSMR_DLMS_OK &&
+           dsmr_dlms_decrypt(&c, &env, &pl) == DSMR_DLMS_PLAINTEXT &&
+           dsmr_han_decode(pl.data, pl.len, env.system_title, NULL, &list) ==
+               DSMR_HAN_OK,
+       "general-ded-ciphering DF: parsed, decrypted and decoded");
     dsmr_dlms_cipher_free(&c);
   }
 }
