@@ -63,10 +63,12 @@ static size_t __attribute__((noinline))
 framer_release(struct dsmr_input *in, struct dsmr_input_out *out) {
   if (in->framer_cuts) { /* one CUT per telegram cut short */
     in->framer_cuts--;
+    in->framer_pending = in->framer_cuts || in->framer_held;
     out->ev = DSMR_INPUT_CUT;
     return 0;
   }
   in->framer_held = 0;
+  in->framer_pending = 0;
   *out = in->framer_out;
   return 0;
 }
@@ -85,6 +87,7 @@ framer_cut(struct dsmr_input *in, const char *p, size_t n,
       in->framer_held = 1;
     }
     in->framer_cuts = cuts - 1;
+    in->framer_pending = in->framer_cuts || in->framer_held;
     out->ev = DSMR_INPUT_CUT;
   }
 }
@@ -96,7 +99,7 @@ framer_push(struct dsmr_input *in, const char *p, size_t len,
   enum dsmr_frame_event fev;
   size_t n;
 
-  if (in->framer_cuts || in->framer_held)
+  if (in->framer_pending)
     return framer_release(in, out);
   n = dsmr_framer_feed(&in->framer, p, len, &fev, &out->frame);
   /* NONE, TELEGRAM and TOO_LARGE have the values of NONE, FRAME and
@@ -230,6 +233,7 @@ static size_t probe_push(struct dsmr_input *in, const char *p, size_t len,
     dsmr_framer_reset(&in->framer);
     in->framer_held = 0;
     in->framer_cuts = 0;
+    in->framer_pending = 0;
     in->framer_busy = 0;
     in->step = STEP_FRAME;
     out->ev = DSMR_INPUT_LINE_FOUND;
@@ -267,6 +271,7 @@ static void drop_input(struct dsmr_input *in) {
   in->step = STEP_FRESH;
   in->framer_held = 0;
   in->framer_cuts = 0;
+  in->framer_pending = 0;
   in->framer_busy = 0;
   in->plain = NULL;
   dsmr_framer_reset(&in->framer);
@@ -417,15 +422,15 @@ enum dsmr_input_event dsmr_input_next(struct dsmr_input *in,
     }
     return next_stages(in, out);
   }
-  /* One stage (a plain meter: the framer): next_stages, unrolled, since
-   * every chunk read pays for it. The driver holds outputs only for the
-   * line probe, which a one-stage chain has not. */
+  /* One stage: the framer (always the last stage) of a plain meter.
+   * next_stages, unrolled, since every chunk read pays for it. The driver
+   * holds outputs only for the line probe, which a one-stage chain has
+   * not. */
   if (s->len == 0 && !s->again) {
     out->ev = DSMR_INPUT_NONE;
     return DSMR_INPUT_NONE;
   }
-  used = s->push == framer_push ? framer_push(in, s->p, s->len, out)
-                                : s->push(in, s->p, s->len, out);
+  used = framer_push(in, s->p, s->len, out); /* the last stage, always */
   s->p += used;
   s->len -= used;
   in->stats.bytes += used;

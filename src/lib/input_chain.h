@@ -167,6 +167,7 @@ struct dsmr_input {
   int framer_busy, framer_nl; /* collecting; that telegram has a '\n' */
   size_t framer_nl_checked;   /* its bytes searched for the '\n' */
   int framer_held;
+  int framer_pending; /* framer_cuts or framer_held */
   struct dsmr_input_out framer_out;
 
   /* Smarty (decryption_key given) */
