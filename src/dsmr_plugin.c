@@ -186,9 +186,11 @@ static void fact(char *buf, size_t len, const char *name, uint64_t now,
 }
 
 /* Why a meter whose line brings bytes sends no valid telegram, from what
- * the counters say since the last valid one (at): telegrams that frame but
- * are too large or refused mean the line settings are right; bytes that
- * never frame mean they are not. */
+ * the counters say since the last valid one (at): telegrams that frame
+ * cleanly but are too large or refused for their values mean the line
+ * settings are right; bytes that never frame, or frame as CRC errors and
+ * malformed telegrams, point at them. The counters that moved are listed
+ * either way. */
 static void silence_hint(const struct dsmr_meter *m,
                          const struct dsmr_meter_stats *s,
                          const struct dsmr_meter_stats *at, uint64_t noise,
@@ -203,13 +205,17 @@ static void silence_hint(const struct dsmr_meter *m,
   fact(facts, sizeof(facts), "decrypt_error", s->decrypt_error,
        at->decrypt_error);
   fact(facts, sizeof(facts), "replayed", s->replayed, at->replayed);
-  if (s->too_large > at->too_large)
+  /* Bytes of a wrong line setting also frame now and then ('/' junk
+   * '!'), and then fail their CRC or do not parse: only telegrams refused
+   * for nothing but their size or their values clear the line settings. */
+  int garbled = s->crc_error > at->crc_error || s->malformed > at->malformed;
+  if (s->too_large > at->too_large && !garbled)
     snprintf(advice, sizeof(advice),
              "telegrams arrive but are larger than MaxTelegramSize %zu "
              "bytes: raise it if the meter really sends such",
              m->cfg.max_telegram);
-  else if (s->crc_error > at->crc_error || s->implausible > at->implausible ||
-           s->replayed > at->replayed)
+  else if ((s->implausible > at->implausible || s->replayed > at->replayed) &&
+           !garbled)
     snprintf(advice, sizeof(advice),
              "telegrams arrive but are refused (see the log), so the line "
              "settings are right");
