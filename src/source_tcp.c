@@ -48,8 +48,10 @@ static void lookup_drop(struct dsmr_source *s) {
   if (!lk)
     return;
   s->lookup = NULL;
+  /* EAI_ALLDONE: it completed in between; only EAI_NOTCANCELED means
+   * the resolver thread is still at it. */
   if (gai_error(&lk->cb) != EAI_INPROGRESS ||
-      gai_cancel(&lk->cb) == EAI_CANCELED)
+      gai_cancel(&lk->cb) != EAI_NOTCANCELED)
     lookup_free(lk);
   /* else still running: glibc's thread writes into lk; it is left to it */
 }
