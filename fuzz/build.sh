@@ -23,7 +23,7 @@ if [ $# -ne 1 ]; then
 fi
 OUT=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
-SRC=${DSMR_SRC:-$HERE/../src}
+SRC=$(cd "${DSMR_SRC:-$HERE/../src}" && pwd) # no "fuzz/.." in it: see IGNORE
 
 if [ -z "${CC:-}" ]; then
   if command -v clang-14 >/dev/null 2>&1; then CC=clang-14; else CC=clang; fi
@@ -34,6 +34,8 @@ COLLECTD_INCLUDE=${COLLECTD_INCLUDE:-/usr/include/collectd}
 # ASan does, not print and go on.
 ASAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 MSAN="-fsanitize=fuzzer,memory -fsanitize-memory-track-origins"
+# coverage (and comparison tracing) of the library only: see the file
+IGNORE="-fsanitize-coverage-ignorelist=$HERE/coverage-ignore.txt"
 BASE="-std=gnu11 -g -O1 -fno-omit-frame-pointer ${CFLAGS:-}"
 WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
 LIB="$SRC/lib/crc16.c $SRC/lib/framer.c $SRC/lib/parser.c $SRC/lib/number.c \
@@ -46,11 +48,11 @@ build() {
   shift
   echo "CC $name"
   # shellcheck disable=SC2086 # word splitting of the flag lists is meant
-  $CC $BASE $ASAN $WARN -I"$SRC" -I"$SRC/lib" -I"$HERE" -o "$OUT/$name" "$@"
+  $CC $BASE $ASAN $IGNORE $WARN -I"$SRC" -I"$SRC/lib" -I"$HERE" -o "$OUT/$name" "$@"
   if [ -z "${FUZZ_NO_MSAN:-}" ]; then
     echo "CC ${name}_msan"
     # shellcheck disable=SC2086
-    $CC $BASE $MSAN $WARN -I"$SRC" -I"$SRC/lib" -I"$HERE" -o "$OUT/${name}_msan" "$@"
+    $CC $BASE $MSAN $IGNORE $WARN -I"$SRC" -I"$SRC/lib" -I"$HERE" -o "$OUT/${name}_msan" "$@"
   fi
 }
 
@@ -59,9 +61,17 @@ build fuzz_telegram "$HERE/fuzz_telegram.c" "$HERE/value_oracle.c" $LIB -lm
 # shellcheck disable=SC2086
 build fuzz_values "$HERE/fuzz_values.c" "$HERE/value_oracle.c" $LIB -lm
 
+# shellcheck disable=SC2086
+build fuzz_rules "$HERE/fuzz_rules.c" $LIB "$SRC/lib/store_rules.c" -lm
+
 GCRYPT_LIBS=$(pkg-config --libs libgcrypt 2>/dev/null || echo -lgcrypt)
 # shellcheck disable=SC2086
 build fuzz_smarty "$HERE/fuzz_smarty.c" "$SRC/lib/smarty.c" $GCRYPT_LIBS
+# binary HAN: framing, reassembly, decryption (fixed key), A-XDR, layouts
+HAN_LIB="$SRC/lib/hdlc.c $SRC/lib/mbus.c $SRC/lib/dlms_apdu.c $SRC/lib/axdr.c \
+  $SRC/lib/han_layouts.c $SRC/lib/han.c $SRC/lib/dlms_cipher.c"
+# shellcheck disable=SC2086
+build fuzz_han "$HERE/fuzz_han.c" $HAN_LIB $LIB $GCRYPT_LIBS -lm
 
 if [ -f "$COLLECTD_INCLUDE/core/daemon/collectd.h" ]; then
   SP_LIBS=$(pkg-config --libs libserialport 2>/dev/null || echo -lserialport)

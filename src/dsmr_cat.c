@@ -28,6 +28,7 @@ struct cat {
   enum output_mode mode;
   struct dsmr_framer framer;
   struct dsmr_telegram telegram;
+  struct dsmr_map_state map_state; /* M-Bus names across telegrams */
   unsigned long long n, ok, crc_errors, too_large, malformed;
   int failed; /* exit status 1 */
   /* --baudrate auto: the probe while reading live, else NULL */
@@ -119,12 +120,37 @@ static int group_time(const struct dsmr_object *o, unsigned i, int64_t *utc) {
 }
 
 /* A reading's value as collectd gets it: the exact register, or the gauge
- * with every digit a double holds. */
+ * as the shortest decimal that reads back as the same double (227.8, not
+ * 227.80000000000001): the digits the meter wrote. Plain notation (69000,
+ * not 6.9e+04) unless only an exponent reads back. */
 static void print_reading_value(const struct dsmr_reading *r) {
-  if (r->ds == DSMR_DS_DERIVE)
+  if (r->ds == DSMR_DS_DERIVE) {
     printf("%" PRId64, r->derive);
-  else
-    printf("%.17g", r->gauge);
+    return;
+  }
+  char text[40];
+  for (int pass = 0; pass < 2; pass++)
+    for (int digits = 1; digits <= 17; digits++) {
+      snprintf(text, sizeof text, "%.*g", digits, r->gauge);
+      if (strtod(text, NULL) == r->gauge && (pass || !strchr(text, 'e'))) {
+        fputs(text, stdout);
+        return;
+      }
+    }
+  printf("%.17g", r->gauge); /* NaN */
+}
+
+/* A time in a listing a person reads: UTC, and the host's local time
+ * beside it ("2024-10-27T01:00:00Z (local 2024-10-27 02:00:00 CEST)"). */
+static void print_time_human(int64_t utc) {
+  char iso[21], local[64];
+  struct tm tm;
+  time_t t = (time_t)utc;
+  dsmr_format_utc(utc, iso);
+  fputs(iso, stdout);
+  if ((int64_t)t == utc && localtime_r(&t, &tm) &&
+      strftime(local, sizeof local, "%Y-%m-%d %H:%M:%S %Z", &tm) > 0)
+    printf(" (local %s)", local);
 }
 
 static void json_telegram(const struct dsmr_frame *f,
@@ -171,21 +197,26 @@ static void json_telegram(const struct dsmr_frame *f,
     }
     fputs("]}", stdout);
   }
+  /* Every error, in the order of the lines (the mapper lists the first
+   * DSMR_MAX_LISTED_ERRORS; a telegram with more is noise). */
   fputs("],\"errors\":[", stdout);
-  dsmr_parser_init(&p, f->data, f->len);
-  first = 1;
-  while ((st = dsmr_parser_next(&p, &o)) != DSMR_PARSE_END) {
-    if (st != DSMR_PARSE_ERROR)
-      continue;
-    printf("%s{\"line\":%u,\"error\":\"%s\"}", first ? "" : ",", p.error_line,
-           p.error);
-    first = 0;
+  unsigned listed =
+      t->errors < DSMR_MAX_LISTED_ERRORS ? t->errors : DSMR_MAX_LISTED_ERRORS;
+  for (unsigned i = 0; i < listed; i++) {
+    const struct dsmr_error *e = &t->error_list[i];
+    printf("%s{\"line\":%u", i ? "," : "", e->line);
+    if (e->obis[0]) {
+      fputs(",\"obis\":", stdout);
+      json_string((struct dsmr_span){e->obis, strlen(e->obis)});
+    }
+    printf(",\"error\":\"%s\"}", e->why);
   }
-  if (t->errors && t->first_error_obis[0]) {
-    printf("%s{\"line\":%u,\"obis\":\"%s\",\"error\":\"%s\"}", first ? "" : ",",
-           t->first_error_line, t->first_error_obis, t->first_error);
-  }
-  fputs("],\"collectd\":[", stdout);
+  if (t->errors > listed)
+    printf(",{\"error\":\"%u more errors not listed\"}", t->errors - listed);
+  fputs("]", stdout);
+  if (t->unitless)
+    printf(",\"unitless\":%u", t->unitless);
+  fputs(",\"collectd\":[", stdout);
   for (unsigned i = 0; i < t->nreadings; i++) {
     const struct dsmr_reading *r = &t->readings[i];
     printf("%s{\"type\":\"%s\",\"type_instance\":\"%s\",\"value\":",
@@ -226,9 +257,8 @@ static void list_telegram(const struct cat *c, const struct dsmr_frame *f,
       struct dsmr_number n;
       int64_t utc;
       if (group_time(&o, i, &utc)) {
-        char iso[21];
-        dsmr_format_utc(utc, iso);
-        printf(" %s", iso);
+        putchar(' ');
+        print_time_human(utc);
       } else if (dsmr_parse_number(o.groups[i], &n) == 0 && n.unit.len) {
         putchar(' ');
         print_number(&n);
@@ -239,10 +269,21 @@ static void list_telegram(const struct cat *c, const struct dsmr_frame *f,
     }
     putchar('\n');
   }
-  if (t->errors)
-    printf("  REJECTED: %u error(s); first on line %u%s%s: %s\n", t->errors,
-           t->first_error_line, t->first_error_obis[0] ? " " : "",
-           t->first_error_obis, t->first_error);
+  if (t->errors) {
+    unsigned listed =
+        t->errors < DSMR_MAX_LISTED_ERRORS ? t->errors : DSMR_MAX_LISTED_ERRORS;
+    printf("  REJECTED: %u error(s)\n", t->errors);
+    for (unsigned i = 0; i < listed; i++)
+      printf("    line %u%s%s: %s\n", t->error_list[i].line,
+             t->error_list[i].obis[0] ? " " : "", t->error_list[i].obis,
+             t->error_list[i].why);
+    if (t->errors > listed)
+      printf("    (%u more)\n", t->errors - listed);
+  }
+  if (t->unitless)
+    printf("  %u value(s) without a unit, read in the unit of the OBIS "
+           "table\n",
+           t->unitless);
   printf("  collectd values%s:\n",
          (t->errors || f->crc == DSMR_CRC_BAD) ? " (NOT dispatched)" : "");
   for (unsigned i = 0; i < t->nreadings; i++) {
@@ -251,9 +292,8 @@ static void list_telegram(const struct cat *c, const struct dsmr_frame *f,
            r->type_instance);
     print_reading_value(r);
     if (r->time_kind == DSMR_AT_CAPTURE) {
-      char iso[21];
-      dsmr_format_utc(r->capture_time, iso);
-      printf(" at %s", iso);
+      fputs(" at ", stdout);
+      print_time_human(r->capture_time);
     }
     putchar('\n');
   }
@@ -263,7 +303,8 @@ static void list_telegram(const struct cat *c, const struct dsmr_frame *f,
 static void line_judge(struct cat *c, const struct dsmr_frame *f);
 
 static void on_frame(struct cat *c, const struct dsmr_frame *f) {
-  unsigned errors = dsmr_map_telegram(f->data, f->len, &c->telegram);
+  unsigned errors =
+      dsmr_map_telegram_state(f->data, f->len, &c->telegram, &c->map_state);
   c->n++;
   if (f->crc == DSMR_CRC_BAD) {
     c->crc_errors++;
@@ -653,8 +694,10 @@ static void usage(FILE *to) {
         "                (32 hex digits, from the grid operator)\n"
         "  --auth-key HEX  its authentication key (default: the Luxembourg\n"
         "                one, 00112233445566778899AABBCCDDEEFF)\n"
-        "Exit status: 0 all telegrams ok (or without CRC), 1 some failed,\n"
-        "2 usage or I/O error.\n",
+        "Times are UTC, with the host's local time beside them (--json:\n"
+        "UTC only).\n"
+        "Exit status: 0 all telegrams ok (or without CRC), 1 some failed or\n"
+        "no telegram at all, 2 usage or I/O error.\n",
         to);
 }
 
@@ -817,6 +860,16 @@ int main(int argc, char **argv) {
   }
   if (nfiles == 0)
     io_error |= read_fd(&c, 0, "standard input") != 0;
+  /* The end of the input ends a telegram whose CRC line is cut short: a
+   * DSMR 2.2/3 telegram whose '!' is the last byte of a file, or a CRC of
+   * fewer than 4 digits without its CR LF. */
+  if (!have_live && dsmr_framer_collecting(&c.framer))
+    feed_plain(&c, "\r\n", 2);
+  if (c.n + c.too_large == 0 && !io_error) {
+    fprintf(stderr, "dsmr-cat: no telegram in the input (a telegram is "
+                    "'/' header ... '!' [CRC])\n");
+    c.failed = 1;
+  }
 
   if (c.mode == OUT_SUMMARY)
     printf("telegrams %llu, ok %llu, CRC errors %llu, too large %llu, "

@@ -271,6 +271,11 @@ static void report_meter(struct dsmr_meter *m, cdtime_t now) {
                   (value_t){.derive = (derive_t)s.dropped}, now);
   dispatch_health(m, "dsmr_telegrams", "implausible",
                   (value_t){.derive = (derive_t)s.implausible}, now);
+  /* readings refused from telegrams that were stored (store_rules.h) */
+  dispatch_health(m, "dsmr_telegrams", "future_time",
+                  (value_t){.derive = (derive_t)s.future_time}, now);
+  dispatch_health(m, "dsmr_telegrams", "held_back",
+                  (value_t){.derive = (derive_t)s.held_back}, now);
   if (m->cfg.decrypt) { /* only meters that encrypt can fail these */
     dispatch_health(m, "dsmr_telegrams", "decrypt_error",
                     (value_t){.derive = (derive_t)s.decrypt_error}, now);

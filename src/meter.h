@@ -17,17 +17,14 @@
 #include "mapper.h"
 #include "smarty.h"
 #include "source.h"
+#include "store_rules.h"
 
 #define DSMR_METER_NAME_MAX 64
 #define DSMR_MIN_TELEGRAM 128
 #define DSMR_MAX_TELEGRAM (1024 * 1024)
-/* Distinct identifiers one meter may produce: a telegram maps to at most
- * DSMR_MAX_READINGS, and M-Bus devices can come and go. */
-#define DSMR_IDENT_MAX (2 * DSMR_MAX_READINGS)
 /* Decoded grid-operator text messages are kept up to this size (DSMR
  * allows 1024 characters). */
 #define DSMR_TEXT_MAX 1024
-#define DSMR_PERIOD_WINDOW 8
 
 struct dsmr_meter_config {
   char name[DSMR_METER_NAME_MAX];
@@ -44,51 +41,13 @@ struct dsmr_meter_config {
   uint8_t auth_key[16];
 };
 
-/* The period of something periodic (telegrams, M-Bus captures), as the
- * smallest of the last few gaps: a lost telegram makes one gap longer,
- * never shorter, so the minimum stays honest. */
-struct dsmr_period {
-  cdtime_t gaps[DSMR_PERIOD_WINDOW];
-  unsigned n, next;
-};
-
-/* One reading of a register (a counter that only grows): its value, when
- * (telegram arrival, or the M-Bus capture time) and the meter's own clock
- * then (0-0:1.0.0; 0 when unknown or for captures). */
-struct dsmr_counter_point {
-  int64_t value;
-  cdtime_t at;
-  int64_t meter_time;
-};
-
-/* What the reader remembers per identifier (type, type_instance): the
- * last time dispatched (times must strictly increase), the last capture
- * period, the last value of the counters whose growth is an event, and
- * for registers the plausibility state (meter_dispatch.c, "Counters never
- * lie"). */
-struct dsmr_ident {
-  const char *type;
-  const char *type_instance;
-  cdtime_t last_time;
-  uint64_t seq; /* telegram that last dispatched it: drops duplicates */
-  struct dsmr_period period;
-  int has_value;
-  double last_value;
-  int64_t last_capture; /* the peak's time last seen (DSMR_READING_PEAK) */
-
-  uint64_t judged; /* telegram (meter's `judged`) it was last judged in */
-  int verdict;     /* of that judgement */
-  int has_base;
-  struct dsmr_counter_point base;    /* last value dispatched */
-  struct dsmr_counter_point suspect; /* last value rejected */
-  unsigned suspects; /* rejected values in a row that agree with each other */
-  cdtime_t rejected_capture; /* an M-Bus capture judged implausible */
-};
-
 /* Counters the read callback reports; updated by the reader under lock. */
 struct dsmr_meter_stats {
   uint64_t ok, crc_error, malformed, too_large, dropped, implausible;
   uint64_t decrypt_error, replayed; /* Smarty: failed GCM tag, old counter */
+  /* readings refused from a stored telegram (store_rules.h): a capture
+   * time in the future, a register a rounding lower than stored */
+  uint64_t future_time, held_back;
   uint64_t bytes;
   uint64_t reconnects;
 };
@@ -112,6 +71,8 @@ struct dsmr_meter {
   char *frame_buf; /* cfg.max_telegram bytes, allocated once at init */
   char read_buf[4096];
   struct dsmr_telegram telegram; /* ~12 KiB: never on the stack */
+  /* the mapper's memory: M-Bus names, objects sent without a unit */
+  struct dsmr_map_state map_state;
   /* Smarty (cfg.decrypt): line bytes go through it, plaintext to framer */
   struct dsmr_smarty smarty;
   char *smarty_buf;
@@ -123,21 +84,9 @@ struct dsmr_meter {
   char *line_buf;
 
   /* --- dispatch state (reader thread only) --------------------------- */
-  int seen_crc;           /* the meter has sent a CRC at least once */
-  uint64_t seq;           /* clean telegrams so far */
-  uint64_t judged;        /* telegrams judged for plausibility so far */
-  cdtime_t last_tel_time; /* time given to the last telegram's values */
-  cdtime_t last_arrival;  /* when the last frame (any verdict) arrived */
-  struct dsmr_period tel_period;
-  struct dsmr_ident idents[DSMR_IDENT_MAX];
-  unsigned short ident_of[DSMR_MAX_READINGS]; /* reading index -> idents */
-  unsigned nidents;
-  int idents_full_logged;
-  int have_baseline; /* first clean telegram seen: events compare to it */
-  /* 0-0:96.1.1 of the last telegram that had one (raw, maybe cut): a
-   * change means a replaced meter. */
-  char equipment_id[128];
-  size_t equipment_len;
+  int seen_crc;            /* the meter has sent a CRC at least once */
+  cdtime_t last_arrival;   /* when the last frame (any verdict) arrived */
+  struct dsmr_rules rules; /* what is stored, and when (store_rules.h) */
   char text[DSMR_TEXT_MAX + 1];
   unsigned failure_entries;
   int64_t failure_last_end;
@@ -145,7 +94,8 @@ struct dsmr_meter {
    * those past their identification line (meter_reader.c). */
   uint64_t dropped_telegrams;
   struct dsmr_complaint complain_crc, complain_malformed, complain_size,
-      complain_dropped, complain_pace, complain_decrypt, complain_replay;
+      complain_dropped, complain_pace, complain_decrypt, complain_replay,
+      complain_future, complain_held;
   /* Pacing (meter_reader.c): telegrams allowed before reading waits. */
   double pace_tokens;
   cdtime_t pace_at;
@@ -220,10 +170,6 @@ cdtime_t dsmr_meter_interval(const struct dsmr_meter *m);
 void dsmr_meter_notify(const struct dsmr_meter *m, int severity,
                        const char *type_instance, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* Period estimator (meter_dispatch.c). */
-void dsmr_period_add(struct dsmr_period *p, cdtime_t gap);
-cdtime_t dsmr_period_get(const struct dsmr_period *p); /* 0: unknown */
 
 /* Grid-operator text message 0-0:96.13.0: hex-decoded when it is hex
  * (DSMR 4+), else taken as is; unprintable bytes become '?', trailing

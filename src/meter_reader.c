@@ -105,7 +105,12 @@ void dsmr_meter_handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
     return;
   }
 
-  errors = dsmr_map_telegram(f->data, f->len, &m->telegram);
+  errors =
+      dsmr_map_telegram_state(f->data, f->len, &m->telegram, &m->map_state);
+  if (m->telegram.unitless_new[0])
+    INFO("dsmr plugin: meter \"%s\": values without a unit, read in the "
+         "unit of the OBIS table: %s",
+         m->cfg.name, m->telegram.unitless_new);
   /* Line noise can frame as '/' junk '!' without a CRC (a DSMR 2.2 meter
    * sends none): with no OBIS object in it, it is no telegram, and it must
    * not count as one (it would hide a silent meter). */

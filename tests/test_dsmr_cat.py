@@ -27,8 +27,9 @@ def ok(cond, msg):
     return cond
 
 
-def run(*args, stdin=None):
-    p = subprocess.run([cat, *args], input=stdin, capture_output=True)
+def run(*args, stdin=None, env=None):
+    e = dict(os.environ, **env) if env else None
+    p = subprocess.run([cat, *args], input=stdin, capture_output=True, env=e)
     return p.returncode, p.stdout.decode("latin-1"), p.stderr.decode()
 
 
@@ -126,6 +127,108 @@ ok(rc == 2 and "/nonexistent/meter.p1" in err and len(err.splitlines()) == 1,
    "missing file: exit 2, one line naming it: " + err.strip())
 rc, out, err = run("--bogus")
 ok(rc == 2 and "--bogus" in err, "unknown option: exit 2")
+
+# --json lists every error of a telegram, in line order (issue 14)
+three = (b"/X\r\n\r\n1-0:1.8.1(000687.138*kW)\r\ngarbage\r\n"
+         b"1-0:1.7.0(00.428*kW)\r\n1-0:2.7.0(x)\r\n!\r\n")
+rc, out, err = run("--json", stdin=three)
+errs = json.loads(out)["errors"] if out.strip() else None
+ok(rc == 1 and errs == [
+    {"line": 3, "obis": "1-0:1.8.1", "error": "unexpected unit"},
+    {"line": 4, "error": "line is not an OBIS object"},
+    {"line": 6, "obis": "1-0:2.7.0", "error": "value is not a number"}],
+   "--json: all three errors of a telegram: %r" % (errs,))
+rc, out, err = run(stdin=three)
+ok(rc == 1 and "REJECTED: 3 error(s)" in out and
+   "line 6 1-0:2.7.0: value is not a number" in out,
+   "listing: all three errors")
+
+# the last telegram of a file without its final CR LF (DSMR 2.2: '!' last)
+v22 = (b"/ISk5\\2MT382-1004\r\n\r\n0-0:96.1.1(00000000000000)\r\n"
+       b"1-0:1.8.1(00123.456*kWh)\r\n1-0:32.7.0(227.8*V)\r\n"
+       b"1-0:31.7.0(1.66*A)\r\n0-1:24.1.0(3)\r\n"
+       b"0-1:24.3.0(161107190000)(00)(60)(1)(0-1:24.2.1)(m3)\r\n"
+       b"(00001.001)\r\n!")
+v22file = os.path.join(tempfile.mkdtemp(), "v22.p1")
+with open(v22file, "wb") as f:
+    f.write(v22)
+rc, out, err = run("--json", v22file)
+ok(rc == 0 and len(out.splitlines()) == 1 and
+   json.loads(out)["collectd"][0]["value"] == 123456,
+   "a DSMR 2.2 telegram ending in '!' at the end of the file is read")
+rc, out, err = run("--summary", v22file, v22file)
+ok(rc == 0 and out.startswith("telegrams 2, ok 2"),
+   "two such files in one stream: both read: " + out.strip())
+rc, out, err = run("--json", stdin=v22[:-1] + b"!1A")
+ok(len(out.splitlines()) == 1 and json.loads(out)["crc"] == "bad",
+   "a CRC of 2 digits cut off by the end: read, CRC judged")
+
+# input without any telegram: a message and exit status 1
+for what, data in (("text", b"hello\n"), ("nothing", b""),
+                   ("a telegram cut off", v22[:40])):
+    rc, out, err = run("--summary", stdin=data)
+    ok(rc == 1 and "no telegram" in err,
+       "%s: exit %d, %s" % (what, rc, err.strip()))
+
+# the values collectd gets, as the meter wrote them (shortest decimal that
+# is the same double), and local time beside UTC in the listing only
+rc, out, err = run(v22file, env={"TZ": "Europe/Amsterdam"})
+ok("    voltage-l1 = 227.8\n" in out and "    current-l1 = 1.66\n" in out,
+   "listing: voltage-l1 = 227.8, current-l1 = 1.66")
+ok("dsmr_volume-gas = 1001 at 2016-11-07T18:00:00Z "
+   "(local 2016-11-07 19:00:00 CET)" in out and
+   "2016-11-07T18:00:00Z (local 2016-11-07 19:00:00 CET) (00)" in out,
+   "listing: UTC times with the local time beside them")
+rc, out, err = run(v22file, env={"TZ": "UTC"})
+ok("(local 2016-11-07 18:00:00 UTC)" in out, "local time follows TZ")
+rc, out, err = run("--json", v22file, env={"TZ": "Europe/Amsterdam"})
+j = json.loads(out)
+by_type = {c["type"]: c for c in j["collectd"]}
+ok("local" not in out and
+   by_type["dsmr_volume"]["time"] == "2016-11-07T18:00:00Z" and
+   '"value":227.8}' in out and '"value":1.66' in out and
+   [by_type[k]["value"] for k in ("voltage", "current")] == [227.8, 1.66],
+   "--json: UTC only, numbers as written")
+
+# values without a unit (openHAB's Smarty telegram)
+rc, out, err = run("--json", os.path.join(corpus, "telegrams",
+                                          "openhab_smarty_unitless.p1"))
+j = json.loads(out)
+got = {(c["type"], c["type_instance"]): c["value"] for c in j["collectd"]}
+rc2, out2, err2 = run(os.path.join(corpus, "telegrams",
+                                   "openhab_smarty_unitless.p1"))
+ok("    dsmr_apparent_power-threshold = 77376\n" in out2 and
+   "    count-power_failures = 69\n" in out2 and
+   "    count-voltage_sags_l1 = 44\n" in out2,
+   "listing: whole numbers in plain notation (77376, 69, 44)")
+rc2, out2, err2 = run(stdin=b"/X\r\n\r\n0-0:17.0.0(069.0*kVA)\r\n"
+                      b"1-0:32.32.0(00040)\r\n1-0:31.7.0(000.01*A)\r\n!\r\n")
+ok("threshold = 69000\n" in out2 and "voltage_sags_l1 = 40\n" in out2 and
+   "current-l1 = 0.01\n" in out2,
+   "listing: 69000 (not 6.9e+04), 40 (not 4e+01), 0.01")
+ok(rc == 0 and j["errors"] == [] and j.get("unitless") == 3 and
+   got[("dsmr_reactive_power", "export")] == 7 and
+   got[("dsmr_apparent_power", "threshold")] == 77376,
+   "Smarty values without a unit: read, counted")
+
+# two gas meters: names stay with their channel across telegrams
+def mbus(ch1, ch2, hour):
+    lines = []
+    for ch, m3 in ((1, ch1), (2, ch2)):
+        lines.append("0-%d:24.1.0(003)" % ch)
+        lines.append("0-%d:24.2.1(%s)(%s*m3)" % (
+            ch, "000101000000W" if m3 is None else "2410271%d0000W" % hour,
+            m3 or "00000.000"))
+    return ("/X\r\n\r\n" + "".join(l + "\r\n" for l in lines) + "!\r\n").encode()
+
+
+rc, out, err = run("--json", stdin=mbus("00100.000", "05000.000", 0) +
+                   mbus(None, "05000.001", 1) + mbus("00100.002", "05000.002", 2))
+names = [[(c["type_instance"], c["value"]) for c in json.loads(l)["collectd"]]
+         for l in out.splitlines()]
+ok(names == [[("gas", 100000), ("gas_ch2", 5000000)], [("gas_ch2", 5000001)],
+             [("gas", 100002), ("gas_ch2", 5000002)]],
+   "gas channel 1 on its placeholder: channel 2 stays gas_ch2: %r" % (names,))
 
 # live sources: the simulator on a pseudo-terminal and over TCP
 import shutil

@@ -14,7 +14,8 @@
 #include "framer.h"
 #include "tap.h"
 
-#define NTELEGRAMS 40
+/* room for the corpus: every telegram listed in expected.txt is loaded */
+#define MAX_TELEGRAMS 256
 
 /* ---- the corpus ------------------------------------------------------- */
 
@@ -31,7 +32,7 @@ struct tg {
   size_t noise;    /* bytes of the file the framer must call noise */
 };
 
-static struct tg corpus[NTELEGRAMS];
+static struct tg corpus[MAX_TELEGRAMS];
 static size_t ncorpus;
 
 static const char *srcdir(void) {
@@ -116,11 +117,17 @@ static int load_corpus(void) {
     printf("# %s (set top_srcdir to the source tree)\n", strerror(errno));
     return 0;
   }
-  while (fgets(line, sizeof(line), ex) && ncorpus < NTELEGRAMS) {
+  size_t listed = 0;
+  while (fgets(line, sizeof(line), ex)) {
+    if (strncmp(line, "telegram ", 9) != 0)
+      continue;
+    if (++listed > MAX_TELEGRAMS)
+      continue; /* counted, so that the check below fails */
     struct tg *t = &corpus[ncorpus];
     int nobj;
-    if (sscanf(line, "telegram %127s %d %d %d", t->id, &t->present, &t->crc_ok,
-               &nobj) != 4)
+    if (!ok(sscanf(line, "telegram %127s %d %d %d", t->id, &t->present,
+                   &t->crc_ok, &nobj) == 4,
+            "expected.txt line %zu reads", listed))
       continue;
     snprintf(path, sizeof(path), "%s/tests/corpus/telegrams/%s.p1", srcdir(),
              t->id);
@@ -130,8 +137,9 @@ static int load_corpus(void) {
     ncorpus++;
   }
   fclose(ex);
-  is_int(ncorpus, NTELEGRAMS, "corpus: all telegrams loaded");
-  return ncorpus == NTELEGRAMS;
+  ok(listed >= 40 && ncorpus == listed, "corpus: all %zu telegrams loaded",
+     listed);
+  return listed >= 40 && ncorpus == listed;
 }
 
 static enum dsmr_crc_verdict verdict_of(const struct tg *t) {
@@ -331,7 +339,7 @@ static void test_each(void) {
   }
 }
 
-/* ---- all 40 in one stream, bare and with noise between ---------------- */
+/* ---- all of them in one stream, bare and with noise between ---------- */
 
 static unsigned char *concat(size_t *len, uint64_t noise_seed,
                              size_t *noise_added) {

@@ -456,6 +456,7 @@ static void test_reactive(void) {
 }
 
 static const char *all_ids[] = {"arduinodsmr_example_kaifa_v40",
+                                "athombv_luxembourg_spec_example",
                                 "arduinodsmr_example_minimal",
                                 "dsmr5rs_isk_am550e",
                                 "dsmr5rs_kaifa_ma105",
@@ -494,6 +495,7 @@ static const char *all_ids[] = {"arduinodsmr_example_kaifa_v40",
                                 "ndokter_v5",
                                 "ndokter_v5_two_mbus",
                                 "ndokter_warmtelink_unpadded_crc",
+                                "openhab_smarty_unitless",
                                 "seed_lg_e350_dsmr40"};
 
 static void test_all_corpus(void) {
@@ -551,6 +553,184 @@ static void test_errors(void) {
   DERIVE("dsmr_energy", "import_t1", 999999999);
 }
 
+/* Values without a unit (Luxembourg Smarty): read in the unit of the OBIS
+ * table when the number has that unit's format, counted; a wrong unit and
+ * a number of another format are still errors. */
+static void test_unitless(void) {
+  is_int(map_text("/X\r\n\r\n1-0:1.8.1(000687.138)\r\n1-0:1.7.0(01.193)\r\n"
+                  "1-0:3.7.0(00.000)\r\n1-0:4.7.0(00.007)\r\n"
+                  "0-0:17.0.0(77.376)\r\n1-0:32.7.0(230.1)\r\n"
+                  "1-0:31.7.0(002)\r\n1-0:14.7.0(49.98)\r\n!"),
+         0, "values without a unit are read");
+  DERIVE("dsmr_energy", "import_t1", 687138);
+  GAUGE("power", "import", 1193);
+  GAUGE("dsmr_reactive_power", "import", 0);
+  GAUGE("dsmr_reactive_power", "export", 7);
+  GAUGE("dsmr_apparent_power", "threshold", 77376);
+  GAUGE("voltage", "l1", 230.1);
+  GAUGE("current", "l1", 2);
+  GAUGE("frequency", "", 49.98);
+  is_int(t.unitless, 8, "and counted");
+  is_str(t.unitless_new, "", "without a state nothing is named");
+  is_int(
+      map_text("/X\r\n\r\n1-0:1.7.0(01.193*kW)\r\n0-0:17.0.0(999.9*kW)\r\n!"),
+      0, "with units");
+  is_int(t.unitless, 0, "nothing counted");
+  GAUGE("power", "threshold", 999900);
+
+  is_int(map_text("/X\r\n\r\n1-0:3.7.0(00.007*kW)\r\n!"), 1,
+         "a wrong unit is still an error");
+  is_str(t.first_error, "unexpected unit", "reason");
+  is_int(t.unitless, 0, "nothing counted");
+  is_int(map_text("/X\r\n\r\n1-0:1.7.0(7)\r\n!"), 1,
+         "kW or W? a unitless power without its 3 decimals is an error");
+  is_str(t.first_error, "no unit, and not in the format of its unit", "reason");
+  is_int(map_text("/X\r\n\r\n1-0:32.7.0(0.230)\r\n!"), 1,
+         "a unitless voltage with 3 decimals (kV?) is an error");
+  is_int(map_text("/X\r\n\r\n1-0:1.8.1(000687.13)\r\n!"), 1,
+         "a unitless register with 2 decimals is an error");
+  is_int(map_text("/X\r\n\r\n1-0:1.8.1(000687.1385555555)\r\n!"), 1,
+         "a unitless register with 10 decimals is an error");
+
+  /* With a state: each object named once per meter. */
+  struct dsmr_map_state st = {0};
+  const char *smarty = "/X\r\n\r\n1-0:1.7.0(00.000*kW)\r\n1-0:3.7.0(00.000)\r\n"
+                       "1-0:4.7.0(00.007)\r\n0-0:17.0.0(77.376)\r\n!";
+  is_int(dsmr_map_telegram_state(smarty, strlen(smarty), &t, &st), 0,
+         "Smarty telegram with a state");
+  is_str(t.unitless_new, "0-0:17.0.0 1-0:3.7.0 1-0:4.7.0",
+         "the first telegram names the objects without a unit");
+  is_int(dsmr_map_telegram_state(smarty, strlen(smarty), &t, &st), 0, "again");
+  is_str(t.unitless_new, "", "the second names none");
+  is_int(t.unitless, 3, "but counts them");
+  const char *more = "/X\r\n\r\n1-0:1.7.0(00.000)\r\n1-0:3.7.0(00.000)\r\n!";
+  is_int(dsmr_map_telegram_state(more, strlen(more), &t, &st), 0,
+         "another object without a unit");
+  is_str(t.unitless_new, "1-0:1.7.0", "only the new one is named");
+
+  map_corpus("openhab_smarty_unitless");
+  GAUGE("dsmr_reactive_power", "import", 0);
+  GAUGE("dsmr_reactive_power", "export", 7);
+  GAUGE("dsmr_apparent_power", "threshold", 77376);
+  DERIVE("dsmr_energy", "import", 6695);
+  DERIVE("dsmr_reactive_energy", "export", 2745);
+  is_int(t.unitless, 3, "openHAB's Smarty telegram: 3 values without a unit");
+}
+
+/* The Luxembourg specification's example, as node-dsmr-parser's tests
+ * read it: gas on channels 1 and 4, water placeholders on 2 and 3. */
+static void test_luxembourg_spec(void) {
+  map_corpus("athombv_luxembourg_spec_example");
+  DERIVE("dsmr_energy", "import", 25653);
+  DERIVE("dsmr_energy", "export", 40);
+  GAUGE("power", "import", 5);
+  GAUGE("voltage", "l1", 233);
+  GAUGE("count", "voltage_sags_l1", 40);
+  GAUGE("count", "power_failures", 99);
+  GAUGE("dsmr_apparent_power", "threshold", 69000);
+  GAUGE("current", "limit_import", 100);
+  GAUGE("current", "limit_export", -63);
+  DERIVE("dsmr_volume", "gas", 6);
+  CAPTURED("dsmr_volume", "gas", 1594024300, 1);
+  DERIVE("dsmr_volume", "gas_ch4", 28103);
+  CAPTURED("dsmr_volume", "gas_ch4", 1594024140, 4);
+  ABSENT("dsmr_volume", "water");
+  ABSENT("dsmr_volume", "water_ch2");
+  ok(t.info.has_meter_time && t.info.meter_time == 1594024917,
+     "meter time 2020-07-06T08:41:57Z (10:41:57 summer time)");
+  is_int(t.unitless, 0, "M-Bus placeholders without a unit are not counted");
+}
+
+/* F written as ".255" is the same object; another F is unknown. */
+static void test_f_after_dot(void) {
+  is_int(map_text("/X\r\n\r\n1-0:31.7.0.255(001*A)\r\n"
+                  "1-0:21.7.0.255(01.111*kW)\r\n1-0:51.7.0.7(009*A)\r\n"
+                  "1-0:1.8.1*255(000001.000*kWh)\r\n!"),
+         0, "ids with F");
+  GAUGE("current", "l1", 1);
+  GAUGE("power", "import_l1", 1111);
+  DERIVE("dsmr_energy", "import_t1", 1000);
+  ABSENT("current", "l2");
+  is_int(t.unknown_objects, 1, "F = 7 is an object we do not know");
+  /* The lines of the DSMR 4.2.2 standard's example telegram (its other
+   * lines have an id "1-0:72:32.0" and a page break: no meter sends it). */
+  is_int(map_text("/ISk5\\2MT382-1000\r\n\r\n1-3:0.2.8(42)\r\n"
+                  "1-0:1.8.1(123456.789*kWh)\r\n"
+                  "1-0:31.7.0.255(001*A)\r\n1-0:51.7.0.255(002*A)\r\n"
+                  "1-0:71.7.0.255(003*A)\r\n1-0:21.7.0.255(01.111*kW)\r\n"
+                  "1-0:41.7.0.255(02.222*kW)\r\n1-0:61.7.0.255(03.333*kW)\r\n"
+                  "1-0:22.7.0.255(04.444*kW)\r\n1-0:42.7.0.255(05.555*kW)\r\n"
+                  "1-0:62.7.0.255(06.666*kW)\r\n0-1:24.1.0(003)\r\n"
+                  "0-1:24.2.1(101209110000W)(12785.123*m3)\r\n!"),
+         0, "the DSMR 4.2.2 example's .255 lines");
+  GAUGE("current", "l1", 1);
+  GAUGE("current", "l2", 2);
+  GAUGE("current", "l3", 3);
+  GAUGE("power", "import_l2", 2222);
+  GAUGE("power", "export_l3", 6666);
+  DERIVE("dsmr_energy", "import_t1", 123456789);
+  is_int(t.unknown_objects, 0, "every object known");
+}
+
+/* Two gas meters; channel 1 sends its placeholder for a while. With a
+ * state the names stay with the channels (issue 14, point 2). */
+static void test_channel_names(void) {
+  static const char *const t1 =
+      "/X\r\n\r\n0-1:24.1.0(003)\r\n"
+      "0-1:24.2.1(241027100000W)(00100.000*m3)\r\n0-2:24.1.0(003)\r\n"
+      "0-2:24.2.1(241027100000W)(05000.000*m3)\r\n!";
+  static const char *const t2 =
+      "/X\r\n\r\n0-1:24.1.0(003)\r\n0-1:24.2.1(000101000000W)(00000.000*m3)"
+      "\r\n0-2:24.1.0(003)\r\n0-2:24.2.1(241027110000W)(05000.001*m3)\r\n!";
+  static const char *const t3 =
+      "/X\r\n\r\n0-1:24.1.0(003)\r\n"
+      "0-1:24.2.1(241027120000W)(00100.002*m3)\r\n0-2:24.1.0(003)\r\n"
+      "0-2:24.2.1(241027120000W)(05000.002*m3)\r\n!";
+  struct dsmr_map_state st = {0};
+  is_int(dsmr_map_telegram_state(t1, strlen(t1), &t, &st), 0, "two gas meters");
+  DERIVE("dsmr_volume", "gas", 100000);
+  DERIVE("dsmr_volume", "gas_ch2", 5000000);
+  is_int(dsmr_map_telegram_state(t2, strlen(t2), &t, &st), 0,
+         "channel 1 sends its placeholder");
+  ABSENT("dsmr_volume", "gas");
+  DERIVE("dsmr_volume", "gas_ch2", 5000001);
+  CAPTURED("dsmr_volume", "gas_ch2", 1730023200, 2);
+  is_int(dsmr_map_telegram_state(t3, strlen(t3), &t, &st), 0,
+         "channel 1 is back");
+  DERIVE("dsmr_volume", "gas", 100002);
+  DERIVE("dsmr_volume", "gas_ch2", 5000002);
+
+  /* A meter whose channel 1 is dead from the start: channel 2 has the
+   * plain name, and keeps it when channel 1 comes to life. */
+  struct dsmr_map_state st2 = {0};
+  is_int(dsmr_map_telegram_state(t2, strlen(t2), &t, &st2), 0,
+         "dead channel 1 first");
+  DERIVE("dsmr_volume", "gas", 5000001);
+  is_int(dsmr_map_telegram_state(t3, strlen(t3), &t, &st2), 0,
+         "then channel 1 reads");
+  DERIVE("dsmr_volume", "gas", 5000002);
+  DERIVE("dsmr_volume", "gas_ch1", 100002);
+
+  /* Without a state each telegram is on its own. */
+  is_int(map_text(t2), 0, "stateless");
+  DERIVE("dsmr_volume", "gas", 5000001);
+}
+
+/* Every error of a telegram is listed (dsmr-cat --json shows them). */
+static void test_error_list(void) {
+  is_int(map_text("/X\r\n\r\n1-0:1.8.1(000687.138*kW)\r\ngarbage\r\n"
+                  "1-0:1.7.0(00.428*kW)\r\n1-0:2.7.0(x)\r\n!"),
+         3, "three errors");
+  is_int(t.error_list[0].line, 3, "first on line 3");
+  is_str(t.error_list[0].obis, "1-0:1.8.1", "first names its object");
+  is_str(t.error_list[0].why, "unexpected unit", "first reason");
+  is_int(t.error_list[1].line, 4, "second on line 4");
+  is_str(t.error_list[1].obis, "", "a line that is no object");
+  is_int(t.error_list[2].line, 6, "third on line 6");
+  is_str(t.error_list[2].obis, "1-0:2.7.0", "third names its object");
+  is_str(t.error_list[2].why, "value is not a number", "third reason");
+}
+
 int main(void) {
   test_table_sorted();
   test_seed_e350();
@@ -562,5 +742,10 @@ int main(void) {
   test_reactive();
   test_all_corpus();
   test_errors();
+  test_unitless();
+  test_luxembourg_spec();
+  test_f_after_dot();
+  test_channel_names();
+  test_error_list();
   return tap_done();
 }

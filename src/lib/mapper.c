@@ -91,26 +91,45 @@ static uint64_t unit_key(struct dsmr_span u) {
 /* How numeric objects become readings: the type and the units accepted,
  * `kilo` (e.g. kWh) worth 10^3 of `base` (Wh). Objects without a kilo unit
  * have DSMR_UNIT_NEVER there; unitless ones (power factor) have base
- * DSMR_UNIT_NONE, and only they accept a value without a unit. */
+ * DSMR_UNIT_NONE.
+ *
+ * A value of another object written without a unit (Smarty meters send
+ * "1-0:3.7.0(00.000)") is read in the unit the DSMR and Smarty tables give
+ * the object, 10^plain_e of the base unit, but only when its number has
+ * that unit's format: `plain_decimals` has bit d set when d decimals are
+ * that format (kW: 3, as "00.007"; V: 1, as "230.1"). So "00.007" is
+ * 0.007 kvar, and "7" (kvar or var?) is refused, as is any wrong unit. */
 struct number_rule {
   const char *type;
   uint64_t kilo, base;
   enum dsmr_ds_type ds;
+  uint8_t plain_e;
+  uint8_t plain_decimals;
 };
 
+#define DECIMALS(d) (1u << (d))
 static const struct number_rule number_rules[] = {
-    [OBIS_ENERGY] = {"dsmr_energy", U_KWH, U_WH, DSMR_DS_DERIVE},
+    [OBIS_ENERGY] = {"dsmr_energy", U_KWH, U_WH, DSMR_DS_DERIVE, 3,
+                     DECIMALS(3)},
     [OBIS_REACTIVE_ENERGY] = {"dsmr_reactive_energy", U_KVARH, U_VARH,
-                              DSMR_DS_DERIVE},
-    [OBIS_POWER] = {"power", U_KW, U_W, DSMR_DS_GAUGE},
+                              DSMR_DS_DERIVE, 3, DECIMALS(3)},
+    [OBIS_POWER] = {"power", U_KW, U_W, DSMR_DS_GAUGE, 3, DECIMALS(3)},
     [OBIS_REACTIVE_POWER] = {"dsmr_reactive_power", U_KVAR, U_VAR,
-                             DSMR_DS_GAUGE},
-    [OBIS_APPARENT_POWER] = {"dsmr_apparent_power", U_KVA, U_VA, DSMR_DS_GAUGE},
-    [OBIS_VOLTAGE] = {"voltage", U_KV, U_V, DSMR_DS_GAUGE},
-    [OBIS_CURRENT] = {"current", DSMR_UNIT_NEVER, U_A, DSMR_DS_GAUGE},
-    [OBIS_FREQUENCY] = {"frequency", DSMR_UNIT_NEVER, U_HZ, DSMR_DS_GAUGE},
+                             DSMR_DS_GAUGE, 3, DECIMALS(3)},
+    [OBIS_APPARENT_POWER] = {"dsmr_apparent_power", U_KVA, U_VA, DSMR_DS_GAUGE,
+                             3, DECIMALS(3)},
+    [OBIS_VOLTAGE] = {"voltage", U_KV, U_V, DSMR_DS_GAUGE, 0, DECIMALS(1)},
+    [OBIS_CURRENT] = {"current", DSMR_UNIT_NEVER, U_A, DSMR_DS_GAUGE, 0,
+                      DECIMALS(0) | DECIMALS(1) | DECIMALS(2)},
+    [OBIS_FREQUENCY] = {"frequency", DSMR_UNIT_NEVER, U_HZ, DSMR_DS_GAUGE, 0,
+                        DECIMALS(0) | DECIMALS(1) | DECIMALS(2) | DECIMALS(3)},
     [OBIS_POWER_FACTOR] = {"dsmr_power_factor", DSMR_UNIT_NEVER, DSMR_UNIT_NONE,
-                           DSMR_DS_GAUGE},
+                           DSMR_DS_GAUGE, 0, 0},
+    /* 0-0:17.0.0 without a unit: Smarty's threshold, in kVA (its table:
+     * F4(1,1); the meters send 3 decimals). With a unit the unit decides
+     * (map_object). */
+    [OBIS_THRESHOLD] = {"dsmr_apparent_power", U_KVA, U_VA, DSMR_DS_GAUGE, 3,
+                        DECIMALS(1) | DECIMALS(3)},
 };
 
 /* ---- readings ----------------------------------------------------------- */
@@ -132,16 +151,49 @@ static double base_gauge(const struct dsmr_number *n, int exp10) {
 
 COLD static void add_error(struct dsmr_telegram *t, unsigned line,
                            const char *why, struct dsmr_span id) {
-  if (t->errors++ == 0) {
+  size_t n = id.len < sizeof(t->first_error_obis) - 1
+                 ? id.len
+                 : sizeof(t->first_error_obis) - 1;
+  if (t->errors == 0) {
     t->first_error_line = line;
     t->first_error = why;
-    size_t n = id.len < sizeof(t->first_error_obis) - 1
-                   ? id.len
-                   : sizeof(t->first_error_obis) - 1;
     if (n)
       memcpy(t->first_error_obis, id.ptr, n);
     t->first_error_obis[n] = 0;
   }
+  if (t->errors < DSMR_MAX_LISTED_ERRORS) {
+    struct dsmr_error *e = &t->error_list[t->errors];
+    e->line = line;
+    e->why = why;
+    if (n)
+      memcpy(e->obis, id.ptr, n);
+    e->obis[n] = 0;
+  }
+  t->errors++;
+}
+
+/* A value of o without a unit (rule->base is not "none"): its unit's
+ * exponent when the number has the format of the object's table unit
+ * (counted), else -1 after reporting the error. Rare: off the hot path. */
+COLD static int unitless_exponent(struct dsmr_telegram *t,
+                                  const struct dsmr_object *o,
+                                  const struct number_rule *rule,
+                                  const struct dsmr_number *n, uint64_t unit) {
+  if (unit != DSMR_UNIT_NONE) {
+    add_error(t, o->line, "unexpected unit", o->id);
+    return -1;
+  }
+  if (n->decimals >= 8 || !(rule->plain_decimals >> n->decimals & 1u)) {
+    add_error(t, o->line, "no unit, and not in the format of its unit", o->id);
+    return -1;
+  }
+  const struct obis_entry *e = dsmr_obis_find(&o->obis);
+  if (e) {
+    unsigned row = (unsigned)(e - dsmr_obis_table);
+    t->unitless_rows[row >> 6] |= 1ull << (row & 63);
+  }
+  t->unitless++;
+  return rule->plain_e;
 }
 
 /* A new reading of the telegram (value and time at the telegram's), or
@@ -194,10 +246,8 @@ emit_number(struct dsmr_telegram *t, const struct dsmr_object *o,
             const struct number_rule *rule, const char *instance,
             const struct dsmr_number *n, uint64_t unit) {
   int e = unit == rule->base ? 0 : unit == rule->kilo ? 3 : -1;
-  if (e < 0) {
-    add_error(t, o->line, "unexpected unit", o->id);
+  if (e < 0 && (e = unitless_exponent(t, o, rule, n, unit)) < 0)
     return NULL;
-  }
   if (rule->ds == DSMR_DS_GAUGE)
     return add_reading(t, o->line, o->id, rule->type, instance, DSMR_DS_GAUGE,
                        0, base_gauge(n, e));
@@ -396,8 +446,8 @@ static void read_mbus(struct mbus_channel *ch, const struct dsmr_object *o,
   ch->id = o->id;
 }
 
-/* Name tables: the first device of a kind in a telegram gets the plain
- * name, further ones are told apart by their channel. */
+/* Name tables: the first device of a kind gets the plain name, further
+ * ones are told apart by their channel. */
 static const char *const gas_names[] = {"gas", "gas_ch1", "gas_ch2", "gas_ch3",
                                         "gas_ch4"};
 static const char *const water_names[] = {"water", "water_ch1", "water_ch2",
@@ -421,6 +471,8 @@ enum mbus_family {
   FAM_ELECTRICITY,
   FAM_COUNT,
 };
+_Static_assert(FAM_COUNT <= sizeof(((struct dsmr_map_state *)0)->plain_owner),
+               "a plain name owner per kind of device");
 
 static const char *const *const family_names[FAM_COUNT] = {
     gas_names,  water_names,   warm_water_names,
@@ -455,8 +507,10 @@ static int mbus_family(int device, uint64_t unit) {
   }
 }
 
-static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans) {
-  unsigned claimed = 0;
+/* owner[fam]: the channel that has the plain name of a kind of device
+ * (0: none yet). The first channel of a kind with a reading takes it. */
+static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans,
+                      uint8_t owner[FAM_COUNT]) {
   for (unsigned c = 1; c <= DSMR_MBUS_CHANNELS; c++) {
     struct mbus_channel *ch = &chans[c];
     struct dsmr_number n;
@@ -507,13 +561,13 @@ static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans) {
       add_error(t, ch->line, "register out of range", id);
       continue;
     }
-    struct dsmr_reading *r =
-        add_reading(t, ch->line, id, type,
-                    family_names[fam][(claimed & (1u << fam)) ? c : 0],
-                    DSMR_DS_DERIVE, v, 0);
+    if (owner[fam] == 0)
+      owner[fam] = (uint8_t)c;
+    struct dsmr_reading *r = add_reading(
+        t, ch->line, id, type, family_names[fam][owner[fam] == c ? 0 : c],
+        DSMR_DS_DERIVE, v, 0);
     if (!r)
       return;
-    claimed |= 1u << fam;
     r->time_kind = DSMR_AT_CAPTURE;
     r->capture_time = ch->capture;
     r->channel = (uint8_t)c;
@@ -553,9 +607,10 @@ static void map_object(struct dsmr_telegram *t, const struct dsmr_object *o,
      * current. */
     if (group_number(t, o, 0, &n, &unit) != 0)
       return;
-    enum obis_kind as = unit == U_KVA || unit == U_VA ? OBIS_APPARENT_POWER
-                        : unit == U_A                 ? OBIS_CURRENT
-                                                      : OBIS_POWER;
+    enum obis_kind as = unit == DSMR_UNIT_NONE          ? OBIS_THRESHOLD
+                        : unit == U_KVA || unit == U_VA ? OBIS_APPARENT_POWER
+                        : unit == U_A                   ? OBIS_CURRENT
+                                                        : OBIS_POWER;
     emit_number(t, o, &number_rules[as], inst, &n, unit);
     return;
   }
@@ -627,8 +682,55 @@ static void map_object(struct dsmr_telegram *t, const struct dsmr_object *o,
   }
 }
 
+/* Appends the decimal of v (0..255) at *at; 0, or -1 without room. */
+static int put_field(char *buf, size_t cap, size_t *at, unsigned v, char sep) {
+  char d[4];
+  size_t n = 0;
+  if (sep)
+    d[n++] = sep;
+  if (v >= 100)
+    d[n++] = (char)('0' + v / 100);
+  if (v >= 10)
+    d[n++] = (char)('0' + v / 10 % 10);
+  d[n++] = (char)('0' + v % 10);
+  if (cap - *at <= n)
+    return -1;
+  memcpy(buf + *at, d, n);
+  *at += n;
+  return 0;
+}
+
+/* unitless_new: the ids of the rows in `rows`, space-separated, as many
+ * whole ones as fit. */
+COLD static void name_rows(struct dsmr_telegram *t, const uint64_t rows[2]) {
+  char *buf = t->unitless_new;
+  size_t at = 0, cap = sizeof t->unitless_new;
+  for (unsigned row = 0; row < 128 && row < dsmr_obis_table_len; row++) {
+    if (!(rows[row >> 6] >> (row & 63) & 1))
+      continue;
+    uint64_t k = dsmr_obis_table[row].key;
+    size_t start = at;
+    if (put_field(buf, cap, &at, (unsigned)(k >> 32 & 255), at ? ' ' : 0) !=
+            0 ||
+        put_field(buf, cap, &at, (unsigned)(k >> 24 & 255), '-') != 0 ||
+        put_field(buf, cap, &at, (unsigned)(k >> 16 & 255), ':') != 0 ||
+        put_field(buf, cap, &at, (unsigned)(k >> 8 & 255), '.') != 0 ||
+        put_field(buf, cap, &at, (unsigned)(k & 255), '.') != 0) {
+      at = start;
+      break;
+    }
+  }
+  buf[at] = 0;
+}
+
 unsigned dsmr_map_telegram(const char *frame, size_t len,
                            struct dsmr_telegram *t) {
+  return dsmr_map_telegram_state(frame, len, t, NULL);
+}
+
+unsigned dsmr_map_telegram_state(const char *frame, size_t len,
+                                 struct dsmr_telegram *t,
+                                 struct dsmr_map_state *state) {
   struct dsmr_parser p;
   struct dsmr_object o;
   struct mbus_channel chans[DSMR_MBUS_CHANNELS + 1];
@@ -640,6 +742,9 @@ unsigned dsmr_map_telegram(const char *frame, size_t len,
   t->first_error_line = 0;
   t->first_error = NULL;
   t->first_error_obis[0] = 0;
+  t->unitless = 0;
+  t->unitless_rows[0] = t->unitless_rows[1] = 0;
+  t->unitless_new[0] = 0;
   for (unsigned c = 0; c <= DSMR_MBUS_CHANNELS; c++) {
     chans[c].device = -1;
     chans[c].has_reading = 0;
@@ -663,6 +768,21 @@ unsigned dsmr_map_telegram(const char *frame, size_t len,
     }
     map_object(t, &o, e, chans);
   }
-  emit_mbus(t, chans);
+  uint8_t owner[FAM_COUNT] = {0};
+  if (state)
+    memcpy(owner, state->plain_owner, sizeof owner);
+  emit_mbus(t, chans, owner);
+  if (state) {
+    memcpy(state->plain_owner, owner, sizeof owner);
+    if (t->unitless) {
+      uint64_t news[2] = {t->unitless_rows[0] & ~state->unitless_told[0],
+                          t->unitless_rows[1] & ~state->unitless_told[1]};
+      if (news[0] | news[1]) {
+        name_rows(t, news);
+        state->unitless_told[0] |= news[0];
+        state->unitless_told[1] |= news[1];
+      }
+    }
+  }
   return t->errors;
 }

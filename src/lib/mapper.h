@@ -4,13 +4,17 @@
  * carries. It knows nothing of collectd itself: `type` strings are the names
  * in collectd's types.db and in types/dsmr.db.
  *
- * Stateless and allocation-free: the caller owns struct dsmr_telegram (put
- * it in the per-meter state, not on a small stack: it is ~12 KiB).
+ * Allocation-free, and stateless but for what the caller hands it in a
+ * struct dsmr_map_state: the caller owns struct dsmr_telegram (put it in
+ * the per-meter state, not on a small stack: it is ~13 KiB).
  *
  * A telegram is "clean" when dsmr_map returns 0. Any malformed line, or a
  * mapped object whose value cannot be read (wrong unit, not a number),
  * counts as an error; callers must then dispatch nothing from it. Unknown
- * objects are not errors: they are counted and skipped. */
+ * objects are not errors: they are counted and skipped. A value written
+ * without a unit is read in the unit of the OBIS table when its number has
+ * that unit's format (kW with 3 decimals, V with 1...), and counted
+ * (unitless); a wrong unit stays an error. */
 #ifndef DSMR_MAPPER_H
 #define DSMR_MAPPER_H
 
@@ -63,6 +67,15 @@ struct dsmr_telegram_info {
   int64_t failure_last_duration; /* seconds */
 };
 
+/* The errors of a telegram, for listings (dsmr-cat): the first
+ * DSMR_MAX_LISTED_ERRORS of them, in order. */
+#define DSMR_MAX_LISTED_ERRORS 32
+struct dsmr_error {
+  unsigned line;
+  const char *why; /* static string */
+  char obis[24];   /* the object's id, "" for a line that is no object */
+};
+
 struct dsmr_telegram {
   struct dsmr_telegram_info info;
   unsigned nobjects;
@@ -73,6 +86,28 @@ struct dsmr_telegram {
   unsigned first_error_line;
   const char *first_error; /* static string */
   char first_error_obis[24];
+  /* errors[0 .. min(errors, DSMR_MAX_LISTED_ERRORS)) */
+  struct dsmr_error error_list[DSMR_MAX_LISTED_ERRORS];
+  /* Values written without a unit and read in the unit of the OBIS table
+   * (Smarty: "1-0:3.7.0(00.000)" is kvar): how many in this telegram.
+   * With a dsmr_map_state, unitless_new names those objects ("1-0:3.7.0
+   * 1-0:4.7.0") the first time a meter sends each without a unit, else it
+   * is "": the plugin logs it once per meter. */
+  unsigned unitless;
+  uint64_t unitless_rows[2]; /* bit = row of the OBIS table (internal) */
+  char unitless_new[128];
+};
+
+/* What the mapper keeps across the telegrams of one meter, held by the
+ * caller (zeroed before the first telegram: `= {0}` or calloc):
+ *  - which M-Bus channel has the plain name of each kind of device. The
+ *    first device of a kind that sends a reading gets the plain name
+ *    (`gas`), and keeps it: when it sends a placeholder for a while, a
+ *    second gas meter stays `gas_chN` instead of taking `gas`.
+ *  - which objects were already reported as sent without a unit. */
+struct dsmr_map_state {
+  uint8_t plain_owner[8]; /* per kind of device: channel 1..4, 0 = none */
+  uint64_t unitless_told[2];
 };
 
 /* Map one frame ('/' .. '!'). Returns the number of errors (0 = clean).
@@ -83,6 +118,15 @@ struct dsmr_telegram {
  * that time. */
 unsigned dsmr_map_telegram(const char *frame, size_t len,
                            struct dsmr_telegram *out);
+
+/* The same for one meter's stream of telegrams: names of M-Bus devices
+ * stay with their channel across telegrams (see struct dsmr_map_state),
+ * and unitless_new is filled. dsmr_map_telegram is this with no state:
+ * each telegram on its own (the first device of a kind in it that has a
+ * reading gets the plain name). */
+unsigned dsmr_map_telegram_state(const char *frame, size_t len,
+                                 struct dsmr_telegram *out,
+                                 struct dsmr_map_state *state);
 
 /* A human-readable name for an OBIS object ("Energy imported, tariff 1"),
  * or NULL when the library does not know it. */

@@ -87,8 +87,9 @@ static inline uint64_t dsmr_obis_key(const struct dsmr_obis *id) {
  * mapper calls it for every object of every telegram. */
 static inline const struct obis_entry *
 dsmr_obis_find(const struct dsmr_obis *id) {
-  /* An explicit "*255" (Q3D meters) is the same object as no F field; any
-   * other F is an object we do not know. */
+  /* An explicit "*255" (Q3D meters) or ".255" (the DSMR 4.2.2 example
+   * telegram) is the same object as no F field; any other F is an object
+   * we do not know. */
   if (id->f != 255)
     return NULL;
   uint64_t key = dsmr_obis_key(id);

@@ -189,7 +189,9 @@ static HOT_INLINE const char *obis_fast(const char *s, struct dsmr_obis *o) {
       !(s = field_fast(s + 1, &o->e)))
     return NULL;
   o->f = 255;
-  if (*s == '*')
+  /* F as "*255" (Q3D meters) or ".255" (the DSMR 4.2.2 standard's own
+   * example telegram): the same group. */
+  if (*s == '*' || *s == '.')
     s = field_fast(s + 1, &o->f);
   return s;
 }
@@ -204,7 +206,7 @@ static const char *obis_checked(const char *s, const char *e,
       !(s = field_checked(s + 1, e, &o->e)))
     return NULL;
   o->f = 255;
-  if (s < e && *s == '*')
+  if (s < e && (*s == '*' || *s == '.'))
     s = field_checked(s + 1, e, &o->f);
   return s;
 }

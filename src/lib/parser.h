@@ -5,7 +5,8 @@
  * Grammar (lenient where real meters are, strict where corruption shows):
  *   header:  '/' text up to the first CR/LF (the span excludes the '/')
  *   object:  id groups [trailing]
- *   id:      A '-' B ':' C '.' D '.' E ['*' F]   (decimal, each 0..255)
+ *   id:      A '-' B ':' C '.' D '.' E [('*' | '.') F]
+ *            (decimal, each 0..255; F = 255 is the same object as no F)
  *   groups:  '(' text ')' ...  text ends at the first ')'; it may be empty.
  *            A group left open at the end of a line continues on the next
  *            line (long text messages are wrapped that way), unless that
@@ -33,7 +34,7 @@
 
 struct dsmr_obis {
   uint8_t a, b, c, d, e;
-  uint8_t f; /* 255 unless written ("1-0:1.8.0*255") */
+  uint8_t f; /* 255 unless written ("1-0:1.8.0*255", "1-0:31.7.0.255") */
 };
 
 enum dsmr_object_flags {

@@ -4,7 +4,7 @@ protocol), with the storage schemas and aggregation of contrib/graphite/.
 The whisper files, read back with whisper-fetch, must hold every register,
 power and voltage of every telegram exactly (one-second slots) and gas once
 per capture, at its capture time. Then graphite-web's render API runs the
-Graphite-function queries of README.md ("energy imported
+Graphite-function queries of doc/stores.md ("energy imported
 today / this month", "gas today")."""
 import datetime
 import os
@@ -119,7 +119,7 @@ r = subprocess.run([st.SYS_PY, "/usr/bin/whisper-info",
 tap.ok(re.search(r"aggregationMethod: average", r.stdout),
        "power: aggregation 'average'", r.stdout)
 
-# ---------------------------------------------------------- README queries
+# --------------------------------------------------------- doc/stores.md queries
 now = datetime.datetime.now(TZ)
 midnight = int(now.replace(hour=0, minute=0, second=0,
                            microsecond=0).timestamp())
@@ -133,7 +133,7 @@ stored[("dsmr_volume", "gas")] = gas
 
 def readme_query(name):
     """target= and from= of the block after <!-- graphite:NAME -->."""
-    with open(os.path.join(st.SRCDIR, "README.md")) as f:
+    with open(os.path.join(st.SRCDIR, "doc", "stores.md")) as f:
         text = f.read()
     m = re.search(r"<!-- graphite:%s -->\s*```text\n(.*?)```" % name, text,
                   re.S)
@@ -169,7 +169,7 @@ for name, keys, since, slot, unit in (
         ("energy-month", energy, month, month_slot, "Wh"),
         ("gas-today", [("dsmr_volume", "gas")], midnight, 1, "L")):
     q = readme_query(name)
-    if not tap.ok(q, "README.md has the Graphite query %s" % name):
+    if not tap.ok(q, "doc/stores.md has the Graphite query %s" % name):
         continue
     why = st.period_too_young(since)
     if why:

@@ -5,7 +5,7 @@ typesdb, or it drops our types), and write_influxdb_udp into its [[udp]]
 input (line protocol, millisecond times). One simulated DSMR 5 meter; every
 register, power and voltage of every telegram must come back exactly, with
 strictly increasing times within the run, and gas as one point per capture
-at its capture time. Then the queries README.md gives users
+at its capture time. Then the queries doc/stores.md gives users
 ("energy imported today / this month", "gas today"), as written there, and
 every query of the Grafana dashboard in contrib/grafana/."""
 import datetime
@@ -157,8 +157,8 @@ for dbname, measurement, how in (
                "%s: no field type conflict in InfluxDB's log" % how)
 cd.stop()
 
-# ---------------------------------------------------------------- README
-# The queries of README.md, with today's date filled in as a
+# ---------------------------------------------------------------- doc/stores.md
+# The queries of doc/stores.md, with today's date filled in as a
 # user would. Expected: computed from the points checked above.
 now = datetime.datetime.now(TZ)
 today = now.strftime("%Y-%m-%d")
@@ -171,8 +171,8 @@ month_ms = int(datetime.datetime(now.year, now.month, 1,
 
 def readme_query(name):
     """The InfluxQL block after the marker `<!-- influxql:NAME -->` in
-    README.md."""
-    with open(os.path.join(st.SRCDIR, "README.md")) as f:
+    doc/stores.md."""
+    with open(os.path.join(st.SRCDIR, "doc", "stores.md")) as f:
         text = f.read()
     m = re.search(r"<!-- influxql:%s -->\s*```sql\n(.*?)```" % name, text, re.S)
     return m.group(1).strip() if m else None
@@ -193,7 +193,7 @@ for name, since, since_ms, keys, what in (
         ("gas-today", today, midnight_ms, [("dsmr_volume", "gas")],
          "gas used today")):
     q = readme_query(name)
-    if not tap.ok(q, "README.md has the InfluxQL query %s" % name):
+    if not tap.ok(q, "doc/stores.md has the InfluxQL query %s" % name):
         continue
     why = st.period_too_young(since_ms / 1000)
     if why:

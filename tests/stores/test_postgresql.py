@@ -5,7 +5,7 @@ with the schema and writer function of contrib/postgresql/dsmr.sql. Every
 register, power and voltage of every telegram must come back as a row,
 exactly, at the time collectd gave it (csv in the same collectd is the
 reference), gas once per capture at its capture time; then the SQL queries
-of README.md ("energy imported today / this month", "gas
+of doc/stores.md ("energy imported today / this month", "gas
 today") and the dsmr_latest view."""
 import datetime
 import os
@@ -117,7 +117,7 @@ tap.is_(latest.get(("power", "import")), float(want[("power", "import")][-1]),
 tap.is_(latest.get(("dsmr_volume", "gas")), float(gas_want[-1][1]),
         "view dsmr_latest: the last gas reading")
 
-# ---------------------------------------------------------- README queries
+# --------------------------------------------------------- doc/stores.md queries
 now = datetime.datetime.now(TZ)
 midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 month = now.replace(day=1, hour=0, minute=0, second=0,
@@ -125,7 +125,7 @@ month = now.replace(day=1, hour=0, minute=0, second=0,
 
 
 def readme_query(name):
-    with open(os.path.join(st.SRCDIR, "README.md")) as f:
+    with open(os.path.join(st.SRCDIR, "doc", "stores.md")) as f:
         text = f.read()
     m = re.search(r"<!-- sql:%s -->\s*```sql\n(.*?)```" % name, text, re.S)
     return m.group(1).strip() if m else None
@@ -145,7 +145,7 @@ for name, keys, since in (("energy-today", energy, midnight),
                           ("energy-month", energy, month),
                           ("gas-today", [("dsmr_volume", "gas")], midnight)):
     q = readme_query(name)
-    if not tap.ok(q, "README.md has the SQL query %s" % name):
+    if not tap.ok(q, "doc/stores.md has the SQL query %s" % name):
         continue
     why = st.period_too_young(since)
     if why:

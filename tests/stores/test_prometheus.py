@@ -5,7 +5,7 @@ series under its documented name and labels, with values that are exactly
 those of telegrams the meter sent, at the times collectd gave them (csv in
 the same collectd is the reference), and at the end the last telegram's
 values; gas at its capture time. A Prometheus server scrapes the same
-endpoint every second; the PromQL queries of README.md
+endpoint every second; the PromQL queries of doc/stores.md
 ("energy imported today / this month", "gas today") must give what the
 samples it stored say."""
 import datetime
@@ -137,7 +137,7 @@ month = local.replace(day=1, hour=0, minute=0, second=0,
 
 
 def readme_query(name):
-    with open(os.path.join(st.SRCDIR, "README.md")) as f:
+    with open(os.path.join(st.SRCDIR, "doc", "stores.md")) as f:
         text = f.read()
     m = re.search(r"<!-- promql:%s -->\s*```promql\n(.*?)```" % name, text,
                   re.S)
@@ -156,7 +156,7 @@ for name, metric, tis, since in (
         ("energy-month", E, ("import_t1", "import_t2"), month),
         ("gas-today", "collectd_dsmr_dsmr_volume_total", ("gas",), midnight)):
     q = readme_query(name)
-    if not tap.ok(q, "README.md has the PromQL query %s" % name):
+    if not tap.ok(q, "doc/stores.md has the PromQL query %s" % name):
         continue
     why = st.period_too_young(since)
     if why:

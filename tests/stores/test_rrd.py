@@ -10,7 +10,7 @@ simulator's manifest, the exact value. From those, what every RRD row must
 hold follows from rrdtool's definition (storetest.rrd_model): `rrdtool
 fetch` must show exactly that -- DERIVE registers (Wh, L) as rates, i.e.
 average power (Wh/s x 3600 = W) and gas flow. Then the rrdtool queries of
-README.md ("energy imported today / this month", "gas
+doc/stores.md ("energy imported today / this month", "gas
 today"), and the graphs: every PNG exists, has its series drawn in the
 graph area (pixels of the series' colours, found by decoding the PNG) and
 prints the right numbers in its legend (rrdtool graphv)."""
@@ -127,7 +127,7 @@ flows = [v * 3600 / 1000 for v in g_rows.values() if v is not None]
 tap.ok(flows and all(0 < f < 10 for f in flows),
        "gas flow in m3/h: %s" % ", ".join("%.3f" % f for f in flows))
 
-# ----------------------------------------------------------- README queries
+# ---------------------------------------------------------- doc/stores.md queries
 # To see the answers to the last row, "today" starts shortly before the
 # data here: a zone whose midnight was 5..65 minutes ago (see
 # storetest.near_midnight_zone). The same queries then run in
@@ -138,7 +138,7 @@ tap.diag("zone %s: midnight %s UTC" % (TZ_NEAR, time.strftime(
 
 
 def readme_sh(name):
-    with open(os.path.join(st.SRCDIR, "README.md")) as f:
+    with open(os.path.join(st.SRCDIR, "doc", "stores.md")) as f:
         text = f.read()
     m = re.search(r"<!-- rrdtool:%s -->\s*```sh\n(.*?)```" % name, text, re.S)
     return m.group(1) if m else None
@@ -147,7 +147,7 @@ def readme_sh(name):
 def run_readme(name, meter, tz):
     script = readme_sh(name)
     if script is None:
-        return None, "no <!-- rrdtool:%s --> block in README.md" % name
+        return None, "no <!-- rrdtool:%s --> block in doc/stores.md" % name
     env = dict(os.environ, TZ=tz,
                D=os.path.join(cd.data, st.HOST, "dsmr-" + meter))
     r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env,

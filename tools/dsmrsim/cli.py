@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 
-from . import clock, faults as faultmod
+from . import clock, faults as faultmod, han
 from .aesgcm import SMARTY_AUTH_KEY, hdlc_wrap, smarty_frame
 from .model import MeterModel
 from .player import Player
@@ -83,7 +83,53 @@ generated meters (--generate):
   telegram; registers integrate it exactly (integers), so consecutive
   register deltas equal power x interval to within 1 Wh.
 
-faults (--faults flip=P,cut=P,badcrc=P,noise=P,disconnect=P, probabilities):
+binary HAN meters (--generate han-*, DLMS/COSEM push messages, 2400 baud):
+  han-aidon     Aidon Norway (AIDON_V0001): array of {OBIS, value,
+                scaler_unit}; HDLC 41/08 83/13; 2400 8E1.
+  han-kaifa     Kaifa Norway (KFM_001): bare values by position, no OBIS,
+                header date-time 09 0C; HDLC 01/02 01/control 10; 2400 8E1.
+  han-kamstrup  Kamstrup HAN-NVE (Kamstrup_V0001): OBIS/value pairs, no
+                scalers (I 0.01 A, U 1 V, energy 10 Wh); HDLC 2B/21/13;
+                2400 8N1.  Lists 1 and 2 only.
+  han-austria   Kaifa MA309 Netz NOe / EVN list (35 elements with
+                scaler_unit), always encrypted (general-glo-ciphering SC 0x20
+                = AES-CTR, or 0x30 = GCM when --han-auth-key is given), in
+                M-Bus long frames of <= 245 data bytes (two segments, CI 00
+                then 11), every 5 s; 2400 8E1.
+  --han-list auto|1|2|3  auto (default): the longest list (with energies
+                and the meter clock) on the first message of every hour,
+                the middle one otherwise, as the meters do; 1/2/3 always
+                that list (Kamstrup: 1 or 2; 3 = 2).  han-austria has one.
+  --han-key HEX encrypt (general-glo-ciphering, system title from the
+                vendor id + meter id, frame counter from --han-counter);
+                han-austria default key 000102...0F.  --han-auth-key HEX
+                makes it GCM (SC 0x30, AAD = 30 || AK, 12-byte tag).
+  --han-mbus / --han-hdlc  M-Bus long frames (segments of --han-segment
+                data bytes, default 245) or HDLC for any profile.
+  --han-gbt N   HDLC: general-block-transfer, N APDU bytes per block/frame.
+  The meter clock is Central European time (CET/CEST, EU rule): Kaifa and
+  Kamstrup send deviation "unspecified" (0x8000), Austria the real one
+  (-60/-120, status 0x80 in summer), Aidon local time with deviation 0
+  and Sunday = 0 as the real meters do.  Currents are exact mA from the
+  model, truncated to each vendor's resolution; energies are the sum of
+  the tariff registers (1.8.0 = 1.8.1 + 1.8.2), truncated to 10 Wh where
+  the vendor counts in 10 Wh.  A --pty is set to 2400 baud with the
+  vendor's parity (Linux ptys keep the speed, not the parity).  Faults on binary frames: flip = one bit in an HDLC
+  information field or M-Bus data (bad FCS / checksum), badcrc = wrong FCS
+  or M-Bus checksum, cut = a prefix of the message (at least its last 2
+  bytes missing), dropseg = one frame of a multi-frame message left out
+  (M-Bus segment, GBT block; never the first one right after a message
+  that was not delivered whole, which no reader could tell from the rest
+  of that message), noise = junk between messages without 7E 68 DB '/'
+  '!'.  A reader that drops a partial message when a frame fails its
+  check gets exactly the clean messages.
+  Manifest: registers = OBIS (A-B:C.D.E) -> exact decimal after the
+  scaler, units = OBIS -> W/Wh/var/varh/V/A, strings (ids), list, clock
+  (the 12 date-time bytes sent, hex), frames (how many), frame_counter,
+  security_control and system_title when encrypted.
+
+faults (--faults flip=P,cut=P,badcrc=P,dropseg=P,noise=P,disconnect=P,
+        back1wh=P,future_gas=P, probabilities):
   flip    one bit of one byte between '/' and '!' (CRC error).  DSMR 2.2
           has no CRC: there a digit of an energy register changes instead,
           which a reader cannot detect, so use dsmr4/dsmr5 for reject tests.
@@ -92,6 +138,9 @@ faults (--faults flip=P,cut=P,badcrc=P,noise=P,disconnect=P, probabilities):
   noise   1..64 junk bytes (never '/' or '!') before the telegram; the
           telegram after noise is still clean.
   disconnect  after the telegram (pty and tcp only).
+  back1wh     (data fault: CRC right) 1-0:1.8.1 written 1 Wh below the last
+              value sent without a fault, as a meter rounding does.
+  future_gas  (data fault: CRC right) the gas capture time a year ahead.
 
 manifest (--manifest FILE, '-' = stdout): one JSON object per telegram,
   written and flushed after the telegram was handed to the output:
@@ -149,7 +198,8 @@ def build_parser():
     out.add_argument("--file", metavar="OUT", help="write the stream to a file")
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--play", nargs="+", metavar="FILE", help="replay .p1 files byte for byte, cycling")
-    src.add_argument("--generate", choices=sorted(PROFILES), help="generate telegrams (default dsmr5)")
+    src.add_argument("--generate", choices=sorted(PROFILES) + sorted(han.PROFILES),
+                     help="generate telegrams (default dsmr5), or binary HAN messages (han-*)")
     ap.add_argument("--interval", type=_positive_float, metavar="SECONDS",
                     help="meter period (default 1 for dsmr5 and --play, 10 for dsmr4/dsmr22/smarty)")
     ap.add_argument("--rate", type=_nonneg_float, metavar="N",
@@ -190,6 +240,21 @@ def build_parser():
                     "information bytes per HDLC frame (segmented)")
     ap.add_argument("--smarty-encrypt", action="store_true",
                     help="with --play: encrypt the replayed telegrams as a Smarty meter does")
+    ap.add_argument("--han-list", choices=("auto", "1", "2", "3"), default="auto",
+                    help="han-*: which list (default auto: the full list hourly)")
+    ap.add_argument("--han-key", metavar="HEX", help="han-*: encrypt with this AES-128 key (32 hex digits)")
+    ap.add_argument("--han-auth-key", metavar="HEX",
+                    help="han-*: authentication key: GCM with tag (security control 0x30)")
+    ap.add_argument("--han-counter", type=_nonneg_int, default=1, metavar="N",
+                    help="han-*: first frame (invocation) counter when encrypted (default 1)")
+    ap.add_argument("--han-title", metavar="HEX", help="han-*: 8-byte system title (default from the meter id)")
+    tr = ap.add_mutually_exclusive_group()
+    tr.add_argument("--han-mbus", action="store_true", help="han-*: M-Bus long frames (han-austria's default)")
+    tr.add_argument("--han-hdlc", action="store_true", help="han-*: HDLC frames (default except han-austria)")
+    ap.add_argument("--han-segment", type=int, default=han.MBUS_MAX_DATA, metavar="N",
+                    help="han-* over M-Bus: data bytes per segment, 1..245 (default 245)")
+    ap.add_argument("--han-gbt", type=int, metavar="N",
+                    help="han-* over HDLC: general-block-transfer with N bytes per block")
     ap.add_argument("--quiet", action="store_true", help="no informational messages on stderr")
     return ap
 
@@ -228,14 +293,31 @@ class SimMeter:
         self.index = index
         self.sink = sink
         self.seq = 0
+        self.last_t1 = None  # 1-0:1.8.1 last sent without a fault (back1wh)
         self.rng = random.Random("%d/%d/faults" % (seed, index))
         self.player = None
         self.profile = None
         self.smarty = None
+        self.han = None
+        self.han_prev_whole = True  # the message before was delivered whole
         if args.play:
             self.player = Player(args.play)
             if args.smarty_encrypt:
                 self._smarty(args, b"SAG" + (index + 1).to_bytes(5, "big"))
+            return
+        if args.generate in han.PROFILES:
+            self.profile = han.PROFILES[args.generate](random.Random("%d/%d/identity" % (seed, index)), index)
+            self.model = MeterModel(random.Random("%d/%d/model" % (seed, index)), start_ms,
+                                    gas_period_s=3600, solar=not args.no_solar)
+            key = bytes.fromhex(args.han_key) if args.han_key else None
+            if key is None and self.profile.always_encrypted:
+                key = bytes(range(16))  # Austrian meters always encrypt
+            transport = "mbus" if args.han_mbus else "hdlc" if args.han_hdlc else None
+            self.han = han.HanSource(
+                self.profile, args.han_list, key,
+                bytes.fromhex(args.han_auth_key) if args.han_auth_key else None,
+                args.han_counter, transport, args.han_segment, args.han_gbt, args.interval,
+                bytes.fromhex(args.han_title) if args.han_title else None)
             return
         self.profile = PROFILES[args.generate](random.Random("%d/%d/identity" % (seed, index)), index)
         self.profile.text_message = args.text
@@ -256,6 +338,8 @@ class SimMeter:
                        "auth": auth, "form": args.smarty_length, "hdlc": args.smarty_hdlc}
 
     def emit(self, t_ms, opts, manifest):
+        if self.han is not None:
+            return self._emit_han(t_ms, opts, manifest)
         self.seq += 1
         if self.player is not None:
             tel = self.player.next()
@@ -263,6 +347,9 @@ class SimMeter:
             tel = self.profile.render(self.model.step(t_ms, opts.unique))
         rng = self.rng
         damage, noisy, disc = opts.faults.roll(rng)
+        data_faults = opts.faults.roll_data(rng)
+        if damage == "dropseg":  # binary HAN messages only
+            damage = None
         data = tel.data
         detail = None
         if damage == "flip":
@@ -271,6 +358,12 @@ class SimMeter:
             data, detail = faultmod.badcrc(tel, rng)
         if data is None:  # the fault does not apply to this telegram
             damage, data = None, tel.data
+        registers, gas = tel.registers, tel.gas
+        if damage is None and data_faults:  # values a meter got wrong
+            data, registers, gas, detail, applied = faultmod.apply_data(tel, data_faults, self.last_t1)
+            damage = ",".join(applied) or None
+        if damage is None:  # back1wh: below the last value sent unfaulted
+            self.last_t1 = registers.get("1-0:1.8.1", self.last_t1)
         if opts.parity:
             data = faultmod.even_parity_7e1(data)
         frame_counter = None
@@ -300,14 +393,14 @@ class SimMeter:
             "seq": self.seq,
             "meter": self.index,
             "port": self.sink.port,
-            "clean": damage is None and tel.crc_ok,
+            "clean": damage not in faultmod.DAMAGES and tel.crc_ok,
             "fault": damage,
             "noise_before": bool(prefix),
             "disconnect_after": disconnect_after,
             "meter_time": clock.iso_utc(tel.unix) if tel.unix is not None else None,
             "unix": tel.unix,
-            "registers": tel.registers,
-            "gas": {"time": tel.gas["time"], "m3": tel.gas["m3"]} if tel.gas else None,
+            "registers": registers,
+            "gas": {"time": gas["time"], "m3": gas["m3"]} if gas else None,
             "delivered": result["delivered"],
             "bytes": len(prefix) + len(data),
             "crc": tel.crc_text,
@@ -326,6 +419,70 @@ class SimMeter:
             record["frame_counter"] = frame_counter
         manifest.write(record)
         if disconnect_after:
+            self.sink.come_back()
+        return disconnect_after
+
+
+    def _emit_han(self, t_ms, opts, manifest):
+        """One binary HAN push message (see han.py); the manifest says what a
+        reader must decode from it."""
+        self.seq += 1
+        s = self.model.step(t_ms, opts.unique)
+        frames, msg, info = self.han.next(s)
+        rng = self.rng
+        damage, noisy, disc = opts.faults.roll(rng)
+        detail = None
+        if damage is not None:
+            if damage == "dropseg":
+                damaged, detail = han.dropseg(frames, rng, first=self.han_prev_whole)
+            else:
+                damaged, detail = {"flip": han.flip, "cut": han.cut, "badcrc": han.badcrc}[damage](frames, rng)
+            if damaged is None:  # e.g. dropseg on a one-frame message
+                damage = None
+            else:
+                frames = damaged
+        data = b"".join(frames)
+        prefix = han.noise(rng) if noisy else b""
+        result = self.sink.send(prefix + data)
+        disconnect_after = bool(disc and self.sink.can_disconnect)
+        lost_in_hangup = False
+        if disconnect_after:
+            lost_in_hangup = not self.sink.hang_up() and result["delivered"]
+            if lost_in_hangup:
+                result["delivered"] = False
+        record = {
+            "seq": self.seq,
+            "meter": self.index,
+            "port": self.sink.port,
+            "clean": damage is None,
+            "fault": damage,
+            "noise_before": bool(prefix),
+            "disconnect_after": disconnect_after,
+            "meter_time": clock.iso_utc(s["unix"]),
+            "unix": s["unix"],
+            "registers": msg.registers,
+            "units": msg.units,
+            "strings": msg.strings,
+            "list": msg.list,
+            "clock": msg.clock,
+            "frames": len(frames),
+            "gas": None,
+            "delivered": result["delivered"],
+            "bytes": len(prefix) + len(data),
+            "crc": None,
+        }
+        record.update(info)
+        for k in ("clients", "partial"):
+            if k in result:
+                record[k] = result[k]
+        if lost_in_hangup:
+            record["lost_in_hangup"] = True
+        if detail:
+            record["detail"] = detail
+        self.han_prev_whole = damage is None and result["delivered"] and "partial" not in result
+        manifest.write(record)
+        if disconnect_after:
+            self.han_prev_whole = False
             self.sink.come_back()
         return disconnect_after
 
@@ -354,8 +511,43 @@ def _validate(ap, args):
         ap.error("--smarty-encrypt applies to --play (--generate smarty encrypts anyway)")
     if args.baud_bits == "7e1" and args.smarty_encrypt:
         ap.error("--baud-bits 7e1 makes no sense for an encrypted (binary) smarty stream")
+    is_han = args.generate in han.PROFILES
+    if is_han:
+        if args.baud_bits == "7e1":
+            ap.error("--baud-bits 7e1 makes no sense for a binary HAN stream")
+        for opt, val in (("--han-key", args.han_key), ("--han-auth-key", args.han_auth_key)):
+            try:
+                if val is not None and len(bytes.fromhex(val)) != 16:
+                    raise ValueError
+            except ValueError:
+                ap.error("%s must be 32 hex digits" % opt)
+        if args.han_title is not None:
+            try:
+                if len(bytes.fromhex(args.han_title)) != 8:
+                    raise ValueError
+            except ValueError:
+                ap.error("--han-title must be 16 hex digits")
+        if not 1 <= args.han_segment <= han.MBUS_MAX_DATA:
+            ap.error("--han-segment must be 1..%d" % han.MBUS_MAX_DATA)
+        if args.han_gbt is not None and args.han_gbt < 1:
+            ap.error("--han-gbt must be >= 1")
+        mbus = args.han_mbus or (han.PROFILES[args.generate].transport == "mbus" and not args.han_hdlc)
+        if args.han_gbt and mbus:
+            ap.error("--han-gbt applies to HDLC (not M-Bus) streams")
+        if args.han_auth_key and not args.han_key and not han.PROFILES[args.generate].always_encrypted:
+            ap.error("--han-auth-key needs --han-key")
+    else:
+        used = [o for o, v in (("--han-key", args.han_key), ("--han-auth-key", args.han_auth_key),
+                               ("--han-title", args.han_title), ("--han-gbt", args.han_gbt))
+                if v is not None] + [o for o, v in (("--han-mbus", args.han_mbus), ("--han-hdlc", args.han_hdlc))
+                                     if v]
+        if used:
+            ap.error("%s applies to --generate han-*" % used[0])
     if args.interval is None:
-        args.interval = PROFILES[args.generate].default_interval if args.generate else 1.0
+        if is_han:
+            args.interval = han.PROFILES[args.generate].default_interval
+        else:
+            args.interval = PROFILES[args.generate].default_interval if args.generate else 1.0
     if args.generate == "smarty" or args.smarty_encrypt:
         for opt, val in (("--smarty-key", args.smarty_key), ("--smarty-auth-key", args.smarty_auth_key)):
             try:
@@ -393,7 +585,10 @@ def _validate(ap, args):
 
 def _make_sinks(args):
     if args.pty:
-        return [PtySink(args.pty, pause=args.disconnect_pause)]
+        line = None
+        if args.generate in han.PROFILES:
+            line = (2400, han.PROFILES[args.generate].line + "1")
+        return [PtySink(args.pty, pause=args.disconnect_pause, line=line)]
     if args.tcp:
         sinks = []
         for i in range(args.meters):

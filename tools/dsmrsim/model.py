@@ -217,6 +217,7 @@ class MeterModel:
             v = self.v_base[i] - imp[i] * 8 // 1000 + exp[i] * 12 // 1000
             volts.append(min(2530, max(2070, v)))
         amps = [int(round(abs(net[i]) * 10.0 / volts[i])) for i in range(3)]
+        amps_ma = [int(round(abs(net[i]) * 10000.0 / volts[i])) for i in range(3)]  # HAN meters: mA
 
         if dt_s > 0 and rng.random() < 1.0 - math.exp(-dt_s / (40 * 3600.0)):
             self.sags[rng.randrange(3)] += 1
@@ -238,6 +239,7 @@ class MeterModel:
             "phase_export_w": exp,
             "voltage_dv": volts,
             "current_a": amps,
+            "current_ma": amps_ma,
             "failures": (self.failures_short, self.failures_long),
             "failure_log": list(self.failure_log),
             "sags": list(self.sags),

@@ -113,6 +113,22 @@ class StreamSink:
         return True
 
 
+def _set_line(fd, baud, frame):
+    """Serial settings on the pty as the real port has them (a pty carries
+    bytes regardless; a reader that checks or keeps them sees these)."""
+    attrs = termios.tcgetattr(fd)
+    cflag = attrs[2] & ~(termios.CSIZE | termios.PARENB | termios.PARODD | termios.CSTOPB)
+    cflag |= termios.CS8 if frame[0] == "8" else termios.CS7
+    if frame[1] in "EO":
+        cflag |= termios.PARENB | (termios.PARODD if frame[1] == "O" else 0)
+    if frame[2] == "2":
+        cflag |= termios.CSTOPB
+    attrs[2] = cflag
+    speed = getattr(termios, "B%d" % baud)
+    attrs[4] = attrs[5] = speed
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
 class PtySink:
     """A pseudo-terminal whose slave is reached through a symlink.
 
@@ -138,8 +154,9 @@ class PtySink:
     port = None
     can_disconnect = True
 
-    def __init__(self, path, pause=2.0, stall=5.0):
+    def __init__(self, path, pause=2.0, stall=5.0, line=None):
         self.path = os.path.abspath(path)
+        self.line = line  # None, or (baud, "8E1"/"8N1") set on the slave
         self.shown_path = path  # announced as given, so a test can match it
         self.pause = pause
         self.stall = stall
@@ -159,6 +176,8 @@ class PtySink:
             # setting its own modes must not get CR->NL translation or echo.
             tty.setraw(slave)
             tty.setraw(master)
+            if self.line:
+                _set_line(slave, *self.line)
             name = os.ttyname(slave)
         finally:
             os.close(slave)
