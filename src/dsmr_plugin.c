@@ -229,8 +229,8 @@ static void silence_hint(const struct dsmr_meter *m,
                  ? "is the peer sending P1 telegrams?"
              : m->cfg.source.line_auto
                  ? "Baudrate \"auto\" found no line setting that gives "
-                   "valid telegrams: is the signal inverted (README: "
-                   "Hardware)?"
+                   "valid telegrams: is the signal inverted "
+                   "(doc/hardware.md)?"
                  : "check Baudrate, DataBits and Parity (DSMR 4/5: "
                    "115200 8N1, DSMR 2.2/3: 9600 7E1)");
   snprintf(hint, len, "; %" PRIu64 " bytes arrived meanwhile: %s%s%s%s", noise,
