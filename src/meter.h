@@ -92,7 +92,8 @@ struct dsmr_meter {
   cdtime_t started;        /* when the reader started: age before the first */
   cdtime_t last_valid;     /* arrival of the last clean telegram, 0: none */
   uint64_t bytes_at_valid; /* stats.bytes then: bytes since = line noise */
-  int silent;              /* a "silent" FAILURE was sent, OKAY still due */
+  struct dsmr_meter_stats at_valid; /* stats then: the silence hint */
+  int silent; /* a "silent" FAILURE was sent, OKAY still due */
 };
 
 /* meter_reader.c */

@@ -294,8 +294,10 @@ static int feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now,
   pthread_mutex_lock(&m->lock);
   account(m);
   /* The rest of a chunk that carried a valid telegram is its CR LF. */
-  if (m->stats.ok != ok)
+  if (m->stats.ok != ok) {
     m->bytes_at_valid = m->stats.bytes;
+    m->at_valid = m->stats;
+  }
   pthread_mutex_unlock(&m->lock);
   return rc;
 }
@@ -359,6 +361,10 @@ static int read_loop(struct dsmr_meter *m, char *why, size_t whylen,
     if (stopping(m))
       return 0;
     if (n < 0)
+      break;
+    /* A quiet second: is the configured path still the open device? A
+     * repointed or removed link is followed by opening it again. */
+    if (n == 0 && !dsmr_source_still_named(&m->source, why, whylen))
       break;
     if (n > 0)
       DSMR_PROBE_READ();
@@ -565,6 +571,7 @@ void dsmr_meter_free(struct dsmr_meter *m) {
     return;
   dsmr_meter_stop(m);
   dsmr_source_close(&m->source);
+  dsmr_source_free(&m->source);
   if (m->wake[0] >= 0)
     close(m->wake[0]);
   if (m->wake[1] >= 0)

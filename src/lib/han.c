@@ -32,7 +32,6 @@ void dsmr_han_framing_reset(struct dsmr_han_framing *f) {
   dsmr_mbus_reasm_reset(&f->reasm);
   dsmr_gbt_reset(&f->gbt);
   f->seg_len = 0;
-  f->seg_broken = 0;
   f->pending = 0;
   f->nsniff = 0;
   if (f->configured == DSMR_HAN_AUTO && !f->locked)
@@ -75,6 +74,16 @@ static size_t sniff(struct dsmr_han_framing *f, const uint8_t *data,
 
 static void failed(struct dsmr_han_framing *f) {
   f->stats.frame_check_failures++;
+  /* The frame may have carried a part of a message. What was gathered of
+   * that message can no longer be completed safely: segments and blocks
+   * are numbered afresh in every message, so the next message's parts
+   * would be joined to this one's (tests/test_han.c, "never joined"). Drop
+   * it, and refuse the rest of the message up to the next first part. */
+  f->seg_len = 0;
+  dsmr_mbus_reasm_reset(&f->reasm);
+  f->reasm.broken = 1;
+  dsmr_gbt_reset(&f->gbt);
+  f->gbt.broken = 1;
   if (f->configured == DSMR_HAN_AUTO && !f->locked &&
       ++f->failures >= AUTO_RETRY_FAILURES) {
     f->transport = DSMR_HAN_AUTO;
@@ -232,10 +241,6 @@ size_t dsmr_han_framing_feed(struct dsmr_han_framing *f, const uint8_t *data,
         break;
       case DSMR_HDLC_BAD_HCS:
       case DSMR_HDLC_BAD_FCS:
-        /* a segmented message loses the segment */
-        if (f->seg_len) {
-          f->seg_len = 0;
-        }
         out->detail = dsmr_hdlc_event_name(e);
         *ev = DSMR_HAN_EV_FRAME_CHECK;
         failed(f);

@@ -129,7 +129,6 @@ struct dsmr_han_framing {
   struct dsmr_gbt gbt;
   uint8_t *seg; /* HDLC S-bit segments of one message */
   size_t seg_cap, seg_len;
-  int seg_broken;
   /* an item the last call left to be processed again (retry) */
   int pending; /* 0 none, 1 M-Bus frame, 2 block-transfer APDU */
   struct dsmr_mbus_frame mframe;
