@@ -69,6 +69,9 @@ static size_t put(char *out, size_t at, const char *body, enum crc_kind k) {
   return at + (size_t)snprintf(out + at, 8, "%04X\r\n", c);
 }
 
+/* A string literal's bytes, without its NUL. */
+#define put_lit(out, at, lit) put_raw(out, at, lit, sizeof(lit) - 1)
+
 static size_t put_raw(char *out, size_t at, const void *p, size_t n) {
   if (at + n > MAX_STREAM)
     bail("stream too long");
@@ -302,13 +305,13 @@ static void test_plain(void) {
   size_t l5 = strlen(dsmr5_body), l22 = strlen(dsmr22_body);
 
   n = put(s, n, dsmr5_body, CRC_GOOD);
-  n = put_raw(s, n, "\x00\xff garbage !! \r\n\x80", 19); /* between */
+  n = put_lit(s, n, "\x00\xff garbage !! \r\n\x80"); /* between */
   n = put(s, n, dsmr5_body, CRC_WRONG);
-  n = put(s, n, dsmr22_body, CRC_NONE);      /* no CRC, after CRCs: missing */
-  n = put_raw(s, n, "/ISK5\r\n1-0:", 12);    /* cut short by the next '/' */
-  n = put_raw(s, n, "/ISK5\r\n\r\n1-0", 12); /* and again: two cuts */
+  n = put(s, n, dsmr22_body, CRC_NONE);  /* no CRC, after CRCs: missing */
+  n = put_lit(s, n, "/ISK5\r\n1-0:");    /* cut short by the next '/' */
+  n = put_lit(s, n, "/ISK5\r\n\r\n1-0"); /* and again: two cuts */
   /* a '/' and anything but a line end is noise, not a telegram cut */
-  n = put_raw(s, n, "/////ISK5 cut", 13);
+  n = put_lit(s, n, "/////ISK5 cut");
   n = put(s, n, dsmr5_body, CRC_GOOD);
   same_in_any_chunks(&r, &o, s, n, want, "plain DSMR");
   snprintf(want_log, sizeof want_log,
@@ -394,7 +397,7 @@ static void test_probe_masking(void) {
   size_t l5 = strlen(dsmr5_body), n = 0;
 
   /* a 7E1 line read as 8N1: noise, 3 telegrams, the parity in bit 7 */
-  n = put_raw(s, n, "\x12\x34 line noise", 12);
+  n = put_lit(s, n, "\x12\x34 line noise");
   n = put(s, n, dsmr5_body, CRC_GOOD);
   n = put(s, n, dsmr5_body, CRC_GOOD);
   n = put(s, n, dsmr5_body, CRC_GOOD);
@@ -423,7 +426,7 @@ static void test_probe_masking(void) {
 
   /* while probing, invalid frames and oversized ones are only judged */
   n = put(s, 0, dsmr5_body, CRC_WRONG);
-  n = put_raw(s, n, "/cut", 4);
+  n = put_lit(s, n, "/cut");
   n = put(s, n, dsmr5_body, CRC_GOOD);
   run(&r, &o, s, n, 0, want);
   snprintf(want_log, sizeof want_log, "FOUND:115200 8N1 F:ok:OK:%zu ", l5);
@@ -505,7 +508,7 @@ static void test_smarty(void) {
   size_t l5 = strlen(dsmr5_body), n = 0;
 
   n = put_sealed(s, n, dsmr5_body, 7);
-  n = put_raw(s, n, "\x01\x02 noise \x7e", 10);
+  n = put_lit(s, n, "\x01\x02 noise \x7e");
   n = put_sealed(s, n, dsmr5_body, 8);
   n = put_sealed(s, n, dsmr5_body, 8); /* replayed */
   n = put_sealed(s, n, dsmr5_body, 9);
