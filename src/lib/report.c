@@ -68,7 +68,12 @@ int dsmr_report_take(struct dsmr_report *r, struct dsmr_report_point *p) {
   p->type_instance = s->type_instance;
   p->ds = s->ds;
   p->derive = s->derive;
-  p->gauge = s->kind == DSMR_REPORT_MEAN ? s->first + s->sum / s->n : s->gauge;
+  if (s->kind == DSMR_REPORT_LAST)
+    p->gauge = s->gauge;
+  else if (s->sum == 0.0)
+    p->gauge = s->first; /* all equal (or balanced): exactly the first */
+  else /* n * first + sum is the exact total for whole numbers */
+    p->gauge = ((double)s->n * s->first + s->sum) / s->n;
   p->time = s->time;
   p->n = s->n;
   s->n = 0;

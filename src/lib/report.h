@@ -14,9 +14,10 @@
  *    over the telegrams received in the interval, at the time of the last
  *    of them. The mean of power is the energy moved in the interval
  *    divided by its length (as far as the telegrams sample it). It is
- *    computed as first + sum(x - first) / n: exact when the values are
- *    whole numbers (power in W) or all the same, within a few units in
- *    the last place otherwise.
+ *    summed as differences from the first value: exactly the
+ *    correctly rounded mean when the values are whole numbers (power in
+ *    W), exactly the value when they are all the same, within a few units
+ *    in the last place otherwise.
  * A telegram lost (or rejected) inside an interval only lowers n.
  *
  * Intervals are aligned to multiples of the interval in UTC (10 s: :00,
