@@ -3,7 +3,9 @@
  * lie") let through, and notifications and log lines for the events they
  * and the telegram reveal (an implausible register, a replaced meter, a
  * capture time in the future, a new text message, a new power failure,
- * voltage sags or swells, a new monthly peak demand).
+ * voltage sags or swells, a new monthly peak demand). With ReportInterval
+ * the electricity values wait for their interval (src/lib/report.h) and
+ * go out as one point each when it ends.
  *
  * Nothing here allocates: the per-identifier state is a fixed table in
  * the meter (m->rules). */
@@ -98,8 +100,10 @@ void dsmr_decode_text(const char *raw, size_t len, char *out, size_t outlen) {
   out[o] = '\0';
 }
 
+/* One value list: dispatched, or at shutdown (direct) written straight to
+ * the write plugins: collectd has stopped its write queue by then. */
 static void dispatch_one(value_list_t *vl, const struct dsmr_reading *r,
-                         cdtime_t t, cdtime_t interval) {
+                         cdtime_t t, cdtime_t interval, int direct) {
   value_t v;
 
   if (r->ds == DSMR_DS_DERIVE)
@@ -113,8 +117,13 @@ static void dispatch_one(value_list_t *vl, const struct dsmr_reading *r,
   sstrncpy(vl->type, r->type, sizeof(vl->type));
   sstrncpy(vl->type_instance, r->type_instance, sizeof(vl->type_instance));
 #ifndef DSMR_BENCH_NO_DISPATCH
-  plugin_dispatch_values(vl);
-#endif /* else bench/: the plugin's own cost without collectd's */
+  if (direct)
+    (void)plugin_write(NULL, NULL, vl);
+  else
+    plugin_dispatch_values(vl);
+#else
+  (void)direct; /* bench/: the plugin's own cost without collectd's */
+#endif
 }
 
 static void check_text(struct dsmr_meter *m, const struct dsmr_telegram *tg) {
@@ -172,37 +181,18 @@ struct dispatch_ctx {
   cdtime_t arrival;
 };
 
-/* One ReportInterval point (report.h) as a value list: dispatched, or at
- * shutdown written (collectd has stopped its write queue by then). */
-static void dispatch_point(const struct dsmr_meter *m, value_list_t *vl,
-                           const struct dsmr_report_point *p, int direct) {
-  value_t v;
-
-  if (p->ds == DSMR_DS_DERIVE)
-    v.derive = (derive_t)p->derive;
-  else
-    v.gauge = (gauge_t)p->gauge;
-  vl->values = &v;
-  vl->values_len = 1;
-  vl->time = (cdtime_t)p->time;
-  vl->interval = (cdtime_t)m->report.interval;
-  sstrncpy(vl->type, p->type, sizeof(vl->type));
-  sstrncpy(vl->type_instance, p->type_instance, sizeof(vl->type_instance));
-#ifndef DSMR_BENCH_NO_DISPATCH
-  if (direct)
-    (void)plugin_write(NULL, NULL, vl);
-  else
-    plugin_dispatch_values(vl);
-#else
-  (void)direct;
-#endif
-}
-
 /* The points of the open report interval, all of them. */
 static void report_flush(struct dsmr_meter *m, value_list_t *vl, int direct) {
   struct dsmr_report_point p;
-  while (dsmr_report_take(&m->report, &p))
-    dispatch_point(m, vl, &p, direct);
+  while (dsmr_report_take(&m->report, &p)) {
+    const struct dsmr_reading r = {.type = p.type,
+                                   .type_instance = p.type_instance,
+                                   .ds = p.ds,
+                                   .derive = p.derive,
+                                   .gauge = p.gauge};
+    dispatch_one(vl, &r, (cdtime_t)p.time, (cdtime_t)m->report.interval,
+                 direct);
+  }
 }
 
 static void store_cb(void *ctx, const struct dsmr_reading *r,
@@ -213,7 +203,7 @@ static void store_cb(void *ctx, const struct dsmr_reading *r,
   if (dsmr_report_delays(rep, r))
     dsmr_report_add(rep, st->ident, r, st->time);
   else
-    dispatch_one(c->vl, r, (cdtime_t)st->time, (cdtime_t)st->interval);
+    dispatch_one(c->vl, r, (cdtime_t)st->time, (cdtime_t)st->interval, 0);
 }
 
 /* The events of the rules: notifications, log lines and counters. */
