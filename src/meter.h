@@ -94,6 +94,9 @@ struct dsmr_meter {
   char text[DSMR_TEXT_MAX + 1];
   unsigned failure_entries;
   int64_t failure_last_end;
+  /* Unfinished telegrams cut off by the next '/' (stats.dropped): only
+   * those past their identification line (meter_reader.c). */
+  uint64_t dropped_telegrams;
   struct dsmr_complaint complain_crc, complain_malformed, complain_size,
       complain_dropped, complain_pace, complain_decrypt, complain_replay,
       complain_future, complain_held;
@@ -107,7 +110,8 @@ struct dsmr_meter {
   cdtime_t started;        /* when the reader started: age before the first */
   cdtime_t last_valid;     /* arrival of the last clean telegram, 0: none */
   uint64_t bytes_at_valid; /* stats.bytes then: bytes since = line noise */
-  int silent;              /* a "silent" FAILURE was sent, OKAY still due */
+  struct dsmr_meter_stats at_valid; /* stats then: the silence hint */
+  int silent; /* a "silent" FAILURE was sent, OKAY still due */
 };
 
 /* meter_reader.c */
