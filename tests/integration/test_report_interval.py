@@ -28,7 +28,7 @@ d.need_sim(tap)
 tmp = d.tmpdir("report")
 man = os.path.join(tmp, "manifest.jsonl")
 pty_path = os.path.join(tmp, "meter")
-COUNT = 125  # 25 s at 5 a second: at least two whole 10 s intervals
+COUNT = 175  # 35 s at 5 a second: at least two whole 10 s intervals
 # DSMR 5 meter clock 60 s per telegram: the gas capture moves every 5.
 sim, ready = d.start_sim(
     ["--pty", pty_path, "--generate", "dsmr5", "--interval", "60",
@@ -87,20 +87,24 @@ for t, v in energy:
     start = index[v] + 1
 tap.is_(unknown, [], "every stored import register is one a clean "
         "telegram carried")
-tap.ok(len(got_clean) >= 100 and len(lost) >= 3,
+tap.ok(len(got_clean) >= 140 and len(lost) >= 3,
        "%d telegrams received clean, %d damaged" % (len(got_clean),
                                                     len(lost)))
 tap.is_(start, len(got_clean), "the intervals cover every clean telegram, "
         "the last (partial, at shutdown) one included")
 buckets = [int(t) // 10 for t, _ in energy]
-tap.ok(3 <= len(energy) <= 5 and
+tap.ok(4 <= len(energy) <= 6 and
        all(a < b for a, b in zip(buckets, buckets[1:])),
        "one point per 10 s interval (%d for %d telegrams), each in its own "
        "10 s of wall-clock time" % (len(energy), len(got_clean)),
        repr([t for t, _ in energy]))
-tap.ok(all(g for g in groups) and
-       sum(1 for g in groups if len(g) >= 40) >= 2,
-       "at least two whole intervals of ~50 telegrams",
+# The intervals between the first and the last are whole: up to 50
+# telegrams sent in each (fewer when the simulator lags under load), about
+# a tenth of them damaged.
+whole = groups[1:-1]
+tap.ok(all(g for g in groups) and len(whole) >= 2 and
+       all(25 <= len(g) <= 50 for g in whole),
+       "at least two whole intervals, of up to 50 telegrams each",
        repr([len(g) for g in groups]))
 
 for ident, (obis, conv, how) in VALUES.items():
