@@ -204,6 +204,30 @@ static void flush(void) {
   ok(!dsmr_report_due(&rep, T(T0 + 100)), "nothing open: nothing due");
 }
 
+/* Two points never share a whole second (rrdtool keeps one update a
+ * second): the only telegram of an interval 0.3 s after the last one of
+ * the interval before moves to the next second's first instant. */
+static void separate(void) {
+  struct dsmr_report_point p;
+  struct dsmr_reading r = energy(1);
+  uint64_t half = (uint64_t)1 << 29;
+
+  dsmr_report_init(&rep, T(10));
+  dsmr_report_add(&rep, K_ENERGY, &r, T(T0 + 9) + MS(900));
+  ok(dsmr_report_take(&rep, &p) && p.time == T(T0 + 9) + MS(900),
+     "a point keeps its telegram's time");
+  dsmr_report_take(&rep, &p);
+  r = energy(2);
+  dsmr_report_add(&rep, K_ENERGY, &r, T(T0 + 10) + MS(200));
+  ok(dsmr_report_take(&rep, &p) && p.time == T(T0 + 10) + half,
+     ":09.9 then :10.2 (both round to :10): the second at :10.5");
+  dsmr_report_take(&rep, &p);
+  r = energy(3);
+  dsmr_report_add(&rep, K_ENERGY, &r, T(T0 + 20) + MS(200));
+  ok(dsmr_report_take(&rep, &p) && p.time == T(T0 + 20) + MS(200),
+     "then :20.2 (rounds to :20): its own time");
+}
+
 /* Means of large, varying values stay exact when they are whole numbers,
  * and equal values give themselves back exactly. */
 static void exactness(void) {
@@ -233,6 +257,7 @@ int main(void) {
   boundaries();
   lost();
   flush();
+  separate();
   exactness();
   return tap_done();
 }

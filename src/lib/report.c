@@ -54,6 +54,20 @@ int dsmr_report_add(struct dsmr_report *r, unsigned key,
   return 0;
 }
 
+/* rrdtool rounds times to whole seconds and keeps one update a second: a
+ * point whose time rounds to the same second as the identifier's point
+ * before (the last telegram of an interval at :09.9, the only one of the
+ * next at :10.2) moves to the first instant of the next second (:10.5),
+ * as the storing rules do for telegrams (store_rules.c). */
+static uint64_t separate_second(uint64_t prev, uint64_t t) {
+  const uint64_t half = (uint64_t)1 << 29;
+  uint64_t prev_sec = (prev + half) >> 30;
+
+  if (prev == 0 || ((t + half) >> 30) > prev_sec)
+    return t;
+  return (prev_sec << 30) + half;
+}
+
 int dsmr_report_take(struct dsmr_report *r, struct dsmr_report_point *p) {
   struct dsmr_report_slot *s;
 
@@ -74,7 +88,8 @@ int dsmr_report_take(struct dsmr_report *r, struct dsmr_report_point *p) {
     p->gauge = s->first; /* all equal (or balanced): exactly the first */
   else /* n * first + sum is the exact total for whole numbers */
     p->gauge = ((double)s->n * s->first + s->sum) / s->n;
-  p->time = s->time;
+  p->time = separate_second(s->last_point, s->time);
+  s->last_point = p->time;
   p->n = s->n;
   s->n = 0;
   if (r->nopen == 0)

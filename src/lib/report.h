@@ -23,9 +23,12 @@
  * Intervals are aligned to multiples of the interval in UTC (10 s: :00,
  * :10, :20...; 60 s: whole minutes), like collectd's own reads and the
  * buckets of InfluxDB and Graphite, so meters and restarts line up. A
- * telegram belongs to the interval its stored time falls in. An interval's
- * points are taken when the first telegram of a later one arrives, or at
- * shutdown (dsmr_report_take without dsmr_report_due). */
+ * telegram belongs to the interval its stored time falls in. A point
+ * carries the time of the last telegram that gave it a value, moved to
+ * the next whole second (by less than a second) when it would round to the
+ * same second as the point before (rrdtool keeps one update a second). An
+ * interval's points are taken when the first telegram of a later one arrives,
+ * or at shutdown (dsmr_report_take without dsmr_report_due). */
 #ifndef DSMR_REPORT_H
 #define DSMR_REPORT_H
 
@@ -46,11 +49,12 @@ struct dsmr_report_slot {
   const char *type, *type_instance; /* the mapper's static strings */
   enum dsmr_ds_type ds;
   enum dsmr_report_kind kind;
-  unsigned n;        /* values in the open interval, 0: none */
-  double first, sum; /* MEAN: the first value, sum of (x - first) */
-  int64_t derive;    /* LAST: the last value */
-  double gauge;      /* LAST of a gauge count */
-  uint64_t time;     /* of the last value */
+  unsigned n;          /* values in the open interval, 0: none */
+  double first, sum;   /* MEAN: the first value, sum of (x - first) */
+  int64_t derive;      /* LAST: the last value */
+  double gauge;        /* LAST of a gauge count */
+  uint64_t time;       /* of the last value */
+  uint64_t last_point; /* time of the last point taken, 0: none */
 };
 
 /* One meter's state (~25 KiB: keep it in the meter). */
@@ -72,7 +76,8 @@ struct dsmr_report_point {
   unsigned n;
 };
 
-/* interval in cdtime_t units; 0: off (every telegram reported). */
+/* interval in cdtime_t units; 0: off (every telegram reported). Zeroes
+ * everything, the times of the points taken before included. */
 void dsmr_report_init(struct dsmr_report *r, uint64_t interval);
 
 /* Whether reading rd waits for its interval (on, and it carries the

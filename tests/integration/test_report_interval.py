@@ -161,7 +161,7 @@ tap.ok(len(captures) > len(energy) + 5 and gas == captures,
 # rrdtool too got the interval stored at shutdown (dsmr is loaded first,
 # so its shutdown runs before rrdtool's writes out its queue).
 last = d.rrd_lastupdate(cd.rrd("m", "dsmr_energy-import_t1"))
-tap.ok(energy and last == (float(round(energy[-1][0])), energy[-1][1]),
+tap.ok(energy and last == (float(int(energy[-1][0] + 0.5)), energy[-1][1]),
        "rrdtool: its last update is the interval stored at shutdown",
        "rrd %r, csv %r" % (last, energy[-1:]))
 info = d.rrd_info(cd.rrd("m", "power-import"))
