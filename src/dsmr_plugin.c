@@ -323,8 +323,11 @@ static int dsmr_shutdown(void) {
   for (size_t i = 0; i < meters_len; i++)
     if (meters[i]->thread_started)
       dsmr_meter_request_stop(meters[i]);
-  for (size_t i = 0; i < meters_len; i++)
+  for (size_t i = 0; i < meters_len; i++) {
+    dsmr_meter_stop(meters[i]);
+    dsmr_meter_report_flush(meters[i]); /* a partial ReportInterval */
     dsmr_meter_free(meters[i]);
+  }
   free(meters);
   meters = NULL;
   meters_len = 0;

@@ -15,6 +15,7 @@
 #include "input_chain.h"
 #include "mapper.h"
 #include "source.h"
+#include "report.h"
 #include "store_rules.h"
 
 #define DSMR_METER_NAME_MAX 64
@@ -30,6 +31,7 @@ struct dsmr_meter_config {
   int check_crc;
   size_t max_telegram;
   cdtime_t silence_timeout; /* 0: never report silence */
+  cdtime_t report_interval; /* ReportInterval, 0: every telegram */
   /* Luxembourg Smarty: the stream is encrypted (DecryptionKey given). The
    * keys live here only until the meter starts: dsmr_meter_start hands them
    * to libgcrypt and wipes these copies. */
@@ -76,6 +78,8 @@ struct dsmr_meter {
   /* --- dispatch state (reader thread only) --------------------------- */
   cdtime_t last_arrival;   /* when the last frame (any verdict) arrived */
   struct dsmr_rules rules; /* what is stored, and when (store_rules.h) */
+  struct dsmr_rules_result rules_result; /* of the last telegram */
+  struct dsmr_report report;             /* ReportInterval: the open interval */
   char text[DSMR_TEXT_MAX + 1];
   unsigned failure_entries;
   int64_t failure_last_end;
@@ -116,6 +120,10 @@ void dsmr_meter_complain(struct dsmr_meter *m, struct dsmr_complaint *c,
  * for. Reader thread only. Returns 0 when dispatched, 1 when rejected
  * because a register in it is implausible (nothing dispatched). */
 int dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival);
+/* At shutdown, after the reader stopped: the partial ReportInterval
+ * interval, written straight to the write plugins (collectd stops its
+ * write queue before shutdown callbacks run). */
+void dsmr_meter_report_flush(struct dsmr_meter *m);
 /* A frame arrived (any verdict): learn the telegram period from it. */
 void dsmr_meter_note_arrival(struct dsmr_meter *m, cdtime_t arrival);
 /* The interval electricity values carry: observed period or 10 s. */

@@ -17,7 +17,7 @@
 #define OPTIONS_ACCEPTED                                                       \
   "Device, Host, Port, Baudrate, DataBits, Parity, StopBits, DataRequest, "    \
   "CheckCRC, MaxTelegramSize, SilenceTimeout, DecryptionKey, "                 \
-  "AuthenticationKey"
+  "AuthenticationKey, ReportInterval"
 
 #define DEFAULT_SILENCE_TIMEOUT 30
 
@@ -391,6 +391,11 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
         out->max_telegram = (size_t)v;
     } else if (strcasecmp(k, "SilenceTimeout") == 0) {
       get_silence(&b, c, &out->silence_timeout);
+    } else if (strcasecmp(k, "ReportInterval") == 0) {
+      if (get_int(&b, c, 0, 86400, &v,
+                  "whole seconds from 1 to 86400, or 0 for every "
+                  "telegram (the default)") == 0)
+        out->report_interval = TIME_T_TO_CDTIME_T(v);
     } else if (strcasecmp(k, "DecryptionKey") == 0) {
       dec_key = c;
       if (get_key(&b, c, out->decryption_key) == 0)

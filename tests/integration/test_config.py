@@ -65,6 +65,13 @@ BAD = [
     ("SilenceTimeout -5", '<Meter "a">\n  Device "%s"\n'
      '  SilenceTimeout -5\n</Meter>' % MISSING,
      r'<Meter "a">: SilenceTimeout -5 is not valid; accepted: seconds'),
+    ("ReportInterval 2.5", '<Meter "a">\n  Device "%s"\n'
+     '  ReportInterval 2.5\n</Meter>' % MISSING,
+     r'<Meter "a">: ReportInterval 2.5 is not valid; accepted: whole seconds '
+     r'from 1 to 86400, or 0'),
+    ("ReportInterval 86401", '<Meter "a">\n  Device "%s"\n'
+     '  ReportInterval 86401\n</Meter>' % MISSING,
+     r'<Meter "a">: ReportInterval 86401 is not valid; accepted: whole'),
     ("Port 70000", '<Meter "a">\n  Host "127.0.0.1"\n  Port 70000\n</Meter>',
      r'<Meter "a">: Port 70000 is not valid; accepted: a TCP port number'),
     ("relative Device", '<Meter "a">\n  Device "ttyUSB0"\n</Meter>',
