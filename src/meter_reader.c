@@ -318,7 +318,7 @@ static void account(struct dsmr_meter *m) {
  * the probe asked for (why). */
 static int feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now,
                 unsigned *frames, char *why, size_t whylen) {
-  struct dsmr_input_out o;
+  struct dsmr_input_out o = {0};
   enum dsmr_input_event ev;
   uint64_t ok;
   int rc = 0;

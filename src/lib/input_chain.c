@@ -125,6 +125,7 @@ static size_t smarty_push(struct dsmr_input *in, const char *p, size_t len,
   enum dsmr_smarty_event sev;
   size_t n;
 
+  out->han = 0;    /* a Smarty envelope, not a DLMS frame */
   if (in->plain) { /* after DECRYPT_OK: its plaintext */
     out->ev = DSMR_INPUT_BYTES;
     out->data = in->plain;
@@ -182,6 +183,15 @@ static void han_envelope(struct dsmr_input_out *o,
     memcpy(o->envelope.system_title, env->system_title, 8);
   o->envelope.frame_counter = env->invocation_counter;
   o->envelope.last_counter = pl ? pl->last_counter : 0;
+}
+
+/* The DSMR framer forgets what it collected (AUTO decided HAN). */
+static void framer_forget(struct dsmr_input *in) {
+  dsmr_framer_reset(&in->framer);
+  in->framer_held = 0;
+  in->framer_cuts = 0;
+  in->framer_pending = 0;
+  in->framer_busy = 0;
 }
 
 /* One complete APDU from the framing: queued outputs (at least one, or
@@ -384,7 +394,10 @@ static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
     return 0;
   }
   in->hq_i = in->hq_n = 0;
-  if (in->decided == 0) { /* AUTO, undecided: look for a signature */
+  if (in->decided == 0) {
+    /* AUTO, undecided: every byte also goes to the DSMR framer (a DSMR
+     * stream is read exactly as with Protocol "dsmr"), while a HAN
+     * signature is looked for; a DSMR identification line decides DSMR. */
     for (size_t i = 0; i < len; i++) {
       size_t sig;
       int proto = 0;
@@ -394,18 +407,28 @@ static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
       }
       in->sniff[in->nsniff++] = u[i];
       sig = sniff_match(in->sniff, in->nsniff, &proto);
-      if (sig) {
-        in->decided = proto;
-        in->pend = in->sniff + in->nsniff - sig;
-        in->pend_len = sig;
-        in->nsniff = 0;
-        memset(out, 0, sizeof(*out));
-        out->ev = DSMR_INPUT_PROTOCOL;
-        out->detail = proto == DECIDED_DSMR ? "DSMR" : "HAN";
-        return i + 1;
-      }
+      if (!sig)
+        continue;
+      in->decided = proto;
+      memset(out, 0, sizeof(*out));
+      out->ev = DSMR_INPUT_PROTOCOL;
+      out->detail = proto == DECIDED_DSMR ? "DSMR" : "HAN";
+      if (proto == DECIDED_DSMR)
+        return 0; /* this chunk goes to the framer whole, next push */
+      /* HAN: what the framer had of it was not DSMR */
+      framer_forget(in);
+      in->pend = in->sniff + in->nsniff - sig;
+      in->pend_len = sig;
+      in->nsniff = 0;
+      return i + 1;
     }
-    out->ev = DSMR_INPUT_NONE;
+    if (len == 0) {
+      out->ev = DSMR_INPUT_NONE;
+      return 0;
+    }
+    out->ev = DSMR_INPUT_BYTES;
+    out->data = p;
+    out->len = len;
     return len;
   }
   if (in->pend_len) { /* the signature's bytes first */
