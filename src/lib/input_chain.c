@@ -394,6 +394,22 @@ static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
     return 0;
   }
   in->hq_i = in->hq_n = 0;
+  if (in->say_protocol) {
+    in->say_protocol = 0;
+    memset(out, 0, sizeof(*out));
+    out->ev = DSMR_INPUT_PROTOCOL;
+    out->detail = in->decided == DECIDED_DSMR ? "DSMR" : "HAN";
+    if (in->decided == DECIDED_HAN) {
+      /* what the framer had of it was not DSMR; the signature's bytes go
+       * to the HAN framing */
+      size_t sig = sniff_match(in->sniff, in->nsniff, &(int){0});
+      framer_forget(in);
+      in->pend = in->sniff + in->nsniff - sig;
+      in->pend_len = sig;
+    }
+    in->nsniff = 0;
+    return 0;
+  }
   if (in->decided == 0) {
     /* AUTO, undecided: every byte also goes to the DSMR framer (a DSMR
      * stream is read exactly as with Protocol "dsmr"), while a HAN
@@ -409,17 +425,13 @@ static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
       sig = sniff_match(in->sniff, in->nsniff, &proto);
       if (!sig)
         continue;
+      /* The bytes up to here reach the framer first (as they would one
+       * by one), then the decision is said (next push). */
       in->decided = proto;
-      memset(out, 0, sizeof(*out));
-      out->ev = DSMR_INPUT_PROTOCOL;
-      out->detail = proto == DECIDED_DSMR ? "DSMR" : "HAN";
-      if (proto == DECIDED_DSMR)
-        return 0; /* this chunk goes to the framer whole, next push */
-      /* HAN: what the framer had of it was not DSMR */
-      framer_forget(in);
-      in->pend = in->sniff + in->nsniff - sig;
-      in->pend_len = sig;
-      in->nsniff = 0;
+      in->say_protocol = 1;
+      out->ev = DSMR_INPUT_BYTES;
+      out->data = p;
+      out->len = i + 1;
       return i + 1;
     }
     if (len == 0) {
@@ -810,6 +822,7 @@ void dsmr_input_restart(struct dsmr_input *in, long long now_ms) {
     dsmr_smarty_reset(&in->smarty); /* keeps the last frame counter */
   if (in->protocol == DSMR_INPUT_PROTO_AUTO) { /* look at the bytes again */
     in->decided = 0;
+    in->say_protocol = 0;
     in->nsniff = 0;
   }
 }

@@ -251,7 +251,8 @@ struct dsmr_input {
 
   /* HAN stage (protocol HAN or AUTO) */
   int protocol;
-  int decided;      /* AUTO: 0 not yet, else DSMR_INPUT_PROTO_DSMR/HAN */
+  int decided;      /* AUTO: 0 not yet, else DSMR or HAN (input_chain.c) */
+  int say_protocol; /* AUTO: the decision is still to be said */
   uint8_t sniff[8]; /* AUTO: the last bytes seen while undecided */
   size_t nsniff;
   const uint8_t *pend; /* bytes of sniff still to route after deciding */
