@@ -423,7 +423,7 @@ static int drain(struct cat *c, struct dsmr_source *src) {
 /* Bytes from the input (len 0: a quiet second of a live source) through
  * the chain. */
 static int feed(struct cat *c, struct dsmr_source *src, char *p, size_t len) {
-  dsmr_input_feed(&c->input, p, len, dsmr_line_now_ms());
+  dsmr_input_feed(&c->input, p, len, dsmr_now_ms());
   return drain(c, src);
 }
 
@@ -463,7 +463,7 @@ static int input_setup(struct cat *c, int line_probe, uint8_t key[16],
     gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
     gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
   }
-  rc = dsmr_input_init(&c->input, &cfg, dsmr_line_now_ms(), err, sizeof err);
+  rc = dsmr_input_init(&c->input, &cfg, dsmr_now_ms(), err, sizeof err);
   explicit_bzero(key, 16);
   explicit_bzero(auth, 16);
   if (rc != 0) {
@@ -536,7 +536,7 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
       fprintf(stderr, "dsmr-cat: probing %s, %d s each\n", all,
               DSMR_LINE_WINDOW_MS / 1000);
     }
-    dsmr_input_restart(&c->input, dsmr_line_now_ms());
+    dsmr_input_restart(&c->input, dsmr_now_ms());
   }
   while (st == 0 && (count == 0 || c->n + c->too_large < count)) {
     ssize_t n = dsmr_source_read(&src, buf, sizeof buf, wake_pipe[0], 1000, err,
