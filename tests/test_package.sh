@@ -154,6 +154,9 @@ if [ "${DSMR_PACKAGE_ROOT:-}" != host ] &&
   root=$tmp/root
   ok "debootstrap: a fresh Debian 12 root"
   cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
+  # The machine's name resolves, as on an installed system (Debian's
+  # collectd.conf sets FQDNLookup, and collectd exits when the lookup fails)
+  printf '127.0.1.1\t%s\n' "$(hostname)" >>"$root/etc/hosts"
   # no service starts inside the root (there is no init in it)
   printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
   chmod +x "$root/usr/sbin/policy-rc.d"
@@ -217,6 +220,8 @@ run_collectd() { # SECONDS [wait-for-glob]: collectd in the foreground for up to
     # shellcheck disable=SC2086
     [ -n "$pattern" ] && compgen -G "$root$pattern" >/dev/null && sleep 3 && break
   done
+  cd_alive=no
+  kill -0 "$cd_pid" 2>/dev/null && cd_alive=yes
   kill "$cd_pid" 2>/dev/null
   wait "$cd_pid" 2>/dev/null
   cd_pid=""
@@ -225,6 +230,12 @@ run_collectd() { # SECONDS [wait-for-glob]: collectd in the foreground for up to
 # Installed, not configured: collectd runs as before.
 check "collectd -t accepts the configuration as installed" in_root /usr/sbin/collectd -t -C /etc/collectd/collectd.conf
 run_collectd 6
+if [ "$cd_alive" = yes ]; then
+  ok "collectd runs with the package installed and no meter configured"
+else
+  not_ok "collectd runs with the package installed and no meter configured"
+  diag "$(tail -n 5 "$root$log" "$tmp/collectd.out" 2>/dev/null)"
+fi
 if [ -s "$root$log" ] && ! grep -qi dsmr "$root$log"; then
   ok "a collectd running with the package installed, no meter configured, logs nothing about dsmr"
 else
