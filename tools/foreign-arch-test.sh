@@ -10,14 +10,13 @@
 #     report an index error (the foreign-architecture indexes of a mirror can
 #     lag behind the amd64 ones): the script says so and goes on with the
 #     indexes it has;
-#  3. the build dependencies installed inside; the tree built with
-#     --enable-werror;
-#  4. the C unit tests (make check TESTS='$(UNIT_TESTS)');
+#  3. the build dependencies installed inside; the .deb for ARCH built
+#     (dpkg-buildpackage -us -uc -b, with -Werror), copied to OUTDIR;
+#  4. the C unit tests (make check TESTS='$(UNIT_TESTS)') in that build;
 #  5. the dsmr-cat corpus test (tests/test_dsmr_cat.py), and every corpus
 #     telegram through `dsmr-cat --json` compared with this machine's
 #     dsmr-cat: the same JSON byte for byte;
-#  6. the .deb for ARCH (dpkg-buildpackage -us -uc -b), copied to OUTDIR;
-#  7. that package installed in the root and ARCH's own collectd reading the
+#  6. that package installed in the root and ARCH's own collectd reading the
 #     simulator (tools/dsmr-sim on this machine, TCP on the loopback) for a
 #     short run: values in its csv files.
 #
@@ -157,46 +156,56 @@ else
 fi
 timed "apt-get update and build dependencies"
 
-# --- 3. build -------------------------------------------------------------------------
+# --- 3. build: the package, which builds the tree once -------------------------------------
+# dh builds in the source tree, so the unit tests and dsmr-cat below use that
+# same build (compiling twice costs minutes under emulation). -Werror on top
+# of the project's -Wall -Wextra, as --enable-werror gives.
 src=/build/collectd-dsmr
-rm -rf "$root/build" && mkdir -p "$root$src"
+rm -rf "$root/build" "$tmp/host" && mkdir -p "$root$src" "$tmp/host/src"
 if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
   (cd "$top" && git ls-files -co --exclude-standard -z | xargs -0 tar cf -) | tar xf - -C "$root$src"
 else
   (cd "$top" && tar cf - --exclude=./build --exclude='./collectd-dsmr-*' .) | tar xf - -C "$root$src"
 fi
-if in_root sh -c "cd $src && ./autogen.sh && mkdir -p b && cd b &&
-    ../configure --enable-werror && make -j$jobs" >"$tmp/build.log" 2>&1; then
-  ok "native build with -Werror"
+cp -a "$root$src/." "$tmp/host/src"
+if in_root sh -c "cd $src && DEB_CFLAGS_APPEND=-Werror DEB_BUILD_OPTIONS=nocheck \
+    dpkg-buildpackage -us -uc -b" >"$tmp/deb.log" 2>&1; then
+  ok "native build with -Werror: dpkg-buildpackage -us -uc -b"
 else
-  not_ok "native build with -Werror"
-  diag "$(tail -n 30 "$tmp/build.log")"
+  not_ok "native build with -Werror: dpkg-buildpackage -us -uc -b"
+  diag "$(tail -n 30 "$tmp/deb.log")"
   bail "nothing to test"
 fi
-timed "build"
+deb=$(compgen -G "$root/build/collectd-dsmr_*_$arch.deb" | head -n 1)
+if [ -n "$deb" ]; then
+  mkdir -p "$outdir" && cp "$deb" "$outdir/"
+  ok "collectd-dsmr for $arch: $outdir/${deb##*/}"
+else
+  not_ok "a collectd-dsmr_*_$arch.deb was built"
+fi
+timed "build and package"
 
 # --- 4. unit tests ------------------------------------------------------------------------
-if in_root make -C "$src/b" check 'TESTS=$(UNIT_TESTS)' >"$tmp/unit.log" 2>&1; then
+if in_root make -C "$src" check 'TESTS=$(UNIT_TESTS)' >"$tmp/unit.log" 2>&1; then
   ok "C unit tests"
 else
   not_ok "C unit tests"
 fi
-units=$(cat "$root$src"/b/tests/test_*.log 2>/dev/null | grep -c '^ok ')
-bad=$(cat "$root$src"/b/tests/test_*.log 2>/dev/null | grep -c '^not ok ')
+units=$(cat "$root$src"/tests/test_*.log 2>/dev/null | grep -c '^ok ')
+bad=$(cat "$root$src"/tests/test_*.log 2>/dev/null | grep -c '^not ok ')
 diag "unit assertions: $units passed, $bad failed"
-diag "$(cat "$root$src"/b/tests/test_*.log 2>/dev/null | grep -E '^(not ok|Bail out)' | head -n 20)"
+diag "$(cat "$root$src"/tests/test_*.log 2>/dev/null | grep -E '^(not ok|Bail out)' | head -n 20)"
 timed "unit tests"
 
 # --- 5. dsmr-cat: the corpus test, and the same JSON as this machine's ------------------
-if in_root make -C "$src/b" check TESTS=tests/test_dsmr_cat.py >"$tmp/cat.log" 2>&1; then
+if in_root make -C "$src" check TESTS=tests/test_dsmr_cat.py >"$tmp/cat.log" 2>&1; then
   ok "dsmr-cat corpus test (tests/test_dsmr_cat.py)"
 else
   not_ok "dsmr-cat corpus test (tests/test_dsmr_cat.py)"
-  diag "$(grep -E '^not ok' "$root$src/b/tests/test_dsmr_cat.log" | head -n 10)"
+  diag "$(grep -E '^not ok' "$root$src/tests/test_dsmr_cat.log" | head -n 10)"
 fi
 # this machine's dsmr-cat, from the same tree
-mkdir -p "$tmp/host" && cp -a "$root$src/." "$tmp/host/src" && rm -rf "$tmp/host/src/b"
-if (cd "$tmp/host/src" && mkdir b && cd b && ../configure >/dev/null && make -j"$jobs" dsmr-cat) \
+if (cd "$tmp/host/src" && ./autogen.sh && mkdir b && cd b && ../configure && make -j"$jobs" dsmr-cat) \
   >"$tmp/host-build.log" 2>&1; then
   total=0
   differ=""
@@ -207,7 +216,7 @@ if (cd "$tmp/host/src" && mkdir b && cd b && ../configure >/dev/null && make -j"
     # the same relative name on both sides: messages name the file
     (cd "${t%/*}" && "$tmp/host/src/b/dsmr-cat" --json "$name") >"$tmp/host.json" 2>&1
     echo "exit $?" >>"$tmp/host.json"
-    in_root sh -c 'cd "$1" && "$2" --json "$3"' _ "$src/tests/corpus/telegrams" "$src/b/dsmr-cat" \
+    in_root sh -c 'cd "$1" && "$2" --json "$3"' _ "$src/tests/corpus/telegrams" "$src/dsmr-cat" \
       "$name" >"$tmp/foreign.json" 2>&1
     echo "exit $?" >>"$tmp/foreign.json"
     cmp -s "$tmp/host.json" "$tmp/foreign.json" || differ="$differ $name"
@@ -223,27 +232,9 @@ else
   diag "$(tail -n 10 "$tmp/host-build.log")"
 fi
 timed "dsmr-cat corpus"
+[ -n "$deb" ] || finish
 
-# --- 6. the package --------------------------------------------------------------------------
-rm -f "$root/build"/*.deb
-if in_root sh -c "cd $src && rm -rf b && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b" \
-  >"$tmp/deb.log" 2>&1; then
-  ok "dpkg-buildpackage -us -uc -b"
-else
-  not_ok "dpkg-buildpackage -us -uc -b"
-  diag "$(tail -n 20 "$tmp/deb.log")"
-fi
-deb=$(compgen -G "$root/build/collectd-dsmr_*_$arch.deb" | head -n 1)
-if [ -n "$deb" ]; then
-  mkdir -p "$outdir" && cp "$deb" "$outdir/"
-  ok "collectd-dsmr for $arch: $outdir/${deb##*/}"
-else
-  not_ok "a collectd-dsmr_*_$arch.deb was built"
-  finish
-fi
-timed "package"
-
-# --- 7. the package in the root, and ARCH's collectd reading the simulator ---------------------
+# --- 6. the package in the root, and ARCH's collectd reading the simulator ---------------------
 if in_root apt-get install -y -q --no-install-recommends "/build/${deb##*/}" >"$tmp/pkg.log" 2>&1; then
   ok "apt-get install ./${deb##*/}"
 else
