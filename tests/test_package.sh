@@ -268,7 +268,7 @@ check "collectd -t accepts the edited configuration" in_root /usr/sbin/collectd 
 timed "upgrade"
 
 # --- values through the system's collectd ------------------------------------------
-python3 "$top/tools/dsmr-sim" --tcp "127.0.0.1:$port" --generate dsmr5 --interval 1 --quiet \
+python3 "$top/tools/dsmr-sim" --tcp "127.0.0.1:$port" --generate dsmr5 --interval 1 --no-solar --quiet \
   >"$tmp/sim.log" 2>&1 &
 sim_pid=$!
 rrd_glob="/var/lib/collectd/rrd/*/dsmr-home/power-import.rrd"
@@ -281,7 +281,9 @@ if [ -n "$rrd" ]; then
   ok "the system's collectd stored the meter's power in ${rrd#"$root"}"
   last=$(rrdtool lastupdate "$rrd" 2>&1 | tail -n 1)
   diag "rrdtool lastupdate: $last"
-  check "the stored power is a number of watts" grep -Eq '^[0-9]+: [0-9.e+]+$' <<<"$last"
+  # --no-solar: the simulated house imports at any hour, so power > 0
+  check "the stored power is a positive number of watts" \
+    awk -F': ' 'NF == 2 && $2 + 0 > 0 { found = 1 } END { exit !found }' <<<"$last"
 else
   not_ok "the system's collectd stored the meter's power (rrdtool)"
   diag "$(tail -n 20 "$root$log" 2>/dev/null; tail -n 5 "$tmp/collectd.out" "$tmp/sim.log")"
