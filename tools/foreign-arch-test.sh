@@ -267,7 +267,7 @@ LoadPlugin dsmr
   </Meter>
 </Plugin>
 EOF
-python3 "$top/tools/dsmr-sim" --tcp "127.0.0.1:$port" --generate dsmr5 --interval 1 --quiet \
+python3 "$top/tools/dsmr-sim" --tcp "127.0.0.1:$port" --generate dsmr5 --interval 1 --no-solar --quiet \
   >"$tmp/sim.log" 2>&1 &
 sim_pid=$!
 in_root /usr/sbin/collectd -f -C /build/run/collectd.conf >"$tmp/collectd.out" 2>&1 &
@@ -284,7 +284,8 @@ kill "$sim_pid" 2>/dev/null
 wait "$sim_pid" 2>/dev/null
 sim_pid=""
 csv=$(compgen -G "$csv_glob" | head -n 1)
-if [ -n "$csv" ] && grep -Eq '^[0-9.]+,[0-9.e+]+$' "$csv"; then
+# --no-solar: the simulated house imports at any hour, so power > 0
+if [ -n "$csv" ] && awk -F, '$1 + 0 > 0 && $2 + 0 > 0 { found = 1 } END { exit !found }' "$csv"; then
   ok "$arch's collectd stored the simulated meter's power (csv: $(tail -n 1 "$csv"))"
 else
   not_ok "$arch's collectd stored the simulated meter's power"
