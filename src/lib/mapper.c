@@ -2,6 +2,7 @@
  * contract and README.md for the table of identifiers. */
 #include "mapper.h"
 
+#include "number_shape.h"
 #include "obis_table.h"
 #include "timestamp.h"
 
@@ -239,6 +240,43 @@ static inline int group_number(struct dsmr_telegram *t,
   return 0;
 }
 
+/* What map_object needs besides the object: the frame, and the shapes of
+ * the caller's state (NULL without one). */
+struct map_ctx {
+  const char *fstart, *fend;
+  struct dsmr_number_shape *shapes;
+  uintptr_t lo_bound, span; /* dsmr_shape_window_fast */
+};
+
+/* The first group of o, the value of the object in table row `row`, as a
+ * number (by its shape when it has the one learnt, see number_shape.h),
+ * with its unit's key; 0, or -1 after reporting the error. */
+static HOT_INLINE int value_number(const struct map_ctx *c,
+                                   struct dsmr_telegram *t,
+                                   const struct dsmr_object *o, unsigned row,
+                                   struct dsmr_number *n, uint64_t *unit) {
+  if (o->ngroups == 0) {
+    add_error(t, o->line, "value missing", o->id);
+    return -1;
+  }
+  struct dsmr_number_shape *sh =
+      c->shapes && row < DSMR_SHAPE_ROWS ? &c->shapes[row] : NULL;
+#ifdef DSMR_NUMBER_SHAPES
+  if (sh && dsmr_number_by_shape(sh, o->groups[0], c->lo_bound, c->span, n,
+                                 unit) == 0)
+    return 0;
+#endif
+  if (dsmr_parse_number_key(o->groups[0], n, unit) != 0) {
+    add_error(t, o->line, "value is not a number", o->id);
+    return -1;
+  }
+#ifdef DSMR_NUMBER_SHAPES
+  if (sh && dsmr_shape_window(o->groups[0].ptr, c->fstart, c->fend))
+    dsmr_number_shape_learn(sh, o->groups[0], n, *unit);
+#endif
+  return 0;
+}
+
 /* n with unit key `unit`, read under `rule`, as a reading; returns it
  * (NULL on error). */
 static HOT_INLINE struct dsmr_reading *
@@ -265,12 +303,13 @@ emit_number(struct dsmr_telegram *t, const struct dsmr_object *o,
 }
 
 /* A plain integer without unit (counters, tariff). */
-static HOT_INLINE void emit_integer(struct dsmr_telegram *t,
-                                    const struct dsmr_object *o,
+static HOT_INLINE void emit_integer(const struct map_ctx *c,
+                                    struct dsmr_telegram *t,
+                                    const struct dsmr_object *o, unsigned row,
                                     const char *type, const char *instance) {
   struct dsmr_number n;
   uint64_t unit;
-  if (group_number(t, o, 0, &n, &unit) != 0)
+  if (value_number(c, t, o, row, &n, &unit) != 0)
     return;
   if (unit != DSMR_UNIT_NONE || n.decimals != 0 || n.mantissa < 0) {
     add_error(t, o->line, "expected a whole number without unit", o->id);
@@ -574,8 +613,10 @@ static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans,
   }
 }
 
-static void map_object(struct dsmr_telegram *t, const struct dsmr_object *o,
-                       const struct obis_entry *e, struct mbus_channel *chans) {
+static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
+                       const struct dsmr_object *o, const struct obis_entry *e,
+                       struct mbus_channel *chans) {
+  const unsigned row = (unsigned)(e - dsmr_obis_table);
   struct dsmr_telegram_info *info = &t->info;
   struct dsmr_number n;
   uint64_t unit;
@@ -593,19 +634,19 @@ static void map_object(struct dsmr_telegram *t, const struct dsmr_object *o,
   case OBIS_CURRENT:
   case OBIS_FREQUENCY:
   case OBIS_POWER_FACTOR:
-    if (group_number(t, o, 0, &n, &unit) == 0)
+    if (value_number(c, t, o, row, &n, &unit) == 0)
       emit_number(t, o, &number_rules[e->kind], inst, &n, unit);
     return;
   case OBIS_COUNT:
-    emit_integer(t, o, "count", inst);
+    emit_integer(c, t, o, row, "count", inst);
     return;
   case OBIS_TARIFF:
-    emit_integer(t, o, "dsmr_tariff", inst);
+    emit_integer(c, t, o, row, "dsmr_tariff", inst);
     return;
   case OBIS_THRESHOLD: {
     /* The type follows the unit: meters limit power, apparent power or
      * current. */
-    if (group_number(t, o, 0, &n, &unit) != 0)
+    if (value_number(c, t, o, row, &n, &unit) != 0)
       return;
     enum obis_kind as = unit == DSMR_UNIT_NONE          ? OBIS_THRESHOLD
                         : unit == U_KVA || unit == U_VA ? OBIS_APPARENT_POWER
@@ -751,6 +792,12 @@ unsigned dsmr_map_telegram_state(const char *frame, size_t len,
     chans[c].unit.len = 0;
   }
 
+  struct map_ctx ctx = {frame, frame ? frame + len : frame,
+                        state ? state->shape : NULL, 0, UINTPTR_MAX};
+  if (frame && len >= 24) {
+    ctx.lo_bound = (uintptr_t)(frame + 8);
+    ctx.span = (uintptr_t)(frame + len - 16) - ctx.lo_bound;
+  }
   dsmr_parser_init(&p, frame, len);
   t->info.header = p.header;
   while ((st = dsmr_parser_next(&p, &o)) != DSMR_PARSE_END) {
@@ -766,7 +813,7 @@ unsigned dsmr_map_telegram_state(const char *frame, size_t len,
       t->unknown_objects++;
       continue;
     }
-    map_object(t, &o, e, chans);
+    map_object(&ctx, t, &o, e, chans);
   }
   uint8_t owner[FAM_COUNT] = {0};
   if (state)
