@@ -789,9 +789,15 @@ static void test_shapes(void) {
       int in_group = 0;
       for (size_t k = 0; k < s.len; k++) {
         char c = s.ptr[k];
-        if (c == '(')
+        if (c == '(') {
           in_group = 1;
-        else if (c == ')')
+          if (round > 0 && rnd(300) == 0) { /* an empty group: "()" */
+            buf[len++] = c;
+            while (k + 1 < s.len && s.ptr[k + 1] != ')')
+              k++;
+            continue;
+          }
+        } else if (c == ')')
           in_group = 0;
         else if (in_group && round > 0) {
           unsigned r = rnd(1000);

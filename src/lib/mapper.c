@@ -277,6 +277,88 @@ static HOT_INLINE int value_number(const struct map_ctx *c,
   return 0;
 }
 
+/* ---- readings by shape --------------------------------------------------
+ *
+ * A value whose number has the shape learnt for its row (number_shape.h)
+ * is read the same way every time: the same type, kind, unit exponent and
+ * decimals. So once the full path has made a reading of such a value
+ * without any remark (no error, not unitless), the shape remembers how,
+ * and the next value of that shape becomes a reading straight from its
+ * digits, without the number, the rule or the checks in between. Which
+ * readings can be remembered: DERIVE registers written with as many
+ * decimals as their unit's exponent and no sign (the value is the
+ * digits), gauges (the signed digits times a power of ten), whole numbers
+ * without sign. */
+
+/* The shape of row `row` when the state has one, else NULL. */
+static inline struct dsmr_number_shape *row_shape(const struct map_ctx *c,
+                                                  unsigned row) {
+  return c->shapes && row < DSMR_SHAPE_ROWS ? &c->shapes[row] : NULL;
+}
+
+/* After the full path made reading r of o's first group: remember it in
+ * the shape if it is one of the kinds above. e: the unit's exponent. */
+static void remember_reading(const struct map_ctx *c,
+                             const struct dsmr_object *o, unsigned row,
+                             const struct dsmr_number *n,
+                             const struct dsmr_reading *r, int e) {
+#ifdef DSMR_NUMBER_SHAPES
+  struct dsmr_number_shape *sh = row_shape(c, row);
+  if (!sh || !sh->len_tag ||
+      !dsmr_shape_match(sh, o->groups[0], c->lo_bound, c->span))
+    return;
+  int shift = e - (int)n->decimals;
+  if (r->ds == DSMR_DS_DERIVE ? sh->neg || shift != 0 : shift < -16)
+    return;
+  sh->type = r->type;
+  sh->ds = (uint8_t)r->ds;
+  sh->shift = (int8_t)shift;
+  sh->reading = 1;
+#else
+  (void)c, (void)o, (void)row, (void)n, (void)r, (void)e;
+#endif
+}
+
+/* o as a reading by its row's shape: 1, or 0 when the full path must read
+ * it. */
+static HOT_INLINE int reading_by_shape(const struct map_ctx *c,
+                                       struct dsmr_telegram *t,
+                                       const struct dsmr_object *o,
+                                       const struct obis_entry *e,
+                                       unsigned row) {
+#ifdef DSMR_NUMBER_SHAPES
+  const struct dsmr_number_shape *sh = row_shape(c, row);
+  if (!sh || !sh->reading || o->ngroups == 0 ||
+      t->nreadings >= DSMR_MAX_READINGS ||
+      !dsmr_shape_match(sh, o->groups[0], c->lo_bound, c->span))
+    return 0;
+  uint64_t m = dsmr_shape_magnitude(sh, o->groups[0].ptr);
+  struct dsmr_reading *r = &t->readings[t->nreadings++];
+  r->type = sh->type;
+  r->type_instance = e->type_instance;
+  r->ds = (enum dsmr_ds_type)sh->ds;
+  if (sh->ds == DSMR_DS_DERIVE) {
+    r->derive = (int64_t)m;
+    r->gauge = 0;
+  } else {
+    /* as base_gauge */
+    double v = (double)(sh->neg ? -(int64_t)m : (int64_t)m);
+    r->derive = 0;
+    r->gauge = sh->shift >= 0 ? v * pow10_table[sh->shift]
+                              : v / pow10_table[-sh->shift];
+  }
+  r->time_kind = DSMR_AT_TELEGRAM;
+  r->capture_time = 0;
+  r->channel = 0;
+  r->flags = 0;
+  r->line = o->line;
+  return 1;
+#else
+  (void)c, (void)t, (void)o, (void)e, (void)row;
+  return 0;
+#endif
+}
+
 /* n with unit key `unit`, read under `rule`, as a reading; returns it
  * (NULL on error). */
 static HOT_INLINE struct dsmr_reading *
@@ -315,8 +397,13 @@ static HOT_INLINE void emit_integer(const struct map_ctx *c,
     add_error(t, o->line, "expected a whole number without unit", o->id);
     return;
   }
-  add_reading(t, o->line, o->id, type, instance, DSMR_DS_GAUGE, 0,
-              (double)n.mantissa);
+  const struct dsmr_reading *r = add_reading(
+      t, o->line, o->id, type, instance, DSMR_DS_GAUGE, 0, (double)n.mantissa);
+  /* (double)m * 10^0 is (double)m; "-0" is 0 here but "-5" an error, so
+   * no signed shape */
+  struct dsmr_number_shape *sh = row_shape(c, row);
+  if (r && sh && !sh->neg)
+    remember_reading(c, o, row, &n, r, 0);
 }
 
 static int parse_any_time(struct dsmr_span s, int64_t *utc) {
@@ -617,6 +704,8 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
                        const struct dsmr_object *o, const struct obis_entry *e,
                        struct mbus_channel *chans) {
   const unsigned row = (unsigned)(e - dsmr_obis_table);
+  if (reading_by_shape(c, t, o, e, row))
+    return;
   struct dsmr_telegram_info *info = &t->info;
   struct dsmr_number n;
   uint64_t unit;
@@ -634,8 +723,12 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
   case OBIS_CURRENT:
   case OBIS_FREQUENCY:
   case OBIS_POWER_FACTOR:
-    if (value_number(c, t, o, row, &n, &unit) == 0)
-      emit_number(t, o, &number_rules[e->kind], inst, &n, unit);
+    if (value_number(c, t, o, row, &n, &unit) == 0) {
+      const struct number_rule *rule = &number_rules[e->kind];
+      const struct dsmr_reading *r = emit_number(t, o, rule, inst, &n, unit);
+      if (r && (unit == rule->base || unit == rule->kilo))
+        remember_reading(c, o, row, &n, r, unit == rule->base ? 0 : 3);
+    }
     return;
   case OBIS_COUNT:
     emit_integer(c, t, o, row, "count", inst);
@@ -652,7 +745,10 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
                         : unit == U_KVA || unit == U_VA ? OBIS_APPARENT_POWER
                         : unit == U_A                   ? OBIS_CURRENT
                                                         : OBIS_POWER;
-    emit_number(t, o, &number_rules[as], inst, &n, unit);
+    const struct number_rule *rule = &number_rules[as];
+    const struct dsmr_reading *r = emit_number(t, o, rule, inst, &n, unit);
+    if (r && (unit == rule->base || unit == rule->kilo))
+      remember_reading(c, o, row, &n, r, unit == rule->base ? 0 : 3);
     return;
   }
   case OBIS_PEAK: {

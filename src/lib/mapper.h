@@ -117,8 +117,15 @@ struct dsmr_number_shape {
   uint64_t fix[2]; /* 0xFF at bytes that must equal pat */
   uint64_t dig[2]; /* 0xFF at bytes that must be digits */
   uint64_t unit_key;
-  uint8_t len; /* of the value; 0 = nothing learnt */
+  uint8_t len_tag; /* 0x80 + the length of the value; 0 = nothing learnt */
   uint8_t neg, int_end, int_digits, frac_digits, unit_off, unit_len;
+  /* The mapper's reading for a value of this shape in this row, when it is
+   * the same but for the value: type, kind, and the value as the digits
+   * (DERIVE) or the signed digits times 10^shift (GAUGE). */
+  uint8_t reading; /* 1: type, ds and shift hold it */
+  uint8_t ds;      /* enum dsmr_ds_type */
+  int8_t shift;
+  const char *type;
 };
 #define DSMR_SHAPE_ROWS 128
 struct dsmr_map_state {

@@ -259,7 +259,8 @@ double dsmr_number_double(const struct dsmr_number *n) {
 
 void dsmr_number_shape_learn(struct dsmr_number_shape *sh, struct dsmr_span g,
                              const struct dsmr_number *n, uint64_t key) {
-  sh->len = 0;
+  sh->len_tag = 0;
+  sh->reading = 0;
 #ifdef DSMR_NUMBER_SHAPES
   const char *p = g.ptr;
   if (g.len == 0 || g.len > 16)
@@ -295,7 +296,7 @@ void dsmr_number_shape_learn(struct dsmr_number_shape *sh, struct dsmr_span g,
   sh->frac_digits = (uint8_t)n->decimals;
   sh->unit_off = (uint8_t)(g.len - n->unit.len);
   sh->unit_len = (uint8_t)n->unit.len;
-  sh->len = (uint8_t)g.len;
+  sh->len_tag = (uint8_t)(g.len + 0x80);
 #else
   (void)g;
   (void)n;

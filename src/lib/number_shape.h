@@ -74,17 +74,15 @@ dsmr_shape_digits(const char *end, unsigned n) {
          dsmr_shape_digits8(end, 8);
 }
 
-/* The value g (inside the frame, whose window bounds lo_bound and span
- * are as for dsmr_shape_window_fast) read by shape sh: 0, or -1
- * when it does not have that shape (then *out and *unit_key are
- * untouched). */
+/* Whether the value g (inside the frame, whose window bounds lo_bound
+ * and span are as for dsmr_shape_window_fast) has shape sh. */
 static inline __attribute__((always_inline)) int
-dsmr_number_by_shape(const struct dsmr_number_shape *sh, struct dsmr_span g,
-                     uintptr_t lo_bound, uintptr_t span,
-                     struct dsmr_number *out, uint64_t *unit_key) {
+dsmr_shape_match(const struct dsmr_number_shape *sh, struct dsmr_span g,
+                 uintptr_t lo_bound, uintptr_t span) {
   const char *p = g.ptr;
-  if (g.len != sh->len || !dsmr_shape_window_fast(p, lo_bound, span))
-    return -1;
+  /* (len_tag 0, nothing learnt, matches no length: "()" is not a number) */
+  if (g.len + 0x80 != sh->len_tag || !dsmr_shape_window_fast(p, lo_bound, span))
+    return 0;
   uint64_t lo = dsmr_shape_load64(p), hi = dsmr_shape_load64(p + 8);
   uint64_t dlo = (lo ^ 0x3030303030303030ULL) & sh->dig[0];
   uint64_t dhi = (hi ^ 0x3030303030303030ULL) & sh->dig[1];
@@ -95,8 +93,13 @@ dsmr_number_by_shape(const struct dsmr_number_shape *sh, struct dsmr_span g,
                   (((dhi + 0x7676767676767676ULL) | dhi) & sh->dig[1])) &
                  0x8080808080808080ULL;
   bad |= ((lo ^ sh->pat[0]) & sh->fix[0]) | ((hi ^ sh->pat[1]) & sh->fix[1]);
-  if (bad)
-    return -1;
+  return bad == 0;
+}
+
+/* The digits of a value p that has shape sh, as one number (the
+ * mantissa without its sign). */
+static inline __attribute__((always_inline)) uint64_t
+dsmr_shape_magnitude(const struct dsmr_number_shape *sh, const char *p) {
   uint64_t m = dsmr_shape_digits(p + sh->int_end, sh->int_digits);
   if (sh->frac_digits) {
     static const uint64_t p10[17] = {
@@ -122,9 +125,21 @@ dsmr_number_by_shape(const struct dsmr_number_shape *sh, struct dsmr_span g,
         dsmr_shape_digits(p + sh->int_end + 1 + sh->frac_digits,
                           sh->frac_digits);
   }
+  return m;
+}
+
+/* The value g read by shape sh: 0, or -1 when it does not have that shape
+ * (then *out and *unit_key are untouched). */
+static inline __attribute__((always_inline)) int
+dsmr_number_by_shape(const struct dsmr_number_shape *sh, struct dsmr_span g,
+                     uintptr_t lo_bound, uintptr_t span,
+                     struct dsmr_number *out, uint64_t *unit_key) {
+  if (!dsmr_shape_match(sh, g, lo_bound, span))
+    return -1;
+  uint64_t m = dsmr_shape_magnitude(sh, g.ptr);
   out->mantissa = sh->neg ? -(int64_t)m : (int64_t)m;
   out->decimals = sh->frac_digits;
-  out->unit.ptr = sh->unit_len ? p + sh->unit_off : NULL;
+  out->unit.ptr = sh->unit_len ? g.ptr + sh->unit_off : NULL;
   out->unit.len = sh->unit_len;
   *unit_key = sh->unit_key;
   return 0;
