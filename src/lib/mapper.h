@@ -125,7 +125,13 @@ struct dsmr_number_shape {
   uint8_t reading; /* 1: type, ds and shift hold it */
   uint8_t ds;      /* enum dsmr_ds_type */
   int8_t shift;
+  uint8_t has_last; /* last[], last_derive and last_gauge hold a value */
   const char *type;
+  /* The last value read by the reading above (its bytes, unmasked) and
+   * its reading's value (DSMR_SAME_VALUE builds). */
+  uint64_t last[2];
+  int64_t last_derive;
+  double last_gauge;
 };
 #define DSMR_SHAPE_ROWS 128
 struct dsmr_map_state {

@@ -261,6 +261,7 @@ void dsmr_number_shape_learn(struct dsmr_number_shape *sh, struct dsmr_span g,
                              const struct dsmr_number *n, uint64_t key) {
   sh->len_tag = 0;
   sh->reading = 0;
+  sh->has_last = 0;
 #ifdef DSMR_NUMBER_SHAPES
   const char *p = g.ptr;
   if (g.len == 0 || g.len > 16)
