@@ -1,4 +1,5 @@
-/* CRC-16/ARC, computed slice-by-16.
+/* CRC-16/ARC: slice-by-16 tables (portable), and carry-less multiply on
+ * x86-64 CPUs that have it (below, dsmr_crc16_clmul).
  *
  * Why slicing: the CRC covers every byte of every telegram, and the library's
  * whole budget per ~1 KB telegram is a few thousand instructions. A
