@@ -735,12 +735,10 @@ static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans,
   }
 }
 
+/* o, of table row `row` (e = &dsmr_obis_table[row]). */
 static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
                        const struct dsmr_object *o, const struct obis_entry *e,
-                       struct mbus_channel *chans) {
-  const unsigned row = (unsigned)(e - dsmr_obis_table);
-  if (reading_by_shape(c, t, o, e, row))
-    return;
+                       unsigned row, struct mbus_channel *chans) {
   struct dsmr_telegram_info *info = &t->info;
   struct dsmr_number n;
   uint64_t unit;
@@ -938,13 +936,19 @@ unsigned dsmr_map_telegram_state(const char *frame, size_t len,
     }
     t->nobjects++;
     /* The parser often knows the row already (it read the id by text). */
-    const struct obis_entry *e = p.known_row ? &dsmr_obis_table[p.known_row - 1]
-                                             : dsmr_obis_find(&o.obis);
-    if (!e) {
+    unsigned row;
+    const struct obis_entry *e;
+    if (p.known_row) {
+      row = p.known_row - 1;
+      e = &dsmr_obis_table[row];
+    } else if ((e = dsmr_obis_find(&o.obis)) != NULL) {
+      row = (unsigned)(e - dsmr_obis_table);
+    } else {
       t->unknown_objects++;
       continue;
     }
-    map_object(&ctx, t, &o, e, chans);
+    if (!reading_by_shape(&ctx, t, &o, e, row))
+      map_object(&ctx, t, &o, e, row, chans);
   }
   uint8_t owner[FAM_COUNT] = {0};
   if (state)

@@ -132,6 +132,8 @@ struct dsmr_number_shape {
   uint64_t last[2];
   int64_t last_derive;
   double last_gauge;
+  /* to 128 bytes with 64-bit pointers, so a row's shape is at row << 7 */
+  uint8_t pad[16 - sizeof(const char *) + 8];
 };
 #define DSMR_SHAPE_ROWS 128
 struct dsmr_map_state {
