@@ -5,7 +5,8 @@ pseudo-terminals. Run by bench/run.sh (`make bench`); numbers go into the
 README, never into assertions.
 
   plugin_bench.py [--quick] [SECTION...]
-  sections: cpu latency memory scale allocs profile   (default: all)
+  sections: cpu latency memory scale allocs profile report
+           (default: all)
 
 What each section measures (details in README "Benchmarks"):
   cpu      CPU seconds (utime+stime of collectd, /proc/PID/stat, and per
@@ -21,6 +22,11 @@ What each section measures (details in README "Benchmarks"):
            (LD_PRELOAD counter bench/malloc_count.c), N vs 2N telegrams.
   profile  callgrind over collectd + plugin: instructions per telegram by
            stage (framing+CRC, parse+map, dispatch logic, collectd).
+  report   ReportInterval side by side: the same meters at a meter's pace
+           (generated DSMR 5 telegrams, 1 a second each, csv writer) with
+           every telegram stored and with ReportInterval 10: the reader
+           threads' and collectd's write thread's CPU per 1,000 telegrams,
+           and the csv rows stored per telegram.
 
 The simulator is a Python process on the same machine: it takes CPU too.
 A flooded meter is paced by the plugin to 100 telegrams/s (PACE_RATE in
@@ -562,7 +568,74 @@ def table(results, lib):
              p.get("dsmr_meter_dispatch", 0) -
              p.get("plugin_dispatch_values", 0),
              p.get("plugin_dispatch_values", 0), p.get("plugin_write", 0)))
+    rep = results.get("report")
+    if rep:
+        row("CPU s per 1,000 telegrams at 1/s, every telegram / "
+            "ReportInterval 10: reader threads",
+            "%.3f / %.3f" % (rep["every"]["reader_s_per_1000"],
+                             rep["ri10"]["reader_s_per_1000"]))
+        row("the same: collectd's write thread (csv)",
+            "%.3f / %.3f" % (rep["every"]["writer_s_per_1000"],
+                             rep["ri10"]["writer_s_per_1000"]))
+        row("the same: collectd in all",
+            "%.3f / %.3f" % (rep["every"]["total_s_per_1000"],
+                             rep["ri10"]["total_s_per_1000"]))
     return "| what | measured | target |\n|---|---|---|\n" + "\n".join(rows)
+
+
+def report_run(args, interval):
+    """One run at a meter's pace; figures per 1,000 telegrams."""
+    meters, seconds = args.report_meters, args.report_seconds
+    sim = Sim(meters, 1, seconds, linger=3, tag="report")
+    blocks = [dt.meter_block("m%d" % i, host="127.0.0.1", port=p,
+                             ReportInterval=interval)
+              for i, p in enumerate(sim.ports)]
+    cd = collectd(blocks, None, ("csv",), tag="report")
+    cd.start()
+    if len(cd.wait_log(r"connected to", 30, meters)) < meters:
+        raise RuntimeError("meters did not connect:\n" + cd.log())
+    c0 = cpu(cd.proc.pid)
+    sim.wait(seconds * 3 + 60)
+    sent = sim.delivered()
+    # the ok counters (not delayed by ReportInterval): everything was read
+    deadline = time.monotonic() + 15
+    while True:
+        got = {i: ok_counter(cd, "m%d" % i) for i in range(meters)}
+        if got == sent or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    time.sleep(1.5)  # the write thread catches up
+    c1 = cpu(cd.proc.pid)
+    rows = sum(len(cd.csv_rows("m%d" % i, "power-import"))
+               for i in range(meters))
+    cd.stop()
+    n = sum(sent.values())
+    d = cpu_delta(c0, c1)
+    return {"telegrams": n, "read": sum(got.values()),
+            "reader_s_per_1000": d["dsmr"] / n * 1000,
+            "writer_s_per_1000": d["writer"] / n * 1000,
+            "total_s_per_1000": d["total"] / n * 1000,
+            "power_rows_per_telegram": rows / n}
+
+
+def bench_report(args, results):
+    say("== ReportInterval: every telegram vs 10 s (%d meters x 1/s for "
+        "%d s, generated DSMR 5, csv on tmpfs; best of %d)" %
+        (args.report_meters, args.report_seconds, args.repeat))
+    out = {}
+    for _ in range(args.repeat):
+        for name, interval in (("every", 0), ("ri10", 10)):
+            r = report_run(args, interval)
+            say("  %-5s %5d telegrams: reader threads %.3f, write thread "
+                "%.3f, collectd in all %.3f CPU s per 1,000 telegrams; "
+                "%.2f power-import rows per telegram" %
+                (name, r["telegrams"], r["reader_s_per_1000"],
+                 r["writer_s_per_1000"], r["total_s_per_1000"],
+                 r["power_rows_per_telegram"]))
+            if name not in out or \
+                    r["total_s_per_1000"] < out[name]["total_s_per_1000"]:
+                out[name] = r
+    results["report"] = out
 
 
 # ------------------------------------------------------------ main
@@ -570,7 +643,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("sections", nargs="*",
                     default=["cpu", "latency", "scale", "memory", "allocs",
-                             "profile"])
+                             "profile", "report"])
     ap.add_argument("--quick", action="store_true",
                     help="shorter runs (figures less steady)")
     ap.add_argument("--json", metavar="FILE", help="write the results here")
@@ -584,12 +657,14 @@ def main():
     args.settle = 4 if args.quick else 6
     args.alloc_count = 200 if args.quick else 500
     args.profile_count = 100 if args.quick else 300
+    args.report_meters = 16 if args.quick else 32
+    args.report_seconds = 20 if args.quick else 60
     results = {"load": os.getloadavg()}
     say("load average at start: %.2f %.2f %.2f (%d CPUs)" %
         (*os.getloadavg(), os.cpu_count()))
     fns = {"cpu": bench_cpu, "latency": bench_latency, "scale": bench_scale,
            "memory": bench_memory, "allocs": bench_allocs,
-           "profile": bench_profile}
+           "profile": bench_profile, "report": bench_report}
     for s in args.sections:
         if s not in fns:
             ap.error("unknown section %s" % s)

@@ -82,8 +82,9 @@ static int is_register(const struct dsmr_reading *r) {
           strcmp(r->type, "dsmr_heat") == 0);
 }
 
-static void store_cb(void *ctx, const struct dsmr_reading *r, uint64_t time,
-                     uint64_t interval) {
+static void store_cb(void *ctx, const struct dsmr_reading *r,
+                     const struct dsmr_rules_store *st) {
+  uint64_t time = st->time, interval = st->interval;
   struct seen *s = seen_get(r);
   (void)ctx;
   FZ_ASSERT(r >= tg_now->readings && r < tg_now->readings + tg_now->nreadings);
@@ -264,10 +265,10 @@ static void write_telegram(struct gen *g, const uint8_t *b) {
 }
 
 static struct dsmr_rules rules;
+static struct dsmr_rules_result result;
 static struct dsmr_telegram tg;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  const struct dsmr_rules_sink sink = {NULL, store_cb, event_cb};
   struct gen g;
 
   if (size < 4)
@@ -302,8 +303,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     arrival_now = ((uint64_t)(g.arrival_q / 4) << 30) +
                   ((uint64_t)(g.arrival_q % 4) << 28);
     stores_now = 0;
-    int rejected = dsmr_rules_telegram(&rules, &tg, arrival_now, &sink, NULL);
+    int rejected = dsmr_rules_telegram(&rules, &tg, arrival_now, &result);
     FZ_ASSERT(rejected == 0 || rejected == 1);
+    FZ_ASSERT(result.rejected == rejected);
+    /* The bound of DSMR_RULES_MAX_EVENTS holds: no event is ever lost. */
+    FZ_ASSERT_MSG(result.events_lost == 0, "%u events lost",
+                  result.events_lost);
+    FZ_ASSERT(result.nstore <= tg.nreadings);
+    /* In the rules' order: an event before the values it explains. */
+    dsmr_rules_result_walk(&result, &tg, NULL, store_cb, event_cb);
     if (rejected)
       FZ_ASSERT_MSG(stores_now == 0,
                     "%u values stored from a rejected "

@@ -13,6 +13,8 @@
 #include "core/daemon/plugin.h"
 #include "core/utils/common/common.h"
 
+#include <arpa/inet.h>
+#include <limits.h>
 #include <math.h>
 #include <strings.h>
 
@@ -31,6 +33,59 @@ static struct dsmr_meter *find_meter(const char *name) {
   return NULL;
 }
 
+/* What a Device names, to tell whether two meters read the same line: the
+ * path with every link resolved (/dev/serial/by-id/... and /dev/ttyUSB0
+ * are one device), or as written while it does not exist yet. */
+static void device_key(const char *path, char *out, size_t len) {
+  char real[PATH_MAX];
+  sstrncpy(out, realpath(path, real) ? real : path, len);
+}
+
+/* The same for a Host: an address literal in its canonical form ("::1" and
+ * "0:0::1" are one), a name in lower case. No name lookup at configuration
+ * time: two names for one address are not found. */
+static void host_key(const char *host, char *out, size_t len) {
+  unsigned char a[sizeof(struct in6_addr)];
+  char buf[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET, host, a) == 1 &&
+      inet_ntop(AF_INET, a, buf, sizeof(buf)))
+    sstrncpy(out, buf, len);
+  else if (inet_pton(AF_INET6, host, a) == 1 &&
+           inet_ntop(AF_INET6, a, buf, sizeof(buf)))
+    sstrncpy(out, buf, len);
+  else {
+    sstrncpy(out, host, len);
+    for (char *p = out; *p; p++)
+      *p = (char)tolower((unsigned char)*p);
+  }
+}
+
+/* The meter already configured that reads the source of cfg, or NULL. Two
+ * readers of one tty would split its bytes between them at random. */
+static struct dsmr_meter *find_source(const struct dsmr_source_config *cfg) {
+  char mine[PATH_MAX], theirs[PATH_MAX];
+
+  if (cfg->kind == DSMR_SOURCE_TCP)
+    host_key(cfg->host, mine, sizeof(mine));
+  else
+    device_key(cfg->device, mine, sizeof(mine));
+  for (size_t i = 0; i < meters_len; i++) {
+    const struct dsmr_source_config *o = &meters[i]->cfg.source;
+    if (o->kind != cfg->kind)
+      continue;
+    if (cfg->kind == DSMR_SOURCE_TCP) {
+      if (strcmp(o->port, cfg->port) != 0)
+        continue;
+      host_key(o->host, theirs, sizeof(theirs));
+    } else {
+      device_key(o->device, theirs, sizeof(theirs));
+    }
+    if (strcmp(mine, theirs) == 0)
+      return meters[i];
+  }
+  return NULL;
+}
+
 static int add_meter(const oconfig_item_t *ci) {
   struct dsmr_meter_config cfg;
   struct dsmr_meter *m, **grown;
@@ -42,6 +97,21 @@ static int add_meter(const oconfig_item_t *ci) {
           "accepted: a different name for each meter (it becomes the "
           "plugin instance)",
           cfg.name, cfg.name);
+    return -1;
+  }
+  if ((m = find_source(&cfg.source)) != NULL) {
+    char what[300];
+    dsmr_source_describe(&cfg.source, what, sizeof(what));
+    ERROR("dsmr plugin: <Meter \"%s\">: %s is already read by <Meter "
+          "\"%s\"> (%s); accepted: each device, or each Host and Port, in "
+          "one meter only (two readers would split its telegrams between "
+          "them at random)",
+          cfg.name, what, m->cfg.name,
+          cfg.source.kind == DSMR_SOURCE_TCP ? "the same Host and Port"
+                                             : "the same device, links "
+                                               "resolved");
+    explicit_bzero(cfg.decryption_key, sizeof(cfg.decryption_key));
+    explicit_bzero(cfg.auth_key, sizeof(cfg.auth_key));
     return -1;
   }
   grown = realloc(meters, (meters_len + 1) * sizeof(*meters));
@@ -106,15 +176,78 @@ static void dispatch_health(const struct dsmr_meter *m, const char *type,
   plugin_dispatch_values(&vl);
 }
 
+/* Appends ", name N" to buf for a counter that moved. */
+static void fact(char *buf, size_t len, const char *name, uint64_t now,
+                 uint64_t then) {
+  size_t used = strlen(buf);
+  if (now > then && used < len)
+    snprintf(buf + used, len - used, "%s%s %" PRIu64, used ? ", " : "", name,
+             now - then);
+}
+
+/* Why a meter whose line brings bytes sends no valid telegram, from what
+ * the counters say since the last valid one (at): telegrams that frame
+ * cleanly but are too large or refused for their values mean the line
+ * settings are right; bytes that never frame, or frame as CRC errors and
+ * malformed telegrams, point at them. The counters that moved are listed
+ * either way. */
+static void silence_hint(const struct dsmr_meter *m,
+                         const struct dsmr_meter_stats *s,
+                         const struct dsmr_meter_stats *at, uint64_t noise,
+                         char *hint, size_t len) {
+  char facts[160] = "", advice[160];
+
+  fact(facts, sizeof(facts), "too_large", s->too_large, at->too_large);
+  fact(facts, sizeof(facts), "crc_error", s->crc_error, at->crc_error);
+  fact(facts, sizeof(facts), "malformed", s->malformed, at->malformed);
+  fact(facts, sizeof(facts), "implausible", s->implausible, at->implausible);
+  fact(facts, sizeof(facts), "dropped", s->dropped, at->dropped);
+  fact(facts, sizeof(facts), "decrypt_error", s->decrypt_error,
+       at->decrypt_error);
+  fact(facts, sizeof(facts), "replayed", s->replayed, at->replayed);
+  /* Bytes of a wrong line setting also frame now and then ('/' junk
+   * '!'), and then fail their CRC or do not parse: only telegrams refused
+   * for nothing but their size or their values clear the line settings. */
+  int garbled = s->crc_error > at->crc_error || s->malformed > at->malformed;
+  if (s->too_large > at->too_large && !garbled)
+    snprintf(advice, sizeof(advice),
+             "telegrams arrive but are larger than MaxTelegramSize %zu "
+             "bytes: raise it if the meter really sends such",
+             m->cfg.max_telegram);
+  else if ((s->implausible > at->implausible || s->replayed > at->replayed) &&
+           !garbled)
+    snprintf(advice, sizeof(advice),
+             "telegrams arrive but are refused (see the log), so the line "
+             "settings are right");
+  else
+    snprintf(advice, sizeof(advice), "%s",
+             m->cfg.decrypt
+                 ? "with DecryptionKey set, only Smarty frames that "
+                   "decrypt with it count: is the stream encrypted, is "
+                   "the key this meter's?"
+             : m->cfg.source.kind == DSMR_SOURCE_TCP
+                 ? "is the peer sending P1 telegrams?"
+             : m->cfg.source.line_auto
+                 ? "Baudrate \"auto\" found no line setting that gives "
+                   "valid telegrams: is the signal inverted "
+                   "(doc/hardware.md)?"
+                 : "check Baudrate, DataBits and Parity (DSMR 4/5: "
+                   "115200 8N1, DSMR 2.2/3: 9600 7E1)");
+  snprintf(hint, len, "; %" PRIu64 " bytes arrived meanwhile: %s%s%s%s", noise,
+           advice, facts[0] ? " (counters since the last valid telegram: " : "",
+           facts, facts[0] ? ")" : "");
+}
+
 static void report_meter(struct dsmr_meter *m, cdtime_t now) {
-  struct dsmr_meter_stats s;
+  struct dsmr_meter_stats s, at;
   cdtime_t last, since;
   uint64_t noise = 0;
   int newly_silent = 0;
-  char hint[200] = "";
+  char hint[512] = "";
 
   pthread_mutex_lock(&m->lock);
   s = m->stats;
+  at = m->at_valid;
   last = m->last_valid;
   noise = s.bytes - m->bytes_at_valid;
   /* Before the first telegram, silence counts from the reader's start. */
@@ -165,20 +298,7 @@ static void report_meter(struct dsmr_meter *m, cdtime_t now) {
     /* Bytes without a telegram: the line works but its settings do not
      * (a wrong baud rate or parity gives bytes that never frame). */
     if (noise > 8) /* more than a stray CR LF */
-      snprintf(hint, sizeof(hint), "; %" PRIu64 " bytes arrived meanwhile: %s",
-               noise,
-               m->cfg.decrypt
-                   ? "with DecryptionKey set, only Smarty frames that "
-                     "decrypt with it count: is the stream encrypted, is "
-                     "the key this meter's?"
-               : m->cfg.source.kind == DSMR_SOURCE_TCP
-                   ? "is the peer sending P1 telegrams?"
-               : m->cfg.source.line_auto
-                   ? "Baudrate \"auto\" found no line setting that gives "
-                     "valid telegrams: is the signal inverted (README: "
-                     "Hardware)?"
-                   : "check Baudrate, DataBits and Parity (DSMR 4/5: "
-                     "115200 8N1, DSMR 2.2/3: 9600 7E1)");
+      silence_hint(m, &s, &at, noise, hint, sizeof(hint));
     WARNING("dsmr plugin: meter \"%s\": no valid telegram for %.0f s%s",
             m->cfg.name, CDTIME_T_TO_DOUBLE(now - since), hint);
     dsmr_meter_notify(m, NOTIF_FAILURE, "silence",
@@ -203,8 +323,11 @@ static int dsmr_shutdown(void) {
   for (size_t i = 0; i < meters_len; i++)
     if (meters[i]->thread_started)
       dsmr_meter_request_stop(meters[i]);
-  for (size_t i = 0; i < meters_len; i++)
+  for (size_t i = 0; i < meters_len; i++) {
+    dsmr_meter_stop(meters[i]);
+    dsmr_meter_report_flush(meters[i]); /* a partial ReportInterval */
     dsmr_meter_free(meters[i]);
+  }
   free(meters);
   meters = NULL;
   meters_len = 0;

@@ -17,6 +17,7 @@
 #include "mapper.h"
 #include "smarty.h"
 #include "source.h"
+#include "report.h"
 #include "store_rules.h"
 
 #define DSMR_METER_NAME_MAX 64
@@ -32,6 +33,7 @@ struct dsmr_meter_config {
   int check_crc;
   size_t max_telegram;
   cdtime_t silence_timeout; /* 0: never report silence */
+  cdtime_t report_interval; /* ReportInterval, 0: every telegram */
   /* Luxembourg Smarty: the stream is encrypted (DecryptionKey given). The
    * keys live here only until the meter starts: dsmr_meter_start hands them
    * to libgcrypt and wipes these copies. */
@@ -87,9 +89,14 @@ struct dsmr_meter {
   int seen_crc;            /* the meter has sent a CRC at least once */
   cdtime_t last_arrival;   /* when the last frame (any verdict) arrived */
   struct dsmr_rules rules; /* what is stored, and when (store_rules.h) */
+  struct dsmr_rules_result rules_result; /* of the last telegram */
+  struct dsmr_report report;             /* ReportInterval: the open interval */
   char text[DSMR_TEXT_MAX + 1];
   unsigned failure_entries;
   int64_t failure_last_end;
+  /* Unfinished telegrams cut off by the next '/' (stats.dropped): only
+   * those past their identification line (meter_reader.c). */
+  uint64_t dropped_telegrams;
   struct dsmr_complaint complain_crc, complain_malformed, complain_size,
       complain_dropped, complain_pace, complain_decrypt, complain_replay,
       complain_future, complain_held;
@@ -103,7 +110,8 @@ struct dsmr_meter {
   cdtime_t started;        /* when the reader started: age before the first */
   cdtime_t last_valid;     /* arrival of the last clean telegram, 0: none */
   uint64_t bytes_at_valid; /* stats.bytes then: bytes since = line noise */
-  int silent;              /* a "silent" FAILURE was sent, OKAY still due */
+  struct dsmr_meter_stats at_valid; /* stats then: the silence hint */
+  int silent; /* a "silent" FAILURE was sent, OKAY still due */
 };
 
 /* meter_reader.c */
@@ -155,6 +163,10 @@ int dsmr_meter_line_judge(struct dsmr_meter *m, const struct dsmr_frame *f);
  * for. Reader thread only. Returns 0 when dispatched, 1 when rejected
  * because a register in it is implausible (nothing dispatched). */
 int dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival);
+/* At shutdown, after the reader stopped: the partial ReportInterval
+ * interval, written straight to the write plugins (collectd stops its
+ * write queue before shutdown callbacks run). */
+void dsmr_meter_report_flush(struct dsmr_meter *m);
 /* A frame arrived (any verdict): learn the telegram period from it. */
 void dsmr_meter_note_arrival(struct dsmr_meter *m, cdtime_t arrival);
 /* The interval electricity values carry: observed period or 10 s. */

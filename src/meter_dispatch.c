@@ -3,7 +3,9 @@
  * lie") let through, and notifications and log lines for the events they
  * and the telegram reveal (an implausible register, a replaced meter, a
  * capture time in the future, a new text message, a new power failure,
- * voltage sags or swells, a new monthly peak demand).
+ * voltage sags or swells, a new monthly peak demand). With ReportInterval
+ * the electricity values wait for their interval (src/lib/report.h) and
+ * go out as one point each when it ends.
  *
  * Nothing here allocates: the per-identifier state is a fixed table in
  * the meter (m->rules). */
@@ -98,8 +100,10 @@ void dsmr_decode_text(const char *raw, size_t len, char *out, size_t outlen) {
   out[o] = '\0';
 }
 
+/* One value list: dispatched, or at shutdown (direct) written straight to
+ * the write plugins: collectd has stopped its write queue by then. */
 static void dispatch_one(value_list_t *vl, const struct dsmr_reading *r,
-                         cdtime_t t, cdtime_t interval) {
+                         cdtime_t t, cdtime_t interval, int direct) {
   value_t v;
 
   if (r->ds == DSMR_DS_DERIVE)
@@ -113,8 +117,13 @@ static void dispatch_one(value_list_t *vl, const struct dsmr_reading *r,
   sstrncpy(vl->type, r->type, sizeof(vl->type));
   sstrncpy(vl->type_instance, r->type_instance, sizeof(vl->type_instance));
 #ifndef DSMR_BENCH_NO_DISPATCH
-  plugin_dispatch_values(vl);
-#endif /* else bench/: the plugin's own cost without collectd's */
+  if (direct)
+    (void)plugin_write(NULL, NULL, vl);
+  else
+    plugin_dispatch_values(vl);
+#else
+  (void)direct; /* bench/: the plugin's own cost without collectd's */
+#endif
 }
 
 static void check_text(struct dsmr_meter *m, const struct dsmr_telegram *tg) {
@@ -164,18 +173,37 @@ static void utc_text(int64_t t, char buf[32]) {
     strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* What dsmr_meter_dispatch hands the rules: the meter, its value list, and
- * the arrival (for rate-limited log lines). */
+/* What dsmr_meter_dispatch walks the rules' result with: the meter, its
+ * value list, and the arrival (for rate-limited log lines). */
 struct dispatch_ctx {
   struct dsmr_meter *m;
   value_list_t *vl;
   cdtime_t arrival;
 };
 
-static void store_cb(void *ctx, const struct dsmr_reading *r, uint64_t time,
-                     uint64_t interval) {
+/* The points of the open report interval, all of them. */
+static void report_flush(struct dsmr_meter *m, value_list_t *vl, int direct) {
+  struct dsmr_report_point p;
+  while (dsmr_report_take(&m->report, &p)) {
+    const struct dsmr_reading r = {.type = p.type,
+                                   .type_instance = p.type_instance,
+                                   .ds = p.ds,
+                                   .derive = p.derive,
+                                   .gauge = p.gauge};
+    dispatch_one(vl, &r, (cdtime_t)p.time, (cdtime_t)m->report.interval,
+                 direct);
+  }
+}
+
+static void store_cb(void *ctx, const struct dsmr_reading *r,
+                     const struct dsmr_rules_store *st) {
   struct dispatch_ctx *c = ctx;
-  dispatch_one(c->vl, r, (cdtime_t)time, (cdtime_t)interval);
+  struct dsmr_report *rep = &c->m->report;
+
+  if (dsmr_report_delays(rep, r))
+    dsmr_report_add(rep, st->ident, r, st->time);
+  else
+    dispatch_one(c->vl, r, (cdtime_t)st->time, (cdtime_t)st->interval, 0);
 }
 
 /* The events of the rules: notifications, log lines and counters. */
@@ -287,15 +315,37 @@ int dsmr_meter_dispatch(struct dsmr_meter *m, cdtime_t arrival) {
    * it, and only type, type_instance, value and time change. */
   value_list_t vl = VALUE_LIST_INIT;
   struct dispatch_ctx c = {.m = m, .vl = &vl, .arrival = arrival};
-  const struct dsmr_rules_sink sink = {
-      .ctx = &c, .store = store_cb, .event = event_cb};
-  int have_baseline = 0;
+  struct dsmr_rules_result *res = &m->rules_result;
 
   sstrncpy(vl.plugin, "dsmr", sizeof(vl.plugin));
   sstrncpy(vl.plugin_instance, m->cfg.name, sizeof(vl.plugin_instance));
-  if (dsmr_rules_telegram(&m->rules, tg, arrival, &sink, &have_baseline) != 0)
+  dsmr_rules_telegram(&m->rules, tg, arrival, res);
+  if (m->report.interval != m->cfg.report_interval) /* the first telegram */
+    dsmr_report_init(&m->report, m->cfg.report_interval);
+  /* ReportInterval: a telegram of a later interval closes the open one. */
+  if (!res->rejected && dsmr_report_due(&m->report, res->time))
+    report_flush(m, &vl, 0);
+  /* The rules' verdicts, in their order: an event before the values it
+   * explains. */
+  dsmr_rules_result_walk(res, tg, &c, store_cb, event_cb);
+  if (res->events_lost > 0)
+    ERROR("dsmr plugin: meter \"%s\": %u events of one telegram lost "
+          "(more than %d): a bug, please report",
+          m->cfg.name, res->events_lost, DSMR_RULES_MAX_EVENTS);
+  if (res->rejected)
     return 1;
   check_text(m, tg);
-  check_failures(m, tg, have_baseline);
+  check_failures(m, tg, res->had_baseline);
   return 0;
+}
+
+void dsmr_meter_report_flush(struct dsmr_meter *m) {
+  value_list_t vl = VALUE_LIST_INIT;
+
+  if (m->report.nopen == 0)
+    return;
+  sstrncpy(vl.host, hostname_g, sizeof(vl.host));
+  sstrncpy(vl.plugin, "dsmr", sizeof(vl.plugin));
+  sstrncpy(vl.plugin_instance, m->cfg.name, sizeof(vl.plugin_instance));
+  report_flush(m, &vl, 1);
 }

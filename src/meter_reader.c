@@ -171,12 +171,24 @@ unsigned dsmr_meter_handle_bytes(struct dsmr_meter *m, const char *p,
     enum dsmr_frame_event ev;
     struct dsmr_frame frame;
     uint64_t dropped = m->framer.stats.dropped;
-    size_t n = dsmr_framer_feed(&m->framer, p, len, &ev, &frame);
+    /* Up to the next '/' after the first byte: the framer then cuts off at
+     * most one unfinished telegram per call, at that first byte, and what
+     * it held is still in its buffer to be judged (below). */
+    const char *slash = len > 1 ? memchr(p + 1, '/', len - 1) : NULL;
+    size_t seg = slash ? (size_t)(slash - p) : len;
+    /* A dropped telegram is one that got past its identification line:
+     * a '/' followed by anything but a line end is noise, not a telegram
+     * (ten seconds of '/' bytes are not 115,200 lost telegrams). */
+    int held_telegram = p[0] == '/' && dsmr_framer_collecting(&m->framer) &&
+                        memchr(m->framer.buf, '\n', m->framer.len) != NULL;
+    size_t n = dsmr_framer_feed(&m->framer, p, seg, &ev, &frame);
     p += n;
     len -= n;
-    if (m->framer.stats.dropped != dropped)
+    if (m->framer.stats.dropped != dropped && held_telegram) {
+      m->dropped_telegrams++;
       dsmr_meter_complain(m, &m->complain_dropped, now,
                           "an unfinished telegram was cut off by the next one");
+    }
     if (ev == DSMR_FRAME_TOO_LARGE)
       dsmr_meter_complain(
           m, &m->complain_size, now,
@@ -195,12 +207,14 @@ unsigned dsmr_meter_handle_bytes(struct dsmr_meter *m, const char *p,
   pthread_mutex_lock(&m->lock);
   m->stats.bytes = m->framer.stats.bytes;
   m->stats.too_large = m->framer.stats.too_large;
-  m->stats.dropped = m->framer.stats.dropped;
+  m->stats.dropped = m->dropped_telegrams;
   if (m->cfg.decrypt)
     dsmr_meter_smarty_account(m);
   /* The rest of a chunk that carried a valid telegram is its CR LF. */
-  if (m->stats.ok != ok)
+  if (m->stats.ok != ok) {
     m->bytes_at_valid = m->stats.bytes;
+    m->at_valid = m->stats;
+  }
   pthread_mutex_unlock(&m->lock);
   return frames;
 }
@@ -274,6 +288,10 @@ static int read_loop(struct dsmr_meter *m, char *why, size_t whylen,
     if (stopping(m))
       return 0;
     if (n < 0)
+      break;
+    /* A quiet second: is the configured path still the open device? A
+     * repointed or removed link is followed by opening it again. */
+    if (n == 0 && !dsmr_source_still_named(&m->source, why, whylen))
       break;
     if (m->cfg.source.line_auto) {
       int skip = dsmr_meter_line_tick(m, (size_t)n, why, whylen);
@@ -473,6 +491,7 @@ void dsmr_meter_free(struct dsmr_meter *m) {
     return;
   dsmr_meter_stop(m);
   dsmr_source_close(&m->source);
+  dsmr_source_free(&m->source);
   if (m->wake[0] >= 0)
     close(m->wake[0]);
   if (m->wake[1] >= 0)

@@ -19,7 +19,7 @@ void dsmr_meter_smarty_account(struct dsmr_meter *m) {
   const struct dsmr_smarty_stats *s = &m->smarty.stats;
   m->stats.bytes = s->bytes;
   m->stats.too_large = m->framer.stats.too_large + s->too_large;
-  m->stats.dropped = m->framer.stats.dropped + s->malformed;
+  m->stats.dropped = m->dropped_telegrams + s->malformed;
   m->stats.decrypt_error = s->auth_failures;
   m->stats.replayed = s->replays;
 }

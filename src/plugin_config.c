@@ -8,6 +8,7 @@
 #include "core/daemon/plugin.h"
 #include "core/utils/common/common.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <strings.h>
 
@@ -16,7 +17,7 @@
 #define OPTIONS_ACCEPTED                                                       \
   "Device, Host, Port, Baudrate, DataBits, Parity, StopBits, DataRequest, "    \
   "CheckCRC, MaxTelegramSize, SilenceTimeout, DecryptionKey, "                 \
-  "AuthenticationKey"
+  "AuthenticationKey, ReportInterval"
 
 #define DEFAULT_SILENCE_TIMEOUT 30
 
@@ -79,21 +80,50 @@ static int get_string(struct block *b, const oconfig_item_t *ci, char *out,
   return 0;
 }
 
+/* A number written in quotes: decimal digits only, with a fractional part
+ * where fraction is set ("30", "2.5"). strtod alone would also take
+ * "0x17", "1e3", " 9600", "inf" and "nan". */
+static int decimal_string(const char *s, int fraction, double *out) {
+  const char *p = s;
+  char *end;
+
+  while (isdigit((unsigned char)*p))
+    p++;
+  if (p == s)
+    return -1;
+  if (fraction && *p == '.' && isdigit((unsigned char)p[1]))
+    for (p++; isdigit((unsigned char)*p); p++)
+      ;
+  if (*p != '\0')
+    return -1;
+  errno = 0;
+  *out = strtod(s, &end);
+  return errno == 0 && *end == '\0' ? 0 : -1;
+}
+
+/* A quoted number that is not plain decimal: say how to write it. */
+static void reject_not_decimal(struct block *b, const oconfig_item_t *ci,
+                               const char *accepted) {
+  char more[320];
+  snprintf(more, sizeof(more),
+           "%s, written in decimal digits (no hex, no "
+           "exponent, no sign)",
+           accepted);
+  reject(b, ci, more);
+}
+
 /* One whole number within [lo, hi]. Numbers written as strings ("115200")
- * are accepted too: collectd users quote values out of habit. */
+ * are accepted too, in decimal only: collectd users quote values out of
+ * habit. */
 static int get_int(struct block *b, const oconfig_item_t *ci, int lo, int hi,
                    int *out, const char *accepted) {
   double d;
-  char *end;
 
   if (one_value_of(ci, OCONFIG_TYPE_NUMBER)) {
     d = ci->values[0].value.number;
   } else if (one_value_of(ci, OCONFIG_TYPE_STRING)) {
-    const char *s = ci->values[0].value.string;
-    errno = 0;
-    d = strtod(s, &end);
-    if (s[0] == '\0' || *end != '\0' || errno != 0) {
-      reject(b, ci, accepted);
+    if (decimal_string(ci->values[0].value.string, 0, &d) != 0) {
+      reject_not_decimal(b, ci, accepted);
       return -1;
     }
   } else {
@@ -176,16 +206,51 @@ static void get_baudrate(struct block *b, const oconfig_item_t *ci, int *out,
   reject(b, ci, accepted);
 }
 
+/* Seconds, with or without quotes like every numeric option. */
 static void get_silence(struct block *b, const oconfig_item_t *ci,
                         cdtime_t *out) {
   const char *accepted = "seconds from 1 to 86400, or 0 to never report";
-  if (!one_value_of(ci, OCONFIG_TYPE_NUMBER) ||
-      ci->values[0].value.number != ci->values[0].value.number ||
-      ci->values[0].value.number < 0 || ci->values[0].value.number > 86400 ||
-      (ci->values[0].value.number > 0 && ci->values[0].value.number < 1) ||
-      cf_util_get_cdtime(ci, out) != 0) {
+  double d;
+
+  if (one_value_of(ci, OCONFIG_TYPE_NUMBER)) {
+    d = ci->values[0].value.number;
+  } else if (one_value_of(ci, OCONFIG_TYPE_STRING)) {
+    if (decimal_string(ci->values[0].value.string, 1, &d) != 0) {
+      reject_not_decimal(b, ci, accepted);
+      return;
+    }
+  } else {
     reject(b, ci, accepted);
+    return;
   }
+  if (d != d || d < 0 || d > 86400 || (d > 0 && d < 1)) {
+    reject(b, ci, accepted);
+    return;
+  }
+  *out = DOUBLE_TO_CDTIME_T(d);
+}
+
+/* Host: a name or an address, nothing else (the port goes in Port). An
+ * IPv6 address is written as it is, without brackets; a scope may follow
+ * (fe80::1%eth0). */
+static int valid_host(const char *s) {
+  char addr[256];
+  const char *pct;
+
+  if (strchr(s, ':')) {
+    struct in6_addr a;
+    pct = strchr(s, '%');
+    size_t n = pct ? (size_t)(pct - s) : strlen(s);
+    if (n >= sizeof(addr) || (pct && pct[1] == '\0'))
+      return 0;
+    memcpy(addr, s, n);
+    addr[n] = '\0';
+    return inet_pton(AF_INET6, addr, &a) == 1;
+  }
+  for (const char *p = s; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
+      return 0;
+  return 1;
 }
 
 /* A Smarty key: 32 hex digits in quotes. Its value is never logged, not
@@ -267,10 +332,15 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
           out->source.device[0] != '/')
         reject(&b, c, "an absolute path, e.g. \"/dev/ttyUSB0\"");
     } else if (strcasecmp(k, "Host") == 0) {
+      static const char host_forms[] =
+          "a host name or an IP address alone, in quotes, e.g. "
+          "\"192.168.1.50\", \"p1-dongle.lan\" or \"fd00::50\" (IPv6 "
+          "without brackets); the port goes in Port";
       host = c;
-      get_string(&b, c, out->source.host, sizeof(out->source.host),
-                 "a host name or IP address in quotes, e.g. "
-                 "\"192.168.1.50\"");
+      if (get_string(&b, c, out->source.host, sizeof(out->source.host),
+                     host_forms) == 0 &&
+          !valid_host(out->source.host))
+        reject(&b, c, host_forms);
     } else if (strcasecmp(k, "Port") == 0) {
       port = c;
       if (get_int(&b, c, 1, 65535, &v, "a TCP port number, 1 to 65535") == 0)
@@ -321,6 +391,11 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
         out->max_telegram = (size_t)v;
     } else if (strcasecmp(k, "SilenceTimeout") == 0) {
       get_silence(&b, c, &out->silence_timeout);
+    } else if (strcasecmp(k, "ReportInterval") == 0) {
+      if (get_int(&b, c, 0, 86400, &v,
+                  "whole seconds from 1 to 86400, or 0 for every "
+                  "telegram (the default)") == 0)
+        out->report_interval = TIME_T_TO_CDTIME_T(v);
     } else if (strcasecmp(k, "DecryptionKey") == 0) {
       dec_key = c;
       if (get_key(&b, c, out->decryption_key) == 0)

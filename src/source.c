@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,6 +139,33 @@ void dsmr_source_close(struct dsmr_source *s) {
   }
   s->is_tty = 0;
   s->via = "";
+}
+
+int dsmr_source_still_named(const struct dsmr_source *s, char *err,
+                            size_t errlen) {
+  struct stat now, open;
+
+  if (s->cfg.kind != DSMR_SOURCE_DEVICE || s->fd < 0 ||
+      fstat(s->fd, &open) != 0)
+    return 1;
+  if (stat(s->cfg.device, &now) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR)
+      return 1; /* EACCES on a directory, say: cannot tell */
+    snprintf(err, errlen,
+             "%s no longer exists while the device opened through it is "
+             "silent",
+             s->cfg.device);
+    return 0;
+  }
+  if (S_ISCHR(open.st_mode) && S_ISCHR(now.st_mode)
+          ? now.st_rdev == open.st_rdev
+          : now.st_dev == open.st_dev && now.st_ino == open.st_ino)
+    return 1;
+  snprintf(err, errlen,
+           "%s now names another device than the one opened through it, "
+           "which is silent",
+           s->cfg.device);
+  return 0;
 }
 
 void dsmr_source_describe(const struct dsmr_source_config *cfg, char *buf,

@@ -38,6 +38,7 @@ struct dsmr_source_config {
 };
 
 struct sp_port;
+struct dsmr_lookup;
 
 struct dsmr_source {
   struct dsmr_source_config cfg;
@@ -53,6 +54,9 @@ struct dsmr_source {
   /* Set when DataRequest could not be applied (a pty has no modem lines):
    * the caller logs it once. */
   char data_request_note[128];
+  /* A name lookup that outlasted an open (source_tcp.c): kept, and either
+   * picked up by the next open or reaped once it completes. */
+  struct dsmr_lookup *lookup;
 };
 
 /* The baud rates the serial path can set (the config checks against this
@@ -83,8 +87,22 @@ int dsmr_source_set_line(struct dsmr_source *s, int baudrate, int databits,
                          enum dsmr_parity parity, int stopbits, char *err,
                          size_t errlen);
 
+/* Whether the configured Device path still names the device that is open
+ * (a /dev/serial/by-id/ link, or any link, may be repointed to another tty
+ * or removed while the old tty stays open and silent). Compares stat(path)
+ * with fstat(fd): device numbers for character devices, else device and
+ * inode. Returns 1 when it does (and for TCP, a closed source, or when it
+ * cannot tell), 0 when the path now names another device or nothing, with
+ * the reason in err: the caller closes and opens again. */
+int dsmr_source_still_named(const struct dsmr_source *s, char *err,
+                            size_t errlen);
+
 /* Safe to call on a closed source. */
 void dsmr_source_close(struct dsmr_source *s);
+
+/* At the end of the source's life (after close): also lets go of a name
+ * lookup still pending (source_tcp.c). */
+void dsmr_source_free(struct dsmr_source *s);
 
 /* "device /dev/ttyUSB0" or "tcp 192.168.1.50:23", for log lines. */
 void dsmr_source_describe(const struct dsmr_source_config *cfg, char *buf,

@@ -111,12 +111,20 @@ static void permission_error(char *err, size_t errlen, const char *path) {
 static void open_error(char *err, size_t errlen, const char *path, int e) {
   switch (e) {
   case ENOENT:
-  case ENODEV:
-  case ENXIO:
+  case ENOTDIR:
     snprintf(err, errlen,
              "%s does not exist (adapter unplugged or not yet there? "
              "/dev/serial/by-id/ names survive re-plugging)",
              path);
+    break;
+  case ENODEV:
+  case ENXIO:
+    /* The node is there, the device behind it is not (or, for /dev/tty,
+     * is no terminal of this process): say what the kernel said. */
+    snprintf(err, errlen,
+             "cannot open %s: %s (the node exists but no device answers "
+             "it: adapter unplugged, or not a serial port of this machine?)",
+             path, strerror(e));
     break;
   case EACCES:
   case EPERM:

@@ -16,11 +16,18 @@
 #include "source.h"
 #include "source_internal.h"
 
-/* Everything an asynchronous lookup points into lives in one block: if a
- * lookup cannot be cancelled when we are told to stop, the block is left
- * to the resolver thread (a one-off at shutdown) instead of being freed
- * under its feet. */
-struct lookup {
+/* Everything an asynchronous lookup points into lives in one block, owned
+ * by the source (s->lookup) from start to completion: a lookup that
+ * outlasts the open timeout (a resolver that does not answer) is not
+ * abandoned but kept, and the next open waits on it again instead of
+ * starting another; once it has completed, its answer is used (or, when it
+ * failed, it is freed and a fresh one started). So at most one lookup per
+ * meter is ever pending, and every block is freed: either here once
+ * complete, or cancelled. Only at the end of the meter's life
+ * (dsmr_source_free) can a lookup still be running in glibc's resolver
+ * thread, which writes into the block: then it is left to that thread (a
+ * one-off at shutdown; glibc's request list still points to it). */
+struct dsmr_lookup {
   struct gaicb cb;
   struct gaicb *list[1];
   struct addrinfo hints;
@@ -28,28 +35,36 @@ struct lookup {
   char port[32];
 };
 
-/* 0 with *res set, -1 with err, -2 when woken. */
-static int resolve(const struct dsmr_source_config *c, int wake_fd,
-                   long long deadline, struct addrinfo **res, char *err,
-                   size_t errlen) {
-  struct addrinfo hints;
-  struct lookup *lk;
+static void lookup_free(struct dsmr_lookup *lk) {
+  if (lk->cb.ar_result)
+    freeaddrinfo(lk->cb.ar_result);
+  free(lk);
+}
+
+/* Lets go of s->lookup: freed when complete or cancelled, else left to the
+ * resolver thread (end of life only). */
+static void lookup_drop(struct dsmr_source *s) {
+  struct dsmr_lookup *lk = s->lookup;
+  if (!lk)
+    return;
+  s->lookup = NULL;
+  /* EAI_ALLDONE: it completed in between; only EAI_NOTCANCELED means
+   * the resolver thread is still at it. */
+  if (gai_error(&lk->cb) != EAI_INPROGRESS ||
+      gai_cancel(&lk->cb) != EAI_NOTCANCELED)
+    lookup_free(lk);
+  /* else still running: glibc's thread writes into lk; it is left to it */
+}
+
+void dsmr_source_free(struct dsmr_source *s) {
+  lookup_drop(s);
+}
+
+static int lookup_start(struct dsmr_source *s, char *err, size_t errlen) {
+  const struct dsmr_source_config *c = &s->cfg;
+  struct dsmr_lookup *lk = calloc(1, sizeof(*lk));
   int rc;
 
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_ADDRCONFIG;
-  /* An address literal needs no resolver: answer at once. */
-  rc = getaddrinfo(c->host, c->port, &hints, res);
-  if (rc == 0)
-    return 0;
-  if (rc != EAI_NONAME) {
-    snprintf(err, errlen, "%s port %s: %s", c->host, c->port, gai_strerror(rc));
-    return -1;
-  }
-
-  lk = calloc(1, sizeof(*lk));
   if (!lk) {
     snprintf(err, errlen, "out of memory");
     return -1;
@@ -70,6 +85,39 @@ static int resolve(const struct dsmr_source_config *c, int wake_fd,
     free(lk);
     return -1;
   }
+  s->lookup = lk;
+  return 0;
+}
+
+/* 0 with *res set, -1 with err, -2 when woken. */
+static int resolve(struct dsmr_source *s, int wake_fd, long long deadline,
+                   struct addrinfo **res, char *err, size_t errlen) {
+  const struct dsmr_source_config *c = &s->cfg;
+  struct addrinfo hints;
+  struct dsmr_lookup *lk;
+  int rc;
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_ADDRCONFIG;
+  /* An address literal needs no resolver: answer at once. */
+  rc = getaddrinfo(c->host, c->port, &hints, res);
+  if (rc == 0)
+    return 0;
+  if (rc != EAI_NONAME) {
+    snprintf(err, errlen, "%s port %s: %s", c->host, c->port, gai_strerror(rc));
+    return -1;
+  }
+
+  /* A lookup left by the last open: an answer that came meanwhile is
+   * used; a failure is old news, so a fresh lookup is started. */
+  if (s->lookup && (rc = gai_error(&s->lookup->cb)) != EAI_INPROGRESS &&
+      rc != 0)
+    lookup_drop(s);
+  if (!s->lookup && lookup_start(s, err, errlen) != 0)
+    return -1;
+  lk = s->lookup;
   for (;;) {
     int w;
     rc = gai_error(&lk->cb);
@@ -79,25 +127,23 @@ static int resolve(const struct dsmr_source_config *c, int wake_fd,
     w = wake_fd >= 0 ? dsmr_source_wait(wake_fd, POLLIN, -1, 50) : 0;
     if (wake_fd < 0)
       usleep(50000);
-    if (w == -2 || w > 0 || dsmr_source_left_ms(deadline) == 0) {
-      if (gai_cancel(&lk->cb) != EAI_NOTCANCELED) {
-        if (lk->cb.ar_result)
-          freeaddrinfo(lk->cb.ar_result);
-        free(lk);
-      } /* else the resolver's thread still writes into lk: it keeps it */
-      if (w != 0)
-        return -2;
+    if (w == -2 || w > 0)
+      return -2; /* s->lookup is dropped by dsmr_source_free */
+    if (dsmr_source_left_ms(deadline) == 0) {
+      /* Kept in s->lookup: the next open waits on it again. */
       snprintf(err, errlen, "%s: name lookup timed out", c->host);
       return -1;
     }
   }
+  s->lookup = NULL;
   if (rc != 0) {
     snprintf(err, errlen, "%s: %s", c->host, gai_strerror(rc));
-    free(lk);
+    lookup_free(lk);
     return -1;
   }
   *res = lk->cb.ar_result;
-  free(lk);
+  lk->cb.ar_result = NULL;
+  lookup_free(lk);
   return 0;
 }
 
@@ -159,7 +205,7 @@ int dsmr_source_open_tcp(struct dsmr_source *s, int wake_fd, int timeout_ms,
   struct addrinfo *res = NULL, *ai;
   int rc, fd = -1, why = 0;
 
-  rc = resolve(c, wake_fd, deadline, &res, err, errlen);
+  rc = resolve(s, wake_fd, deadline, &res, err, errlen);
   if (rc != 0)
     return rc;
   for (ai = res; ai; ai = ai->ai_next) {

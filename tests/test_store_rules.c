@@ -4,12 +4,14 @@
 #include "store_rules.h"
 #include "timestamp.h"
 
+#include <stdlib.h>
+
 #include "tap.h"
 
 #define SEC DSMR_RULES_SECOND
 #define T(s) ((uint64_t)(s) << 30)
 
-/* --- a recording sink --------------------------------------------------- */
+/* --- what the rules returned, walked into a record -------------------- */
 
 struct stored {
   const char *ti;
@@ -25,8 +27,9 @@ static struct {
   unsigned nev;
 } rec;
 
-static void store_cb(void *ctx, const struct dsmr_reading *r, uint64_t time,
-                     uint64_t interval) {
+static void store_cb(void *ctx, const struct dsmr_reading *r,
+                     const struct dsmr_rules_store *st) {
+  uint64_t time = st->time, interval = st->interval;
   (void)ctx;
   if (rec.nst < 64)
     rec.st[rec.nst++] =
@@ -39,7 +42,7 @@ static void event_cb(void *ctx, const struct dsmr_rules_event *ev) {
     rec.ev[rec.nev++] = *ev;
 }
 
-static const struct dsmr_rules_sink sink = {NULL, store_cb, event_cb};
+static struct dsmr_rules_result result; /* ~40 KiB: not on the stack */
 
 /* The stored reading of instance ti in the last telegram, NULL if none. */
 static const struct stored *got(const char *ti) {
@@ -118,8 +121,19 @@ static struct dsmr_rules rules;
 
 /* Judge tg arriving at `arrival` (cdtime units); returns the verdict. */
 static int feed(uint64_t arrival) {
+  int rejected;
+
   rec.nst = rec.nev = 0;
-  return dsmr_rules_telegram(&rules, &tg, arrival, &sink, NULL);
+  rejected = dsmr_rules_telegram(&rules, &tg, arrival, &result);
+  if (result.rejected != rejected || result.events_lost != 0 ||
+      (rejected && result.nstore != 0)) {
+    printf("Bail out! result inconsistent: rejected %d/%d, %u stored, "
+           "%u events lost\n",
+           rejected, result.rejected, result.nstore, result.events_lost);
+    exit(1);
+  }
+  dsmr_rules_result_walk(&result, &tg, NULL, store_cb, event_cb);
+  return rejected;
 }
 
 /* One electricity telegram: import_t1 Wh and power W, meter clock. */

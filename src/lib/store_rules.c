@@ -104,10 +104,36 @@ dsmr_rules_counter_limit(const struct dsmr_reading *r) {
   return NULL;
 }
 
-static void emit(const struct dsmr_rules_sink *sink,
+/* Record an event (see DSMR_RULES_MAX_EVENTS for why it fits). */
+static void emit(struct dsmr_rules_result *res,
                  const struct dsmr_rules_event *ev) {
-  if (sink && sink->event)
-    sink->event(sink->ctx, ev);
+  if (res->nevents == DSMR_RULES_MAX_EVENTS) {
+    res->events_lost++;
+    return;
+  }
+  res->events[res->nevents] = *ev;
+  res->events[res->nevents].before_store = res->nstore;
+  res->nevents++;
+}
+
+void dsmr_rules_result_walk(const struct dsmr_rules_result *res,
+                            const struct dsmr_telegram *tg, void *ctx,
+                            void (*store)(void *ctx,
+                                          const struct dsmr_reading *r,
+                                          const struct dsmr_rules_store *st),
+                            void (*event)(void *ctx,
+                                          const struct dsmr_rules_event *ev)) {
+  unsigned e = 0;
+
+  for (unsigned k = 0; k <= res->nstore; k++) {
+    for (; e < res->nevents && res->events[e].before_store <= k; e++)
+      if (event)
+        event(ctx, &res->events[e]);
+    if (k < res->nstore && store) {
+      const struct dsmr_rules_store *st = &res->store[k];
+      store(ctx, &tg->readings[st->reading], st);
+    }
+  }
 }
 
 /* The table entry of (type, type_instance); `hint` is the reading index
@@ -115,7 +141,7 @@ static void emit(const struct dsmr_rules_sink *sink,
  * NULL when the table is full (reported once). */
 static struct dsmr_ident *ident_get(struct dsmr_rules *s,
                                     const struct dsmr_reading *r, unsigned hint,
-                                    const struct dsmr_rules_sink *sink) {
+                                    struct dsmr_rules_result *res) {
   const char *type = r->type, *ti = r->type_instance;
   struct dsmr_ident *e;
 
@@ -147,7 +173,7 @@ static struct dsmr_ident *ident_get(struct dsmr_rules *s,
     if (!s->idents_full_reported) {
       struct dsmr_rules_event ev = {
           .kind = DSMR_EV_IDENTS_FULL, .reading = (int)hint, .r = r};
-      emit(sink, &ev);
+      emit(res, &ev);
     }
     s->idents_full_reported = 1;
     return NULL;
@@ -268,7 +294,7 @@ static int plausible_step(const struct dsmr_counter_limit *l,
 static enum verdict judge(struct dsmr_ident *e, const struct dsmr_reading *r,
                           unsigned i, const struct dsmr_counter_limit *l,
                           const struct dsmr_counter_point *now,
-                          const struct dsmr_rules_sink *sink) {
+                          struct dsmr_rules_result *res) {
   double allowed, suspect_allowed;
   struct dsmr_rules_event ev = {.reading = (int)i,
                                 .r = r,
@@ -285,7 +311,7 @@ static enum verdict judge(struct dsmr_ident *e, const struct dsmr_reading *r,
     /* It agrees with the baseline, not with a new series. */
     e->suspects = 0;
     ev.kind = DSMR_EV_HELD;
-    emit(sink, &ev);
+    emit(res, &ev);
     return V_HELD;
   }
   if (e->suspects > 0 && plausible_step(l, &e->suspect, now, &suspect_allowed))
@@ -303,7 +329,7 @@ static enum verdict judge(struct dsmr_ident *e, const struct dsmr_reading *r,
     ev.elapsed_s = elapsed_s(&e->base, now);
     ev.allowed = allowed;
   }
-  emit(sink, &ev);
+  emit(res, &ev);
   return V_IMPLAUSIBLE;
 }
 
@@ -311,7 +337,7 @@ static enum verdict judge(struct dsmr_ident *e, const struct dsmr_reading *r,
  * start from their own values, and its logs are news only from now on. */
 static void check_equipment(struct dsmr_rules *s,
                             const struct dsmr_telegram *tg,
-                            const struct dsmr_rules_sink *sink) {
+                            struct dsmr_rules_result *res) {
   struct dsmr_span id = tg->info.equipment_id;
   size_t len =
       id.len < sizeof(s->equipment_id) ? id.len : sizeof(s->equipment_id);
@@ -333,7 +359,7 @@ static void check_equipment(struct dsmr_rules *s,
       s->idents[i].has_value = 0;
     }
     s->have_baseline = 0;
-    emit(sink, &ev);
+    emit(res, &ev);
   }
 }
 
@@ -361,7 +387,7 @@ static int register_point(const struct dsmr_ident *e,
  * Returns how many are implausible. */
 static unsigned judge_telegram(struct dsmr_rules *s,
                                const struct dsmr_telegram *tg, uint64_t arrival,
-                               const struct dsmr_rules_sink *sink) {
+                               struct dsmr_rules_result *res) {
   unsigned bad = 0;
 
   for (unsigned i = 0; i < tg->nreadings; i++) {
@@ -372,7 +398,7 @@ static unsigned judge_telegram(struct dsmr_rules *s,
 
     if (!(l = dsmr_rules_counter_limit(r)))
       continue;
-    e = ident_get(s, r, i, sink);
+    e = ident_get(s, r, i, res);
     if (!e || e->judged == s->judged)
       continue; /* no room, or a repeat within the telegram */
     e->judged = s->judged;
@@ -384,7 +410,7 @@ static unsigned judge_telegram(struct dsmr_rules *s,
       e->verdict = V_SKIP;
       continue;
     }
-    e->verdict = judge(e, r, i, l, &now, sink);
+    e->verdict = judge(e, r, i, l, &now, res);
     if (e->verdict == V_IMPLAUSIBLE)
       bad++;
     if ((e->verdict == V_IMPLAUSIBLE || e->verdict == V_HELD) &&
@@ -417,7 +443,7 @@ static int is_quality_counter(const char *ti) {
 
 /* Sags and swells only ever count up: each step is an event. */
 static void check_quality(struct dsmr_ident *e, const struct dsmr_reading *r,
-                          unsigned i, const struct dsmr_rules_sink *sink) {
+                          unsigned i, struct dsmr_rules_result *res) {
   double now = r->ds == DSMR_DS_DERIVE ? (double)r->derive : r->gauge;
 
   if (e->has_value && now > e->last_value) {
@@ -426,7 +452,7 @@ static void check_quality(struct dsmr_ident *e, const struct dsmr_reading *r,
                                   .r = r,
                                   .old_gauge = e->last_value,
                                   .new_gauge = now};
-    emit(sink, &ev);
+    emit(res, &ev);
   }
   e->has_value = 1;
   e->last_value = now;
@@ -438,7 +464,7 @@ static void check_quality(struct dsmr_ident *e, const struct dsmr_reading *r,
  * telegram, before the "times only move forward" rule could hide a
  * change. */
 static void check_peak(struct dsmr_ident *e, const struct dsmr_reading *r,
-                       unsigned i, const struct dsmr_rules_sink *sink) {
+                       unsigned i, struct dsmr_rules_result *res) {
   if (e->has_value &&
       (r->gauge != e->last_value || r->capture_time != e->last_capture)) {
     struct dsmr_rules_event ev = {.kind = DSMR_EV_PEAK,
@@ -448,7 +474,7 @@ static void check_peak(struct dsmr_ident *e, const struct dsmr_reading *r,
                                   .new_gauge = r->gauge,
                                   .old_time = e->last_capture,
                                   .capture = r->capture_time};
-    emit(sink, &ev);
+    emit(res, &ev);
   }
   e->has_value = 1;
   e->last_value = r->gauge;
@@ -480,10 +506,11 @@ static uint64_t separate_seconds(uint64_t prev, uint64_t t) {
 
 /* Pass 2 for a capture reading: whether to store it, and at which time
  * (*at). */
-static enum capture_status
-capture_store_time(struct dsmr_ident *e, const struct dsmr_reading *r,
-                   unsigned i, uint64_t arrival, uint64_t *at,
-                   const struct dsmr_rules_sink *sink) {
+static enum capture_status capture_store_time(struct dsmr_ident *e,
+                                              const struct dsmr_reading *r,
+                                              unsigned i, uint64_t arrival,
+                                              uint64_t *at,
+                                              struct dsmr_rules_result *res) {
   int64_t against = 0;
   int dst;
   enum capture_status st = capture_at(e, r, arrival, at, &against, &dst);
@@ -495,7 +522,7 @@ capture_store_time(struct dsmr_ident *e, const struct dsmr_reading *r,
                                   .capture = r->capture_time,
                                   .against = against};
     e->future_capture = r->capture_time;
-    emit(sink, &ev);
+    emit(res, &ev);
   }
   if (st == CAP_OK && dst) {
     struct dsmr_rules_event ev = {.kind = DSMR_EV_DST_REPEAT,
@@ -503,24 +530,25 @@ capture_store_time(struct dsmr_ident *e, const struct dsmr_reading *r,
                                   .r = r,
                                   .capture = r->capture_time,
                                   .against = (int64_t)(*at >> 30)};
-    emit(sink, &ev);
+    emit(res, &ev);
   }
   return st;
 }
 
 int dsmr_rules_telegram(struct dsmr_rules *s, const struct dsmr_telegram *tg,
-                        uint64_t arrival, const struct dsmr_rules_sink *sink,
-                        int *had_baseline) {
+                        uint64_t arrival, struct dsmr_rules_result *res) {
   uint64_t t = arrival, interval = dsmr_rules_interval(s);
   uint64_t capture_default = secs(
       tg->info.version >= 50 ? CAPTURE_INTERVAL_DSMR5 : CAPTURE_INTERVAL_OLDER);
 
-  check_equipment(s, tg, sink);
-  if (had_baseline)
-    *had_baseline = s->have_baseline;
+  res->rejected = 0;
+  res->nstore = res->nevents = res->events_lost = 0;
+  res->time = 0;
+  check_equipment(s, tg, res);
+  res->had_baseline = s->have_baseline;
   s->judged++;
-  if (judge_telegram(s, tg, arrival, sink) > 0)
-    return 1;
+  if (judge_telegram(s, tg, arrival, res) > 0)
+    return res->rejected = 1;
 
   /* A clock step backwards, two telegrams in one read or in two reads
    * within a millisecond: still distinctly later than the previous
@@ -529,6 +557,7 @@ int dsmr_rules_telegram(struct dsmr_rules *s, const struct dsmr_telegram *tg,
     t = s->last_tel_time + TIME_STEP;
   t = separate_seconds(s->last_tel_time, t);
   s->last_tel_time = t;
+  res->time = t;
   s->seq++;
 
   for (unsigned i = 0; i < tg->nreadings; i++) {
@@ -539,7 +568,7 @@ int dsmr_rules_telegram(struct dsmr_rules *s, const struct dsmr_telegram *tg,
 
     if (!r->type || !r->type_instance)
       continue;
-    e = ident_get(s, r, i, sink);
+    e = ident_get(s, r, i, res);
     if (!e)
       continue;
     /* The same identifier twice in one telegram: the first one counts;
@@ -556,11 +585,11 @@ int dsmr_rules_telegram(struct dsmr_rules *s, const struct dsmr_telegram *tg,
 
     if (r->time_kind == DSMR_AT_CAPTURE) {
       uint64_t before = e->last_time;
-      enum capture_status st = capture_store_time(e, r, i, arrival, &at, sink);
+      enum capture_status st = capture_store_time(e, r, i, arrival, &at, res);
       if (st == CAP_FUTURE)
         continue; /* refused: touches no state */
       if (r->flags & DSMR_READING_PEAK)
-        check_peak(e, r, i, sink);
+        check_peak(e, r, i, res);
       if (st != CAP_OK || (reg && e->verdict == V_NONE))
         continue; /* dead channel, repeat; a register not judged */
       if (before != 0)
@@ -570,7 +599,7 @@ int dsmr_rules_telegram(struct dsmr_rules *s, const struct dsmr_telegram *tg,
       e->last_raw_capture = r->capture_time;
     } else {
       if (r->flags & DSMR_READING_PEAK)
-        check_peak(e, r, i, sink);
+        check_peak(e, r, i, res);
       at = t;
       if (e->last_time != 0 && at < e->last_time + TIME_STEP)
         at = e->last_time + TIME_STEP;
@@ -588,14 +617,17 @@ int dsmr_rules_telegram(struct dsmr_rules *s, const struct dsmr_telegram *tg,
                                     .limit = dsmr_rules_counter_limit(r),
                                     .old_value = e->base.value,
                                     .new_value = r->derive};
-      emit(sink, &ev);
+      emit(res, &ev);
     }
-    if (sink && sink->store)
-      sink->store(sink->ctx, r, at, iv);
+    res->store[res->nstore++] =
+        (struct dsmr_rules_store){.reading = (int)i,
+                                  .ident = (unsigned)(e - s->idents),
+                                  .time = at,
+                                  .interval = iv};
     if (reg)
       commit_register(e, r, tg, arrival, at);
     if (is_quality_counter(r->type_instance))
-      check_quality(e, r, i, sink);
+      check_quality(e, r, i, res);
   }
   s->have_baseline = 1;
   return 0;

@@ -218,17 +218,62 @@ struct dsmr_rules_event {
   double elapsed_s, allowed;
   double old_gauge, new_gauge;
   int64_t capture, against, old_time;
+  unsigned before_store; /* store entries recorded before it was raised */
 };
 
-/* Where the verdicts go: store (reading r at `time`, with `interval`, both
- * cdtime_t units) and event. Called in telegram order; store is never
- * called for a rejected telegram. */
-struct dsmr_rules_sink {
-  void *ctx;
-  void (*store)(void *ctx, const struct dsmr_reading *r, uint64_t time,
-                uint64_t interval);
-  void (*event)(void *ctx, const struct dsmr_rules_event *ev);
+/* Events one telegram can raise. Pass 1 judges each register reading at
+ * most once (BACKWARDS, JUMPED or HELD); when one is implausible pass 2
+ * never runs. Pass 2 looks at each reading once and raises at most two
+ * events for it: FUTURE or DST_REPEAT (its capture time), and PEAK (a peak
+ * reading, never a register) or RESTARTED (a register) or QUALITY (a sag
+ * or swell counter, never a register) -- a HELD register is skipped in
+ * pass 2. Besides: one REPLACED per telegram and one IDENTS_FULL per meter
+ * ever. Hence 2 per reading + 2; a push beyond (a future rule that breaks
+ * this count) is counted in events_lost, never silent, and the fuzzer
+ * (fuzz/fuzz_rules.c) asserts that it stays 0. */
+#define DSMR_RULES_MAX_EVENTS (2 * DSMR_MAX_READINGS + 2)
+
+/* What one telegram came to: filled by dsmr_rules_telegram, walked by the
+ * caller (the rules never call out). ~40 KiB: keep it beside the rules in
+ * the meter, not on a stack.
+ *  store: the readings to store, in telegram order: reading index in the
+ *    telegram, time and interval (cdtime_t units). At most one per reading,
+ *    so DSMR_MAX_READINGS cannot overflow. Empty when rejected.
+ *  events: in the order raised. before_store is the number of store
+ *    entries recorded when it was raised: a caller that wants the order of
+ *    the rules (a RESTARTED event before the value it explains) handles
+ *    the events with before_store <= k before store[k]; see
+ *    dsmr_rules_result_walk. */
+struct dsmr_rules_store {
+  int reading;    /* index in the telegram */
+  unsigned ident; /* index in the rules' idents: one per identifier, kept
+                     for the meter's life (a key for later stages) */
+  uint64_t time, interval;
 };
+
+struct dsmr_rules_result {
+  int rejected;     /* 1: an implausible register, nothing to store */
+  int had_baseline; /* events that compare with a previous telegram
+                       (power failures...) have a baseline: as it was
+                       before this telegram */
+  uint64_t time;    /* the time telegram-time values got (when stored) */
+  unsigned nstore;
+  struct dsmr_rules_store store[DSMR_MAX_READINGS];
+  unsigned nevents;
+  unsigned events_lost; /* beyond DSMR_RULES_MAX_EVENTS: see there */
+  struct dsmr_rules_event events[DSMR_RULES_MAX_EVENTS];
+};
+
+/* The walk in the rules' order, for callers that want it: store() for
+ * each stored reading and event() for each event, each event before the
+ * store entries recorded after it. Either may be NULL. */
+void dsmr_rules_result_walk(const struct dsmr_rules_result *res,
+                            const struct dsmr_telegram *tg, void *ctx,
+                            void (*store)(void *ctx,
+                                          const struct dsmr_reading *r,
+                                          const struct dsmr_rules_store *st),
+                            void (*event)(void *ctx,
+                                          const struct dsmr_rules_event *ev));
 
 void dsmr_rules_init(struct dsmr_rules *s);
 
@@ -240,13 +285,11 @@ void dsmr_rules_note_arrival(struct dsmr_rules *s, uint64_t prev,
  * 1 s .. 1 day) or 10 s. */
 uint64_t dsmr_rules_interval(const struct dsmr_rules *s);
 
-/* Judge the clean telegram tg that arrived at `arrival` and store what
- * the rules allow. Returns 0 when stored, 1 when rejected (an implausible
- * register: nothing stored). Whether events that compare with a previous
- * telegram (power failures...) have a baseline: *had_baseline (may be
- * NULL), as it was before this telegram. */
+/* Judge the clean telegram tg that arrived at `arrival`: what the rules
+ * let through and the events they raise go into *res (emptied first; its
+ * reading pointers point into tg). Returns res->rejected: 0 when stored, 1
+ * when rejected (an implausible register: nothing stored). */
 int dsmr_rules_telegram(struct dsmr_rules *s, const struct dsmr_telegram *tg,
-                        uint64_t arrival, const struct dsmr_rules_sink *sink,
-                        int *had_baseline);
+                        uint64_t arrival, struct dsmr_rules_result *res);
 
 #endif

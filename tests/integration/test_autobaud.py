@@ -27,7 +27,7 @@ pty delivers). What it does prove, with real bytes:
   - the conflicting options are refused by `collectd -T`.
 The probing order, windows and their timing are unit-tested
 (tests/test_line_probe.c); that the port really changes speed needs a real
-adapter (README: "Line settings")."""
+adapter (doc/hardware.md: "Line settings")."""
 import os
 import re
 import subprocess

@@ -15,6 +15,9 @@ if d.plugin_dir() is None:
     tap.skip_all("dsmr.so not built")
 
 MISSING = "/dev/dsmr-test-no-such-device"
+# A link to a device another meter names directly.
+LINK = os.path.join(d.tmpdir("cfg-link"), "null-link")
+os.symlink("/dev/null", LINK)
 
 # (what, <Plugin dsmr> body, regex the error line must match)
 BAD = [
@@ -62,6 +65,13 @@ BAD = [
     ("SilenceTimeout -5", '<Meter "a">\n  Device "%s"\n'
      '  SilenceTimeout -5\n</Meter>' % MISSING,
      r'<Meter "a">: SilenceTimeout -5 is not valid; accepted: seconds'),
+    ("ReportInterval 2.5", '<Meter "a">\n  Device "%s"\n'
+     '  ReportInterval 2.5\n</Meter>' % MISSING,
+     r'<Meter "a">: ReportInterval 2.5 is not valid; accepted: whole seconds '
+     r'from 1 to 86400, or 0'),
+    ("ReportInterval 86401", '<Meter "a">\n  Device "%s"\n'
+     '  ReportInterval 86401\n</Meter>' % MISSING,
+     r'<Meter "a">: ReportInterval 86401 is not valid; accepted: whole'),
     ("Port 70000", '<Meter "a">\n  Host "127.0.0.1"\n  Port 70000\n</Meter>',
      r'<Meter "a">: Port 70000 is not valid; accepted: a TCP port number'),
     ("relative Device", '<Meter "a">\n  Device "ttyUSB0"\n</Meter>',
@@ -79,6 +89,60 @@ BAD = [
      r'<Meter "a">: the name "a" is used twice; accepted: a different name'),
     ("unknown option outside <Meter>", 'Device "%s"' % MISSING,
      r'unknown option "Device" in <Plugin dsmr>; accepted: <Meter "name">'),
+    # Quoted numbers are decimal only (strtod alone takes hex, exponents).
+    ('Port "0x17"', '<Meter "a">\n  Host "127.0.0.1"\n  Port "0x17"\n'
+     '</Meter>', r'<Meter "a">: Port "0x17" is not valid; accepted: a TCP '
+     r'port number, 1 to 65535, written in decimal digits'),
+    ('Port "1e3"', '<Meter "a">\n  Host "127.0.0.1"\n  Port "1e3"\n'
+     '</Meter>', r'<Meter "a">: Port "1e3" is not valid; accepted: a TCP '
+     r'port number, 1 to 65535, written in decimal digits'),
+    ('Baudrate "0x2580"', '<Meter "a">\n  Device "%s"\n'
+     '  Baudrate "0x2580"\n</Meter>' % MISSING,
+     r'<Meter "a">: Baudrate "0x2580" is not valid; accepted: 115200 .*'
+     r'written in decimal digits'),
+    ('MaxTelegramSize " 4096"', '<Meter "a">\n  Device "%s"\n'
+     '  MaxTelegramSize " 4096"\n</Meter>' % MISSING,
+     r'<Meter "a">: MaxTelegramSize " 4096" is not valid; accepted: bytes '
+     r'from 128 .*written in decimal digits'),
+    ('SilenceTimeout "1e2"', '<Meter "a">\n  Device "%s"\n'
+     '  SilenceTimeout "1e2"\n</Meter>' % MISSING,
+     r'<Meter "a">: SilenceTimeout "1e2" is not valid; accepted: seconds '
+     r'from 1 to 86400.*written in decimal digits'),
+    ('SilenceTimeout "0.5"', '<Meter "a">\n  Device "%s"\n'
+     '  SilenceTimeout "0.5"\n</Meter>' % MISSING,
+     r'<Meter "a">: SilenceTimeout "0.5" is not valid; accepted: seconds '
+     r'from 1 to 86400, or 0'),
+    # Host is a name or an address; the port goes in Port.
+    ('Host "127.0.0.1:23"', '<Meter "a">\n  Host "127.0.0.1:23"\n'
+     '  Port 23\n</Meter>',
+     r'<Meter "a">: Host "127.0.0.1:23" is not valid; accepted: a host name '
+     r'or an IP address alone.*\(IPv6 without brackets\); the port goes in '
+     r'Port'),
+    ('Host "[::1]"', '<Meter "a">\n  Host "[::1]"\n  Port 23\n</Meter>',
+     r'<Meter "a">: Host "\[::1\]" is not valid; accepted: a host name or an '
+     r'IP address alone.*"fd00::50" \(IPv6 without brackets\)'),
+    ('Host "tcp://dongle"', '<Meter "a">\n  Host "tcp://dongle"\n'
+     '  Port 23\n</Meter>',
+     r'<Meter "a">: Host "tcp://dongle" is not valid; accepted: a host name'),
+    # One source, one meter: a second reader would split its telegrams.
+    ("same Device twice", '<Meter "a">\n  Device "%s"\n</Meter>\n'
+     '<Meter "b">\n  Device "%s"\n</Meter>' % (MISSING, MISSING),
+     r'<Meter "b">: device %s is already read by <Meter "a"> \(the same '
+     r'device, links resolved\); accepted: each device, or each Host and '
+     r'Port, in one meter only' % re.escape(MISSING)),
+    ("same device through a link", '<Meter "a">\n  Device "/dev/null"\n'
+     '</Meter>\n<Meter "b">\n  Device "%s"\n</Meter>' % LINK,
+     r'<Meter "b">: device %s is already read by <Meter "a">'
+     % re.escape(LINK)),
+    ("same Host and Port twice", '<Meter "a">\n  Host "LocalHost"\n'
+     '  Port 2000\n</Meter>\n<Meter "b">\n  Host "localhost"\n'
+     '  Port "2000"\n</Meter>',
+     r'<Meter "b">: tcp localhost:2000 is already read by <Meter "a"> \(the '
+     r'same Host and Port\)'),
+    ("same IPv6 address written twice", '<Meter "a">\n  Host "::1"\n'
+     '  Port 2000\n</Meter>\n<Meter "b">\n  Host "0:0::1"\n'
+     '  Port 2000\n</Meter>',
+     r'<Meter "b">: tcp \[0:0::1\]:2000 is already read by <Meter "a">'),
 ]
 
 for what, body, rx in BAD:
@@ -115,6 +179,16 @@ GOOD = [
      '<Meter "net">\n  Host "localhost"\n  Port %d\n  Baudrate 9600\n'
      '</Meter>' % d.free_port(),
      r'<Meter "net">: Baudrate only applies to Device; ignored'),
+    ("quoted SilenceTimeout, like every numeric option",
+     '<Meter "a">\n  Device "%s"\n  SilenceTimeout "30"\n'
+     '  MaxTelegramSize "4096"\n  Baudrate "9600"\n</Meter>' % MISSING,
+     r'version .* reading 1 meter$'),
+    ("IPv6 address without brackets; one host on two ports",
+     '<Meter "v6">\n  Host "::1"\n  Port %d\n</Meter>\n<Meter "v4">\n'
+     '  Host "127.0.0.1"\n  Port %d\n</Meter>\n<Meter "v4b">\n'
+     '  Host "127.0.0.1"\n  Port %d\n</Meter>'
+     % (d.free_port(), d.free_port(), d.free_port()),
+     r'version .* reading 3 meters'),
     ("several meters, quoted boolean, silence check off",
      '<Meter "a">\n  Device "%s"\n</Meter>\n<Meter "b.2_x-y">\n'
      '  Device "%s-2"\n  CheckCRC "false"\n  SilenceTimeout 0\n</Meter>'

@@ -307,6 +307,54 @@ static void test_wake(void) {
   close(filler);
 }
 
+/* dsmr_source_still_named: the configured link repointed to another pty,
+ * then removed, while the first pty stays open and silent. */
+static void test_moved(void) {
+  struct dsmr_source s;
+  struct dsmr_source_config c;
+  char link[128], tmpl[140], err[512];
+  int m1, s1, m2, s2;
+
+  if (openpty(&m1, &s1, NULL, NULL, NULL) < 0 ||
+      openpty(&m2, &s2, NULL, NULL, NULL) < 0) {
+    ok(0, "openpty: %s", strerror(errno));
+    return;
+  }
+  snprintf(link, sizeof(link), "%s/by-id-link", tmpdir);
+  snprintf(tmpl, sizeof(tmpl), "%s.new", link);
+  if (symlink(ttyname(s1), link) < 0) {
+    ok(0, "symlink: %s", strerror(errno));
+    return;
+  }
+  c = device_config(link);
+  dsmr_source_init(&s, &c);
+  is_int(dsmr_source_open(&s, -1, 1000, err, sizeof(err)), 0,
+         "moved: the link opens");
+  err[0] = '\0';
+  is_int(dsmr_source_still_named(&s, err, sizeof(err)), 1,
+         "moved: the link still names the open pty");
+  if (symlink(ttyname(s2), tmpl) < 0 || rename(tmpl, link) < 0)
+    ok(0, "repoint: %s", strerror(errno));
+  is_int(dsmr_source_still_named(&s, err, sizeof(err)), 0,
+         "moved: repointed to another pty, it no longer does");
+  ok(strstr(err, "now names another device") != NULL, "moved: %s", err);
+  unlink(link);
+  is_int(dsmr_source_still_named(&s, err, sizeof(err)), 0,
+         "moved: removed, it names nothing");
+  ok(strstr(err, "no longer exists") != NULL, "moved: %s", err);
+  if (symlink(ttyname(s1), link) < 0)
+    ok(0, "symlink: %s", strerror(errno));
+  is_int(dsmr_source_still_named(&s, err, sizeof(err)), 1,
+         "moved: pointed back at the open pty, it names it again");
+  dsmr_source_close(&s);
+  dsmr_source_free(&s);
+  unlink(link);
+  close(m1);
+  close(s1);
+  close(m2);
+  close(s2);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof(tmpdir), "/tmp/dsmr-source-XXXXXX");
   if (!mkdtemp(tmpdir)) {
@@ -314,6 +362,7 @@ int main(void) {
     return 1;
   }
   test_pty();
+  test_moved();
   test_not_a_tty();
   test_tcp();
   test_wake();
