@@ -1,5 +1,6 @@
-/* Cost of the library path per telegram: framing + CRC + parsing + mapping
- * (what the plugin's reader and `dsmr-cat --summary` run), and of the CRC
+/* Cost of the library path per telegram: the input chain (framing + CRC,
+ * input_chain.h) + parsing + mapping (what the plugin's reader and
+ * `dsmr-cat --summary` run), and of the CRC
  * alone. Reports nanoseconds (best of several runs) and heap allocations
  * made inside the measured loop; bench/run.sh adds instruction counts from
  * callgrind. Never run by `make check`: numbers go into README, not into
@@ -8,7 +9,7 @@
  *   bench_telegram [--crc-only] [--stateless] [--chunk N] [--iterations N]
  *                  FILE.p1 */
 #include "crc16.h"
-#include "framer.h"
+#include "input_chain.h"
 #include "mapper.h"
 
 #include <stdio.h>
@@ -42,7 +43,6 @@ static double now_ns(void) {
 }
 
 static char input[1 << 20]; /* a stream of telegrams fits */
-static char frame_buf[DSMR_DEFAULT_MAX_TELEGRAM];
 static struct dsmr_telegram telegram;
 /* The plugin's path: one meter's state across its telegrams (the number
  * shapes of mapper.h); --stateless maps each telegram on its own. */
@@ -52,26 +52,20 @@ static unsigned long telegrams; /* clean telegrams mapped */
 static volatile unsigned sink;
 
 /* One telegram through the whole path; returns readings dispatched. */
-static unsigned full_path(struct dsmr_framer *f, const char *p, size_t len,
+static unsigned full_path(struct dsmr_input *in, char *p, size_t len,
                           size_t chunk) {
   unsigned readings = 0;
   while (len > 0) {
     size_t n = len < chunk ? len : chunk;
-    const char *q = p;
-    size_t left = n;
-    while (left > 0) {
-      enum dsmr_frame_event ev;
-      struct dsmr_frame fr;
-      size_t used = dsmr_framer_feed(f, q, left, &ev, &fr);
-      q += used;
-      left -= used;
-      if (ev == DSMR_FRAME_TELEGRAM && fr.crc != DSMR_CRC_BAD &&
-          dsmr_map_telegram_state(fr.data, fr.len, &telegram,
+    struct dsmr_input_out o;
+    dsmr_input_feed(in, p, n, 0);
+    while (dsmr_input_next(in, &o) != DSMR_INPUT_NONE)
+      if (o.ev == DSMR_INPUT_FRAME && o.check == DSMR_INPUT_CHECK_OK &&
+          dsmr_map_telegram_state(o.frame.data, o.frame.len, &telegram,
                                   stateless ? NULL : &map_state) == 0) {
         readings += telegram.nreadings;
         telegrams++;
       }
-    }
     p += n;
     len -= n;
   }
@@ -109,10 +103,17 @@ int main(int argc, char **argv) {
   size_t len = fread(input, 1, sizeof input, fp);
   fclose(fp);
 
-  struct dsmr_framer f;
-  dsmr_framer_init(&f, frame_buf, sizeof frame_buf);
+  /* as the plugin builds it for a plain meter (buffers allocated here) */
+  static struct dsmr_input in;
+  struct dsmr_input_config cfg = {.max_telegram = DSMR_DEFAULT_MAX_TELEGRAM,
+                                  .check_crc = 1};
+  char err[128];
+  if (dsmr_input_init(&in, &cfg, 0, err, sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
+    return 2;
+  }
   /* Warm up, and check that the telegram really goes all the way. */
-  unsigned readings = full_path(&f, input, len, chunk);
+  unsigned readings = full_path(&in, input, len, chunk);
   unsigned long per_pass = telegrams;
   if (!crc_only && readings == 0) {
     fprintf(stderr, "%s: no clean telegram in the file\n", path);
@@ -132,7 +133,7 @@ int main(int argc, char **argv) {
       if (crc_only)
         sink += dsmr_crc16(0, slash ? slash : input, crc_len);
       else
-        sink += full_path(&f, input, len, chunk);
+        sink += full_path(&in, input, len, chunk);
     }
     double dt = (now_ns() - t0) / (double)iterations;
     allocs += allocations - before;

@@ -46,8 +46,8 @@ def stage(fil, fn):
     base = fil.rsplit("/", 1)[-1]
     if base == "crc16.c" or fn.startswith("dsmr_crc16"):
         return "CRC"
-    if base == "framer.c" or "memchr" in base or "memmove" in base:
-        return "framer"  # with the libc memchr/memcpy it calls
+    if base in ("framer.c", "input_chain.c") or "memchr" in base or "memmove" in base:
+        return "framer"  # with the input chain and the libc memchr/memcpy
     if base == "number.c" or base == "number_shape.h":
         return "numbers"
     if base == "timestamp.c":

@@ -67,6 +67,9 @@ build fuzz_rules "$HERE/fuzz_rules.c" $LIB "$SRC/lib/store_rules.c" -lm
 GCRYPT_LIBS=$(pkg-config --libs libgcrypt 2>/dev/null || echo -lgcrypt)
 # shellcheck disable=SC2086
 build fuzz_smarty "$HERE/fuzz_smarty.c" "$SRC/lib/smarty.c" $GCRYPT_LIBS
+# shellcheck disable=SC2086
+build fuzz_input_chain "$HERE/fuzz_input_chain.c" "$SRC/lib/input_chain.c" \
+  "$SRC/lib/smarty.c" "$SRC/lib/line_probe.c" $LIB $GCRYPT_LIBS
 # binary HAN: framing, reassembly, decryption (fixed key), A-XDR, layouts
 HAN_LIB="$SRC/lib/hdlc.c $SRC/lib/mbus.c $SRC/lib/dlms_apdu.c $SRC/lib/axdr.c \
   $SRC/lib/han_layouts.c $SRC/lib/han.c $SRC/lib/dlms_cipher.c"

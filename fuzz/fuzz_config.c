@@ -14,8 +14,8 @@
  *  - a accepted meter is consistent: a valid name, exactly one source
  *    (an absolute Device path, or Host with a Port of 1..65535), a baud
  *    rate from the list the serial code supports, 7/8 data bits, 1/2 stop
- *    bits, known parity and DataRequest, CheckCRC 0/1, MaxTelegramSize and
- *    SilenceTimeout within their documented ranges;
+ *    bits, known parity and DataRequest, CheckCRC 0/1, MaxTelegramSize,
+ *    SilenceTimeout and ReportInterval within their documented ranges;
  *  - the same block read twice gives the same result (no hidden state). */
 #include "core/daemon/collectd.h"
 
@@ -78,6 +78,7 @@ static void check_accepted(const oconfig_item_t *ci,
   FZ_ASSERT(c->max_telegram >= DSMR_MIN_TELEGRAM &&
             c->max_telegram <= DSMR_MAX_TELEGRAM);
   FZ_ASSERT(c->silence_timeout <= TIME_T_TO_CDTIME_T(86400));
+  FZ_ASSERT(c->report_interval <= TIME_T_TO_CDTIME_T(86400));
 }
 
 static void check_item(const oconfig_item_t *ci) {
@@ -115,7 +116,8 @@ static void check_item(const oconfig_item_t *ci) {
               c.source.line_auto == again.source.line_auto &&
               c.decrypt == again.decrypt && c.check_crc == again.check_crc &&
               c.max_telegram == again.max_telegram &&
-              c.silence_timeout == again.silence_timeout);
+              c.silence_timeout == again.silence_timeout &&
+              c.report_interval == again.report_interval);
   }
 }
 

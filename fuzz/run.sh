@@ -21,7 +21,7 @@ fi
 OUT=$(cd "$1" && pwd) || exit 2
 SECS=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
-TARGETS=${FUZZ_TARGETS:-"fuzz_telegram fuzz_values fuzz_config fuzz_smarty fuzz_rules fuzz_han"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_telegram fuzz_values fuzz_config fuzz_smarty fuzz_rules fuzz_han fuzz_input_chain"}
 COMMON="-timeout=5 -rss_limit_mb=2048"
 STAMP=$(date +%Y%m%d-%H%M%S)
 # The growing corpus goes to memory when it can: libFuzzer writes a file per
@@ -39,6 +39,7 @@ max_len() {
   fuzz_smarty) echo 16384 ;; # recipes: a few telegrams to seal
   fuzz_rules) echo 1028 ;;   # 4 + 64 telegrams of 16 bytes
   fuzz_han) echo 8192 ;;     # a few frames, beyond one message buffer
+  fuzz_input_chain) echo 16384 ;; # a few telegrams
   *) echo 4096 ;;
   esac
 }

@@ -2,8 +2,7 @@
  * stdin) and prints every telegram as a readable listing, as JSON lines, or
  * as one summary line of counts. It runs the same path as the plugin's
  * reader (frame, CRC, parse, map), short of dispatching. */
-#include "framer.h"
-#include "line_probe.h"
+#include "input_chain.h"
 #include "mapper.h"
 #include "parser.h"
 #include "smarty.h"
@@ -26,16 +25,14 @@ enum output_mode { OUT_LIST, OUT_JSON, OUT_SUMMARY };
 
 struct cat {
   enum output_mode mode;
-  struct dsmr_framer framer;
+  /* the same chain as the plugin's: --baudrate auto (live), --key */
+  struct dsmr_input input;
+  size_t max_size;
   struct dsmr_telegram telegram;
   struct dsmr_map_state map_state; /* M-Bus names across telegrams */
   unsigned long long n, ok, crc_errors, too_large, malformed;
   int failed; /* exit status 1 */
-  /* --baudrate auto: the probe while reading live, else NULL */
-  struct dsmr_line_probe *line;
-  /* --key: a Luxembourg Smarty stream, decrypted before the framer */
   int decrypt;
-  struct dsmr_smarty smarty;
 };
 
 static const char *crc_word(enum dsmr_crc_verdict v) {
@@ -300,8 +297,6 @@ static void list_telegram(const struct cat *c, const struct dsmr_frame *f,
   putchar('\n');
 }
 
-static void line_judge(struct cat *c, const struct dsmr_frame *f);
-
 static void on_frame(struct cat *c, const struct dsmr_frame *f) {
   unsigned errors =
       dsmr_map_telegram_state(f->data, f->len, &c->telegram, &c->map_state);
@@ -321,45 +316,23 @@ static void on_frame(struct cat *c, const struct dsmr_frame *f) {
     list_telegram(c, f, &c->telegram);
   if (c->mode != OUT_SUMMARY)
     fflush(stdout);
-  if (c->line)
-    line_judge(c, f);
 }
 
-static void feed_plain(struct cat *c, const char *p, size_t len) {
-  while (len > 0) {
-    enum dsmr_frame_event ev;
-    struct dsmr_frame f;
-    size_t used = dsmr_framer_feed(&c->framer, p, len, &ev, &f);
-    p += used;
-    len -= used;
-    if (ev == DSMR_FRAME_TELEGRAM) {
-      on_frame(c, &f);
-    } else if (ev == DSMR_FRAME_TOO_LARGE) {
-      c->too_large++;
-      c->failed = 1;
-      if (c->mode == OUT_JSON)
-        printf("{\"error\":\"telegram too large\",\"max\":%zu}\n",
-               c->framer.cap);
-      else if (c->mode == OUT_LIST)
-        printf("telegram dropped: larger than %zu bytes\n\n", c->framer.cap);
-    }
-  }
-}
-
-/* A frame the decoder refused, on stderr (stdout stays telegrams only). */
-static void smarty_refused(struct cat *c, enum dsmr_smarty_event ev,
-                           const struct dsmr_smarty_frame *f) {
+/* A Smarty frame the chain refused, on stderr (stdout stays telegrams
+ * only). */
+static void smarty_refused(struct cat *c, const struct dsmr_input_out *o) {
+  const struct dsmr_smarty_frame *f = &o->envelope;
   char title[17];
   for (int i = 0; i < 8; i++)
     snprintf(title + 2 * i, 3, "%02X", f->system_title[i]);
   c->failed = 1;
-  if (ev == DSMR_SMARTY_AUTH_FAILED)
+  if (o->ev == DSMR_INPUT_DECRYPT_FAILED)
     fprintf(stderr,
             "dsmr-cat: Smarty frame %" PRIu32 " (system title %s): "
             "authentication failed: wrong --key or --auth-key, or a "
             "corrupted frame\n",
             f->frame_counter, title);
-  else if (ev == DSMR_SMARTY_REPLAY)
+  else if (o->ev == DSMR_INPUT_REPLAY)
     fprintf(stderr,
             "dsmr-cat: Smarty frame %" PRIu32 " (system title %s): refused "
             "as a replay: its counter is not above the last accepted %" PRIu32
@@ -367,27 +340,91 @@ static void smarty_refused(struct cat *c, enum dsmr_smarty_event ev,
             f->frame_counter, title, f->last_counter);
   else
     fprintf(stderr, "dsmr-cat: Smarty frame dropped: %s\n",
-            dsmr_smarty_event_name(ev));
+            dsmr_smarty_event_name(o->ev == DSMR_INPUT_ENVELOPE_TOO_LARGE
+                                       ? DSMR_SMARTY_TOO_LARGE
+                                       : DSMR_SMARTY_MALFORMED));
 }
 
-/* Bytes from the input: through the Smarty decoder first with --key. */
-static void feed(struct cat *c, const char *p, size_t len) {
-  enum dsmr_smarty_event ev;
-  struct dsmr_smarty_frame f;
+/* --baudrate auto: the probe wants the device at its next setting. */
+static int line_switch(struct dsmr_source *src,
+                       const struct dsmr_line_probe *l) {
+  const struct dsmr_line_setting *s = dsmr_line_probe_setting(l);
+  char err[256];
 
-  if (!c->decrypt) {
-    feed_plain(c, p, len);
-    return;
+  if (l->windows == DSMR_LINE_SETTINGS) {
+    char all[64];
+    dsmr_line_settings_list(all, sizeof all);
+    fprintf(stderr,
+            "dsmr-cat: no valid telegram at %s yet; still trying (is the "
+            "meter sending? DataRequest? an inverting adapter?)\n",
+            all);
   }
-  do {
-    size_t used = dsmr_smarty_feed(&c->smarty, p, len, &ev, &f);
-    p += used;
-    len -= used;
-    if (ev == DSMR_SMARTY_PLAINTEXT)
-      feed_plain(c, f.data, f.len);
-    else if (ev != DSMR_SMARTY_NONE)
-      smarty_refused(c, ev, &f);
-  } while (len > 0 || ev != DSMR_SMARTY_NONE);
+  if (src && dsmr_source_set_line(src, s->baudrate, s->databits,
+                                  s->parity == 'E' ? DSMR_PARITY_EVEN
+                                                   : DSMR_PARITY_NONE,
+                                  s->stopbits, err, sizeof err) != 0) {
+    fprintf(stderr, "dsmr-cat: %s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
+/* What came out of the chain, to stdout and stderr. src: the live source
+ * (for line switches), or NULL. Returns -1 when the line could not be
+ * set. */
+static int drain(struct cat *c, struct dsmr_source *src) {
+  struct dsmr_input_out o;
+  enum dsmr_input_event ev;
+  int rc = 0;
+
+  while ((ev = dsmr_input_next(&c->input, &o)) != DSMR_INPUT_NONE) {
+    switch (ev) {
+    case DSMR_INPUT_FRAME:
+      on_frame(c, &o.frame);
+      break;
+    case DSMR_INPUT_TOO_LARGE:
+      c->too_large++;
+      c->failed = 1;
+      if (c->mode == OUT_JSON)
+        printf("{\"error\":\"telegram too large\",\"max\":%zu}\n", c->max_size);
+      else if (c->mode == OUT_LIST)
+        printf("telegram dropped: larger than %zu bytes\n\n", c->max_size);
+      break;
+    case DSMR_INPUT_LINE_FOUND:
+      fprintf(stderr, "dsmr-cat: line detected: %s%s\n", o.line->found,
+              o.line->masked
+                  ? " (read as 8N1 with bit 7, the parity bit, cleared)"
+                  : "");
+      break;
+    case DSMR_INPUT_LINE_SWITCH:
+      if (rc == 0)
+        rc = line_switch(src, o.line);
+      break;
+    case DSMR_INPUT_LINE_LOST:
+      fprintf(stderr, "dsmr-cat: line %s no longer works (%s): probing again\n",
+              o.line->found,
+              o.line->lost_reason == DSMR_LINE_LOST_BAD_RUN
+                  ? "invalid telegrams in a row"
+                  : "bytes arrive but no valid telegram for a while");
+      break;
+    case DSMR_INPUT_DECRYPT_FAILED:
+    case DSMR_INPUT_REPLAY:
+    case DSMR_INPUT_ENVELOPE_TOO_LARGE:
+    case DSMR_INPUT_ENVELOPE_MALFORMED:
+      smarty_refused(c, &o);
+      break;
+    default: /* cut short (the next telegram tells), decryption works */
+      break;
+    }
+  }
+  return rc;
+}
+
+/* Bytes from the input (len 0: a quiet second of a live source) through
+ * the chain. */
+static int feed(struct cat *c, struct dsmr_source *src, char *p, size_t len) {
+  dsmr_input_feed(&c->input, p, len, dsmr_now_ms());
+  return drain(c, src);
 }
 
 /* --key/--auth-key: 32 hex digits. The value is never echoed, and is
@@ -403,36 +440,37 @@ static int parse_key_arg(const char *opt, char *val, uint8_t out[16]) {
   return rc;
 }
 
-/* libgcrypt as an application sets it up: no secure memory (the keys sit
- * in the cipher handle, as in the plugin), then done. */
-static int smarty_setup(struct cat *c, uint8_t key[16], uint8_t auth[16],
-                        int have_auth, size_t max_size) {
+/* The chain, as the plugin builds it. With --key, libgcrypt as an
+ * application sets it up first: no secure memory (the keys sit in the
+ * cipher handle, as in the plugin), then done. */
+static int input_setup(struct cat *c, int line_probe, uint8_t key[16],
+                       uint8_t auth[16], int have_key, int have_auth) {
   char err[256];
-  size_t cap = DSMR_SMARTY_BUF_SIZE(max_size);
-  char *buf = malloc(cap);
+  struct dsmr_input_config cfg = {
+      .max_telegram = c->max_size,
+      .check_crc = 1,
+      .line_probe = line_probe,
+      .decryption_key = have_key ? key : NULL,
+      .auth_key = have_auth ? auth : NULL,
+  };
   int rc;
 
-  if (!buf) {
-    fprintf(stderr, "dsmr-cat: out of memory\n");
-    return -1;
+  if (have_key) {
+    if (!gcry_check_version(NULL)) {
+      fprintf(stderr, "dsmr-cat: libgcrypt did not initialise\n");
+      return -1;
+    }
+    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
   }
-  if (!gcry_check_version(NULL)) {
-    fprintf(stderr, "dsmr-cat: libgcrypt did not initialise\n");
-    free(buf);
-    return -1;
-  }
-  gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-  gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
-  rc = dsmr_smarty_init(&c->smarty, key, have_auth ? auth : NULL, buf, cap, err,
-                        sizeof err);
+  rc = dsmr_input_init(&c->input, &cfg, dsmr_now_ms(), err, sizeof err);
   explicit_bzero(key, 16);
   explicit_bzero(auth, 16);
   if (rc != 0) {
     fprintf(stderr, "dsmr-cat: %s\n", err);
-    free(buf);
     return -1;
   }
-  c->decrypt = 1;
+  c->decrypt = have_key;
   return 0;
 }
 
@@ -448,99 +486,8 @@ static int read_fd(struct cat *c, int fd, const char *name) {
       fprintf(stderr, "dsmr-cat: %s: %s\n", name, strerror(errno));
       return -1;
     }
-    feed(c, buf, (size_t)n);
+    feed(c, NULL, buf, (size_t)n);
   }
-}
-
-/* --- --baudrate auto: line settings probed as the plugin does it -------- */
-
-static struct dsmr_line_probe line_probe;
-static struct dsmr_framer line_framer; /* the masked copy while probing */
-
-static void line_reset(struct cat *c) {
-  dsmr_framer_reset(&c->framer);
-  dsmr_framer_reset(&line_framer);
-}
-
-static void line_lost(struct cat *c) {
-  fprintf(stderr, "dsmr-cat: line %s no longer works (%s): probing again\n",
-          line_probe.found,
-          line_probe.lost_reason == DSMR_LINE_LOST_BAD_RUN
-              ? "invalid telegrams in a row"
-              : "bytes arrive but no valid telegram for a while");
-  line_reset(c);
-}
-
-/* A settled line's frame (after it was printed). */
-static void line_judge(struct cat *c, const struct dsmr_frame *f) {
-  int valid;
-  if (!c->line->settled)
-    return;
-  valid = dsmr_line_frame_valid(f, &c->telegram);
-  if (dsmr_line_probe_frame(c->line, 0, valid, dsmr_line_now_ms()) ==
-      DSMR_LINE_LOST)
-    line_lost(c);
-}
-
-/* Before each chunk (n bytes) and each quiet second: 0 go on, 1 drop the
- * chunk (read with the setting just left), -1 the line cannot be set. */
-static int line_tick(struct cat *c, struct dsmr_source *src, size_t n) {
-  int busy = dsmr_framer_collecting(&c->framer) ||
-             dsmr_framer_collecting(&line_framer);
-  const struct dsmr_line_setting *l;
-  char err[256];
-
-  switch (dsmr_line_probe_tick(&line_probe, n, busy, dsmr_line_now_ms())) {
-  case DSMR_LINE_SWITCH:
-    break;
-  case DSMR_LINE_LOST:
-    line_lost(c);
-    return 1;
-  default:
-    return 0;
-  }
-  line_reset(c);
-  if (line_probe.windows == DSMR_LINE_SETTINGS) {
-    char all[64];
-    dsmr_line_settings_list(all, sizeof all);
-    fprintf(stderr,
-            "dsmr-cat: no valid telegram at %s yet; still trying (is the "
-            "meter sending? DataRequest? an inverting adapter?)\n",
-            all);
-  }
-  l = dsmr_line_probe_setting(&line_probe);
-  if (dsmr_source_set_line(src, l->baudrate, l->databits,
-                           l->parity == 'E' ? DSMR_PARITY_EVEN
-                                            : DSMR_PARITY_NONE,
-                           l->stopbits, err, sizeof err) != 0) {
-    fprintf(stderr, "dsmr-cat: %s\n", err);
-    return -1;
-  }
-  return 1;
-}
-
-/* A chunk while probing: only the frame that settles the line is shown,
- * then everything after it (masked when the line needs it). */
-static void line_feed(struct cat *c, char *p, size_t len) {
-  if (!line_probe.settled) {
-    enum dsmr_line_event ev;
-    struct dsmr_frame f;
-    size_t n =
-        dsmr_line_probe_feed(&line_probe, &c->framer, &line_framer, p, len,
-                             &c->telegram, dsmr_line_now_ms(), &ev, &f);
-    if (ev != DSMR_LINE_FOUND)
-      return;
-    p += n;
-    len -= n;
-    fprintf(stderr, "dsmr-cat: line detected: %s%s\n", line_probe.found,
-            line_probe.masked
-                ? " (read as 8N1 with bit 7, the parity bit, cleared)"
-                : "");
-    on_frame(c, &f);
-  } else if (dsmr_line_probe_mask(&line_probe)) {
-    dsmr_line_mask(p, len);
-  }
-  feed(c, p, len);
 }
 
 /* Ctrl-C while reading live: the source's waits watch this pipe. */
@@ -567,19 +514,11 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   dsmr_source_init(&src, cfg);
-  if (cfg->line_auto) {
-    const struct dsmr_line_setting *l;
-    char *lbuf = malloc(c->framer.cap ? c->framer.cap : 1);
-    if (!lbuf) {
-      fprintf(stderr, "dsmr-cat: out of memory\n");
-      return -1;
-    }
-    dsmr_framer_init(&line_framer, lbuf, c->framer.cap);
-    dsmr_line_probe_init(&line_probe, dsmr_line_now_ms());
-    l = dsmr_line_probe_setting(&line_probe);
+  const struct dsmr_line_setting *l = dsmr_input_line(&c->input);
+  if (l) { /* --baudrate auto: the probe's setting */
     src.cfg.baudrate = l->baudrate;
     src.cfg.databits = l->databits;
-    src.cfg.parity = DSMR_PARITY_NONE;
+    src.cfg.parity = l->parity == 'E' ? DSMR_PARITY_EVEN : DSMR_PARITY_NONE;
     src.cfg.stopbits = l->stopbits;
   }
   int st = dsmr_source_open(&src, wake_pipe[0], 10000, err, sizeof err);
@@ -591,14 +530,13 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
     if (src.data_request_note[0])
       fprintf(stderr, "dsmr-cat: %s\n", src.data_request_note);
     fprintf(stderr, "dsmr-cat: reading %s (Ctrl-C to stop)\n", what);
-    if (cfg->line_auto) {
+    if (l) {
       char all[64];
       dsmr_line_settings_list(all, sizeof all);
       fprintf(stderr, "dsmr-cat: probing %s, %d s each\n", all,
               DSMR_LINE_WINDOW_MS / 1000);
-      dsmr_line_probe_restart(&line_probe, dsmr_line_now_ms());
-      c->line = &line_probe;
     }
+    dsmr_input_restart(&c->input, dsmr_now_ms());
   }
   while (st == 0 && (count == 0 || c->n + c->too_large < count)) {
     ssize_t n = dsmr_source_read(&src, buf, sizeof buf, wake_pipe[0], 1000, err,
@@ -608,14 +546,10 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
       rc = -1;
       break;
     }
-    if (cfg->line_auto) {
-      int skip = line_tick(c, &src, (size_t)n);
-      if (skip < 0) {
-        rc = -1;
-        break;
-      }
-      if (skip)
-        n = 0; /* dropped: but Ctrl-C is still looked at */
+    /* also a quiet second: --baudrate auto keeps time by it */
+    if (feed(c, &src, buf, (size_t)n) != 0) {
+      rc = -1;
+      break;
     }
     if (n == 0) {
       char x;
@@ -623,18 +557,9 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
       if (fcntl(wake_pipe[0], F_SETFL, O_NONBLOCK) == 0 &&
           read(wake_pipe[0], &x, 1) == 1)
         break;
-      continue;
     }
-    if (cfg->line_auto)
-      line_feed(c, buf, (size_t)n);
-    else
-      feed(c, buf, (size_t)n);
   }
   dsmr_source_close(&src);
-  if (cfg->line_auto) {
-    c->line = NULL;
-    free(line_framer.buf);
-  }
   return rc;
 }
 
@@ -812,30 +737,22 @@ int main(int argc, char **argv) {
                          "line itself)");
     return 2;
   }
-  char *buf = malloc(max_size);
-  if (!buf) {
-    fprintf(stderr, "dsmr-cat: out of memory\n");
-    return 2;
-  }
-  dsmr_framer_init(&c.framer, buf, max_size);
   if (have_auth && !have_key) {
     fprintf(stderr, "dsmr-cat: --auth-key needs --key\n");
-    free(buf);
     return 2;
   }
-  if (have_key && smarty_setup(&c, key, auth_key, have_auth, max_size) != 0) {
-    free(buf);
+  c.max_size = max_size;
+  if (input_setup(&c, live.line_auto, key, auth_key, have_key, have_auth) != 0)
     return 2;
-  }
 
   if (have_live && i < argc) {
     fprintf(stderr, "dsmr-cat: give files or a live source, not both\n");
-    free(buf);
+    dsmr_input_free(&c.input);
     return 2;
   }
   if (have_live && live.kind == DSMR_SOURCE_TCP && !live.port[0]) {
     fprintf(stderr, "dsmr-cat: --host needs --port\n");
-    free(buf);
+    dsmr_input_free(&c.input);
     return 2;
   }
   if (have_live) {
@@ -863,8 +780,10 @@ int main(int argc, char **argv) {
   /* The end of the input ends a telegram whose CRC line is cut short: a
    * DSMR 2.2/3 telegram whose '!' is the last byte of a file, or a CRC of
    * fewer than 4 digits without its CR LF. */
-  if (!have_live && dsmr_framer_collecting(&c.framer))
-    feed_plain(&c, "\r\n", 2);
+  if (!have_live) {
+    dsmr_input_end(&c.input);
+    drain(&c, NULL);
+  }
   if (c.n + c.too_large == 0 && !io_error) {
     fprintf(stderr, "dsmr-cat: no telegram in the input (a telegram is "
                     "'/' header ... '!' [CRC])\n");
@@ -875,25 +794,19 @@ int main(int argc, char **argv) {
     printf("telegrams %llu, ok %llu, CRC errors %llu, too large %llu, "
            "malformed %llu\n",
            c.n + c.too_large, c.ok, c.crc_errors, c.too_large, c.malformed);
-  if (c.decrypt) {
-    char *sbuf = c.smarty.buf;
-    if (c.mode == OUT_SUMMARY)
-      printf("Smarty frames %llu, decrypted %llu, authentication failed "
-             "%llu, replayed %llu, dropped %llu\n",
-             (unsigned long long)(c.smarty.stats.frames_ok +
-                                  c.smarty.stats.auth_failures +
-                                  c.smarty.stats.replays +
-                                  c.smarty.stats.malformed +
-                                  c.smarty.stats.too_large),
-             (unsigned long long)c.smarty.stats.frames_ok,
-             (unsigned long long)c.smarty.stats.auth_failures,
-             (unsigned long long)c.smarty.stats.replays,
-             (unsigned long long)(c.smarty.stats.malformed +
-                                  c.smarty.stats.too_large));
-    dsmr_smarty_free(&c.smarty);
-    free(sbuf);
+  if (c.decrypt && c.mode == OUT_SUMMARY) {
+    const struct dsmr_input_stats *st = &c.input.stats;
+    printf(
+        "Smarty frames %llu, decrypted %llu, authentication failed "
+        "%llu, replayed %llu, dropped %llu\n",
+        (unsigned long long)(st->decrypted + st->decrypt_failed + st->replayed +
+                             st->envelope_malformed + st->envelope_too_large),
+        (unsigned long long)st->decrypted,
+        (unsigned long long)st->decrypt_failed,
+        (unsigned long long)st->replayed,
+        (unsigned long long)(st->envelope_malformed + st->envelope_too_large));
   }
-  free(buf);
+  dsmr_input_free(&c.input); /* wipes the Smarty keys and buffer */
   if (io_error)
     return 2;
   return c.failed ? 1 : 0;

@@ -1,8 +1,8 @@
 /* One configured meter inside collectd: its settings, its reader thread and
  * the state that thread keeps between telegrams. Shared by the collectd glue
  * (dsmr_plugin.c), the configuration (plugin_config.c), the reader
- * (meter_reader.c) with its input stages (meter_line.c, meter_smarty.c)
- * and what a telegram turns into (meter_dispatch.c).
+ * (meter_reader.c) with its input chain (input_chain.h) and what a
+ * telegram turns into (meter_dispatch.c).
  *
  * Include after core/daemon/collectd.h (cdtime_t, pthread). */
 #ifndef DSMR_METER_H
@@ -12,10 +12,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "framer.h"
-#include "line_probe.h"
+#include "input_chain.h"
 #include "mapper.h"
-#include "smarty.h"
 #include "source.h"
 #include "report.h"
 #include "store_rules.h"
@@ -69,24 +67,15 @@ struct dsmr_meter {
   int wake[2];         /* pipe: shutdown writes one byte, never drained */
   atomic_int stopping; /* set before the wake-up byte is written */
   struct dsmr_source source;
-  struct dsmr_framer framer;
-  char *frame_buf; /* cfg.max_telegram bytes, allocated once at init */
+  /* line probe (Baudrate "auto"), Smarty decryption, framer: built at
+   * init from cfg, buffers allocated then */
+  struct dsmr_input input;
   char read_buf[4096];
   struct dsmr_telegram telegram; /* ~12 KiB: never on the stack */
   /* the mapper's memory: M-Bus names, objects sent without a unit */
   struct dsmr_map_state map_state;
-  /* Smarty (cfg.decrypt): line bytes go through it, plaintext to framer */
-  struct dsmr_smarty smarty;
-  char *smarty_buf;
-  /* Baudrate "auto" (cfg.source.line_auto): the probe, and the framer of
-   * the bit-7-masked copy of the stream while an 8-bit setting is probed
-   * (its buffer exists only for such meters). */
-  struct dsmr_line_probe line;
-  struct dsmr_framer line_framer;
-  char *line_buf;
 
   /* --- dispatch state (reader thread only) --------------------------- */
-  int seen_crc;            /* the meter has sent a CRC at least once */
   cdtime_t last_arrival;   /* when the last frame (any verdict) arrived */
   struct dsmr_rules rules; /* what is stored, and when (store_rules.h) */
   struct dsmr_rules_result rules_result; /* of the last telegram */
@@ -94,9 +83,6 @@ struct dsmr_meter {
   char text[DSMR_TEXT_MAX + 1];
   unsigned failure_entries;
   int64_t failure_last_end;
-  /* Unfinished telegrams cut off by the next '/' (stats.dropped): only
-   * those past their identification line (meter_reader.c). */
-  uint64_t dropped_telegrams;
   struct dsmr_complaint complain_crc, complain_malformed, complain_size,
       complain_dropped, complain_pace, complain_decrypt, complain_replay,
       complain_future, complain_held;
@@ -123,40 +109,11 @@ void dsmr_meter_request_stop(struct dsmr_meter *m);
 void dsmr_meter_stop(struct dsmr_meter *m); /* idempotent, joins */
 void dsmr_meter_free(struct dsmr_meter *m); /* after stop */
 
-/* meter_reader.c, for the input stages below: a chunk of telegram bytes
- * into the framer (returns the frames completed, any verdict), one frame
- * judged and dispatched, and a complaint rate-limited to one log line a
- * minute per kind. */
-unsigned dsmr_meter_handle_bytes(struct dsmr_meter *m, const char *p,
-                                 size_t len, cdtime_t now);
-void dsmr_meter_handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
-                             cdtime_t now);
+/* meter_reader.c: a complaint rate-limited to one log line a minute per
+ * kind. */
 void dsmr_meter_complain(struct dsmr_meter *m, struct dsmr_complaint *c,
                          cdtime_t now, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* meter_smarty.c: DecryptionKey meters. start: at init, sets up the
- * decoder and wipes the config's key copies; bytes: a chunk of the line;
- * account: the decoder's counts into m->stats (under m->lock). */
-int dsmr_meter_smarty_start(struct dsmr_meter *m);
-unsigned dsmr_meter_smarty_bytes(struct dsmr_meter *m, const char *p,
-                                 size_t len, cdtime_t now);
-void dsmr_meter_smarty_account(struct dsmr_meter *m);
-
-/* meter_line.c: Baudrate "auto" meters. start: at init; to_config: the
- * probe's setting into the source before (re)opening; reset: both framers
- * emptied; tick: every chunk (n bytes, 0 for a quiet second) before it is
- * framed: 0 go on, 1 drop the chunk, -1 the next setting could not be
- * applied (why); bytes: a chunk; judge: a settled line's frame, -1 when it
- * lost the line. */
-int dsmr_meter_line_start(struct dsmr_meter *m);
-void dsmr_meter_line_to_config(struct dsmr_meter *m);
-void dsmr_meter_line_reset(struct dsmr_meter *m);
-int dsmr_meter_line_tick(struct dsmr_meter *m, size_t n, char *why,
-                         size_t whylen);
-unsigned dsmr_meter_line_bytes(struct dsmr_meter *m, char *p, size_t len,
-                               cdtime_t now);
-int dsmr_meter_line_judge(struct dsmr_meter *m, const struct dsmr_frame *f);
 
 /* meter_dispatch.c: a clean telegram (in m->telegram) that arrived at
  * `arrival`: dispatch its values and raise the notifications it calls

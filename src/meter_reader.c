@@ -1,7 +1,8 @@
 /* A meter's reader thread: connect (with backoff), read, pass the bytes
- * through the meter's input stage (meter_line.c for Baudrate "auto",
- * meter_smarty.c for an encrypted line), frame, judge each frame, hand
- * clean telegrams to meter_dispatch.c. Stoppable within a
+ * through the meter's input chain (input_chain.h: line probe for Baudrate
+ * "auto", Smarty decryption, framer), turn what comes out of it into
+ * counters, log lines and notifications, and hand clean telegrams to
+ * meter_dispatch.c. Stoppable within a
  * second in every state: every wait also watches the meter's wake pipe.
  *
  * Logging rule: a loss and a recovery are logged once each; failed
@@ -71,37 +72,30 @@ void dsmr_meter_complain(struct dsmr_meter *m, struct dsmr_complaint *c,
   c->suppressed = 0;
 }
 
-/* One frame from the framer. */
-void dsmr_meter_handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
-                             cdtime_t now) {
+/* A telegram from the input chain: judged, mapped, dispatched. */
+static void handle_frame(struct dsmr_meter *m, const struct dsmr_input_out *o,
+                         cdtime_t now) {
+  const struct dsmr_frame *f = &o->frame;
   unsigned errors;
   int was_silent;
 
   dsmr_meter_note_arrival(m, now);
-  if (f->crc == DSMR_CRC_OK)
-    m->seen_crc = 1;
-  if (m->cfg.check_crc && f->crc == DSMR_CRC_BAD) {
+  if (o->check != DSMR_INPUT_CHECK_OK) {
     pthread_mutex_lock(&m->lock);
     m->stats.crc_error++;
     pthread_mutex_unlock(&m->lock);
-    dsmr_meter_complain(
-        m, &m->complain_crc, now,
-        "telegram of %zu bytes failed its CRC check (sent %04X, "
-        "computed %04X): nothing dispatched",
-        f->len, f->crc_given, f->crc_computed);
-    return;
-  }
-  /* DSMR 4+ meters always send a CRC: once one has, a telegram without
-   * one is a CRC line that got corrupted, not a different meter. */
-  if (m->cfg.check_crc && f->crc == DSMR_CRC_NONE && m->seen_crc) {
-    pthread_mutex_lock(&m->lock);
-    m->stats.crc_error++;
-    pthread_mutex_unlock(&m->lock);
-    dsmr_meter_complain(
-        m, &m->complain_crc, now,
-        "telegram of %zu bytes has no CRC although this meter sends "
-        "one: nothing dispatched",
-        f->len);
+    if (o->check == DSMR_INPUT_CHECK_CRC_BAD)
+      dsmr_meter_complain(
+          m, &m->complain_crc, now,
+          "telegram of %zu bytes failed its CRC check (sent %04X, "
+          "computed %04X): nothing dispatched",
+          f->len, f->crc_given, f->crc_computed);
+    else
+      dsmr_meter_complain(
+          m, &m->complain_crc, now,
+          "telegram of %zu bytes has no CRC although this meter sends "
+          "one: nothing dispatched",
+          f->len);
     return;
   }
 
@@ -158,76 +152,156 @@ void dsmr_meter_handle_frame(struct dsmr_meter *m, const struct dsmr_frame *f,
   }
 }
 
-/* Returns the number of frames completed (any verdict). */
-unsigned dsmr_meter_handle_bytes(struct dsmr_meter *m, const char *p,
-                                 size_t len, cdtime_t now) {
-  unsigned frames = 0;
-  uint64_t ok;
+/* Baudrate "auto": the probe wants the source at its next setting. 0, or
+ * -1 when the setting could not be applied (why). */
+static int line_switch(struct dsmr_meter *m, const struct dsmr_line_probe *l,
+                       char *why, size_t whylen) {
+  const struct dsmr_line_setting *s = dsmr_line_probe_setting(l);
+  if (l->windows == DSMR_LINE_SETTINGS) {
+    char all[64];
+    dsmr_line_settings_list(all, sizeof(all));
+    WARNING("dsmr plugin: meter \"%s\": Baudrate \"auto\": no valid "
+            "telegram at %s yet; still trying (is the meter sending? check "
+            "the cable, DataRequest and whether the adapter inverts the "
+            "signal)",
+            m->cfg.name, all);
+  }
+  return dsmr_source_set_line(&m->source, s->baudrate, s->databits,
+                              s->parity == 'E' ? DSMR_PARITY_EVEN
+                                               : DSMR_PARITY_NONE,
+                              s->stopbits, why, whylen);
+}
 
+/* A Smarty envelope the chain refused: nothing of it is dispatched. */
+static void envelope_refused(struct dsmr_meter *m,
+                             const struct dsmr_input_out *o, cdtime_t now) {
+  const struct dsmr_smarty_frame *f = &o->envelope;
+  switch (o->ev) {
+  case DSMR_INPUT_DECRYPT_FAILED:
+    /* Before the first good frame it is almost surely the key. */
+    dsmr_meter_complain(
+        m, &m->complain_decrypt, now,
+        "Smarty frame %" PRIu32 " failed authentication (GCM tag): %s; "
+        "nothing dispatched",
+        f->frame_counter,
+        o->decrypted == 0
+            ? "wrong DecryptionKey or AuthenticationKey for this meter "
+              "(the keys come from the grid operator)"
+            : "a corrupted frame, or the keys changed");
+    break;
+  case DSMR_INPUT_REPLAY:
+    dsmr_meter_complain(m, &m->complain_replay, now,
+                        "Smarty frame counter %" PRIu32
+                        " is not above the last accepted "
+                        "%" PRIu32 ": refused as a replay, nothing dispatched",
+                        f->frame_counter, f->last_counter);
+    break;
+  case DSMR_INPUT_ENVELOPE_TOO_LARGE:
+    dsmr_meter_complain(
+        m, &m->complain_size, now,
+        "Smarty frame larger than MaxTelegramSize %zu bytes allows: "
+        "dropped",
+        m->cfg.max_telegram);
+    break;
+  default: /* malformed: cut short by a glitch or the next frame */
+    dsmr_meter_complain(m, &m->complain_dropped, now,
+                        "a Smarty frame was cut short or malformed: dropped");
+    break;
+  }
+}
+
+/* The chain's counts into the read callback's (under m->lock). The bytes
+ * are those of the line; a Smarty frame cut short is a dropped telegram. */
+static void account(struct dsmr_meter *m) {
+  const struct dsmr_input_stats *s = &m->input.stats;
+  m->stats.bytes = s->bytes;
+  m->stats.too_large = s->too_large + s->envelope_too_large;
+  m->stats.dropped = s->cut + s->envelope_malformed;
+  m->stats.decrypt_error = s->decrypt_failed;
+  m->stats.replayed = s->replayed;
+}
+
+/* A chunk read from the source (n 0: a quiet second) through the meter's
+ * input chain, and everything that came out of it into counters, log
+ * lines and notifications. *frames: the frames completed (any verdict,
+ * refused Smarty frames included: a flood of bad ones is paced too).
+ * Returns 0, or -1 when the source could not be set to the line setting
+ * the probe asked for (why). */
+static int feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now,
+                unsigned *frames, char *why, size_t whylen) {
+  struct dsmr_input_out o;
+  enum dsmr_input_event ev;
+  uint64_t ok;
+  int rc = 0;
+
+  *frames = 0;
   pthread_mutex_lock(&m->lock);
   ok = m->stats.ok;
   pthread_mutex_unlock(&m->lock);
-  while (len > 0) {
-    enum dsmr_frame_event ev;
-    struct dsmr_frame frame;
-    uint64_t dropped = m->framer.stats.dropped;
-    /* Up to the next '/' after the first byte: the framer then cuts off at
-     * most one unfinished telegram per call, at that first byte, and what
-     * it held is still in its buffer to be judged (below). */
-    const char *slash = len > 1 ? memchr(p + 1, '/', len - 1) : NULL;
-    size_t seg = slash ? (size_t)(slash - p) : len;
-    /* A dropped telegram is one that got past its identification line:
-     * a '/' followed by anything but a line end is noise, not a telegram
-     * (ten seconds of '/' bytes are not 115,200 lost telegrams). */
-    int held_telegram = p[0] == '/' && dsmr_framer_collecting(&m->framer) &&
-                        memchr(m->framer.buf, '\n', m->framer.len) != NULL;
-    size_t n = dsmr_framer_feed(&m->framer, p, seg, &ev, &frame);
-    p += n;
-    len -= n;
-    if (m->framer.stats.dropped != dropped && held_telegram) {
-      m->dropped_telegrams++;
-      dsmr_meter_complain(m, &m->complain_dropped, now,
-                          "an unfinished telegram was cut off by the next one");
-    }
-    if (ev == DSMR_FRAME_TOO_LARGE)
+  /* the clock only for the line probe, which keeps time by it */
+  dsmr_input_feed(&m->input, p, n,
+                  m->cfg.source.line_auto ? dsmr_now_ms() : 0);
+  while ((ev = dsmr_input_next(&m->input, &o)) != DSMR_INPUT_NONE) {
+    switch (ev) {
+    case DSMR_INPUT_FRAME:
+      handle_frame(m, &o, now);
+      (*frames)++;
+      break;
+    case DSMR_INPUT_TOO_LARGE:
       dsmr_meter_complain(
           m, &m->complain_size, now,
           "telegram larger than MaxTelegramSize %zu bytes: dropped "
           "(raise MaxTelegramSize if the meter really sends such)",
           m->cfg.max_telegram);
-    else if (ev == DSMR_FRAME_TELEGRAM) {
-      dsmr_meter_handle_frame(m, &frame, now);
-      frames++;
-      /* Baudrate "auto": the rest of a chunk that lost the line is
-       * dropped (the probe starts over). */
-      if (m->cfg.source.line_auto && dsmr_meter_line_judge(m, &frame) != 0)
-        break;
+      break;
+    case DSMR_INPUT_CUT:
+      dsmr_meter_complain(m, &m->complain_dropped, now,
+                          "an unfinished telegram was cut off by the next one");
+      break;
+    case DSMR_INPUT_LINE_FOUND:
+      INFO("dsmr plugin: meter \"%s\": line detected: %s%s", m->cfg.name,
+           o.line->found,
+           o.line->masked ? " (read as 8N1 with bit 7, the parity bit, "
+                            "cleared)"
+                          : "");
+      break;
+    case DSMR_INPUT_LINE_SWITCH:
+      if (rc == 0)
+        rc = line_switch(m, o.line, why, whylen);
+      break;
+    case DSMR_INPUT_LINE_LOST:
+      WARNING("dsmr plugin: meter \"%s\": line %s no longer works (%s): "
+              "probing line settings again",
+              m->cfg.name, o.line->found,
+              o.line->lost_reason == DSMR_LINE_LOST_BAD_RUN
+                  ? "invalid telegrams in a row"
+                  : "bytes arrive but no valid telegram for a while");
+      break;
+    case DSMR_INPUT_DECRYPT_OK:
+      INFO("dsmr plugin: meter \"%s\": Smarty frames decrypt (system "
+           "title %02X%02X%02X%02X%02X%02X%02X%02X, frame counter "
+           "%" PRIu32 "%s)",
+           m->cfg.name, o.envelope.system_title[0], o.envelope.system_title[1],
+           o.envelope.system_title[2], o.envelope.system_title[3],
+           o.envelope.system_title[4], o.envelope.system_title[5],
+           o.envelope.system_title[6], o.envelope.system_title[7],
+           o.envelope.frame_counter, o.envelope.hdlc ? ", in HDLC frames" : "");
+      break;
+    default: /* a refused Smarty envelope */
+      envelope_refused(m, &o, now);
+      (*frames)++;
+      break;
     }
   }
   pthread_mutex_lock(&m->lock);
-  m->stats.bytes = m->framer.stats.bytes;
-  m->stats.too_large = m->framer.stats.too_large;
-  m->stats.dropped = m->dropped_telegrams;
-  if (m->cfg.decrypt)
-    dsmr_meter_smarty_account(m);
+  account(m);
   /* The rest of a chunk that carried a valid telegram is its CR LF. */
   if (m->stats.ok != ok) {
     m->bytes_at_valid = m->stats.bytes;
     m->at_valid = m->stats;
   }
   pthread_mutex_unlock(&m->lock);
-  return frames;
-}
-
-/* A chunk read from the source, through the meter's input stage: the line
- * probe (meter_line.c), the Smarty decoder (meter_smarty.c) or straight to
- * the framer. Returns the number of frames completed (any verdict). */
-static unsigned feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now) {
-  if (m->cfg.source.line_auto)
-    return dsmr_meter_line_bytes(m, p, n, now);
-  if (m->cfg.decrypt)
-    return dsmr_meter_smarty_bytes(m, p, n, now);
-  return dsmr_meter_handle_bytes(m, p, n, now);
+  return rc;
 }
 
 /* Token bucket over frames (see PACE_RATE): -1 when told to stop while
@@ -283,6 +357,7 @@ static int read_loop(struct dsmr_meter *m, char *why, size_t whylen,
   pthread_mutex_unlock(&m->lock);
   *good = 0;
   for (;;) {
+    unsigned frames;
     ssize_t n = dsmr_source_read(&m->source, m->read_buf, sizeof(m->read_buf),
                                  m->wake[0], READ_WAIT_MS, why, whylen);
     if (stopping(m))
@@ -293,19 +368,14 @@ static int read_loop(struct dsmr_meter *m, char *why, size_t whylen,
      * repointed or removed link is followed by opening it again. */
     if (n == 0 && !dsmr_source_still_named(&m->source, why, whylen))
       break;
-    if (m->cfg.source.line_auto) {
-      int skip = dsmr_meter_line_tick(m, (size_t)n, why, whylen);
-      if (skip < 0)
-        break;
-      if (skip)
-        continue;
-    }
-    if (n == 0)
-      continue;
-    DSMR_PROBE_READ();
-    /* All frames completed by this chunk share its arrival time: the
-     * moment their last byte was read. */
-    if (pace(m, feed(m, m->read_buf, (size_t)n, cdtime())) < 0)
+    if (n > 0)
+      DSMR_PROBE_READ();
+    /* Also a quiet second (n 0): Baudrate "auto" keeps time by it. All
+     * frames completed by this chunk share its arrival time: the moment
+     * their last byte was read. */
+    if (feed(m, m->read_buf, (size_t)n, cdtime(), &frames, why, whylen) != 0)
+      break;
+    if (n > 0 && pace(m, frames) < 0)
       return 0;
   }
   pthread_mutex_lock(&m->lock);
@@ -325,9 +395,16 @@ static void *reader_main(void *arg) {
 
   while (!stopping(m)) {
     int rc, good;
+    const struct dsmr_line_setting *line;
 
-    if (m->cfg.source.line_auto)
-      dsmr_meter_line_to_config(m);
+    line = dsmr_input_line(&m->input);
+    if (line) { /* Baudrate "auto": the probe's setting */
+      m->source.cfg.baudrate = line->baudrate;
+      m->source.cfg.databits = line->databits;
+      m->source.cfg.parity =
+          line->parity == 'E' ? DSMR_PARITY_EVEN : DSMR_PARITY_NONE;
+      m->source.cfg.stopbits = line->stopbits;
+    }
     rc = dsmr_source_open(&m->source, m->wake[0], OPEN_TIMEOUT_MS, err,
                           sizeof(err));
     if (rc == -2)
@@ -384,15 +461,9 @@ static void *reader_main(void *arg) {
     was_connected = 1;
     failures = 0;
     /* Bytes from before the loss belong to a telegram that will never
-     * finish. */
-    dsmr_framer_reset(&m->framer);
-    if (m->cfg.source.line_auto) {
-      /* from the setting that worked last (if any) */
-      dsmr_line_probe_restart(&m->line, dsmr_line_now_ms());
-      dsmr_meter_line_reset(m);
-    }
-    if (m->cfg.decrypt)
-      dsmr_smarty_reset(&m->smarty); /* keeps the last frame counter */
+     * finish; Baudrate "auto" probes again from the setting that worked
+     * last (if any). */
+    dsmr_input_restart(&m->input, dsmr_now_ms());
     m->last_arrival = 0;
 
     if (read_loop(m, err, sizeof(err), &good) == 0)
@@ -430,12 +501,28 @@ struct dsmr_meter *dsmr_meter_new(const struct dsmr_meter_config *cfg) {
 }
 
 int dsmr_meter_start(struct dsmr_meter *m) {
-  char tname[16];
+  char tname[16], err[256];
   int rc;
+  /* Called from collectd's init callback, after every config callback:
+   * see dsmr_smarty_init on libgcrypt's initialisation. The keys go into
+   * libgcrypt's handle; our copies are wiped. */
+  struct dsmr_input_config in = {
+      .max_telegram = m->cfg.max_telegram,
+      .check_crc = m->cfg.check_crc,
+      .line_probe = m->cfg.source.line_auto,
+      .decryption_key = m->cfg.decrypt ? m->cfg.decryption_key : NULL,
+      .auth_key = m->cfg.auth_key_set ? m->cfg.auth_key : NULL,
+  };
 
-  m->frame_buf = malloc(m->cfg.max_telegram);
-  if (!m->frame_buf) {
-    ERROR("dsmr plugin: meter \"%s\": out of memory", m->cfg.name);
+  rc = dsmr_input_init(&m->input, &in, dsmr_now_ms(), err, sizeof(err));
+  explicit_bzero(m->cfg.decryption_key, sizeof(m->cfg.decryption_key));
+  explicit_bzero(m->cfg.auth_key, sizeof(m->cfg.auth_key));
+  if (rc != 0) {
+    if (m->cfg.decrypt)
+      ERROR("dsmr plugin: meter \"%s\": cannot set up Smarty decryption: %s",
+            m->cfg.name, err);
+    else
+      ERROR("dsmr plugin: meter \"%s\": %s", m->cfg.name, err);
     return -1;
   }
   if (pipe(m->wake) != 0) {
@@ -449,11 +536,6 @@ int dsmr_meter_start(struct dsmr_meter *m) {
     fcntl(m->wake[i], F_SETFD, FD_CLOEXEC);
     fcntl(m->wake[i], F_SETFL, O_NONBLOCK);
   }
-  dsmr_framer_init(&m->framer, m->frame_buf, m->cfg.max_telegram);
-  if (m->cfg.source.line_auto && dsmr_meter_line_start(m) != 0)
-    return -1;
-  if (m->cfg.decrypt && dsmr_meter_smarty_start(m) != 0)
-    return -1;
   pthread_mutex_lock(&m->lock);
   m->started = cdtime();
   pthread_mutex_unlock(&m->lock);
@@ -496,11 +578,7 @@ void dsmr_meter_free(struct dsmr_meter *m) {
     close(m->wake[0]);
   if (m->wake[1] >= 0)
     close(m->wake[1]);
-  free(m->frame_buf);
-  free(m->line_buf);
-  if (m->cfg.decrypt)
-    dsmr_smarty_free(&m->smarty); /* wipes the buffer */
-  free(m->smarty_buf);
+  dsmr_input_free(&m->input); /* wipes the Smarty keys and buffer */
   pthread_mutex_destroy(&m->lock);
   free(m);
 }

@@ -1,0 +1,237 @@
+/* A meter's input chain: the stages its bytes pass between the source and
+ * the mapper, built once from the meter's configuration and driven the
+ * same way by the plugin's reader (meter_reader.c) and by dsmr-cat, so that
+ * what dsmr-cat shows is what the plugin stores.
+ *
+ *   bytes ─▶ [line probe] ─▶ [Smarty unwrapping] ─▶ DSMR framer ─▶ frames
+ *            (Baudrate auto)  (DecryptionKey)
+ *
+ * One small interface, no callbacks: the caller hands over a chunk of
+ * bytes with dsmr_input_feed, then calls dsmr_input_next until it returns
+ * DSMR_INPUT_NONE; each call returns one thing that happened: a telegram
+ * (with its CRC verdict), or an event (line found, line switch needed,
+ * decryption failed, replay refused, telegram too large, telegram cut
+ * short...). The caller turns events into its own output (the plugin:
+ * counters, log lines, notifications; dsmr-cat: stdout and stderr).
+ *
+ *   dsmr_input_feed(&in, buf, n, dsmr_now_ms());
+ *   while ((ev = dsmr_input_next(&in, &out)) != DSMR_INPUT_NONE)
+ *     switch (ev) { case DSMR_INPUT_FRAME: ... out.frame ...; ... }
+ *
+ * Stages. Every stage has the same shape: a push function that consumes
+ * bytes from its input and returns one output at a time: bytes for the
+ * next stage, a frame, or an event for the caller. The driver (input_chain.c)
+ * always runs the deepest stage that has input left first, so a stage's
+ * output (pointing into its own buffer) is used up before that stage runs
+ * again. A stage that has more to say than one output per push holds the
+ * rest and says it at its next push. New stages (HDLC or M-Bus framing,
+ * block-transfer reassembly, DLMS decryption) go between the existing ones
+ * without changing the interface below. Adding one: its state (and its
+ * buffer, allocated in dsmr_input_init) in struct dsmr_input; a push
+ * function (dsmr_input_push) wrapping its feed function as smarty_push
+ * wraps dsmr_smarty_feed (BYTES for the next stage, or an event of its
+ * own, added to enum dsmr_input_event and counted in finish()); an
+ * add_stage() call in dsmr_input_init at its place in the order; its
+ * reset in drop_input() / dsmr_input_restart(). A chain that ends in
+ * readings rather than DSMR text (A-XDR) adds an output event for them.
+ *
+ * The line probe (line_probe.h) is the first stage. While it probes, the
+ * frames the framer makes are only judged for the line and never handed
+ * out, and the framer's complaints (too large, cut short) are not the
+ * meter's fault and are swallowed; the frame that settles the line is
+ * handed out after DSMR_INPUT_LINE_FOUND. It also frames a bit-7-masked
+ * copy of the stream while an 8-bit setting is probed (a 7E1 line read as
+ * 8N1). Once settled, every frame is still judged: a line that goes bad
+ * is reported (DSMR_INPUT_LINE_LOST) and probed again.
+ *
+ * Memory: every buffer is allocated by dsmr_input_init; nothing is
+ * allocated per chunk or frame. No I/O, no clock of its own (the caller
+ * passes monotonic milliseconds, dsmr_now_ms), no threads: one chain
+ * per meter, used by one thread at a time. Part of libdsmr_smarty.la (it
+ * links libgcrypt for the Smarty stage), so that libdsmr stays crypto-free. */
+#ifndef DSMR_INPUT_CHAIN_H
+#define DSMR_INPUT_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "framer.h"
+#include "line_probe.h"
+#include "mapper.h"
+#include "smarty.h"
+
+/* What the chain is built from (one meter's configuration). */
+struct dsmr_input_config {
+  size_t max_telegram; /* largest telegram ('/' .. '!') accepted */
+  /* Judge CRCs: a telegram whose CRC fails, or that has none although the
+   * meter has sent one before, gets a check verdict other than OK. */
+  int check_crc;
+  int line_probe; /* Baudrate "auto": probe the line settings */
+  /* 16 bytes: the stream is encrypted (Luxembourg Smarty); NULL: plain P1.
+   * Not kept: the caller may wipe its copies once dsmr_input_init returns. */
+  const uint8_t *decryption_key;
+  const uint8_t *auth_key; /* 16 bytes, or NULL: the Luxembourg default */
+};
+
+/* NONE, FRAME and TOO_LARGE have the values of the framer's events. */
+enum dsmr_input_event {
+  /* the input is used up: feed more */
+  DSMR_INPUT_NONE = DSMR_FRAME_NONE,
+  /* out.frame: a telegram, out.check its verdict */
+  DSMR_INPUT_FRAME = DSMR_FRAME_TELEGRAM,
+  /* a telegram larger than max_telegram: dropped */
+  DSMR_INPUT_TOO_LARGE = DSMR_FRAME_TOO_LARGE,
+  /* an unfinished telegram (past its identification line: a '/' and
+   * anything but a line end is noise) was cut off by the next one (bytes
+   * lost on the line); one event per telegram, whatever the chunks */
+  DSMR_INPUT_CUT,
+  /* line probe (out.line: the probe; its `found`, `masked`, `windows`,
+   * `lost_reason` and dsmr_line_probe_setting() say the rest) */
+  DSMR_INPUT_LINE_FOUND,  /* settled; the frame that settled it follows */
+  DSMR_INPUT_LINE_SWITCH, /* a window ended: apply the probe's setting to
+                             the source; the chunk fed was dropped */
+  DSMR_INPUT_LINE_LOST,   /* the settled line failed: probing again from
+                             the same setting; the rest of the chunk was
+                             dropped */
+  /* Smarty envelopes (out.envelope) */
+  DSMR_INPUT_DECRYPT_OK,         /* the first envelope that decrypts (once per
+                                    chain: the keys are right) */
+  DSMR_INPUT_DECRYPT_FAILED,     /* tag mismatch: wrong keys or a corrupted
+                                    envelope; out.decrypted says how many did
+                                    decrypt before */
+  DSMR_INPUT_REPLAY,             /* frame counter not above the last one */
+  DSMR_INPUT_ENVELOPE_TOO_LARGE, /* does not fit max_telegram: dropped */
+  DSMR_INPUT_ENVELOPE_MALFORMED, /* cut short or malformed: dropped */
+  /* internal: bytes from one stage to the next (never returned) */
+  DSMR_INPUT_BYTES,
+};
+
+/* A frame's verdict under check_crc (without it, always OK). */
+enum dsmr_input_check {
+  DSMR_INPUT_CHECK_OK = 0,
+  DSMR_INPUT_CHECK_CRC_BAD,     /* CRC mismatch or malformed CRC line */
+  DSMR_INPUT_CHECK_CRC_MISSING, /* none, though the meter has sent one */
+};
+
+/* What dsmr_input_next returns; pointers stay valid until the next call. */
+struct dsmr_input_out {
+  enum dsmr_input_event ev;
+  struct dsmr_frame frame; /* FRAME */
+  enum dsmr_input_check check;
+  const struct dsmr_line_probe *line; /* LINE_* */
+  struct dsmr_smarty_frame envelope;  /* DECRYPT_*, REPLAY, ENVELOPE_* */
+  uint64_t decrypted;                 /* DECRYPT_FAILED: envelopes so far */
+  const char *data;                   /* BYTES (internal) */
+  size_t len;
+};
+
+/* Counts over the chain's life (restart keeps them). */
+struct dsmr_input_stats {
+  uint64_t bytes;     /* bytes taken in (not those of dropped chunks) */
+  uint64_t frames;    /* FRAME events */
+  uint64_t too_large; /* TOO_LARGE events */
+  uint64_t cut;       /* telegrams cut short (CUT events) */
+  uint64_t decrypted, decrypt_failed, replayed; /* Smarty envelopes */
+  uint64_t envelope_too_large, envelope_malformed;
+};
+
+struct dsmr_input;
+
+/* One stage: consume from p[0..len), set out->ev (NONE when used up and
+ * nothing held), return the bytes consumed. */
+typedef size_t (*dsmr_input_push)(struct dsmr_input *in, const char *p,
+                                  size_t len, struct dsmr_input_out *out);
+
+#define DSMR_INPUT_MAX_STAGES 6
+
+struct dsmr_input_stage {
+  dsmr_input_push push;
+  const char *p; /* input not yet consumed */
+  size_t len;
+  int again; /* its last push had an output: push again even with len 0 */
+};
+
+struct dsmr_input {
+  int check_crc, seen_crc;
+  long long now_ms;
+  struct dsmr_input_stage stage[DSMR_INPUT_MAX_STAGES];
+  unsigned nstages;
+  int held; /* held_out is returned by the next dsmr_input_next */
+  struct dsmr_input_out held_out;
+  struct dsmr_input_stats stats;
+
+  /* DSMR framer (the last stage) */
+  struct dsmr_framer framer;
+  uint64_t framer_dropped;    /* framer.stats.dropped already reported */
+  uint64_t framer_cuts;       /* CUTs still to report */
+  int framer_busy, framer_nl; /* collecting; that telegram has a '\n' */
+  size_t framer_nl_checked;   /* its bytes searched for the '\n' */
+  int framer_held;
+  int framer_pending; /* framer_cuts or framer_held */
+  struct dsmr_input_out framer_out;
+
+  /* Smarty (decryption_key given) */
+  int decrypt;
+  struct dsmr_smarty smarty;
+  const char *plain; /* plaintext held after DECRYPT_OK */
+  size_t plain_len;
+
+  /* line probe (line_probe): the probe, the framer of the masked copy,
+   * a telegram to judge frames without CRC, the chunk being probed. */
+  int probing;
+  struct dsmr_line_probe line;
+  struct dsmr_framer alt;
+  struct dsmr_telegram *scratch;
+  char *chunk;
+  size_t chunk_len, rest;
+  int step;
+  struct dsmr_frame found;
+};
+
+/* Build the chain: allocates its buffers. now_ms: dsmr_now_ms().
+ * Returns 0, or -1 with a message in err (never key material). Smarty:
+ * see dsmr_smarty_init on libgcrypt's initialisation. */
+int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
+                    long long now_ms, char *err, size_t errlen);
+
+/* Free the buffers, wipe the keys. Safe after a failed init, and twice. */
+void dsmr_input_free(struct dsmr_input *in);
+
+/* The source was (re)opened: forget partial telegrams and envelopes, probe
+ * again from the line setting in use. Keeps the stats, the last Smarty
+ * frame counter and whether the meter sends CRCs. */
+void dsmr_input_restart(struct dsmr_input *in, long long now_ms);
+
+/* The line setting to open the source with; NULL when not probing. */
+const struct dsmr_line_setting *dsmr_input_line(const struct dsmr_input *in);
+
+/* A chunk read from the source (len 0: a quiet second; with line probing,
+ * call at least once a second). Call when dsmr_input_next has returned
+ * NONE. data stays the caller's, but is read and rewritten in place (bit 7
+ * masking) until dsmr_input_next returns NONE. Inline: every read pays
+ * for it. */
+void dsmr_input_tick_(struct dsmr_input *in); /* the line probe's part */
+static inline void dsmr_input_feed(struct dsmr_input *in, char *data,
+                                   size_t len, long long now_ms) {
+  in->now_ms = now_ms;
+  in->stage[0].p = data;
+  in->stage[0].len = len;
+  if (in->probing)
+    dsmr_input_tick_(in);
+}
+
+/* The input has ended (a file): a telegram whose CRC line is cut short
+ * there (a DSMR 2.2/3 telegram whose '!' is the last byte, a CRC of fewer
+ * than 4 digits without its CR LF) ends with it. Call when
+ * dsmr_input_next has returned NONE, then call it until NONE again. */
+void dsmr_input_end(struct dsmr_input *in);
+
+/* The next thing that happened, in stream order; NONE when the input is
+ * used up. *out (and what it points to) is valid until the next call. */
+enum dsmr_input_event dsmr_input_next(struct dsmr_input *in,
+                                      struct dsmr_input_out *out);
+
+/* A short name ("frame", "line found", "decryption failed"...). */
+const char *dsmr_input_event_name(enum dsmr_input_event ev);
+
+#endif

@@ -1,0 +1,596 @@
+/* The input chain (input_chain.h): what comes out of it for plain DSMR
+ * streams, a 7E1 line read as 8N1 (Baudrate "auto"), Luxembourg Smarty
+ * envelopes with the right and a wrong key, replays, oversized telegrams
+ * and envelopes, garbage and cut telegrams between good ones; and that
+ * feeding a stream byte by byte, in odd chunks or whole gives the same
+ * outputs in the same order. Each run is written down as one line of
+ * text (an event log) so that a failure shows what came out.
+ *
+ * Every chunk is copied into its own exactly sized heap block, so that
+ * AddressSanitizer / valgrind catch any read past the bytes handed over. */
+#include <gcrypt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc16.h"
+#include "input_chain.h"
+#include "tap.h"
+
+#define MAX_STREAM 65536
+#define LOG_MAX 8192
+
+static const uint8_t KEY[16] = {0x3C, 0x8A, 0x51, 0x07, 0xE2, 0x94, 0x6B, 0xD0,
+                                0x1F, 0x75, 0xA9, 0x3E, 0xC4, 0x58, 0x02, 0xBD};
+static const uint8_t WRONG_KEY[16] = {0x3C, 0x8A, 0x51, 0x07, 0xE2, 0x94,
+                                      0x6B, 0xD0, 0x1F, 0x75, 0xA9, 0x3E,
+                                      0xC4, 0x58, 0x02, 0xBC};
+static const uint8_t LUX_AK[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
+                                   0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB,
+                                   0xCC, 0xDD, 0xEE, 0xFF};
+static const uint8_t TITLE[8] = {'L', 'U', 'X', 0x10, 0x20, 0x30, 0x40, 0x50};
+
+static void bail(const char *why) {
+  printf("Bail out! %s\n", why);
+  exit(1);
+}
+
+/* ---- telegrams ---------------------------------------------------------- */
+
+static const char *const dsmr5_body = "/ISK5\\2M550T-1012\r\n\r\n"
+                                      "1-3:0.2.8(50)\r\n"
+                                      "0-0:1.0.0(240615120000S)\r\n"
+                                      "1-0:1.8.1(001234.567*kWh)\r\n"
+                                      "1-0:1.8.2(000002.399*kWh)\r\n"
+                                      "1-0:1.7.0(01.234*kW)\r\n"
+                                      "1-0:32.7.0(230.1*V)\r\n"
+                                      "!";
+
+static const char *const dsmr22_body = "/ISk5\\2MT382-1004\r\n\r\n"
+                                       "0-0:96.1.1(00000000000000)\r\n"
+                                       "1-0:1.8.1(00123.456*kWh)\r\n"
+                                       "1-0:1.7.0(0001.01*kW)\r\n"
+                                       "!";
+
+/* Appends body + CRC line (bad: a wrong CRC; none: just CR LF). */
+enum crc_kind { CRC_GOOD, CRC_WRONG, CRC_NONE };
+static size_t put(char *out, size_t at, const char *body, enum crc_kind k) {
+  size_t n = strlen(body);
+  if (at + n + 8 > MAX_STREAM)
+    bail("stream too long");
+  memcpy(out + at, body, n);
+  at += n;
+  if (k == CRC_NONE)
+    return at + (size_t)snprintf(out + at, 8, "\r\n");
+  uint16_t c = dsmr_crc16(0, body, n);
+  if (k == CRC_WRONG)
+    c ^= 0x5a5a;
+  return at + (size_t)snprintf(out + at, 8, "%04X\r\n", c);
+}
+
+/* A string literal's bytes, without its NUL. */
+#define put_lit(out, at, lit) put_raw(out, at, lit, sizeof(lit) - 1)
+
+static size_t put_raw(char *out, size_t at, const void *p, size_t n) {
+  if (at + n > MAX_STREAM)
+    bail("stream too long");
+  memcpy(out + at, p, n);
+  return at + n;
+}
+
+/* What an 8N1 reader sees from a 7E1 line: bit 7 carries even parity. */
+static void parity_7e1(char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned c = (unsigned char)p[i] & 0x7f;
+    if (__builtin_popcount(c) & 1)
+      c |= 0x80;
+    p[i] = (char)c;
+  }
+}
+
+/* ---- Smarty sealing: what the meter does (as in test_smarty.c) --------- */
+
+static void put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+/* DB 08 title 82 len len 30 fc ciphertext tag, appended at out + at. */
+static size_t seal(char *stream, size_t at, const char *pt, size_t n,
+                   uint32_t fc) {
+  uint8_t *out = (uint8_t *)stream + at;
+  size_t body = 1 + 4 + n + 12, h = 13;
+  uint8_t iv[12], aad[17], tag[16];
+  gcry_cipher_hd_t hd;
+
+  if (at + h + body > MAX_STREAM)
+    bail("stream too long");
+  out[0] = 0xDB;
+  out[1] = 8;
+  memcpy(out + 2, TITLE, 8);
+  out[10] = 0x82;
+  out[11] = (uint8_t)(body >> 8);
+  out[12] = (uint8_t)body;
+  out[h] = 0x30;
+  put_be32(out + h + 1, fc);
+  memcpy(iv, TITLE, 8);
+  put_be32(iv + 8, fc);
+  aad[0] = 0x30;
+  memcpy(aad + 1, LUX_AK, 16);
+  if (gcry_cipher_open(&hd, GCRY_CIPHER_AES128, GCRY_CIPHER_MODE_GCM, 0) ||
+      gcry_cipher_setkey(hd, KEY, 16) || gcry_cipher_setiv(hd, iv, 12) ||
+      gcry_cipher_authenticate(hd, aad, 17) ||
+      gcry_cipher_encrypt(hd, out + h + 5, n, pt, n) ||
+      gcry_cipher_gettag(hd, tag, 16))
+    bail("libgcrypt refused to seal");
+  gcry_cipher_close(hd);
+  memcpy(out + h + 5 + n, tag, 12);
+  return at + h + body;
+}
+
+/* A telegram (with CRC) sealed as one envelope. */
+static size_t put_sealed(char *stream, size_t at, const char *body,
+                         uint32_t fc) {
+  char t[4096];
+  size_t n = put(t, 0, body, CRC_GOOD);
+  return seal(stream, at, t, n, fc);
+}
+
+/* ---- running the chain ---------------------------------------------------
+ * The log: one token per output, e.g. "F:ok:OK:190" (frame, CRC verdict,
+ * check verdict, length), "FOUND:115200 7E1/m", "SWITCH:115200 7E1",
+ * "LOST:run", "TOO_LARGE", "CUT", "DECRYPT_OK:7", "DECRYPT_FAILED:7/0",
+ * "REPLAY:7/8". Frames' text is checked too: every frame handed out must
+ * be one of the telegrams given as `want` (as sent, unmasked). */
+
+struct run {
+  struct dsmr_input in;
+  char log[LOG_MAX];
+  size_t loglen;
+  unsigned frames, unknown_frames;
+  const char *const *want; /* NULL-terminated bodies, or NULL */
+};
+
+static void logf_(struct run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void logf_(struct run *r, const char *fmt, ...) {
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(r->log + r->loglen, LOG_MAX - r->loglen, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= LOG_MAX - r->loglen)
+    bail("log full");
+  r->loglen += (size_t)n;
+}
+
+static const char *crc_name(enum dsmr_crc_verdict v) {
+  return v == DSMR_CRC_OK ? "ok" : v == DSMR_CRC_BAD ? "bad" : "none";
+}
+
+static const char *check_name(enum dsmr_input_check c) {
+  return c == DSMR_INPUT_CHECK_OK        ? "OK"
+         : c == DSMR_INPUT_CHECK_CRC_BAD ? "CRC_BAD"
+                                         : "CRC_MISSING";
+}
+
+static void drain(struct run *r) {
+  struct dsmr_input_out o;
+  enum dsmr_input_event ev;
+  char set[32];
+
+  while ((ev = dsmr_input_next(&r->in, &o)) != DSMR_INPUT_NONE) {
+    if (ev != o.ev)
+      bail("returned event differs from out.ev");
+    switch (ev) {
+    case DSMR_INPUT_FRAME:
+      r->frames++;
+      logf_(r, "F:%s:%s:%zu ", crc_name(o.frame.crc), check_name(o.check),
+            o.frame.len);
+      if (r->want) {
+        int known = 0;
+        for (const char *const *w = r->want; *w; w++)
+          known |= strlen(*w) == o.frame.len &&
+                   memcmp(*w, o.frame.data, o.frame.len) == 0;
+        if (!known)
+          r->unknown_frames++;
+      }
+      break;
+    case DSMR_INPUT_LINE_FOUND:
+      logf_(r, "FOUND:%s%s ", o.line->found, o.line->masked ? "/m" : "");
+      break;
+    case DSMR_INPUT_LINE_SWITCH:
+      dsmr_line_probe_describe(o.line, set, sizeof set);
+      logf_(r, "SWITCH:%s%s ", set,
+            o.line->windows == DSMR_LINE_SETTINGS ? "/all" : "");
+      break;
+    case DSMR_INPUT_LINE_LOST:
+      logf_(r, "LOST:%s ",
+            o.line->lost_reason == DSMR_LINE_LOST_BAD_RUN ? "run" : "quiet");
+      break;
+    case DSMR_INPUT_CUT:
+      logf_(r, "CUT ");
+      break;
+    case DSMR_INPUT_DECRYPT_OK:
+      logf_(r, "DECRYPT_OK:%u ", (unsigned)o.envelope.frame_counter);
+      break;
+    case DSMR_INPUT_DECRYPT_FAILED:
+      logf_(r, "DECRYPT_FAILED:%u/%llu ", (unsigned)o.envelope.frame_counter,
+            (unsigned long long)o.decrypted);
+      break;
+    case DSMR_INPUT_REPLAY:
+      logf_(r, "REPLAY:%u/%u ", (unsigned)o.envelope.frame_counter,
+            (unsigned)o.envelope.last_counter);
+      break;
+    default:
+      logf_(r, "%s ", dsmr_input_event_name(ev));
+      break;
+    }
+  }
+}
+
+struct opts {
+  size_t max;
+  int probe;
+  const uint8_t *key;
+};
+
+static void start(struct run *r, const struct opts *o, long long now) {
+  struct dsmr_input_config cfg = {.max_telegram = o->max ? o->max : 1024,
+                                  .check_crc = 1,
+                                  .line_probe = o->probe,
+                                  .decryption_key = o->key,
+                                  .auth_key = NULL};
+  char err[256];
+  memset(r, 0, sizeof *r);
+  if (dsmr_input_init(&r->in, &cfg, now, err, sizeof err) != 0)
+    bail(err);
+}
+
+/* One chunk, copied to an exactly sized heap block. */
+static void feed(struct run *r, const char *p, size_t n, long long now) {
+  char *c = malloc(n ? n : 1);
+  if (!c)
+    bail("out of memory");
+  memcpy(c, p, n);
+  dsmr_input_feed(&r->in, c, n, now);
+  drain(r);
+  free(c);
+}
+
+/* The whole stream in chunks of `chunk` bytes (0: one chunk). */
+static void run(struct run *r, const struct opts *o, const char *s, size_t n,
+                size_t chunk, const char *const *want) {
+  start(r, o, 0);
+  r->want = want;
+  if (chunk == 0)
+    chunk = n;
+  for (size_t at = 0; at < n; at += chunk)
+    feed(r, s + at, n - at < chunk ? n - at : chunk, 0);
+}
+
+/* Whole, byte by byte, and in chunks of 7 and 64 bytes: the same log and
+ * the same counts. Leaves r as the whole-stream run. */
+static void same_in_any_chunks(struct run *r, const struct opts *o,
+                               const char *s, size_t n, const char *const *want,
+                               const char *what) {
+  static struct run other;
+  static const size_t chunks[] = {1, 7, 64};
+  run(r, o, s, n, 0, want);
+  for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+    run(&other, o, s, n, chunks[i], want);
+    if (!ok(strcmp(other.log, r->log) == 0 &&
+                memcmp(&other.in.stats, &r->in.stats, sizeof other.in.stats) ==
+                    0,
+            "%s: %zu-byte chunks give what the whole stream gives", what,
+            chunks[i]))
+      printf("#   whole: %s\n#   %zu-byte: %s\n", r->log, chunks[i], other.log);
+    dsmr_input_free(&other.in);
+  }
+}
+
+static char s[MAX_STREAM];
+
+/* ---- plain DSMR ---------------------------------------------------------- */
+
+static void test_plain(void) {
+  static struct run r;
+  const struct opts o = {0};
+  const char *const want[] = {dsmr5_body, dsmr22_body, NULL};
+  size_t n = 0;
+  char want_log[256];
+  size_t l5 = strlen(dsmr5_body), l22 = strlen(dsmr22_body);
+
+  n = put(s, n, dsmr5_body, CRC_GOOD);
+  n = put_lit(s, n, "\x00\xff garbage !! \r\n\x80"); /* between */
+  n = put(s, n, dsmr5_body, CRC_WRONG);
+  n = put(s, n, dsmr22_body, CRC_NONE);  /* no CRC, after CRCs: missing */
+  n = put_lit(s, n, "/ISK5\r\n1-0:");    /* cut short by the next '/' */
+  n = put_lit(s, n, "/ISK5\r\n\r\n1-0"); /* and again: two cuts */
+  /* a '/' and anything but a line end is noise, not a telegram cut */
+  n = put_lit(s, n, "/////ISK5 cut");
+  n = put(s, n, dsmr5_body, CRC_GOOD);
+  same_in_any_chunks(&r, &o, s, n, want, "plain DSMR");
+  snprintf(want_log, sizeof want_log,
+           "F:ok:OK:%zu F:bad:CRC_BAD:%zu F:none:CRC_MISSING:%zu CUT CUT "
+           "F:ok:OK:%zu ",
+           l5, l5, l22, l5);
+  is_str(r.log, want_log,
+         "plain DSMR: frames with their CRC and check verdicts in order, "
+         "garbage between them skipped, each cut one reported");
+  is_int(r.unknown_frames, 0, "plain DSMR: frames hold the telegrams sent");
+  is_int(r.in.stats.bytes, n, "plain DSMR: every byte counted");
+  is_int(r.in.stats.frames, 4, "plain DSMR: 4 frames counted");
+  is_int(r.in.stats.cut, 2, "plain DSMR: 2 cuts counted");
+  dsmr_input_free(&r.in);
+
+  /* a meter that never sent a CRC: none is missing */
+  n = put(s, 0, dsmr22_body, CRC_NONE);
+  n = put(s, n, dsmr22_body, CRC_NONE);
+  run(&r, &o, s, n, 0, want);
+  snprintf(want_log, sizeof want_log, "F:none:OK:%zu F:none:OK:%zu ", l22, l22);
+  is_str(r.log, want_log, "DSMR 2.2 meter: no CRC is no CRC error");
+  dsmr_input_free(&r.in);
+
+  /* the input ends right after '!' (a file): the end ends the telegram */
+  n = put(s, 0, dsmr22_body, CRC_NONE) - 2;
+  run(&r, &o, s, n, 0, want);
+  is_str(r.log, "", "a telegram without its CR LF: not over yet");
+  dsmr_input_end(&r.in);
+  drain(&r);
+  snprintf(want_log, sizeof want_log, "F:none:OK:%zu ", l22);
+  is_str(r.log, want_log, "... until the input ends");
+  is_int(r.in.stats.bytes, n, "the end adds no bytes");
+  dsmr_input_end(&r.in);
+  drain(&r);
+  is_str(r.log, want_log, "ending twice: nothing more");
+  dsmr_input_free(&r.in);
+
+  /* CheckCRC false: every frame passes the check, the verdict stays */
+  {
+    struct dsmr_input_config cfg = {.max_telegram = 1024};
+    char err[64];
+    memset(&r, 0, sizeof r);
+    if (dsmr_input_init(&r.in, &cfg, 0, err, sizeof err) != 0)
+      bail(err);
+    n = put(s, 0, dsmr5_body, CRC_WRONG);
+    feed(&r, s, n, 0);
+    snprintf(want_log, sizeof want_log, "F:bad:OK:%zu ", l5);
+    is_str(r.log, want_log, "check_crc off: a bad CRC is handed out as OK");
+    dsmr_input_free(&r.in);
+  }
+}
+
+static void test_too_large(void) {
+  static struct run r;
+  const struct opts o = {.max = 128};
+  static const char small[] =
+      "/X5\\small\r\n\r\n1-0:1.8.1(000001.000*kWh)\r\n!";
+  const char *const want[] = {small, NULL};
+  char want_log[128];
+  size_t n = 0;
+
+  n = put(s, n, small, CRC_GOOD);
+  n = put(s, n, dsmr5_body, CRC_GOOD); /* > 128 bytes */
+  n = put(s, n, small, CRC_GOOD);
+  same_in_any_chunks(&r, &o, s, n, want, "oversized telegram");
+  snprintf(want_log, sizeof want_log,
+           "F:ok:OK:%zu telegram too large F:ok:OK:%zu ", strlen(small),
+           strlen(small));
+  is_str(r.log, want_log,
+         "a telegram over max_telegram: TOO_LARGE between the two good ones");
+  is_int(r.in.stats.too_large, 1, "oversized telegram counted");
+  dsmr_input_free(&r.in);
+}
+
+/* ---- Baudrate "auto" ------------------------------------------------------
+ */
+
+static void test_probe_masking(void) {
+  static struct run r;
+  const struct opts o = {.probe = 1};
+  const char *const want[] = {dsmr5_body, NULL};
+  char want_log[256];
+  size_t l5 = strlen(dsmr5_body), n = 0;
+
+  /* a 7E1 line read as 8N1: noise, 3 telegrams, the parity in bit 7 */
+  n = put_lit(s, n, "\x12\x34 line noise");
+  n = put(s, n, dsmr5_body, CRC_GOOD);
+  n = put(s, n, dsmr5_body, CRC_GOOD);
+  n = put(s, n, dsmr5_body, CRC_GOOD);
+  parity_7e1(s, n);
+  same_in_any_chunks(&r, &o, s, n, want, "7E1 read as 8N1");
+  snprintf(want_log, sizeof want_log,
+           "FOUND:115200 7E1/m F:ok:OK:%zu F:ok:OK:%zu F:ok:OK:%zu ", l5, l5,
+           l5);
+  is_str(r.log, want_log,
+         "7E1 read as 8N1: found through the masked copy, every telegram "
+         "handed out masked and intact");
+  is_int(r.unknown_frames, 0, "7E1 read as 8N1: frames are the telegrams");
+  is_int(r.in.stats.bytes, n, "7E1 read as 8N1: every byte counted once");
+  ok(dsmr_input_line(&r.in) && dsmr_input_line(&r.in)->databits == 8,
+     "the port stays at 8 data bits (masked)");
+  dsmr_input_free(&r.in);
+
+  /* a plain 8N1 stream: found as read, not masked */
+  n = put(s, 0, dsmr5_body, CRC_GOOD);
+  n = put(s, n, dsmr5_body, CRC_GOOD);
+  same_in_any_chunks(&r, &o, s, n, want, "8N1 probed");
+  snprintf(want_log, sizeof want_log,
+           "FOUND:115200 8N1 F:ok:OK:%zu F:ok:OK:%zu ", l5, l5);
+  is_str(r.log, want_log, "8N1 stream: found as read");
+  dsmr_input_free(&r.in);
+
+  /* while probing, invalid frames and oversized ones are only judged */
+  n = put(s, 0, dsmr5_body, CRC_WRONG);
+  n = put_lit(s, n, "/cut");
+  n = put(s, n, dsmr5_body, CRC_GOOD);
+  run(&r, &o, s, n, 0, want);
+  snprintf(want_log, sizeof want_log, "FOUND:115200 8N1 F:ok:OK:%zu ", l5);
+  is_str(r.log, want_log,
+         "probing: a bad frame and a cut one are not reported, the good "
+         "one settles the line");
+  is_int(r.in.stats.cut + r.in.stats.frames, 1,
+         "probing: nothing counted against the meter but the good frame");
+  dsmr_input_free(&r.in);
+}
+
+static void test_probe_windows(void) {
+  static struct run r;
+  const struct opts o = {.probe = 1};
+  char want_log[512];
+  size_t l5 = strlen(dsmr5_body), n;
+  long long t = 0;
+
+  start(&r, &o, t);
+  feed(&r, "", 0, t + 1000); /* quiet second: nothing */
+  is_str(r.log, "", "a quiet second inside the window: nothing");
+  feed(&r, "xx", 2, t += DSMR_LINE_WINDOW_MS);
+  feed(&r, "", 0, t += DSMR_LINE_WINDOW_MS);
+  feed(&r, "", 0, t += DSMR_LINE_WINDOW_MS);
+  is_str(r.log, "SWITCH:115200 7E1 SWITCH:9600 7E1 SWITCH:115200 8N1/all ",
+         "windows end: switch to each setting in turn, the chunk read at "
+         "the old setting dropped; all tried once: said so");
+  is_int(r.in.stats.bytes, 0, "a dropped chunk is not counted");
+  is_int(dsmr_input_line(&r.in)->baudrate, 115200, "back at 115200");
+
+  /* settle, then 5 bad telegrams in a row: lost, the rest dropped */
+  r.loglen = 0;
+  r.log[0] = 0;
+  n = put(s, 0, dsmr5_body, CRC_GOOD);
+  for (int i = 0; i < DSMR_LINE_BAD_RUN; i++)
+    n = put(s, n, dsmr5_body, CRC_WRONG);
+  n = put(s, n, dsmr5_body, CRC_GOOD); /* dropped with the line */
+  feed(&r, s, n, t += 1);
+  snprintf(want_log, sizeof want_log,
+           "FOUND:115200 8N1 F:ok:OK:%zu F:bad:CRC_BAD:%zu "
+           "F:bad:CRC_BAD:%zu F:bad:CRC_BAD:%zu F:bad:CRC_BAD:%zu "
+           "F:bad:CRC_BAD:%zu LOST:run ",
+           l5, l5, l5, l5, l5, l5);
+  is_str(r.log, want_log,
+         "settled: bad telegrams are handed out; the 5th in a row loses "
+         "the line and the rest of the chunk is dropped");
+  /* the frame ends at its 4th CRC digit: its CR LF is in the rest */
+  is_int(r.in.stats.bytes, n - (strlen(dsmr5_body) + 6) - 2,
+         "the dropped rest is not counted");
+  ok(!r.in.line.settled, "probing again");
+
+  /* restart (the source reopened): keeps probing, stats kept */
+  dsmr_input_restart(&r.in, t);
+  r.loglen = 0;
+  r.log[0] = 0;
+  n = put(s, 0, dsmr5_body, CRC_GOOD);
+  feed(&r, s, n, t);
+  snprintf(want_log, sizeof want_log, "FOUND:115200 8N1 F:ok:OK:%zu ", l5);
+  is_str(r.log, want_log, "after a restart: found again");
+
+  /* settled, bytes but no valid telegram for a while: lost (quiet rule) */
+  r.loglen = 0;
+  r.log[0] = 0;
+  memset(s, 'x', 100);
+  feed(&r, s, 100, t + DSMR_LINE_QUIET_MS);
+  is_str(r.log, "LOST:quiet ", "garbage but no telegram for a while: lost");
+  dsmr_input_free(&r.in);
+}
+
+/* ---- Smarty -----------------------------------------------------------------
+ */
+
+static void test_smarty(void) {
+  static struct run r;
+  const struct opts o = {.key = KEY, .max = 1024};
+  const struct opts wrong = {.key = WRONG_KEY, .max = 1024};
+  const char *const want[] = {dsmr5_body, dsmr22_body, NULL};
+  char want_log[512];
+  size_t l5 = strlen(dsmr5_body), n = 0;
+
+  n = put_sealed(s, n, dsmr5_body, 7);
+  n = put_lit(s, n, "\x01\x02 noise \x7e");
+  n = put_sealed(s, n, dsmr5_body, 8);
+  n = put_sealed(s, n, dsmr5_body, 8); /* replayed */
+  n = put_sealed(s, n, dsmr5_body, 9);
+  same_in_any_chunks(&r, &o, s, n, want, "Smarty");
+  snprintf(want_log, sizeof want_log,
+           "DECRYPT_OK:7 F:ok:OK:%zu F:ok:OK:%zu REPLAY:8/8 F:ok:OK:%zu ", l5,
+           l5, l5);
+  is_str(r.log, want_log,
+         "Smarty: keys reported right once, each telegram decrypted and "
+         "framed, the replay refused");
+  is_int(r.unknown_frames, 0, "Smarty: frames are the telegrams sealed");
+  is_int(r.in.stats.bytes, n, "Smarty: the line's bytes counted");
+  is_int(r.in.stats.decrypted, 3, "Smarty: 3 decrypted");
+  is_int(r.in.stats.replayed, 1, "Smarty: 1 replay");
+
+  /* the counter survives a restart (a reconnect) */
+  dsmr_input_restart(&r.in, 0);
+  r.loglen = 0;
+  r.log[0] = 0;
+  n = put_sealed(s, 0, dsmr5_body, 9);
+  feed(&r, s, n, 0);
+  is_str(r.log, "REPLAY:9/9 ", "Smarty: a replay after a reconnect too");
+  dsmr_input_free(&r.in);
+
+  n = put_sealed(s, 0, dsmr5_body, 7);
+  n = put_sealed(s, n, dsmr5_body, 8);
+  same_in_any_chunks(&r, &wrong, s, n, want, "Smarty, wrong key");
+  is_str(r.log, "DECRYPT_FAILED:7/0 DECRYPT_FAILED:8/0 ",
+         "wrong key: every envelope fails, nothing framed");
+  is_int(r.in.stats.decrypt_failed, 2, "wrong key: 2 failures counted");
+  dsmr_input_free(&r.in);
+
+  /* an envelope whose telegram is over max_telegram (and over the room
+   * the decoder has beside it) */
+  {
+    const struct opts small = {.key = KEY, .max = 128};
+    static char big[3200];
+    size_t b = (size_t)snprintf(big, sizeof big, "/X5\\big\r\n\r\n");
+    while (b < sizeof big - 40)
+      b += (size_t)snprintf(big + b, sizeof big - b,
+                            "1-0:1.8.1(000001.000*kWh)\r\n");
+    snprintf(big + b, sizeof big - b, "!");
+    n = put_sealed(s, 0, big, 7);
+    n = put_sealed(s, n, dsmr5_body, 8); /* decrypts; over 128 framed */
+    n = put_sealed(s, n, "/X5\\small\r\n\r\n1-0:1.8.1(000001.000*kWh)\r\n!", 9);
+    same_in_any_chunks(&r, &small, s, n, NULL, "Smarty, oversized");
+    is_str(r.log,
+           "envelope too large DECRYPT_OK:8 telegram too large F:ok:OK:41 ",
+           "an envelope too large for the decoder, a telegram too large for "
+           "the framer: each dropped and said, the next one read");
+    is_int(r.in.stats.envelope_too_large, 1, "oversized envelope counted");
+    is_int(r.in.stats.too_large, 1, "oversized telegram counted");
+    dsmr_input_free(&r.in);
+  }
+}
+
+static void test_build(void) {
+  struct dsmr_input in;
+  struct dsmr_input_config cfg = {
+      .max_telegram = 1024, .line_probe = 1, .decryption_key = KEY};
+  char err[128] = "";
+
+  ok(dsmr_input_init(&in, &cfg, 0, err, sizeof err) == -1 && err[0],
+     "line probing with decryption is refused: %s", err);
+  dsmr_input_free(&in); /* safe after a failed init */
+  cfg.line_probe = 0;
+  cfg.decryption_key = NULL;
+  ok(dsmr_input_init(&in, &cfg, 0, err, sizeof err) == 0 &&
+         dsmr_input_line(&in) == NULL,
+     "plain chain: no line setting to apply");
+  dsmr_input_free(&in);
+  dsmr_input_free(&in); /* twice */
+}
+
+int main(void) {
+  if (!gcry_check_version(NULL))
+    bail("libgcrypt");
+  test_build();
+  test_plain();
+  test_too_large();
+  test_probe_masking();
+  test_probe_windows();
+  test_smarty();
+  return tap_done();
+}
