@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "crc16.h"
+#include "hex.h"
 
 enum framer_state {
   ST_HUNT = 0, /* between telegrams: skipping to the next '/' */
@@ -43,15 +44,6 @@ void dsmr_framer_reset(struct dsmr_framer *f) {
 
 int dsmr_framer_collecting(const struct dsmr_framer *f) {
   return f->state == ST_BODY || f->state == ST_CRC;
-}
-
-static int hex_value(unsigned char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c |= 0x20; /* folds 'A'..'F' onto 'a'..'f'; no other byte lands there */
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
 }
 
 /* Length of the run of telegram text at p[0..n): up to the first '!' or '/',
@@ -180,7 +172,7 @@ size_t dsmr_framer_feed(struct dsmr_framer *f, const char *data, size_t len,
     }
 
     case ST_CRC:
-      d = hex_value((unsigned char)*p);
+      d = dsmr_hex_digit((unsigned char)*p);
       if (d >= 0) {
         p++;
         f->crc_value = (uint16_t)((unsigned)f->crc_value << 4 | (unsigned)d);
