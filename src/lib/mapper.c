@@ -2,19 +2,13 @@
  * contract and README.md for the table of identifiers. */
 #include "mapper.h"
 
+#include "inline.h"
+
 #include "number_shape.h"
 #include "obis_table.h"
 #include "timestamp.h"
 
 #include <string.h>
-
-#if defined(__GNUC__)
-#define COLD __attribute__((cold, noinline))
-#define HOT_INLINE __attribute__((always_inline)) inline
-#else
-#define COLD
-#define HOT_INLINE inline
-#endif
 
 /* M-Bus capture times before this are placeholders that meters send for a
  * channel without a reading ("700101010000W", "000101000001W"). */
@@ -202,7 +196,7 @@ COLD static int unitless_exponent(struct dsmr_telegram *t,
  * most objects of every telegram. Always inlined: as a call it costs ~15
  * instructions a reading, 3 % of the library's budget per telegram (gcc
  * stops inlining it on its own once it has a few callers). */
-static inline __attribute__((always_inline)) struct dsmr_reading *
+static HOT_INLINE struct dsmr_reading *
 add_reading(struct dsmr_telegram *t, unsigned line, struct dsmr_span id,
             const char *type, const char *instance, enum dsmr_ds_type ds,
             int64_t derive, double gauge) {

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "inline.h"
 #include "mapper.h"
 #include "parser.h"
 
@@ -54,8 +55,7 @@ static inline int dsmr_shape_window_fast(const char *p, uintptr_t lo,
  * lowest in the word) are masked to zero, so they count as
  * leading zeros; then the SWAR conversion of eight digits (first digit in
  * the lowest byte): pairs, quads, the whole. */
-static inline __attribute__((always_inline)) uint64_t
-dsmr_shape_digits8(const char *end, unsigned n) {
+static HOT_INLINE uint64_t dsmr_shape_digits8(const char *end, unsigned n) {
   uint64_t v = (dsmr_shape_load64(end - 8) ^ 0x3030303030303030ULL) &
                (~0ULL << (8 * (8 - n)));
   v = v * 10 + (v >> 8);
@@ -66,8 +66,7 @@ dsmr_shape_digits8(const char *end, unsigned n) {
 }
 
 /* n digits (1..16) ending at `end`; 16 bytes before it readable. */
-static inline __attribute__((always_inline)) uint64_t
-dsmr_shape_digits(const char *end, unsigned n) {
+static HOT_INLINE uint64_t dsmr_shape_digits(const char *end, unsigned n) {
   if (n <= 8)
     return dsmr_shape_digits8(end, n);
   return dsmr_shape_digits8(end - 8, n - 8) * 100000000ULL +
@@ -76,9 +75,9 @@ dsmr_shape_digits(const char *end, unsigned n) {
 
 /* Whether the value g (inside the frame, whose window bounds lo_bound
  * and span are as for dsmr_shape_window_fast) has shape sh. */
-static inline __attribute__((always_inline)) int
-dsmr_shape_match(const struct dsmr_number_shape *sh, struct dsmr_span g,
-                 uintptr_t lo_bound, uintptr_t span) {
+static HOT_INLINE int dsmr_shape_match(const struct dsmr_number_shape *sh,
+                                       struct dsmr_span g, uintptr_t lo_bound,
+                                       uintptr_t span) {
   const char *p = g.ptr;
   /* (len_tag 0, nothing learnt, matches no length: "()" is not a number) */
   if (g.len + 0x80 != sh->len_tag || !dsmr_shape_window_fast(p, lo_bound, span))
@@ -98,7 +97,7 @@ dsmr_shape_match(const struct dsmr_number_shape *sh, struct dsmr_span g,
 
 /* The digits of a value p that has shape sh, as one number (the
  * mantissa without its sign). */
-static inline __attribute__((always_inline)) uint64_t
+static HOT_INLINE uint64_t
 dsmr_shape_magnitude(const struct dsmr_number_shape *sh, const char *p) {
   uint64_t m = dsmr_shape_digits(p + sh->int_end, sh->int_digits);
   if (sh->frac_digits) {
@@ -130,10 +129,11 @@ dsmr_shape_magnitude(const struct dsmr_number_shape *sh, const char *p) {
 
 /* The value g read by shape sh: 0, or -1 when it does not have that shape
  * (then *out and *unit_key are untouched). */
-static inline __attribute__((always_inline)) int
-dsmr_number_by_shape(const struct dsmr_number_shape *sh, struct dsmr_span g,
-                     uintptr_t lo_bound, uintptr_t span,
-                     struct dsmr_number *out, uint64_t *unit_key) {
+static HOT_INLINE int dsmr_number_by_shape(const struct dsmr_number_shape *sh,
+                                           struct dsmr_span g,
+                                           uintptr_t lo_bound, uintptr_t span,
+                                           struct dsmr_number *out,
+                                           uint64_t *unit_key) {
   if (!dsmr_shape_match(sh, g, lo_bound, span))
     return -1;
   uint64_t m = dsmr_shape_magnitude(sh, g.ptr);

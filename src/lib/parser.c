@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "inline.h"
 #include "obis_table.h"
 #include "parser.h"
 
@@ -23,14 +24,6 @@
 
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
-
-#if defined(__GNUC__)
-#define COLD __attribute__((cold, noinline))
-#define HOT_INLINE __attribute__((always_inline)) inline
-#else
-#define COLD
-#define HOT_INLINE inline
-#endif
 
 static inline uint64_t load64(const char *s) {
   uint64_t x;
