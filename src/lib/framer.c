@@ -3,8 +3,9 @@
  * Speed: inside a telegram the framer never looks at bytes one by one. It
  * asks memchr for the next '!' and for a '/' before it (libc's memchr scans
  * many bytes per instruction), copies the run with memcpy, and computes the
- * CRC once over the finished frame (slice-by-16, see crc16.c). Only the
- * at most five bytes of the CRC line go through a per-byte state machine.
+ * CRC once over the finished frame (carry-less multiply or slice-by-16,
+ * see crc16.c). Only the at most five bytes of the CRC line go through a
+ * per-byte state machine.
  *
  * Accounting: bytes between telegrams are noise, except the CR LF that ends
  * a CRC line (that is part of every telegram, not garbage). The bytes of an
