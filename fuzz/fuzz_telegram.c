@@ -208,7 +208,28 @@ static int inside(struct dsmr_span sp, const char *base, size_t len) {
 
 /* Big: one of these lives in static storage, not on the fuzzer's stack. */
 static struct dsmr_telegram tel, tel2;
-static struct dsmr_object obj;
+/* One meter's state across the frames of one input (reset per input), and
+ * a copy of it without the number shapes (mapper.h): the shapes are a
+ * cache, so both must give the same readings. */
+static struct dsmr_map_state fz_state, fz_ref_state;
+
+static void same_readings(const struct dsmr_telegram *a,
+                          const struct dsmr_telegram *b) {
+  FZ_ASSERT(a->nreadings == b->nreadings && a->errors == b->errors &&
+            a->nobjects == b->nobjects && a->unitless == b->unitless &&
+            a->first_error == b->first_error &&
+            a->first_error_line == b->first_error_line);
+  for (unsigned i = 0; i < a->nreadings; i++) {
+    const struct dsmr_reading *x = &a->readings[i], *y = &b->readings[i];
+    FZ_ASSERT(x->type == y->type && x->type_instance == y->type_instance &&
+              x->ds == y->ds && x->time_kind == y->time_kind &&
+              x->capture_time == y->capture_time && x->line == y->line &&
+              x->channel == y->channel && x->flags == y->flags);
+    FZ_ASSERT(x->ds == DSMR_DS_DERIVE
+                  ? x->derive == y->derive
+                  : memcmp(&x->gauge, &y->gauge, sizeof x->gauge) == 0);
+  }
+}
 
 static void check_mapped(const struct dsmr_telegram *t, const char *f,
                          size_t n) {
@@ -239,6 +260,25 @@ static void check_mapped(const struct dsmr_telegram *t, const char *f,
   }
 }
 
+/* The frame through the stateful mapper, twice (the second time every
+ * value has the shape just learnt), each time against the reference. */
+static void check_shapes(const char *f, size_t n) {
+  for (int k = 0; k < 2; k++) {
+    memset(&fz_ref_state, 0, sizeof fz_ref_state);
+    memcpy(fz_ref_state.plain_owner, fz_state.plain_owner,
+           sizeof fz_state.plain_owner);
+    memcpy(fz_ref_state.unitless_told, fz_state.unitless_told,
+           sizeof fz_state.unitless_told);
+    fz_dirty_stack();
+    dsmr_map_telegram_state(f, n, &tel2, &fz_ref_state);
+    fz_dirty_stack();
+    dsmr_map_telegram_state(f, n, &tel, &fz_state);
+    check_mapped(&tel, f, n);
+    same_readings(&tel, &tel2);
+  }
+}
+static struct dsmr_object obj;
+
 static void check_frame_parse(const char *f, size_t n) {
   struct dsmr_parser p;
   enum dsmr_parse_status st;
@@ -261,6 +301,10 @@ static void check_frame_parse(const char *f, size_t n) {
                                       : a->gauge == b->gauge);
   }
 
+  check_shapes(f, n);
+
+  fz_dirty_stack();
+  dsmr_map_telegram(f, n, &tel);
   fz_dirty_stack();
   dsmr_parser_init(&p, f, n);
   FZ_ASSERT(inside(p.header, f, n));
@@ -402,6 +446,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const unsigned char *s = data + 3;
   size_t n = size - 3;
 
+  memset(&fz_state, 0, sizeof fz_state);
   struct events ref = {0};
   struct dsmr_framer_stats ref_st;
   reference_frame(s, n, cap, &ref, &ref_st);

@@ -650,7 +650,7 @@ static int feed(struct cat *c, struct dsmr_source *src, char *p, size_t len) {
     if (input_build(c, p, len) != 0)
       return -2;
   }
-  dsmr_input_feed(&c->input, p, len, dsmr_line_now_ms());
+  dsmr_input_feed(&c->input, p, len, dsmr_now_ms());
   return drain(c, src);
 }
 
@@ -723,9 +723,9 @@ static int trial_han(const struct cat *c, const char *p, size_t len) {
 
   chain_config(c, DSMR_INPUT_PROTO_HAN, &cfg);
   if (in && copy &&
-      dsmr_input_init(in, &cfg, dsmr_line_now_ms(), err, sizeof err) == 0) {
+      dsmr_input_init(in, &cfg, dsmr_now_ms(), err, sizeof err) == 0) {
     memcpy(copy, p, len);
-    dsmr_input_feed(in, copy, len, dsmr_line_now_ms());
+    dsmr_input_feed(in, copy, len, dsmr_now_ms());
     while ((ev = dsmr_input_next(in, &o)) != DSMR_INPUT_NONE)
       lists += ev == DSMR_INPUT_HAN_TELEGRAM;
   }
@@ -759,7 +759,7 @@ static int input_build(struct cat *c, const char *p, size_t len) {
            (starts_han((const uint8_t *)p, len) == 2 || trial_han(c, p, len)))
     protocol = DSMR_INPUT_PROTO_HAN; /* M-Bus: never Smarty */
   chain_config(c, protocol, &cfg);
-  rc = dsmr_input_init(&c->input, &cfg, dsmr_line_now_ms(), err, sizeof err);
+  rc = dsmr_input_init(&c->input, &cfg, dsmr_now_ms(), err, sizeof err);
   explicit_bzero(c->key, 16);
   explicit_bzero(c->auth, 16);
   c->built = 1;
@@ -850,7 +850,7 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
       fprintf(stderr, "dsmr-cat: probing %s, %d s each\n", all,
               DSMR_LINE_WINDOW_MS / 1000);
     }
-    dsmr_input_restart(&c->input, dsmr_line_now_ms());
+    dsmr_input_restart(&c->input, dsmr_now_ms());
   }
   while (st == 0 && (count == 0 || c->n + c->too_large < count)) {
     ssize_t n = dsmr_source_read(&src, buf, sizeof buf, wake_pipe[0], 1000, err,

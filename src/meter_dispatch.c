@@ -14,6 +14,7 @@
 #include "core/daemon/plugin.h"
 #include "core/utils/common/common.h"
 
+#include "hex.h"
 #include "meter.h"
 
 void dsmr_meter_note_arrival(struct dsmr_meter *m, cdtime_t arrival) {
@@ -64,16 +65,6 @@ static void notify_ident(const struct dsmr_meter *m, int severity,
   va_end(ap);
 }
 
-static int hexval(unsigned char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 void dsmr_decode_text(const char *raw, size_t len, char *out, size_t outlen) {
   size_t o = 0, i;
   int hex = len > 0 && len % 2 == 0;
@@ -81,12 +72,13 @@ void dsmr_decode_text(const char *raw, size_t len, char *out, size_t outlen) {
   if (outlen == 0)
     return;
   for (i = 0; hex && i < len; i++)
-    if (hexval((unsigned char)raw[i]) < 0)
+    if (dsmr_hex_digit((unsigned char)raw[i]) < 0)
       hex = 0;
   for (i = 0; i < len && o + 1 < outlen; i += hex ? 2 : 1) {
-    unsigned char c = hex ? (unsigned char)(hexval((unsigned char)raw[i]) << 4 |
-                                            hexval((unsigned char)raw[i + 1]))
-                          : (unsigned char)raw[i];
+    unsigned char c =
+        hex ? (unsigned char)(dsmr_hex_digit((unsigned char)raw[i]) << 4 |
+                              dsmr_hex_digit((unsigned char)raw[i + 1]))
+            : (unsigned char)raw[i];
     if (c == 0)
       continue; /* padding some meters send */
     if (c == '\r' || c == '\n' || c == '\t')

@@ -329,7 +329,7 @@ static int feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now,
   pthread_mutex_unlock(&m->lock);
   /* the clock only for the line probe, which keeps time by it */
   dsmr_input_feed(&m->input, p, n,
-                  m->cfg.source.line_auto ? dsmr_line_now_ms() : 0);
+                  m->cfg.source.line_auto ? dsmr_now_ms() : 0);
   while ((ev = dsmr_input_next(&m->input, &o)) != DSMR_INPUT_NONE) {
     switch (ev) {
     case DSMR_INPUT_FRAME:
@@ -593,7 +593,7 @@ static void *reader_main(void *arg) {
     /* Bytes from before the loss belong to a telegram that will never
      * finish; Baudrate "auto" probes again from the setting that worked
      * last (if any). */
-    dsmr_input_restart(&m->input, dsmr_line_now_ms());
+    dsmr_input_restart(&m->input, dsmr_now_ms());
     m->last_arrival = 0;
 
     if (read_loop(m, err, sizeof(err), &good) == 0)
@@ -646,7 +646,7 @@ int dsmr_meter_start(struct dsmr_meter *m) {
       .han_telegram = &m->telegram, /* mapped in place for dispatch */
   };
 
-  rc = dsmr_input_init(&m->input, &in, dsmr_line_now_ms(), err, sizeof(err));
+  rc = dsmr_input_init(&m->input, &in, dsmr_now_ms(), err, sizeof(err));
   explicit_bzero(m->cfg.decryption_key, sizeof(m->cfg.decryption_key));
   explicit_bzero(m->cfg.auth_key, sizeof(m->cfg.auth_key));
   if (rc != 0) {

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "source_internal.h"
@@ -22,14 +21,8 @@ void dsmr_source_init(struct dsmr_source *s,
   s->via = "";
 }
 
-long long dsmr_source_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int dsmr_source_left_ms(long long deadline_ms) {
-  long long left = deadline_ms - dsmr_source_now_ms();
+  long long left = deadline_ms - dsmr_now_ms();
   if (left < 0)
     return 0;
   return left > 1000000000 ? 1000000000 : (int)left;

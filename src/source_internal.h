@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "clock.h"
 #include "source.h"
 
 /* Wait until fd reports one of `events` or wake_fd becomes readable.
@@ -13,9 +14,8 @@
  * itself failed (errno set). timeout_ms < 0 waits forever. */
 int dsmr_source_wait(int fd, short events, int wake_fd, int timeout_ms);
 
-/* Milliseconds left until deadline_ms (a CLOCK_MONOTONIC reading from
- * dsmr_source_now_ms), never negative. */
-long long dsmr_source_now_ms(void);
+/* Milliseconds left until deadline_ms (a reading of dsmr_now_ms, clock.h),
+ * never negative. */
 int dsmr_source_left_ms(long long deadline_ms);
 
 /* Both return 0 with s->fd open and non-blocking, or -1 with err filled;

@@ -201,7 +201,7 @@ static int try_connect(const struct addrinfo *ai, int wake_fd,
 int dsmr_source_open_tcp(struct dsmr_source *s, int wake_fd, int timeout_ms,
                          char *err, size_t errlen) {
   const struct dsmr_source_config *c = &s->cfg;
-  long long deadline = dsmr_source_now_ms() + timeout_ms;
+  long long deadline = dsmr_now_ms() + timeout_ms;
   struct addrinfo *res = NULL, *ai;
   int rc, fd = -1, why = 0;
 

@@ -92,13 +92,29 @@ step "clang-format" format_check
 # 6. the release tarball builds and passes its own tests
 step "make distcheck" make -C build/gcc -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 
+# 7. the Debian package: built from the tree, lintian-clean, installed into a
+# fresh Debian 12 root, reading a simulated meter through the system's
+# collectd, upgraded over an older build, purged without leftovers
+# (each TAP log kept in build/, so that failed_logs below repeats its failures)
+logged() { # LOG COMMAND...
+  mkdir -p "$(dirname "$1")"
+  "${@:2}" 2>&1 | tee "$1"
+  return "${PIPESTATUS[0]}"
+}
+step "Debian package (tests/test_package.sh)" logged build/test_package.log tests/test_package.sh
+
+# arm64, armhf and s390x under emulation (tools/foreign-arch-test.sh ARCH)
+# are run by hand: arm64 took about an hour on this 2-core machine, too
+# close to CI's 90 minutes (HACKING.md, "The Debian package and other
+# architectures").
+
 # CI shows only the end of this output: repeat every failed test's failing
 # assertions and the end of its log here, so a failure can be diagnosed from
 # the last screen alone.
 failed_logs() {
   local log
   for log in build/gcc/tests/*.log build/gcc/tests/integration/*.log build/gcc/tests/stores/*.log \
-    build/asan/tests/*.log; do
+    build/asan/tests/*.log build/test_package.log; do
     [ -f "$log" ] && [ "$log" != build/gcc/test-suite.log ] || continue
     grep -qE '^(not ok |Bail out!)' "$log" || grep -q '^# exit status: [1-9]' "${log%.log}.trs" 2>/dev/null ||
       grep -qE '^:test-result: (FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null || continue

@@ -66,7 +66,9 @@ static void test_vectors(void) {
   is_int(dsmr_crc16(0, t, 11), 0, "residue over data + crc is 0");
 }
 
-static void test_random(void) {
+typedef uint16_t crc_fn(uint16_t, const void *, size_t);
+
+static void test_random(crc_fn *crc, const char *name) {
   enum { MAXLEN = 300, ALIGN = 16 };
   unsigned char *buf = malloc(MAXLEN + ALIGN);
   uint64_t seed = 42;
@@ -84,23 +86,23 @@ static void test_random(void) {
       uint16_t got;
 
       cases++;
-      if (dsmr_crc16(init, p, len) != want) {
+      if (crc(init, p, len) != want) {
         if (!bad_whole++)
           printf("# whole: len %zu align %zu\n", len, a);
       }
-      got = dsmr_crc16(init, p, s1);
-      got = dsmr_crc16(got, p + s1, s2 - s1);
-      got = dsmr_crc16(got, p + s2, len - s2);
+      got = crc(init, p, s1);
+      got = crc(got, p + s1, s2 - s1);
+      got = crc(got, p + s2, len - s2);
       if (got != want) {
         if (!bad_split++)
           printf("# split: len %zu align %zu at %zu,%zu\n", len, a, s1, s2);
       }
     }
   }
-  ok(cases == (MAXLEN + 1) * ALIGN, "random: %u cases", cases);
-  is_int(bad_whole, 0, "lengths 0..%d, 16 alignments, random init: bitwise",
-         MAXLEN);
-  is_int(bad_split, 0, "same, split in three at random points");
+  ok(cases == (MAXLEN + 1) * ALIGN, "%s random: %u cases", name, cases);
+  is_int(bad_whole, 0, "%s: lengths 0..%d, 16 alignments, random init: bitwise",
+         name, MAXLEN);
+  is_int(bad_split, 0, "%s: same, split in three at random points", name);
 
   /* Each table entry once more through its own path: a single byte after
    * every possible running value reaches the byte-wise tail, and 16/8/4-byte
@@ -110,12 +112,26 @@ static void test_random(void) {
     for (size_t n = 1; n <= 16; n++) {
       memset(buf, (int)v, n);
       buf[n - 1] = (unsigned char)(255 - v);
-      if (dsmr_crc16((uint16_t)(v * 257), buf, n) !=
+      if (crc((uint16_t)(v * 257), buf, n) !=
           crc_bitwise((uint16_t)(v * 257), buf, n))
         bad_tab++;
     }
   }
-  is_int(bad_tab, 0, "every byte value at every position of a 16-byte block");
+  is_int(bad_tab, 0,
+         "%s: every byte value at every position of a 16-byte block", name);
+
+  /* Long runs of each byte value (telegram-sized and beyond), where the
+   * folding of the carry-less path does many rounds. */
+  unsigned bad_long = 0;
+  unsigned char *big = malloc(4096);
+  for (unsigned v = 0; v < 256; v += 5) {
+    memset(big, (int)v, 4096);
+    for (size_t n = 1000; n < 4096; n += 997)
+      if (crc((uint16_t)v, big, n) != crc_bitwise((uint16_t)v, big, n))
+        bad_long++;
+  }
+  free(big);
+  is_int(bad_long, 0, "%s: long runs of one byte value", name);
   free(buf);
 }
 
@@ -196,7 +212,19 @@ static void test_corpus(void) {
 
 int main(void) {
   test_vectors();
-  test_random();
+  /* Both implementations, explicitly: dsmr_crc16 takes one of them. */
+  test_random(dsmr_crc16_portable, "portable");
+  if (dsmr_crc16_have_clmul())
+    test_random(dsmr_crc16_clmul, "clmul");
+  else
+    ok(1, "# SKIP clmul: this CPU has no carry-less multiply");
+  test_random(dsmr_crc16, "dsmr_crc16");
+  is_int(dsmr_crc16_clmul(0, "123456789012345678901234567890123456789", 39),
+         crc_bitwise(
+             0,
+             (const unsigned char *)"123456789012345678901234567890123456789",
+             39),
+         "clmul (or its fallback) on 39 bytes");
   test_corpus();
   return tap_done();
 }

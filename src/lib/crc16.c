@@ -1,4 +1,5 @@
-/* CRC-16/ARC, computed slice-by-16.
+/* CRC-16/ARC: slice-by-16 tables (portable), and carry-less multiply on
+ * x86-64 CPUs that have it (below, dsmr_crc16_clmul).
  *
  * Why slicing: the CRC covers every byte of every telegram, and the library's
  * whole budget per ~1 KB telegram is a few thousand instructions. A
@@ -596,7 +597,7 @@ static inline uint32_t crc16_slice4(uint32_t c, const unsigned char *p) {
          crc16_table[1][p[2]] ^ crc16_table[0][p[3]];
 }
 
-uint16_t dsmr_crc16(uint16_t crc, const void *data, size_t len) {
+uint16_t dsmr_crc16_portable(uint16_t crc, const void *data, size_t len) {
   const unsigned char *p = data;
   uint32_t c = crc;
 
@@ -617,4 +618,71 @@ uint16_t dsmr_crc16(uint16_t crc, const void *data, size_t len) {
   while (len-- > 0)
     c = (c >> 8) ^ crc16_table[0][(c ^ *p++) & 0xff];
   return (uint16_t)c;
+}
+
+/* ---- carry-less multiplication (x86-64 PCLMULQDQ) ------------------------
+ *
+ * Folding (Intel, "Fast CRC Computation for Generic Polynomials Using
+ * PCLMULQDQ", 2009), without its final Barrett reduction: 16-byte blocks are
+ * folded into one 128-bit accumulator X whose polynomial is congruent, mod
+ * P = x^16 + x^15 + x^2 + 1, to the message read so far times the right
+ * power of x; the CRC of the message is then the CRC of X's 16 bytes
+ * followed by the tail, which the portable code computes (~70
+ * instructions). In the reflected bit order of CRC-16/ARC, bit i of a
+ * 64-bit lane u stands for x^(63-i), and a carry-less product of two lanes
+ * is x * poly(u) * poly(v): so folding X over the next 128 bits,
+ * X_lo * x^192 + X_hi * x^128, takes the constants x^191 mod P = 0xB33 and
+ * x^127 mod P = 0x83, each bit-reversed into the top of a 64-bit lane.
+ * ~7 instructions per 16 bytes against ~38 for slice-by-16. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+#include <wmmintrin.h>
+
+#define CRC16_CLMUL 1
+
+int dsmr_crc16_have_clmul(void) {
+  return __builtin_cpu_supports("pclmul"); /* SSE2: every x86-64 */
+}
+
+__attribute__((target("pclmul,sse2"))) uint16_t
+dsmr_crc16_clmul(uint16_t crc, const void *data, size_t len) {
+  const unsigned char *p = data;
+  if (len < 32)
+    return dsmr_crc16_portable(crc, p, len);
+  const __m128i k = _mm_set_epi64x((long long)0xC100000000000000ULL,
+                                   (long long)0xCCD0000000000000ULL);
+  /* A running CRC enters as an xor into the first two bytes. */
+  __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)p),
+                            _mm_cvtsi32_si128((int)crc));
+  p += 16;
+  len -= 16;
+  for (; len >= 16; p += 16, len -= 16) {
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
+    x = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
+                                    _mm_clmulepi64_si128(x, k, 0x11)),
+                      b);
+  }
+  unsigned char folded[16];
+  _mm_storeu_si128((__m128i *)(void *)folded, x);
+  return dsmr_crc16_portable(dsmr_crc16_portable(0, folded, 16), p, len);
+}
+
+#else
+uint16_t dsmr_crc16_clmul(uint16_t crc, const void *data, size_t len) {
+  return dsmr_crc16_portable(crc, data, len);
+}
+
+int dsmr_crc16_have_clmul(void) {
+  return 0;
+}
+#endif
+
+uint16_t dsmr_crc16(uint16_t crc, const void *data, size_t len) {
+#ifdef CRC16_CLMUL
+  /* The CPU check reads a word libgcc fills in at start-up: no state of
+   * ours. */
+  if (len >= 32 && dsmr_crc16_have_clmul())
+    return dsmr_crc16_clmul(crc, data, len);
+#endif
+  return dsmr_crc16_portable(crc, data, len);
 }

@@ -3,8 +3,9 @@
  * Speed: inside a telegram the framer never looks at bytes one by one. It
  * asks memchr for the next '!' and for a '/' before it (libc's memchr scans
  * many bytes per instruction), copies the run with memcpy, and computes the
- * CRC once over the finished frame (slice-by-16, see crc16.c). Only the
- * at most five bytes of the CRC line go through a per-byte state machine.
+ * CRC once over the finished frame (carry-less multiply or slice-by-16,
+ * see crc16.c). Only the at most five bytes of the CRC line go through a
+ * per-byte state machine.
  *
  * Accounting: bytes between telegrams are noise, except the CR LF that ends
  * a CRC line (that is part of every telegram, not garbage). The bytes of an
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "crc16.h"
+#include "hex.h"
 
 enum framer_state {
   ST_HUNT = 0, /* between telegrams: skipping to the next '/' */
@@ -43,15 +45,6 @@ void dsmr_framer_reset(struct dsmr_framer *f) {
 
 int dsmr_framer_collecting(const struct dsmr_framer *f) {
   return f->state == ST_BODY || f->state == ST_CRC;
-}
-
-static int hex_value(unsigned char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c |= 0x20; /* folds 'A'..'F' onto 'a'..'f'; no other byte lands there */
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
 }
 
 /* Length of the run of telegram text at p[0..n): up to the first '!' or '/',
@@ -180,7 +173,7 @@ size_t dsmr_framer_feed(struct dsmr_framer *f, const char *data, size_t len,
     }
 
     case ST_CRC:
-      d = hex_value((unsigned char)*p);
+      d = dsmr_hex_digit((unsigned char)*p);
       if (d >= 0) {
         p++;
         f->crc_value = (uint16_t)((unsigned)f->crc_value << 4 | (unsigned)d);

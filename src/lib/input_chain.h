@@ -24,7 +24,7 @@
  * short...). The caller turns events into its own output (the plugin:
  * counters, log lines, notifications; dsmr-cat: stdout and stderr).
  *
- *   dsmr_input_feed(&in, buf, n, dsmr_line_now_ms());
+ *   dsmr_input_feed(&in, buf, n, dsmr_now_ms());
  *   while ((ev = dsmr_input_next(&in, &out)) != DSMR_INPUT_NONE)
  *     switch (ev) { case DSMR_INPUT_FRAME: ... out.frame ...; ... }
  *
@@ -56,7 +56,7 @@
  *
  * Memory: every buffer is allocated by dsmr_input_init; nothing is
  * allocated per chunk or frame. No I/O, no clock of its own (the caller
- * passes monotonic milliseconds, dsmr_line_now_ms), no threads: one chain
+ * passes monotonic milliseconds, dsmr_now_ms), no threads: one chain
  * per meter, used by one thread at a time. Part of libdsmr_smarty.la (it
  * links libgcrypt for the Smarty stage), so that libdsmr stays crypto-free. */
 #ifndef DSMR_INPUT_CHAIN_H
@@ -268,7 +268,7 @@ struct dsmr_input {
   unsigned hq_n, hq_i;
 };
 
-/* Build the chain: allocates its buffers. now_ms: dsmr_line_now_ms().
+/* Build the chain: allocates its buffers. now_ms: dsmr_now_ms().
  * Returns 0, or -1 with a message in err (never key material). Smarty:
  * see dsmr_smarty_init on libgcrypt's initialisation. */
 int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,

@@ -3,13 +3,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-long long dsmr_line_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const struct dsmr_line_setting dsmr_line_settings[DSMR_LINE_SETTINGS] = {
     {115200, 8, 'N', 1},

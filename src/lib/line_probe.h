@@ -45,6 +45,7 @@
 
 #include <stddef.h>
 
+#include "clock.h"
 #include "framer.h"
 #include "mapper.h"
 
@@ -98,11 +99,8 @@ struct dsmr_line_probe {
   char found[24]; /* the last setting settled on, as described */
 };
 
-/* Start probing with the first setting. */
-/* The probe's clock, in ms: monotonic, so that a wall-clock step never
- * ends or stretches a window. Every now_ms below is one of its readings. */
-long long dsmr_line_now_ms(void);
-
+/* Start probing with the first setting. Every now_ms below is a reading of
+ * dsmr_now_ms() (clock.h). */
 void dsmr_line_probe_init(struct dsmr_line_probe *p, long long now_ms);
 
 /* The source was (re)opened with dsmr_line_probe_setting(): probe again,

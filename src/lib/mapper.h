@@ -104,10 +104,42 @@ struct dsmr_telegram {
  *    first device of a kind that sends a reading gets the plain name
  *    (`gas`), and keeps it: when it sends a placeholder for a while, a
  *    second gas meter stays `gas_chN` instead of taking `gas`.
- *  - which objects were already reported as sent without a unit. */
+ *  - which objects were already reported as sent without a unit.
+ *  - the format of each register's value (number_shape.h): a meter writes
+ *    a register the same way in every telegram ("002130.115*kWh"), so
+ *    once a value has been read by the full number parser, the next
+ *    telegram's value of that register is checked against that format in
+ *    a few word-wide operations and converted at fixed positions; any
+ *    other format goes to the full parser again. Only a cache: mapping
+ *    with or without it gives the same readings. */
+struct dsmr_number_shape {
+  uint64_t pat[2]; /* the value's bytes as first read (16 at most) */
+  uint64_t fix[2]; /* 0xFF at bytes that must equal pat */
+  uint64_t dig[2]; /* 0xFF at bytes that must be digits */
+  uint64_t unit_key;
+  uint8_t len_tag; /* 0x80 + the length of the value; 0 = nothing learnt */
+  uint8_t neg, int_end, int_digits, frac_digits, unit_off, unit_len;
+  /* The mapper's reading for a value of this shape in this row, when it is
+   * the same but for the value: type, kind, and the value as the digits
+   * (DERIVE) or the signed digits times 10^shift (GAUGE). */
+  uint8_t reading; /* 1: type, ds and shift hold it */
+  uint8_t ds;      /* enum dsmr_ds_type */
+  int8_t shift;
+  uint8_t has_last; /* last[], last_derive and last_gauge hold a value */
+  const char *type;
+  /* The last value read by the reading above (its bytes, unmasked) and
+   * its reading's value (DSMR_SAME_VALUE builds). */
+  uint64_t last[2];
+  int64_t last_derive;
+  double last_gauge;
+  /* to 128 bytes with 64-bit pointers, so a row's shape is at row << 7 */
+  uint8_t pad[16 - sizeof(const char *) + 8];
+};
+#define DSMR_SHAPE_ROWS 128
 struct dsmr_map_state {
   uint8_t plain_owner[8]; /* per kind of device: channel 1..4, 0 = none */
   uint64_t unitless_told[2];
+  struct dsmr_number_shape shape[DSMR_SHAPE_ROWS]; /* by OBIS table row */
 };
 
 /* Map one frame ('/' .. '!'). Returns the number of errors (0 = clean).

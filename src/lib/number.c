@@ -254,3 +254,53 @@ double dsmr_number_double(const struct dsmr_number *n) {
     v /= p10[MAX_DIGITS];
   return v / p10[d];
 }
+
+#include "number_shape.h"
+
+void dsmr_number_shape_learn(struct dsmr_number_shape *sh, struct dsmr_span g,
+                             const struct dsmr_number *n, uint64_t key) {
+  sh->len_tag = 0;
+  sh->reading = 0;
+  sh->has_last = 0;
+#ifdef DSMR_NUMBER_SHAPES
+  const char *p = g.ptr;
+  if (g.len == 0 || g.len > 16)
+    return;
+  unsigned neg = p[0] == '-';
+  size_t tail = n->unit.len ? n->unit.len + 1 : 0;
+  size_t frac = n->decimals ? n->decimals + 1 : 0;
+  if (g.len < neg + tail + frac + 1)
+    return;
+  size_t int_end = g.len - tail - frac;
+  size_t int_digits = int_end - neg;
+  if (int_digits < 1 || int_digits > 16 || n->decimals > 16)
+    return;
+  unsigned char pat[16] = {0}, fix[16] = {0}, dig[16] = {0};
+  memcpy(pat, p, g.len);
+  for (size_t i = 0; i < g.len; i++) {
+    int is_digit = (i >= neg && i < int_end) ||
+                   (frac && i > int_end && i < int_end + frac);
+    /* What the parser read: digits where digits are, the rest as is. */
+    if (is_digit && (unsigned)(unsigned char)p[i] - '0' > 9)
+      return;
+    (is_digit ? dig : fix)[i] = 0xFF;
+  }
+  if (frac && p[int_end] != '.')
+    return;
+  memcpy(sh->pat, pat, 16);
+  memcpy(sh->fix, fix, 16);
+  memcpy(sh->dig, dig, 16);
+  sh->unit_key = key;
+  sh->neg = (uint8_t)neg;
+  sh->int_end = (uint8_t)int_end;
+  sh->int_digits = (uint8_t)int_digits;
+  sh->frac_digits = (uint8_t)n->decimals;
+  sh->unit_off = (uint8_t)(g.len - n->unit.len);
+  sh->unit_len = (uint8_t)n->unit.len;
+  sh->len_tag = (uint8_t)(g.len + 0x80);
+#else
+  (void)g;
+  (void)n;
+  (void)key;
+#endif
+}

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "inline.h"
 #include "obis_table.h"
 #include "parser.h"
 
@@ -23,14 +24,6 @@
 
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
-
-#if defined(__GNUC__)
-#define COLD __attribute__((cold, noinline))
-#define HOT_INLINE __attribute__((always_inline)) inline
-#else
-#define COLD
-#define HOT_INLINE inline
-#endif
 
 static inline uint64_t load64(const char *s) {
   uint64_t x;
@@ -56,6 +49,11 @@ static inline uint64_t load64(const char *s) {
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define FIRST_FLAGGED(m) ((size_t)__builtin_ctzll(m) >> 3)
 #define LITTLE_ENDIAN_WORDS 1
+#elif defined(__GNUC__) && defined(__BYTE_ORDER__) &&                          \
+    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+/* Big-endian (s390x): the words of the id texts (obis.c) have their first
+ * byte lowest, so id_fast byte-swaps what it loads. */
+#define SWAPPED_TEXT_WORDS 1
 #endif
 
 /* First byte in [s, e) below `stop`, or e. */
@@ -438,12 +436,17 @@ COLD static enum dsmr_parse_status next_general(struct dsmr_parser *p,
  * parser gives any such text the same numbers. */
 static HOT_INLINE const char *id_fast(const char *s, struct dsmr_obis *o,
                                       unsigned *row) {
-#ifdef LITTLE_ENDIAN_WORDS
+#if defined(LITTLE_ENDIAN_WORDS) || defined(SWAPPED_TEXT_WORDS)
   /* Known ids are 9..15 bytes long, so they end in the second word; bytes
    * 0..7 are compared whole, so a shorter id there cannot match. */
-  uint64_t lo = load64(s), hi = load64(s + 8), m = BELOW(hi, ID_STOP);
+  uint64_t lo = load64(s), hi = load64(s + 8);
+#ifdef SWAPPED_TEXT_WORDS
+  lo = __builtin_bswap64(lo);
+  hi = __builtin_bswap64(hi);
+#endif
+  uint64_t m = BELOW(hi, ID_STOP);
   if (m) {
-    size_t len = 8 + FIRST_FLAGGED(m);
+    size_t len = 8 + ((size_t)__builtin_ctzll(m) >> 3);
     hi &= ~(~0ULL << (8 * (len - 8))); /* zeros after the text */
     const struct obis_text *t = dsmr_obis_find_text(lo, hi);
     if (t && s[len] == '(') {

@@ -34,6 +34,8 @@
  * Decrypting twice costs microseconds per telegram. */
 #include "smarty.h"
 
+#include "hex.h"
+
 #include <gcrypt.h>
 #include <stdio.h>
 #include <string.h>
@@ -800,24 +802,14 @@ const char *dsmr_smarty_event_name(enum dsmr_smarty_event ev) {
   return "?";
 }
 
-static int hex_digit(unsigned char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 int dsmr_parse_hex_key(const char *hex, uint8_t out[16]) {
   uint8_t tmp[16];
   int ok = hex != NULL && out != NULL;
 
   /* Stops at the first non-digit, so a short string's NUL ends it. */
   for (size_t i = 0; ok && i < 32; i += 2) {
-    int hi = hex_digit((unsigned char)hex[i]);
-    int lo = hi < 0 ? -1 : hex_digit((unsigned char)hex[i + 1]);
+    int hi = dsmr_hex_digit((unsigned char)hex[i]);
+    int lo = hi < 0 ? -1 : dsmr_hex_digit((unsigned char)hex[i + 1]);
     ok = lo >= 0;
     if (ok)
       tmp[i / 2] = (uint8_t)(hi << 4 | lo);

@@ -10,6 +10,8 @@
 
 #include "timestamp.h"
 
+#include "hex.h"
+
 #define SECS_PER_DAY 86400
 #define HOUR 3600
 
@@ -167,23 +169,14 @@ enum dsmr_ts_status dsmr_parse_timestamp(struct dsmr_span s, int64_t *utc,
   return DSMR_TS_OK;
 }
 
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 enum dsmr_ts_status dsmr_parse_cosem_clock(struct dsmr_span s, int64_t *utc) {
   unsigned char b[12];
 
   if (s.len != 24)
     return DSMR_TS_NOT_TIMESTAMP;
   for (size_t i = 0; i < 12; i++) {
-    int hi = hex_value(s.ptr[2 * i]), lo = hex_value(s.ptr[2 * i + 1]);
+    int hi = dsmr_hex_digit((unsigned char)s.ptr[2 * i]),
+        lo = dsmr_hex_digit((unsigned char)s.ptr[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return DSMR_TS_NOT_TIMESTAMP;
     b[i] = (unsigned char)(hi << 4 | lo);
