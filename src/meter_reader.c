@@ -328,8 +328,7 @@ static int feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now,
   ok = m->stats.ok;
   pthread_mutex_unlock(&m->lock);
   /* the clock only for the line probe, which keeps time by it */
-  dsmr_input_feed(&m->input, p, n,
-                  m->cfg.source.line_auto ? dsmr_now_ms() : 0);
+  dsmr_input_feed(&m->input, p, n, m->cfg.source.line_auto ? dsmr_now_ms() : 0);
   while ((ev = dsmr_input_next(&m->input, &o)) != DSMR_INPUT_NONE) {
     switch (ev) {
     case DSMR_INPUT_FRAME:
