@@ -68,11 +68,12 @@ GCRYPT_LIBS=$(pkg-config --libs libgcrypt 2>/dev/null || echo -lgcrypt)
 # shellcheck disable=SC2086
 build fuzz_smarty "$HERE/fuzz_smarty.c" "$SRC/lib/smarty.c" $GCRYPT_LIBS
 # shellcheck disable=SC2086
-build fuzz_input_chain "$HERE/fuzz_input_chain.c" "$SRC/lib/input_chain.c" \
-  "$SRC/lib/smarty.c" "$SRC/lib/line_probe.c" $LIB $GCRYPT_LIBS
 # binary HAN: framing, reassembly, decryption (fixed key), A-XDR, layouts
 HAN_LIB="$SRC/lib/hdlc.c $SRC/lib/mbus.c $SRC/lib/dlms_apdu.c $SRC/lib/axdr.c \
   $SRC/lib/han_layouts.c $SRC/lib/han.c $SRC/lib/dlms_cipher.c"
+# shellcheck disable=SC2086
+build fuzz_input_chain "$HERE/fuzz_input_chain.c" "$SRC/lib/input_chain.c" \
+  "$SRC/lib/smarty.c" "$SRC/lib/line_probe.c" $HAN_LIB $LIB $GCRYPT_LIBS -lm
 # shellcheck disable=SC2086
 build fuzz_han "$HERE/fuzz_han.c" $HAN_LIB $LIB $GCRYPT_LIBS -lm
 

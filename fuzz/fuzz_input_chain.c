@@ -6,6 +6,8 @@
  *
  *   config & 1: line probe (Baudrate "auto"); & 2: Smarty decryption (not
  *     with the probe: the chain refuses that, checked); & 4: CheckCRC off;
+ *     & 16: Protocol "han", else & 32: Protocol "auto" (the key of & 2 is
+ *     then the DLMS key; neither with the probe: refused, checked);
  *     & 8: the stream's bytes are read as 7E1 through 8N1 (bit 7 set to
  *     the parity bit), the probe's masking case
  *   chunking: & 3: 0 fixed (chunking >> 2) + 1 bytes, 1 random 1..64 (from
@@ -84,6 +86,11 @@ static void drain(struct run *r, size_t max, int check_crc, size_t chunk) {
                       "%s while probing", dsmr_input_event_name(ev));
     }
     after_found = ev == DSMR_INPUT_LINE_FOUND;
+    if (ev == DSMR_INPUT_HAN_TELEGRAM) {
+      FZ_ASSERT(o.telegram != NULL && o.list != NULL);
+      FZ_ASSERT(o.telegram->nreadings <= DSMR_MAX_READINGS);
+      note(r, o.telegram->nreadings << 8 | (o.han_errors & 0xff));
+    }
     note(r, (uint32_t)ev);
     if (ev == DSMR_INPUT_FRAME) {
       const struct dsmr_frame *f = &o.frame;
@@ -190,6 +197,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg.check_crc = !(config & 4);
   cfg.line_probe = config & 1;
   cfg.decryption_key = config & 2 ? KEY : NULL;
+  cfg.protocol = config & 16   ? DSMR_INPUT_PROTO_HAN
+                 : config & 32 ? DSMR_INPUT_PROTO_AUTO
+                               : DSMR_INPUT_PROTO_DSMR;
   data += 3;
   size -= 3;
   len = size < MAX_STREAM ? size : MAX_STREAM;
@@ -198,7 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     parity_7e1(stream, len);
 
   rc = run(&a, &cfg, stream, len, mode, data, len);
-  if (cfg.line_probe && cfg.decryption_key) {
+  if (cfg.line_probe && (cfg.decryption_key || cfg.protocol)) {
     FZ_ASSERT(rc == -1); /* refused, and nothing to free but safe */
     dsmr_input_free(&in);
     return 0;

@@ -2,6 +2,7 @@
  * stdin) and prints every telegram as a readable listing, as JSON lines, or
  * as one summary line of counts. It runs the same path as the plugin's
  * reader (frame, CRC, parse, map), short of dispatching. */
+#include "han_layouts.h"
 #include "input_chain.h"
 #include "mapper.h"
 #include "parser.h"
@@ -33,6 +34,11 @@ struct cat {
   unsigned long long n, ok, crc_errors, too_large, malformed;
   int failed; /* exit status 1 */
   int decrypt;
+  /* The chain is built from the first chunk read (built): without --key it
+   * reads DSMR and HAN alike (Protocol "auto"); with --key, a stream that
+   * starts with M-Bus frames is HAN, anything else DSMR (Smarty). */
+  int built, line_probe, have_key, have_auth, no_auth_check;
+  uint8_t key[16], auth[16];
 };
 
 static const char *crc_word(enum dsmr_crc_verdict v) {
@@ -150,6 +156,8 @@ static void print_time_human(int64_t utc) {
     printf(" (local %s)", local);
 }
 
+static void json_tail(const struct dsmr_telegram *t);
+
 static void json_telegram(const struct dsmr_frame *f,
                           const struct dsmr_telegram *t) {
   struct dsmr_parser p;
@@ -194,6 +202,12 @@ static void json_telegram(const struct dsmr_frame *f,
     }
     fputs("]}", stdout);
   }
+  json_tail(t);
+}
+
+/* "],errors":[...],"collectd":[...]} and the line end: the same for DSMR
+ * and HAN. */
+static void json_tail(const struct dsmr_telegram *t) {
   /* Every error, in the order of the lines (the mapper lists the first
    * DSMR_MAX_LISTED_ERRORS; a telegram with more is noise). */
   fputs("],\"errors\":[", stdout);
@@ -318,6 +332,168 @@ static void on_frame(struct cat *c, const struct dsmr_frame *f) {
     fflush(stdout);
 }
 
+/* ---- HAN (DLMS/COSEM) ---------------------------------------------------- */
+
+/* "A-B:C.D.E" (F left out when 255, as DSMR writes them). */
+static void han_obis(const struct dsmr_obis *o, char buf[24]) {
+  size_t n;
+  dsmr_han_obis_format(o, buf);
+  n = strlen(buf);
+  if (n > 4 && strcmp(buf + n - 4, ".255") == 0)
+    buf[n - 4] = 0;
+}
+
+/* The list id, or the system title in hex, or "". */
+static void han_header(const struct dsmr_han_list *l, char *buf, size_t size) {
+  buf[0] = 0;
+  if (l->list_id) {
+    snprintf(buf, size, "%.*s", (int)l->list_id_len, (const char *)l->list_id);
+  } else if (l->has_system_title) {
+    for (int i = 0; i < 8; i++)
+      snprintf(buf + 2 * i, size - 2 * i, "%02X", l->system_title[i]);
+  }
+}
+
+static int printable(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] < 0x20 || p[i] > 0x7E)
+      return 0;
+  return n > 0;
+}
+
+static void json_bytes(const uint8_t *p, size_t n, int hex) {
+  if (!hex) {
+    json_string((struct dsmr_span){(const char *)p, n});
+    return;
+  }
+  putchar('"');
+  for (size_t i = 0; i < n; i++)
+    printf("%02x", p[i]);
+  putchar('"');
+}
+
+static void json_han(const struct dsmr_han_list *l,
+                     const struct dsmr_telegram *t) {
+  char hdr[64], obis[24], num[48];
+  int first = 1;
+
+  han_header(l, hdr, sizeof hdr);
+  fputs("{\"crc\":\"ok\",\"header\":", stdout);
+  json_string((struct dsmr_span){hdr, strlen(hdr)});
+  printf(",\"layout\":\"%s\",\"objects\":[", dsmr_han_layout_name(l->layout));
+  for (unsigned i = 0; i < l->nvalues; i++) {
+    const struct dsmr_han_value *v = &l->values[i];
+    if (!v->has_obis)
+      continue;
+    han_obis(&v->obis, obis);
+    printf("%s{\"obis\":\"%s\"", first ? "" : ",", obis);
+    first = 0;
+    const char *name = dsmr_obis_name(&v->obis);
+    if (name)
+      printf(",\"name\":\"%s\"", name);
+    fputs(",\"values\":[{", stdout);
+    switch (v->type) {
+    case DSMR_HAN_NUMBER: {
+      const char *unit = dsmr_dlms_unit_name(v->unit);
+      printf("\"raw\":\"%" PRId64 "\",\"number\":%s", v->raw,
+             dsmr_han_value_decimal(v, num, sizeof num));
+      if (unit && unit[0])
+        printf(",\"unit\":\"%s\"", unit);
+      break;
+    }
+    case DSMR_HAN_STRING:
+      fputs("\"raw\":", stdout);
+      json_bytes(v->bytes, v->len, 0);
+      break;
+    case DSMR_HAN_OCTETS: /* an id in ASCII as text, anything else hex */
+      fputs("\"raw\":", stdout);
+      json_bytes(v->bytes, v->len, !printable(v->bytes, v->len));
+      break;
+    default:
+      fputs("\"raw\":", stdout);
+      json_bytes(v->bytes, v->bytes ? v->len : 0, 1);
+      break;
+    }
+    fputs("}]}", stdout);
+  }
+  json_tail(t);
+}
+
+static void list_han(const struct cat *c, const struct dsmr_han_list *l,
+                     const struct dsmr_telegram *t) {
+  char hdr[64], obis[24], num[48];
+
+  han_header(l, hdr, sizeof hdr);
+  printf("message %llu: %s (HAN, %s)\n  check: ok\n", c->n, hdr,
+         dsmr_han_layout_name(l->layout));
+  for (unsigned i = 0; i < l->nvalues; i++) {
+    const struct dsmr_han_value *v = &l->values[i];
+    const char *name = v->has_obis ? dsmr_obis_name(&v->obis) : NULL;
+    if (v->has_obis)
+      han_obis(&v->obis, obis);
+    else
+      snprintf(obis, sizeof obis, "#%u", i);
+    printf("  %-14s %-42s", obis, name ? name : "?");
+    if (v->type == DSMR_HAN_NUMBER) {
+      const char *unit = dsmr_dlms_unit_name(v->unit);
+      printf(" %s%s%s", dsmr_han_value_decimal(v, num, sizeof num),
+             unit && unit[0] ? " " : "", unit ? unit : "");
+    } else if (v->type == DSMR_HAN_STRING ||
+               (v->type == DSMR_HAN_OCTETS && printable(v->bytes, v->len))) {
+      printf(" (%.*s)", (int)v->len, (const char *)v->bytes);
+    } else {
+      fputs(" (", stdout);
+      for (size_t k = 0; v->bytes && k < v->len; k++)
+        printf("%02x", v->bytes[k]);
+      putchar(')');
+    }
+    putchar('\n');
+  }
+  if (t->errors)
+    printf("  REJECTED: %u error(s); first%s%s: %s\n", t->errors,
+           t->first_error_obis[0] ? " at " : "", t->first_error_obis,
+           t->first_error ? t->first_error : "?");
+  printf("  collectd values%s:\n", t->errors ? " (NOT dispatched)" : "");
+  for (unsigned i = 0; i < t->nreadings; i++) {
+    const struct dsmr_reading *r = &t->readings[i];
+    printf("    %s%s%s = ", r->type, r->type_instance[0] ? "-" : "",
+           r->type_instance);
+    print_reading_value(r);
+    putchar('\n');
+  }
+  putchar('\n');
+}
+
+static void on_han(struct cat *c, const struct dsmr_input_out *o) {
+  c->n++;
+  if (o->han_errors) {
+    c->malformed++;
+    c->failed = 1;
+  } else {
+    c->ok++;
+  }
+  if (c->mode == OUT_JSON)
+    json_han(o->list, o->telegram);
+  else if (c->mode == OUT_LIST)
+    list_han(c, o->list, o->telegram);
+  if (c->mode != OUT_SUMMARY)
+    fflush(stdout);
+}
+
+/* A HAN frame that failed its check (FCS, M-Bus checksum, GCM tag): a
+ * frame with the verdict "bad". */
+static void han_bad(struct cat *c, const char *why) {
+  c->n++;
+  c->crc_errors++;
+  c->failed = 1;
+  if (c->mode == OUT_JSON)
+    printf("{\"crc\":\"bad\",\"error\":\"%s\"}\n", why);
+  else if (c->mode == OUT_LIST)
+    printf("message %llu: REJECTED: %s\n\n", c->n, why);
+  if (c->mode != OUT_SUMMARY)
+    fflush(stdout);
+}
+
 /* A Smarty frame the chain refused, on stderr (stdout stays telegrams
  * only). */
 static void smarty_refused(struct cat *c, const struct dsmr_input_out *o) {
@@ -326,6 +502,24 @@ static void smarty_refused(struct cat *c, const struct dsmr_input_out *o) {
   for (int i = 0; i < 8; i++)
     snprintf(title + 2 * i, 3, "%02X", f->system_title[i]);
   c->failed = 1;
+  if (o->han) {
+    if (o->ev == DSMR_INPUT_REPLAY)
+      fprintf(stderr,
+              "dsmr-cat: DLMS frame %" PRIu32 " (system title %s): refused "
+              "as a replay: its counter is not above the last accepted "
+              "%" PRIu32 "\n",
+              f->frame_counter, title, f->last_counter);
+    else if (o->ev == DSMR_INPUT_DECRYPT_FAILED)
+      fprintf(stderr,
+              "dsmr-cat: DLMS frame %" PRIu32 " (system title %s): "
+              "decryption failed: wrong --key or --auth-key, or a "
+              "corrupted frame\n",
+              f->frame_counter, title);
+    else
+      fprintf(stderr, "dsmr-cat: DLMS frame dropped: %s\n",
+              o->detail ? o->detail : dsmr_input_event_name(o->ev));
+    return;
+  }
   if (o->ev == DSMR_INPUT_DECRYPT_FAILED)
     fprintf(stderr,
             "dsmr-cat: Smarty frame %" PRIu32 " (system title %s): "
@@ -373,7 +567,7 @@ static int line_switch(struct dsmr_source *src,
  * (for line switches), or NULL. Returns -1 when the line could not be
  * set. */
 static int drain(struct cat *c, struct dsmr_source *src) {
-  struct dsmr_input_out o;
+  struct dsmr_input_out o = {0};
   enum dsmr_input_event ev;
   int rc = 0;
 
@@ -408,12 +602,37 @@ static int drain(struct cat *c, struct dsmr_source *src) {
                   : "bytes arrive but no valid telegram for a while");
       break;
     case DSMR_INPUT_DECRYPT_FAILED:
+      if (o.han)
+        han_bad(c, "decryption failed (GCM tag or plaintext)");
+      smarty_refused(c, &o);
+      break;
     case DSMR_INPUT_REPLAY:
     case DSMR_INPUT_ENVELOPE_TOO_LARGE:
     case DSMR_INPUT_ENVELOPE_MALFORMED:
       smarty_refused(c, &o);
       break;
-    default: /* cut short (the next telegram tells), decryption works */
+    case DSMR_INPUT_HAN_TELEGRAM:
+      on_han(c, &o);
+      break;
+    case DSMR_INPUT_HAN_FRAME_CHECK:
+      han_bad(c, o.detail ? o.detail : "frame check failed");
+      break;
+    case DSMR_INPUT_HAN_MISSING_SEGMENT:
+    case DSMR_INPUT_HAN_BLOCK_REFUSED:
+    case DSMR_INPUT_HAN_TOO_LARGE:
+    case DSMR_INPUT_HAN_PARSE_ERROR:
+    case DSMR_INPUT_HAN_NO_KEY:
+      c->failed = 1;
+      fprintf(stderr, "dsmr-cat: HAN message refused: %s%s%s\n",
+              dsmr_input_event_name(ev), o.detail ? ": " : "",
+              o.detail ? o.detail : "");
+      break;
+    case DSMR_INPUT_HAN_UNCHECKED:
+      fprintf(stderr, "dsmr-cat: DLMS frames carry a GCM tag but no "
+                      "--auth-key was given: tag NOT checked\n");
+      break;
+    default: /* cut short (the next telegram tells), decryption works,
+                the protocol found */
       break;
     }
   }
@@ -422,7 +641,15 @@ static int drain(struct cat *c, struct dsmr_source *src) {
 
 /* Bytes from the input (len 0: a quiet second of a live source) through
  * the chain. */
+static int input_build(struct cat *c, const char *p, size_t len);
+
 static int feed(struct cat *c, struct dsmr_source *src, char *p, size_t len) {
+  if (!c->built) {
+    if (len == 0)
+      return 0;
+    if (input_build(c, p, len) != 0)
+      return -2;
+  }
   dsmr_input_feed(&c->input, p, len, dsmr_now_ms());
   return drain(c, src);
 }
@@ -440,22 +667,85 @@ static int parse_key_arg(const char *opt, char *val, uint8_t out[16]) {
   return rc;
 }
 
-/* The chain, as the plugin builds it. With --key, libgcrypt as an
- * application sets it up first: no secure memory (the keys sit in the
- * cipher handle, as in the plugin), then done. */
-static int input_setup(struct cat *c, int line_probe, uint8_t key[16],
-                       uint8_t auth[16], int have_key, int have_auth) {
-  char err[256];
-  struct dsmr_input_config cfg = {
-      .max_telegram = c->max_size,
-      .check_crc = 1,
-      .line_probe = line_probe,
-      .decryption_key = have_key ? key : NULL,
-      .auth_key = have_auth ? auth : NULL,
-  };
-  int rc;
+/* With --key: whether the stream starts with an M-Bus long frame
+ * (68 L L 68: 2) or an HDLC frame (7E A?: 1) rather than DSMR text or a
+ * bare Smarty envelope (DB 08: 0). */
+static int starts_han(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == '/' || p[i] == 0xDB)
+      return 0;
+    if (p[i] == 0x7E && i + 1 < n && (p[i + 1] & 0xF0) == 0xA0)
+      return 1;
+    if (p[i] == 0x68 && i + 3 < n && p[i + 1] == p[i + 2] && p[i + 3] == 0x68 &&
+        p[i + 1] >= 3)
+      return 1;
+  }
+  return 0;
+}
 
-  if (have_key) {
+/* The chain, as the plugin builds it, from the first bytes read (see
+ * struct cat). With --key, libgcrypt as an application sets it up first:
+ * no secure memory (the keys sit in the cipher handle, as in the plugin),
+ * then done. */
+static const uint8_t lux_ak[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
+                                   0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB,
+                                   0xCC, 0xDD, 0xEE, 0xFF};
+
+static void chain_config(const struct cat *c, int protocol,
+                         struct dsmr_input_config *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->max_telegram = c->max_size;
+  cfg->check_crc = 1;
+  cfg->line_probe = c->line_probe;
+  cfg->decryption_key = c->have_key ? c->key : NULL;
+  cfg->auth_key = c->have_auth ? c->auth : NULL;
+  cfg->protocol = protocol;
+  /* DLMS frames with --key but no --auth-key: the tag checked with the
+   * Luxembourg default (as for Smarty), unless --no-auth-check */
+  if (protocol == DSMR_INPUT_PROTO_HAN && !c->have_auth) {
+    if (c->no_auth_check)
+      cfg->han_allow_unchecked = 1;
+    else
+      cfg->auth_key = lux_ak;
+  }
+}
+
+/* With --key, a stream of HDLC frames is a Luxembourg Smarty (DSMR inside)
+ * or a HAN meter: whether the first chunk read as HAN gives a decoded
+ * list. */
+static int trial_han(const struct cat *c, const char *p, size_t len) {
+  struct dsmr_input *in = calloc(1, sizeof(*in));
+  struct dsmr_input_config cfg;
+  struct dsmr_input_out o = {0};
+  enum dsmr_input_event ev;
+  char err[256], *copy = malloc(len ? len : 1);
+  int lists = 0;
+
+  chain_config(c, DSMR_INPUT_PROTO_HAN, &cfg);
+  if (in && copy &&
+      dsmr_input_init(in, &cfg, dsmr_now_ms(), err, sizeof err) == 0) {
+    memcpy(copy, p, len);
+    dsmr_input_feed(in, copy, len, dsmr_now_ms());
+    while ((ev = dsmr_input_next(in, &o)) != DSMR_INPUT_NONE)
+      lists += ev == DSMR_INPUT_HAN_TELEGRAM;
+  }
+  if (in)
+    dsmr_input_free(in);
+  free(in);
+  free(copy);
+  return lists > 0;
+}
+
+/* The chain, as the plugin builds it, from the first bytes read (see
+ * struct cat). With --key, libgcrypt as an application sets it up first:
+ * no secure memory (the keys sit in the cipher handle, as in the plugin),
+ * then done. */
+static int input_build(struct cat *c, const char *p, size_t len) {
+  char err[256];
+  struct dsmr_input_config cfg;
+  int rc, protocol = DSMR_INPUT_PROTO_DSMR;
+
+  if (c->have_key) {
     if (!gcry_check_version(NULL)) {
       fprintf(stderr, "dsmr-cat: libgcrypt did not initialise\n");
       return -1;
@@ -463,14 +753,37 @@ static int input_setup(struct cat *c, int line_probe, uint8_t key[16],
     gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
     gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
   }
+  if (!c->line_probe && !c->have_key)
+    protocol = DSMR_INPUT_PROTO_AUTO;
+  else if (!c->line_probe && starts_han((const uint8_t *)p, len) &&
+           (starts_han((const uint8_t *)p, len) == 2 || trial_han(c, p, len)))
+    protocol = DSMR_INPUT_PROTO_HAN; /* M-Bus: never Smarty */
+  chain_config(c, protocol, &cfg);
   rc = dsmr_input_init(&c->input, &cfg, dsmr_now_ms(), err, sizeof err);
-  explicit_bzero(key, 16);
-  explicit_bzero(auth, 16);
+  explicit_bzero(c->key, 16);
+  explicit_bzero(c->auth, 16);
+  c->built = 1;
   if (rc != 0) {
     fprintf(stderr, "dsmr-cat: %s\n", err);
     return -1;
   }
-  c->decrypt = have_key;
+  c->decrypt = c->have_key;
+  return 0;
+}
+
+/* --baudrate auto builds the chain at once (the line setting to open the
+ * device with comes from it); else the first chunk read does. */
+static int input_setup(struct cat *c, int line_probe, uint8_t key[16],
+                       uint8_t auth[16], int have_key, int have_auth) {
+  c->line_probe = line_probe;
+  c->have_key = have_key;
+  c->have_auth = have_auth;
+  memcpy(c->key, key, 16);
+  memcpy(c->auth, auth, 16);
+  explicit_bzero(key, 16);
+  explicit_bzero(auth, 16);
+  if (line_probe)
+    return input_build(c, "", 0);
   return 0;
 }
 
@@ -486,7 +799,8 @@ static int read_fd(struct cat *c, int fd, const char *name) {
       fprintf(stderr, "dsmr-cat: %s: %s\n", name, strerror(errno));
       return -1;
     }
-    feed(c, NULL, buf, (size_t)n);
+    if (feed(c, NULL, buf, (size_t)n) == -2)
+      return -1;
   }
 }
 
@@ -599,8 +913,9 @@ static void usage(FILE *to) {
         "7|8]\n"
         "                [--parity none|even|odd] [--data-request rts|dtr]\n"
         "       dsmr-cat [...] --host HOST --port PORT\n"
-        "       dsmr-cat --key HEX [--auth-key HEX] [...]  (Luxembourg)\n"
-        "Reads P1 telegrams from FILEs (standard input when none or \"-\"),\n"
+        "       dsmr-cat --key HEX [--auth-key HEX] [...]  (Luxembourg, HAN)\n"
+        "Reads P1 telegrams or binary HAN (DLMS/COSEM) frames, told apart by\n"
+        "their bytes, from FILEs (standard input when none or \"-\"),\n"
         "a serial device or pseudo-terminal, or a TCP peer, and prints each\n"
         "one: header, CRC verdict, every object with its name, value, unit\n"
         "and time, and the values collectd would get.\n"
@@ -616,7 +931,11 @@ static void usage(FILE *to) {
         "                each) and say on stderr which one works\n"
         "  --host H --port P  read a P1-to-network dongle or ser2net\n"
         "  --key HEX     decrypt a Luxembourg Smarty stream with this key\n"
-        "                (32 hex digits, from the grid operator)\n"
+        "                (32 hex digits, from the grid operator); for a\n"
+        "                HAN meter (HDLC or M-Bus frames), its DLMS key\n"
+        "  --no-auth-check  HAN frames with a GCM tag, no --auth-key: decrypt\n"
+        "                WITHOUT checking the tag (the operator gave only\n"
+        "                the encryption key); default: the Luxembourg key\n"
         "  --auth-key HEX  its authentication key (default: the Luxembourg\n"
         "                one, 00112233445566778899AABBCCDDEEFF)\n"
         "Times are UTC, with the host's local time beside them (--json:\n"
@@ -702,6 +1021,8 @@ int main(int argc, char **argv) {
         return 2;
       have_auth = 1;
       i++;
+    } else if (strcmp(a, "--no-auth-check") == 0) {
+      c.no_auth_check = 1;
     } else if (strcmp(a, "--json") == 0) {
       c.mode = OUT_JSON;
     } else if (strcmp(a, "--summary") == 0) {
@@ -797,8 +1118,9 @@ int main(int argc, char **argv) {
   if (c.decrypt && c.mode == OUT_SUMMARY) {
     const struct dsmr_input_stats *st = &c.input.stats;
     printf(
-        "Smarty frames %llu, decrypted %llu, authentication failed "
+        "%s frames %llu, decrypted %llu, authentication failed "
         "%llu, replayed %llu, dropped %llu\n",
+        c.input.protocol ? "DLMS" : "Smarty",
         (unsigned long long)(st->decrypted + st->decrypt_failed + st->replayed +
                              st->envelope_malformed + st->envelope_too_large),
         (unsigned long long)st->decrypted,

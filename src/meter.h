@@ -39,6 +39,9 @@ struct dsmr_meter_config {
   int auth_key_set; /* else the Luxembourg default */
   uint8_t decryption_key[16];
   uint8_t auth_key[16];
+  /* Protocol: DSMR_INPUT_PROTO_DSMR (0, the default), _HAN or _AUTO; with
+   * HAN / AUTO the keys are the DLMS ones (no Luxembourg default). */
+  int protocol;
 };
 
 /* Counters the read callback reports; updated by the reader under lock. */

@@ -73,11 +73,12 @@ void dsmr_meter_complain(struct dsmr_meter *m, struct dsmr_complaint *c,
 }
 
 /* A telegram from the input chain: judged, mapped, dispatched. */
+static void dispatch_clean(struct dsmr_meter *m, cdtime_t now);
+
 static void handle_frame(struct dsmr_meter *m, const struct dsmr_input_out *o,
                          cdtime_t now) {
   const struct dsmr_frame *f = &o->frame;
   unsigned errors;
-  int was_silent;
 
   dsmr_meter_note_arrival(m, now);
   if (o->check != DSMR_INPUT_CHECK_OK) {
@@ -128,6 +129,13 @@ static void handle_frame(struct dsmr_meter *m, const struct dsmr_input_out *o,
         m->telegram.first_error ? m->telegram.first_error : "?");
     return;
   }
+  dispatch_clean(m, now);
+}
+
+/* A clean telegram in m->telegram (DSMR or a mapped HAN list): the storing
+ * rules, dispatch, health. */
+static void dispatch_clean(struct dsmr_meter *m, cdtime_t now) {
+  int was_silent;
 
   if (dsmr_meter_dispatch(m, now) != 0) {
     /* A register in it is implausible: the notification is out. */
@@ -149,6 +157,85 @@ static void handle_frame(struct dsmr_meter *m, const struct dsmr_input_out *o,
     INFO("dsmr plugin: meter \"%s\": telegrams arrive again", m->cfg.name);
     dsmr_meter_notify(m, NOTIF_OKAY, "silence",
                       "meter \"%s\" sends valid telegrams again", m->cfg.name);
+  }
+}
+
+/* A HAN list the chain decoded and mapped into m->telegram (input_chain.h:
+ * han_telegram): the same path as a DSMR telegram from the mapper on. */
+static void handle_han(struct dsmr_meter *m, const struct dsmr_input_out *o,
+                       cdtime_t now) {
+  unsigned errors = o->han_errors;
+
+  dsmr_meter_note_arrival(m, now);
+  if (errors == 0 && m->telegram.nreadings == 0) {
+    errors = 1;
+    m->telegram.first_error_obis[0] = '\0';
+    m->telegram.first_error = "no readings";
+  }
+  if (errors) {
+    pthread_mutex_lock(&m->lock);
+    m->stats.malformed++;
+    pthread_mutex_unlock(&m->lock);
+    dsmr_meter_complain(m, &m->complain_malformed, now,
+                        "malformed HAN list (%u error%s; first%s%s: %s): "
+                        "nothing dispatched",
+                        errors, errors == 1 ? "" : "s",
+                        m->telegram.first_error_obis[0] ? " at " : "",
+                        m->telegram.first_error_obis,
+                        m->telegram.first_error ? m->telegram.first_error
+                                                : "?");
+    return;
+  }
+  dispatch_clean(m, now);
+}
+
+/* A HAN frame or message the chain refused (or could not read). */
+static void han_refused(struct dsmr_meter *m, const struct dsmr_input_out *o,
+                        cdtime_t now) {
+  switch (o->ev) {
+  case DSMR_INPUT_HAN_FRAME_CHECK:
+    dsmr_meter_note_arrival(m, now);
+    pthread_mutex_lock(&m->lock);
+    m->stats.crc_error++;
+    pthread_mutex_unlock(&m->lock);
+    dsmr_meter_complain(m, &m->complain_crc, now,
+                        "HAN frame failed its check (%s): nothing dispatched",
+                        o->detail ? o->detail : "?");
+    break;
+  case DSMR_INPUT_HAN_MISSING_SEGMENT:
+  case DSMR_INPUT_HAN_BLOCK_REFUSED:
+    dsmr_meter_complain(m, &m->complain_dropped, now,
+                        "HAN message dropped (%s%s%s)",
+                        dsmr_input_event_name(o->ev), o->detail ? ": " : "",
+                        o->detail ? o->detail : "");
+    break;
+  case DSMR_INPUT_HAN_TOO_LARGE:
+    dsmr_meter_complain(m, &m->complain_size, now,
+                        "HAN message larger than %u bytes: dropped",
+                        DSMR_HAN_MESSAGE_MAX);
+    break;
+  case DSMR_INPUT_HAN_PARSE_ERROR:
+    pthread_mutex_lock(&m->lock);
+    m->stats.malformed++;
+    pthread_mutex_unlock(&m->lock);
+    dsmr_meter_complain(m, &m->complain_malformed, now,
+                        "HAN data-notification not decoded (%s): nothing "
+                        "dispatched",
+                        o->detail ? o->detail : "?");
+    break;
+  case DSMR_INPUT_HAN_NO_KEY:
+    dsmr_meter_complain(
+        m, &m->complain_decrypt, now,
+        "encrypted HAN frame (system title "
+        "%02X%02X%02X%02X%02X%02X%02X%02X) not read: %s",
+        o->envelope.system_title[0], o->envelope.system_title[1],
+        o->envelope.system_title[2], o->envelope.system_title[3],
+        o->envelope.system_title[4], o->envelope.system_title[5],
+        o->envelope.system_title[6], o->envelope.system_title[7],
+        o->detail ? o->detail : "?");
+    break;
+  default:
+    break;
   }
 }
 
@@ -176,14 +263,16 @@ static int line_switch(struct dsmr_meter *m, const struct dsmr_line_probe *l,
 static void envelope_refused(struct dsmr_meter *m,
                              const struct dsmr_input_out *o, cdtime_t now) {
   const struct dsmr_smarty_frame *f = &o->envelope;
+  const char *kind = o->han ? "DLMS frame" : "Smarty frame";
   switch (o->ev) {
   case DSMR_INPUT_DECRYPT_FAILED:
     /* Before the first good frame it is almost surely the key. */
     dsmr_meter_complain(
         m, &m->complain_decrypt, now,
-        "Smarty frame %" PRIu32 " failed authentication (GCM tag): %s; "
-        "nothing dispatched",
+        "%s %" PRIu32 " failed %s: %s; nothing dispatched", kind,
         f->frame_counter,
+        o->han ? "decryption (GCM tag, or the APDU inside does not decode)"
+               : "authentication (GCM tag)",
         o->decrypted == 0
             ? "wrong DecryptionKey or AuthenticationKey for this meter "
               "(the keys come from the grid operator)"
@@ -191,10 +280,9 @@ static void envelope_refused(struct dsmr_meter *m,
     break;
   case DSMR_INPUT_REPLAY:
     dsmr_meter_complain(m, &m->complain_replay, now,
-                        "Smarty frame counter %" PRIu32
-                        " is not above the last accepted "
+                        "%s counter %" PRIu32 " is not above the last accepted "
                         "%" PRIu32 ": refused as a replay, nothing dispatched",
-                        f->frame_counter, f->last_counter);
+                        kind, f->frame_counter, f->last_counter);
     break;
   case DSMR_INPUT_ENVELOPE_TOO_LARGE:
     dsmr_meter_complain(
@@ -205,7 +293,7 @@ static void envelope_refused(struct dsmr_meter *m,
     break;
   default: /* malformed: cut short by a glitch or the next frame */
     dsmr_meter_complain(m, &m->complain_dropped, now,
-                        "a Smarty frame was cut short or malformed: dropped");
+                        "a %s was cut short or malformed: dropped", kind);
     break;
   }
 }
@@ -215,9 +303,10 @@ static void envelope_refused(struct dsmr_meter *m,
 static void account(struct dsmr_meter *m) {
   const struct dsmr_input_stats *s = &m->input.stats;
   m->stats.bytes = s->bytes;
-  m->stats.too_large = s->too_large + s->envelope_too_large;
-  m->stats.dropped = s->cut + s->envelope_malformed;
-  m->stats.decrypt_error = s->decrypt_failed;
+  m->stats.too_large = s->too_large + s->envelope_too_large + s->han_too_large;
+  m->stats.dropped = s->cut + s->envelope_malformed + s->han_missing_segment +
+                     s->han_block_refused;
+  m->stats.decrypt_error = s->decrypt_failed + s->han_no_key;
   m->stats.replayed = s->replayed;
 }
 
@@ -229,7 +318,7 @@ static void account(struct dsmr_meter *m) {
  * the probe asked for (why). */
 static int feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now,
                 unsigned *frames, char *why, size_t whylen) {
-  struct dsmr_input_out o;
+  struct dsmr_input_out o = {0};
   enum dsmr_input_event ev;
   uint64_t ok;
   int rc = 0;
@@ -239,8 +328,7 @@ static int feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now,
   ok = m->stats.ok;
   pthread_mutex_unlock(&m->lock);
   /* the clock only for the line probe, which keeps time by it */
-  dsmr_input_feed(&m->input, p, n,
-                  m->cfg.source.line_auto ? dsmr_now_ms() : 0);
+  dsmr_input_feed(&m->input, p, n, m->cfg.source.line_auto ? dsmr_now_ms() : 0);
   while ((ev = dsmr_input_next(&m->input, &o)) != DSMR_INPUT_NONE) {
     switch (ev) {
     case DSMR_INPUT_FRAME:
@@ -277,7 +365,48 @@ static int feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now,
                   ? "invalid telegrams in a row"
                   : "bytes arrive but no valid telegram for a while");
       break;
+    case DSMR_INPUT_HAN_TELEGRAM:
+      handle_han(m, &o, now);
+      (*frames)++;
+      break;
+    case DSMR_INPUT_HAN_FRAME_CHECK:
+    case DSMR_INPUT_HAN_MISSING_SEGMENT:
+    case DSMR_INPUT_HAN_BLOCK_REFUSED:
+    case DSMR_INPUT_HAN_TOO_LARGE:
+    case DSMR_INPUT_HAN_PARSE_ERROR:
+    case DSMR_INPUT_HAN_NO_KEY:
+      han_refused(m, &o, now);
+      (*frames)++;
+      break;
+    case DSMR_INPUT_HAN_UNCHECKED:
+      WARNING("dsmr plugin: meter \"%s\": DLMS frames carry a GCM tag but no "
+              "AuthenticationKey is set: decrypting WITHOUT checking the tag "
+              "(the inner checks still apply)",
+              m->cfg.name);
+      break;
+    case DSMR_INPUT_HAN_TRANSPORT:
+      INFO("dsmr plugin: meter \"%s\": HAN frames are %s", m->cfg.name,
+           o.detail);
+      break;
+    case DSMR_INPUT_PROTOCOL:
+      INFO("dsmr plugin: meter \"%s\": Protocol \"auto\": the meter sends "
+           "%s",
+           m->cfg.name,
+           strcmp(o.detail, "DSMR") == 0 ? "DSMR telegrams"
+                                         : "binary HAN (DLMS/COSEM) frames");
+      break;
     case DSMR_INPUT_DECRYPT_OK:
+      if (o.han) {
+        INFO("dsmr plugin: meter \"%s\": DLMS frames decrypt (system title "
+             "%02X%02X%02X%02X%02X%02X%02X%02X, invocation counter %" PRIu32
+             ")",
+             m->cfg.name, o.envelope.system_title[0],
+             o.envelope.system_title[1], o.envelope.system_title[2],
+             o.envelope.system_title[3], o.envelope.system_title[4],
+             o.envelope.system_title[5], o.envelope.system_title[6],
+             o.envelope.system_title[7], o.envelope.frame_counter);
+        break;
+      }
       INFO("dsmr plugin: meter \"%s\": Smarty frames decrypt (system "
            "title %02X%02X%02X%02X%02X%02X%02X%02X, frame counter "
            "%" PRIu32 "%s)",
@@ -512,6 +641,8 @@ int dsmr_meter_start(struct dsmr_meter *m) {
       .line_probe = m->cfg.source.line_auto,
       .decryption_key = m->cfg.decrypt ? m->cfg.decryption_key : NULL,
       .auth_key = m->cfg.auth_key_set ? m->cfg.auth_key : NULL,
+      .protocol = m->cfg.protocol,
+      .han_telegram = &m->telegram, /* mapped in place for dispatch */
   };
 
   rc = dsmr_input_init(&m->input, &in, dsmr_now_ms(), err, sizeof(err));
@@ -519,8 +650,8 @@ int dsmr_meter_start(struct dsmr_meter *m) {
   explicit_bzero(m->cfg.auth_key, sizeof(m->cfg.auth_key));
   if (rc != 0) {
     if (m->cfg.decrypt)
-      ERROR("dsmr plugin: meter \"%s\": cannot set up Smarty decryption: %s",
-            m->cfg.name, err);
+      ERROR("dsmr plugin: meter \"%s\": cannot set up %s decryption: %s",
+            m->cfg.name, m->cfg.protocol ? "DLMS" : "Smarty", err);
     else
       ERROR("dsmr plugin: meter \"%s\": %s", m->cfg.name, err);
     return -1;

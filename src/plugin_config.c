@@ -17,7 +17,7 @@
 #define OPTIONS_ACCEPTED                                                       \
   "Device, Host, Port, Baudrate, DataBits, Parity, StopBits, DataRequest, "    \
   "CheckCRC, MaxTelegramSize, SilenceTimeout, DecryptionKey, "                 \
-  "AuthenticationKey, ReportInterval"
+  "AuthenticationKey, ReportInterval, Protocol"
 
 #define DEFAULT_SILENCE_TIMEOUT 30
 
@@ -272,6 +272,7 @@ static int get_key(struct block *b, const oconfig_item_t *ci, uint8_t out[16]) {
 int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
   static const char *const parities[] = {"none", "even", "odd", NULL};
   static const char *const requests[] = {"none", "rts", "dtr", NULL};
+  static const char *const protocols[] = {"dsmr", "han", "auto", NULL};
   struct block b = {.meter = "(no name)", .errors = 0};
   const oconfig_item_t *device = NULL, *host = NULL, *port = NULL;
   const oconfig_item_t *dec_key = NULL, *auth_key = NULL;
@@ -396,6 +397,13 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
                   "whole seconds from 1 to 86400, or 0 for every "
                   "telegram (the default)") == 0)
         out->report_interval = TIME_T_TO_CDTIME_T(v);
+    } else if (strcasecmp(k, "Protocol") == 0) {
+      v = get_word(&b, c, protocols,
+                   "\"dsmr\" (P1 telegrams, the default; Smarty with "
+                   "DecryptionKey), \"han\" (binary DLMS/COSEM over HDLC "
+                   "or M-Bus) or \"auto\" (from the bytes)");
+      if (v >= 0)
+        out->protocol = v; /* DSMR_INPUT_PROTO_DSMR, _HAN, _AUTO */
     } else if (strcasecmp(k, "DecryptionKey") == 0) {
       dec_key = c;
       if (get_key(&b, c, out->decryption_key) == 0)
@@ -462,6 +470,15 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
           "meters always send 115200 8N1; accepted: no Baudrate (115200 "
           "8N1, the default) with DecryptionKey",
           b.meter);
+    b.errors++;
+  }
+  if (out->source.line_auto && out->protocol != DSMR_INPUT_PROTO_DSMR) {
+    ERROR("dsmr plugin: <Meter \"%s\">: Baudrate \"auto\" is not valid "
+          "with Protocol \"%s\": the line probing judges DSMR telegrams "
+          "only; accepted: Baudrate \"auto\" with Protocol \"dsmr\", or "
+          "a numeric Baudrate with DataBits, Parity and StopBits (e.g. 2400 "
+          "8 even 1 for Aidon and Kaifa)",
+          b.meter, out->protocol == DSMR_INPUT_PROTO_HAN ? "han" : "auto");
     b.errors++;
   }
   if (auth_key && !dec_key) {

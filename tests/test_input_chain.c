@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "crc16.h"
+#include "han_corpus.h"
 #include "input_chain.h"
 #include "tap.h"
 
@@ -225,6 +226,23 @@ static void drain(struct run *r) {
       logf_(r, "REPLAY:%u/%u ", (unsigned)o.envelope.frame_counter,
             (unsigned)o.envelope.last_counter);
       break;
+    case DSMR_INPUT_HAN_TELEGRAM: {
+      /* list id, readings, mapper errors, power-import in W */
+      const struct dsmr_telegram *t = o.telegram;
+      double power = -1;
+      for (unsigned i = 0; i < t->nreadings; i++)
+        if (strcmp(t->readings[i].type, "power") == 0 &&
+            strcmp(t->readings[i].type_instance, "import") == 0)
+          power = t->readings[i].gauge;
+      logf_(r, "HAN:%.*s:%u:%u:%g ", (int)o.list->list_id_len,
+            o.list->list_id ? (const char *)o.list->list_id : "", t->nreadings,
+            o.han_errors, power);
+      break;
+    }
+    case DSMR_INPUT_HAN_TRANSPORT:
+    case DSMR_INPUT_PROTOCOL:
+      logf_(r, "%s ", o.detail);
+      break;
     default:
       logf_(r, "%s ", dsmr_input_event_name(ev));
       break;
@@ -236,6 +254,7 @@ struct opts {
   size_t max;
   int probe;
   const uint8_t *key;
+  int protocol;
 };
 
 static void start(struct run *r, const struct opts *o, long long now) {
@@ -243,7 +262,8 @@ static void start(struct run *r, const struct opts *o, long long now) {
                                   .check_crc = 1,
                                   .line_probe = o->probe,
                                   .decryption_key = o->key,
-                                  .auth_key = NULL};
+                                  .auth_key = NULL,
+                                  .protocol = o->protocol};
   char err[256];
   memset(r, 0, sizeof *r);
   if (dsmr_input_init(&r->in, &cfg, now, err, sizeof err) != 0)
@@ -583,6 +603,100 @@ static void test_build(void) {
   dsmr_input_free(&in); /* twice */
 }
 
+/* ---- HAN (Protocol "han" / "auto") -------------------------------------- */
+
+static size_t unhex(const char *h, uint8_t *out, size_t cap) {
+  size_t n = 0;
+  for (; h[0] && h[1]; h += 2) {
+    unsigned v;
+    if (n == cap || sscanf(h, "%2x", &v) != 1)
+      bail("bad hex");
+    out[n++] = (uint8_t)v;
+  }
+  return n;
+}
+
+static const struct han_vector *vector(const char *id) {
+  for (size_t i = 0; i < sizeof han_vectors / sizeof han_vectors[0]; i++)
+    if (strcmp(han_vectors[i].id, id) == 0)
+      return &han_vectors[i];
+  bail("no such corpus vector");
+  return NULL;
+}
+
+static void test_han(void) {
+  static struct run r;
+  static uint8_t frame[4096], key[16], wrong[16];
+  const struct han_vector *aidon = vector("aidon-no-list2-1p-vendor-doc");
+  const struct han_vector *at = vector("kaifa-at-evn-netznoe-doc");
+  size_t alen = unhex(aidon->frame_hex, frame, sizeof frame), n;
+  struct opts han = {.max = 4096, .protocol = DSMR_INPUT_PROTO_HAN};
+  struct opts autop = {.max = 4096, .protocol = DSMR_INPUT_PROTO_AUTO};
+
+  /* Aidon list 2 (HDLC), twice, with garbage between */
+  n = put_raw(s, 0, "\x01\x02junk", 6);
+  n = put_raw(s, n, frame, alen);
+  n = put_raw(s, n, "\x00\xff", 2);
+  n = put_raw(s, n, frame, alen);
+  same_in_any_chunks(&r, &han, s, n, NULL, "HAN: two Aidon frames");
+  is_str(r.log, "HDLC HAN:AIDON_V0001:6:0:1362 HAN:AIDON_V0001:6:0:1362 ",
+         "HAN: both Aidon frames mapped, power-import 1362 W");
+  is_int(r.in.stats.han_telegrams, 2, "HAN telegrams counted");
+  dsmr_input_free(&r.in);
+  same_in_any_chunks(&r, &autop, s, n, NULL, "AUTO: two Aidon frames");
+  is_str(r.log, "HAN HDLC HAN:AIDON_V0001:6:0:1362 HAN:AIDON_V0001:6:0:1362 ",
+         "AUTO: the bytes say HAN");
+  dsmr_input_free(&r.in);
+
+  /* one byte changed: refused by its FCS, the next frame read */
+  n = put_raw(s, 0, frame, alen);
+  s[40] ^= 0x10;
+  n = put_raw(s, n, frame, alen);
+  same_in_any_chunks(&r, &han, s, n, NULL, "HAN: a damaged frame");
+  is_str(r.log, "HDLC frame check failed HAN:AIDON_V0001:6:0:1362 ",
+         "HAN: a changed byte fails the frame check, the next frame is read");
+  is_int(r.in.stats.han_frame_check, 1, "frame check failure counted");
+  dsmr_input_free(&r.in);
+
+  /* encrypted Austrian M-Bus (EVN): right key, the same again (replay),
+   * wrong key */
+  alen = unhex(at->frame_hex, frame, sizeof frame);
+  unhex(at->key_hex, key, sizeof key);
+  memcpy(wrong, key, 16);
+  wrong[15] ^= 1;
+  han.key = key;
+  n = put_raw(s, 0, frame, alen);
+  n = put_raw(s, n, frame, alen);
+  same_in_any_chunks(&r, &han, s, n, NULL, "HAN: encrypted M-Bus");
+  is_str(r.log, "M-Bus DECRYPT_OK:35 HAN::11:0:0 REPLAY:35/35 ",
+         "HAN: the Austrian message decrypts and maps; sent again, a replay");
+  dsmr_input_free(&r.in);
+  autop.key = key;
+  same_in_any_chunks(&r, &autop, s, n, NULL, "AUTO: encrypted M-Bus");
+  ok(strncmp(r.log, "HAN M-Bus DECRYPT_OK", 20) == 0, "AUTO: M-Bus found: %s",
+     r.log);
+  dsmr_input_free(&r.in);
+  han.key = wrong;
+  same_in_any_chunks(&r, &han, s, n, NULL, "HAN: wrong key");
+  is_str(r.log, "M-Bus DECRYPT_FAILED:35/0 DECRYPT_FAILED:35/0 ",
+         "HAN: a wrong key fails decryption, nothing mapped");
+  is_int(r.in.stats.decrypt_failed, 2, "decrypt failures counted");
+  dsmr_input_free(&r.in);
+  han.key = NULL;
+  run(&r, &han, s, n, 0, NULL);
+  is_str(r.log, "M-Bus no key for encrypted frame no key for encrypted frame ",
+         "HAN: encrypted without a key: said, nothing mapped");
+  dsmr_input_free(&r.in);
+
+  /* AUTO on a DSMR stream: the same as Protocol "dsmr" */
+  n = put(s, 0, dsmr5_body, CRC_GOOD);
+  n = put(s, n, dsmr5_body, CRC_WRONG);
+  same_in_any_chunks(&r, &autop, s, n, NULL, "AUTO: DSMR");
+  ok(strncmp(r.log, "DSMR F:ok:OK:", 13) == 0 && strstr(r.log, "CRC_BAD"),
+     "AUTO: a DSMR stream is framed as DSMR: %s", r.log);
+  dsmr_input_free(&r.in);
+}
+
 int main(void) {
   if (!gcry_check_version(NULL))
     bail("libgcrypt");
@@ -592,5 +706,6 @@ int main(void) {
   test_probe_masking();
   test_probe_windows();
   test_smarty();
+  test_han();
   return tap_done();
 }

@@ -125,6 +125,7 @@ static size_t smarty_push(struct dsmr_input *in, const char *p, size_t len,
   enum dsmr_smarty_event sev;
   size_t n;
 
+  out->han = 0;    /* a Smarty envelope, not a DLMS frame */
   if (in->plain) { /* after DECRYPT_OK: its plaintext */
     out->ev = DSMR_INPUT_BYTES;
     out->data = in->plain;
@@ -165,6 +166,315 @@ static size_t smarty_push(struct dsmr_input *in, const char *p, size_t len,
     break;
   }
   return n;
+}
+
+/* ---- HAN: HDLC / M-Bus frames in; mapped lists (or DSMR bytes) out ------ */
+
+static void han_queue(struct dsmr_input *in, const struct dsmr_input_out *o) {
+  if (in->hq_n < sizeof(in->hq) / sizeof(in->hq[0]))
+    in->hq[in->hq_n++] = *o;
+}
+
+static void han_envelope(struct dsmr_input_out *o,
+                         const struct dsmr_dlms_ciphered *env,
+                         const struct dsmr_dlms_plain *pl) {
+  o->han = 1;
+  if (env->system_title)
+    memcpy(o->envelope.system_title, env->system_title, 8);
+  o->envelope.frame_counter = env->invocation_counter;
+  o->envelope.last_counter = pl ? pl->last_counter : 0;
+}
+
+/* The DSMR framer forgets what it collected (AUTO decided HAN). */
+static void framer_forget(struct dsmr_input *in) {
+  dsmr_framer_reset(&in->framer);
+  in->framer_held = 0;
+  in->framer_cuts = 0;
+  in->framer_pending = 0;
+  in->framer_busy = 0;
+}
+
+/* One complete APDU from the framing: queued outputs (at least one, or
+ * none for an APDU that is not ours to read). */
+static void han_apdu(struct dsmr_input *in, uint8_t *a, size_t alen) {
+  struct dsmr_input_out o;
+  const uint8_t *title = NULL;
+  struct dsmr_dlms_plain pl = {0};
+  struct dsmr_dlms_ciphered env = {0};
+  enum dsmr_han_status st;
+  int ciphered = alen > 0 && (a[0] == DSMR_DLMS_GLO_CIPHERING ||
+                              a[0] == DSMR_DLMS_DED_CIPHERING);
+
+  memset(&o, 0, sizeof(o));
+  o.han = 1;
+  if (ciphered) {
+    if (dsmr_dlms_parse_ciphered(a, alen, &env) != 0) {
+      o.ev = DSMR_INPUT_ENVELOPE_MALFORMED;
+      o.detail = "malformed ciphered APDU";
+      han_queue(in, &o);
+      return;
+    }
+    if (!in->have_cipher) {
+      han_envelope(&o, &env, NULL);
+      o.ev = DSMR_INPUT_HAN_NO_KEY;
+      o.detail = "encrypted frame, but no DecryptionKey";
+      han_queue(in, &o);
+      return;
+    }
+    switch (dsmr_dlms_decrypt(&in->cipher, &env, &pl)) {
+    case DSMR_DLMS_PLAINTEXT_UNCHECKED:
+      if (pl.first_unchecked) {
+        han_envelope(&o, &env, &pl);
+        o.ev = DSMR_INPUT_HAN_UNCHECKED;
+        han_queue(in, &o);
+      }
+      break;
+    case DSMR_DLMS_PLAINTEXT:
+      break;
+    case DSMR_DLMS_REPLAY:
+      han_envelope(&o, &env, &pl);
+      o.ev = DSMR_INPUT_REPLAY;
+      han_queue(in, &o);
+      return;
+    case DSMR_DLMS_NEED_AUTH_KEY:
+      han_envelope(&o, &env, &pl);
+      o.ev = DSMR_INPUT_HAN_NO_KEY;
+      o.detail = "the frame carries a GCM tag: AuthenticationKey needed";
+      han_queue(in, &o);
+      return;
+    default: /* AUTH_FAILED, CIPHER_ERROR */
+      han_envelope(&o, &env, &pl);
+      o.ev = DSMR_INPUT_DECRYPT_FAILED;
+      o.decrypted = in->stats.decrypted;
+      han_queue(in, &o);
+      return;
+    }
+    a = pl.data;
+    alen = pl.len;
+    title = env.system_title;
+    if (dsmr_han_is_dsmr_telegram(a, alen)) {
+      /* a DSMR telegram inside (Steiermark T210-D): the DSMR framer
+       * judges it by its CRC */
+      dsmr_dlms_cipher_commit(&in->cipher, &pl);
+      in->stats.decrypted++;
+      if (!in->decrypted_once) {
+        in->decrypted_once = 1;
+        han_envelope(&o, &env, &pl);
+        o.ev = DSMR_INPUT_DECRYPT_OK;
+        han_queue(in, &o);
+      }
+      memset(&o, 0, sizeof(o));
+      o.ev = DSMR_INPUT_BYTES;
+      o.data = (const char *)a;
+      o.len = alen;
+      han_queue(in, &o);
+      return;
+    }
+  }
+  st = dsmr_han_decode(a, alen, title, NULL, in->list);
+  if (st != DSMR_HAN_OK) {
+    if (!ciphered && st == DSMR_HAN_NOT_NOTIFICATION)
+      return; /* another APDU the meter sends: not ours */
+    if (ciphered && !pl.tag_checked) {
+      /* encryption only (0x20 / 0x21): garbage is a wrong key */
+      han_envelope(&o, &env, &pl);
+      o.ev = DSMR_INPUT_DECRYPT_FAILED;
+      o.decrypted = in->stats.decrypted;
+    } else {
+      o.ev = DSMR_INPUT_HAN_PARSE_ERROR;
+      o.detail = dsmr_han_status_name(st);
+    }
+    han_queue(in, &o);
+    return;
+  }
+  if (ciphered) {
+    dsmr_dlms_cipher_commit(&in->cipher, &pl);
+    in->stats.decrypted++;
+    if (!in->decrypted_once) {
+      in->decrypted_once = 1;
+      han_envelope(&o, &env, &pl);
+      o.ev = DSMR_INPUT_DECRYPT_OK;
+      han_queue(in, &o);
+      memset(&o, 0, sizeof(o));
+      o.han = 1;
+    }
+  }
+  o.ev = DSMR_INPUT_HAN_TELEGRAM;
+  o.han_errors = dsmr_han_map(in->list, in->tel);
+  o.telegram = in->tel;
+  o.list = in->list;
+  o.check = DSMR_INPUT_CHECK_OK;
+  han_queue(in, &o);
+}
+
+/* Bytes through the HAN framing until one output (1) or used up (0). */
+static size_t han_frame(struct dsmr_input *in, const uint8_t *p, size_t len,
+                        struct dsmr_input_out *out, int *got) {
+  size_t used = 0;
+
+  *got = 0;
+  for (;;) {
+    enum dsmr_han_event ev;
+    struct dsmr_han_out ho;
+    used += dsmr_han_framing_feed(&in->hf, p + used, len - used, &ev, &ho);
+    memset(out, 0, sizeof(*out));
+    out->han = 1;
+    out->detail = ho.detail;
+    switch (ev) {
+    case DSMR_HAN_EV_NONE:
+      if (used < len)
+        continue;
+      return used;
+    case DSMR_HAN_EV_APDU:
+      /* the APDU is in the framing's buffer, decrypted in place */
+      han_apdu(in, (uint8_t *)ho.apdu, ho.len);
+      if (in->hq_i < in->hq_n) {
+        *out = in->hq[in->hq_i++];
+        *got = 1;
+        return used;
+      }
+      continue;
+    case DSMR_HAN_EV_FRAME_CHECK:
+      out->ev = DSMR_INPUT_HAN_FRAME_CHECK;
+      break;
+    case DSMR_HAN_EV_MISSING_SEGMENT:
+      out->ev = DSMR_INPUT_HAN_MISSING_SEGMENT;
+      break;
+    case DSMR_HAN_EV_BLOCK_REFUSED:
+      out->ev = DSMR_INPUT_HAN_BLOCK_REFUSED;
+      break;
+    case DSMR_HAN_EV_TOO_LARGE:
+      out->ev = DSMR_INPUT_HAN_TOO_LARGE;
+      break;
+    case DSMR_HAN_EV_TRANSPORT:
+      out->ev = DSMR_INPUT_HAN_TRANSPORT;
+      out->detail = ho.transport == DSMR_HAN_MBUS ? "M-Bus" : "HDLC";
+      break;
+    }
+    *got = 1;
+    return used;
+  }
+}
+
+/* AUTO: where a stream's first message starts, in the last n bytes seen
+ * (w); the signature's length, 0 if none ends here. */
+enum { DECIDED_NOT = 0, DECIDED_DSMR, DECIDED_HAN };
+
+static size_t sniff_match(const uint8_t *w, size_t n, int *proto) {
+  /* "/XXXd": IEC 62056-21 identification (manufacturer, baud digit) */
+  if (n >= 5 && w[n - 5] == '/') {
+    int ok = 1;
+    for (size_t k = n - 4; k < n - 1; k++)
+      if (!((w[k] >= 'A' && w[k] <= 'Z') || (w[k] >= 'a' && w[k] <= 'z')))
+        ok = 0;
+    if (ok && w[n - 1] >= '0' && w[n - 1] <= '9') {
+      *proto = DECIDED_DSMR;
+      return 5;
+    }
+  }
+  if (n >= 2 && w[n - 2] == 0x7E && (w[n - 1] & 0xF0) == 0xA0) {
+    *proto = DECIDED_HAN;
+    return 2;
+  }
+  if (n >= 4 && w[n - 4] == 0x68 && w[n - 1] == 0x68 && w[n - 3] == w[n - 2] &&
+      w[n - 3] >= 3) {
+    *proto = DECIDED_HAN;
+    return 4;
+  }
+  return 0;
+}
+
+static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
+                       struct dsmr_input_out *out) {
+  const uint8_t *u = (const uint8_t *)p;
+  int got;
+
+  if (in->hq_i < in->hq_n) { /* what the last APDU left to say */
+    *out = in->hq[in->hq_i++];
+    return 0;
+  }
+  in->hq_i = in->hq_n = 0;
+  if (in->say_protocol) {
+    in->say_protocol = 0;
+    memset(out, 0, sizeof(*out));
+    out->ev = DSMR_INPUT_PROTOCOL;
+    out->detail = in->decided == DECIDED_DSMR ? "DSMR" : "HAN";
+    if (in->decided == DECIDED_HAN) {
+      /* what the framer had of it was not DSMR; the signature's bytes go
+       * to the HAN framing */
+      size_t sig = sniff_match(in->sniff, in->nsniff, &(int){0});
+      framer_forget(in);
+      in->pend = in->sniff + in->nsniff - sig;
+      in->pend_len = sig;
+    }
+    in->nsniff = 0;
+    return 0;
+  }
+  if (in->decided == 0) {
+    /* AUTO, undecided: every byte also goes to the DSMR framer (a DSMR
+     * stream is read exactly as with Protocol "dsmr"), while a HAN
+     * signature is looked for; a DSMR identification line decides DSMR. */
+    for (size_t i = 0; i < len; i++) {
+      size_t sig;
+      int proto = 0;
+      if (in->nsniff == sizeof(in->sniff)) {
+        memmove(in->sniff, in->sniff + 1, sizeof(in->sniff) - 1);
+        in->nsniff--;
+      }
+      in->sniff[in->nsniff++] = u[i];
+      sig = sniff_match(in->sniff, in->nsniff, &proto);
+      if (!sig)
+        continue;
+      /* The bytes up to here reach the framer first (as they would one
+       * by one), then the decision is said (next push). */
+      in->decided = proto;
+      in->say_protocol = 1;
+      out->ev = DSMR_INPUT_BYTES;
+      out->data = p;
+      out->len = i + 1;
+      return i + 1;
+    }
+    if (len == 0) {
+      out->ev = DSMR_INPUT_NONE;
+      return 0;
+    }
+    out->ev = DSMR_INPUT_BYTES;
+    out->data = p;
+    out->len = len;
+    return len;
+  }
+  if (in->pend_len) { /* the signature's bytes first */
+    const uint8_t *q = in->pend;
+    size_t n = in->pend_len;
+    if (in->decided == DECIDED_DSMR) {
+      in->pend_len = 0;
+      out->ev = DSMR_INPUT_BYTES;
+      out->data = (const char *)q;
+      out->len = n;
+      return 0;
+    }
+    n = han_frame(in, q, n, out, &got);
+    in->pend += n;
+    in->pend_len -= n;
+    if (got)
+      return 0;
+  }
+  if (in->decided == DECIDED_DSMR) {
+    if (len == 0) {
+      out->ev = DSMR_INPUT_NONE;
+      return 0;
+    }
+    out->ev = DSMR_INPUT_BYTES;
+    out->data = p;
+    out->len = len;
+    return len;
+  }
+  {
+    size_t n = han_frame(in, u, len, out, &got);
+    if (!got)
+      out->ev = DSMR_INPUT_NONE;
+    return n;
+  }
 }
 
 /* ---- line probe (Baudrate "auto"): the first stage ---------------------- */
@@ -274,6 +584,10 @@ static void drop_input(struct dsmr_input *in) {
   in->framer_pending = 0;
   in->framer_busy = 0;
   in->plain = NULL;
+  in->hq_n = in->hq_i = 0;
+  in->pend_len = 0;
+  if (in->han_buf)
+    dsmr_han_framing_reset(&in->hf);
   dsmr_framer_reset(&in->framer);
   if (in->probing)
     dsmr_framer_reset(&in->alt);
@@ -349,6 +663,27 @@ static enum dsmr_input_event finish(struct dsmr_input *in,
     break;
   case DSMR_INPUT_ENVELOPE_MALFORMED:
     in->stats.envelope_malformed++;
+    break;
+  case DSMR_INPUT_HAN_TELEGRAM:
+    in->stats.han_telegrams++;
+    break;
+  case DSMR_INPUT_HAN_FRAME_CHECK:
+    in->stats.han_frame_check++;
+    break;
+  case DSMR_INPUT_HAN_MISSING_SEGMENT:
+    in->stats.han_missing_segment++;
+    break;
+  case DSMR_INPUT_HAN_BLOCK_REFUSED:
+    in->stats.han_block_refused++;
+    break;
+  case DSMR_INPUT_HAN_TOO_LARGE:
+    in->stats.han_too_large++;
+    break;
+  case DSMR_INPUT_HAN_PARSE_ERROR:
+    in->stats.han_parse_error++;
+    break;
+  case DSMR_INPUT_HAN_NO_KEY:
+    in->stats.han_no_key++;
     break;
   default:
     break;
@@ -485,6 +820,11 @@ void dsmr_input_restart(struct dsmr_input *in, long long now_ms) {
     dsmr_line_probe_restart(&in->line, now_ms);
   if (in->decrypt)
     dsmr_smarty_reset(&in->smarty); /* keeps the last frame counter */
+  if (in->protocol == DSMR_INPUT_PROTO_AUTO) { /* look at the bytes again */
+    in->decided = 0;
+    in->say_protocol = 0;
+    in->nsniff = 0;
+  }
 }
 
 const struct dsmr_line_setting *dsmr_input_line(const struct dsmr_input *in) {
@@ -495,6 +835,50 @@ static void add_stage(struct dsmr_input *in, dsmr_input_push push) {
   in->stage[in->nstages++].push = push;
 }
 
+/* Protocol HAN or AUTO: [HAN stage] -> DSMR framer (for DSMR telegrams:
+ * AUTO's plain ones, and those inside DLMS envelopes). */
+static int han_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
+                    char *err, size_t errlen) {
+  size_t cap = cfg->max_telegram;
+  char *buf = malloc(cap ? cap : 1);
+
+  if (!buf)
+    goto oom;
+  dsmr_framer_init(&in->framer, buf, cap);
+  in->decided = cfg->protocol == DSMR_INPUT_PROTO_HAN ? DECIDED_HAN : 0;
+  in->han_buf = malloc(DSMR_HAN_FRAMING_BUF_SIZE);
+  in->list = malloc(sizeof(*in->list));
+  in->tel = cfg->han_telegram;
+  if (!in->tel) {
+    in->tel = malloc(sizeof(*in->tel));
+    in->own_tel = 1;
+  }
+  if (!in->han_buf || !in->list || !in->tel)
+    goto oom;
+  if (dsmr_han_framing_init(&in->hf, DSMR_HAN_AUTO, in->han_buf,
+                            DSMR_HAN_FRAMING_BUF_SIZE) != 0) {
+    snprintf(err, errlen, "HAN framing buffer refused");
+    dsmr_input_free(in);
+    return -1;
+  }
+  if (cfg->decryption_key) {
+    if (dsmr_dlms_cipher_init(&in->cipher, cfg->decryption_key, cfg->auth_key,
+                              cfg->han_allow_unchecked, err, errlen) != 0) {
+      dsmr_input_free(in);
+      return -1;
+    }
+    in->have_cipher = 1;
+  }
+  add_stage(in, han_push);
+  add_stage(in, framer_push);
+  return 0;
+
+oom:
+  snprintf(err, errlen, "out of memory");
+  dsmr_input_free(in);
+  return -1;
+}
+
 int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
                     long long now_ms, char *err, size_t errlen) {
   size_t cap = cfg->max_telegram;
@@ -502,6 +886,19 @@ int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
 
   memset(in, 0, sizeof(*in));
   in->check_crc = cfg->check_crc;
+  in->protocol = cfg->protocol;
+  if (cfg->protocol != DSMR_INPUT_PROTO_DSMR) {
+    if (cfg->protocol != DSMR_INPUT_PROTO_HAN &&
+        cfg->protocol != DSMR_INPUT_PROTO_AUTO) {
+      snprintf(err, errlen, "unknown protocol %d", cfg->protocol);
+      return -1;
+    }
+    if (cfg->line_probe) {
+      snprintf(err, errlen, "line probing reads DSMR telegrams only");
+      return -1;
+    }
+    return han_init(in, cfg, err, errlen);
+  }
   if (cfg->line_probe && cfg->decryption_key) {
     snprintf(err, errlen, "line probing cannot judge encrypted frames");
     return -1;
@@ -553,6 +950,18 @@ void dsmr_input_free(struct dsmr_input *in) {
     free(buf);
     in->decrypt = 0;
   }
+  if (in->have_cipher) {
+    dsmr_dlms_cipher_free(&in->cipher); /* wipes the keys */
+    in->have_cipher = 0;
+  }
+  free(in->han_buf);
+  free(in->list);
+  if (in->own_tel)
+    free(in->tel);
+  in->han_buf = NULL;
+  in->list = NULL;
+  in->tel = NULL;
+  in->own_tel = 0;
   free(in->framer.buf);
   free(in->alt.buf);
   free(in->scratch);
@@ -587,6 +996,26 @@ const char *dsmr_input_event_name(enum dsmr_input_event ev) {
     return "envelope too large";
   case DSMR_INPUT_ENVELOPE_MALFORMED:
     return "envelope malformed";
+  case DSMR_INPUT_HAN_TELEGRAM:
+    return "HAN telegram";
+  case DSMR_INPUT_HAN_FRAME_CHECK:
+    return "frame check failed";
+  case DSMR_INPUT_HAN_MISSING_SEGMENT:
+    return "missing segment";
+  case DSMR_INPUT_HAN_BLOCK_REFUSED:
+    return "block refused";
+  case DSMR_INPUT_HAN_TOO_LARGE:
+    return "message too large";
+  case DSMR_INPUT_HAN_PARSE_ERROR:
+    return "APDU not decoded";
+  case DSMR_INPUT_HAN_NO_KEY:
+    return "no key for encrypted frame";
+  case DSMR_INPUT_HAN_UNCHECKED:
+    return "GCM tag not checked";
+  case DSMR_INPUT_HAN_TRANSPORT:
+    return "HAN transport";
+  case DSMR_INPUT_PROTOCOL:
+    return "protocol";
   case DSMR_INPUT_BYTES:
     return "bytes";
   }

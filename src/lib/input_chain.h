@@ -6,6 +6,16 @@
  *   bytes ─▶ [line probe] ─▶ [Smarty unwrapping] ─▶ DSMR framer ─▶ frames
  *            (Baudrate auto)  (DecryptionKey)
  *
+ * Protocol "han" / "auto" (binary DLMS/COSEM meters, han.h):
+ *
+ *   bytes ─▶ [AUTO: "/XXXd" DSMR, 7E A? / 68 L L 68 HAN] ─▶ HAN framing
+ *            (HDLC, M-Bus, block transfer) ─▶ [DLMS decryption, replay
+ *            guard] ─▶ dsmr_han_decode + dsmr_han_map ─▶ HAN_TELEGRAM
+ *            (a mapped struct dsmr_telegram); a DSMR telegram (AUTO's
+ *            plain stream, or one inside a DLMS envelope) ─▶ DSMR framer.
+ *   For encryption-only frames (0x20 / 0x21) the counter is committed only
+ *   once the APDU inside decoded; one that does not is DECRYPT_FAILED.
+ *
  * One small interface, no callbacks: the caller hands over a chunk of
  * bytes with dsmr_input_feed, then calls dsmr_input_next until it returns
  * DSMR_INPUT_NONE; each call returns one thing that happened: a telegram
@@ -55,7 +65,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dlms_cipher.h"
 #include "framer.h"
+#include "han.h"
+#include "han_layouts.h"
 #include "line_probe.h"
 #include "mapper.h"
 #include "smarty.h"
@@ -71,6 +84,24 @@ struct dsmr_input_config {
    * Not kept: the caller may wipe its copies once dsmr_input_init returns. */
   const uint8_t *decryption_key;
   const uint8_t *auth_key; /* 16 bytes, or NULL: the Luxembourg default */
+  /* DSMR_INPUT_PROTO_*: DSMR (0: as before), HAN (binary DLMS/COSEM over
+   * HDLC or M-Bus: decryption_key / auth_key are then the DLMS keys, auth
+   * NULL: none) or AUTO (from the bytes: "/XXXd" DSMR, 7E A? HDLC,
+   * 68 L L 68 M-Bus; the keys are the DLMS ones). HAN and AUTO exclude
+   * line_probe. */
+  int protocol;
+  /* HAN: where decoded lists are mapped (the caller's telegram, so that
+   * its dispatch path reads it in place); NULL: the chain's own. */
+  struct dsmr_telegram *han_telegram;
+  /* HAN: open GCM-tagged frames without checking the tag when no auth_key
+   * is given (dlms_cipher.h); the first such frame is reported once. */
+  int han_allow_unchecked;
+};
+
+enum dsmr_input_protocol {
+  DSMR_INPUT_PROTO_DSMR = 0,
+  DSMR_INPUT_PROTO_HAN = 1,
+  DSMR_INPUT_PROTO_AUTO = 2,
 };
 
 /* NONE, FRAME and TOO_LARGE have the values of the framer's events. */
@@ -102,6 +133,28 @@ enum dsmr_input_event {
   DSMR_INPUT_REPLAY,             /* frame counter not above the last one */
   DSMR_INPUT_ENVELOPE_TOO_LARGE, /* does not fit max_telegram: dropped */
   DSMR_INPUT_ENVELOPE_MALFORMED, /* cut short or malformed: dropped */
+  /* HAN (Protocol "han" / "auto"). DECRYPT_OK, DECRYPT_FAILED, REPLAY and
+   * ENVELOPE_MALFORMED also come from DLMS ciphered APDUs (out.han set,
+   * out.envelope's system_title / frame_counter / last_counter filled). */
+  DSMR_INPUT_HAN_TELEGRAM,        /* out.telegram: a decoded list mapped
+                                     (out.han the list, out.han_errors the
+                                     mapper's errors: dispatch only at 0) */
+  DSMR_INPUT_HAN_FRAME_CHECK,     /* a frame failed its check (out.detail:
+                                     bad HCS, bad FCS, bad M-Bus checksum) */
+  DSMR_INPUT_HAN_MISSING_SEGMENT, /* a segment of a message missing */
+  DSMR_INPUT_HAN_BLOCK_REFUSED,   /* block transfer: duplicated, missing or
+                                     out-of-order block (out.detail) */
+  DSMR_INPUT_HAN_TOO_LARGE,       /* a message longer than the buffers */
+  DSMR_INPUT_HAN_PARSE_ERROR,     /* a data-notification that does not
+                                     decode (out.detail) */
+  DSMR_INPUT_HAN_NO_KEY,          /* an encrypted APDU that cannot be opened
+                                     with the keys given (out.detail) */
+  DSMR_INPUT_HAN_UNCHECKED,       /* the first frame opened without checking
+                                     its GCM tag (han_allow_unchecked) */
+  DSMR_INPUT_HAN_TRANSPORT,       /* the framing found out.detail ("HDLC",
+                                     "M-Bus") */
+  DSMR_INPUT_PROTOCOL,            /* AUTO: the stream is out.detail ("DSMR",
+                                     "HAN") */
   /* internal: bytes from one stage to the next (never returned) */
   DSMR_INPUT_BYTES,
 };
@@ -123,6 +176,12 @@ struct dsmr_input_out {
   uint64_t decrypted;                 /* DECRYPT_FAILED: envelopes so far */
   const char *data;                   /* BYTES (internal) */
   size_t len;
+  /* HAN */
+  int han;                          /* the event came from the HAN path */
+  struct dsmr_telegram *telegram;   /* HAN_TELEGRAM */
+  const struct dsmr_han_list *list; /* HAN_TELEGRAM */
+  unsigned han_errors;              /* HAN_TELEGRAM */
+  const char *detail;               /* HAN_* (static string) */
 };
 
 /* Counts over the chain's life (restart keeps them). */
@@ -133,6 +192,9 @@ struct dsmr_input_stats {
   uint64_t cut;       /* telegrams cut short (CUT events) */
   uint64_t decrypted, decrypt_failed, replayed; /* Smarty envelopes */
   uint64_t envelope_too_large, envelope_malformed;
+  /* HAN (decrypt_failed, replayed, envelope_malformed count there too) */
+  uint64_t han_telegrams, han_frame_check, han_missing_segment,
+      han_block_refused, han_too_large, han_parse_error, han_no_key;
 };
 
 struct dsmr_input;
@@ -186,6 +248,24 @@ struct dsmr_input {
   size_t chunk_len, rest;
   int step;
   struct dsmr_frame found;
+
+  /* HAN stage (protocol HAN or AUTO) */
+  int protocol;
+  int decided;      /* AUTO: 0 not yet, else DSMR or HAN (input_chain.c) */
+  int say_protocol; /* AUTO: the decision is still to be said */
+  uint8_t sniff[8]; /* AUTO: the last bytes seen while undecided */
+  size_t nsniff;
+  const uint8_t *pend; /* bytes of sniff still to route after deciding */
+  size_t pend_len;
+  struct dsmr_han_framing hf;
+  uint8_t *han_buf;
+  int have_cipher, decrypted_once;
+  struct dsmr_dlms_cipher cipher;
+  struct dsmr_han_list *list;
+  struct dsmr_telegram *tel;
+  int own_tel;
+  struct dsmr_input_out hq[3]; /* outputs still to return, in order */
+  unsigned hq_n, hq_i;
 };
 
 /* Build the chain: allocates its buffers. now_ms: dsmr_now_ms().
