@@ -8,7 +8,8 @@ noise, one larger than MaxTelegramSize, malformed lines, an implausible
 register), events (text message, power failure, silence and back, a
 replaced meter), a Luxembourg Smarty meter (AES-128-GCM through
 libgcrypt: good frames bare and in HDLC, a wrong tag, replayed frame
-counters, a frame cut by a reconnect), a Baudrate "auto" meter fed 7E1
+counters, a frame cut by a reconnect), a binary HAN meter (encrypted
+Austrian M-Bus messages from the simulator), a Baudrate "auto" meter fed 7E1
 bytes (detected, then stored), and a SIGTERM.
 
 Passes when memcheck finds zero errors and no definite leak, nothing that
@@ -71,6 +72,17 @@ lux = d.TcpMeter()
 auto = d.PtyMeter(os.path.join(tmp, "auto"))
 KEY = "2B7E151628AED2A6ABF7158809CF4F3C"
 AUTH = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+# A binary HAN meter: encrypted Austrian M-Bus messages (two segments each,
+# AES-CTR) from the simulator, through framing, reassembly, decryption,
+# A-XDR and the list layout.
+HAN_KEY = "000102030405060708090A0B0C0D0E0F"  # the simulator's default
+han_pty = os.path.join(tmp, "han")
+han_man = os.path.join(tmp, "han.jsonl")
+HAN_N = 4
+sim_han, [r_han] = d.start_sim(
+    ["--pty", han_pty, "--generate", "han-austria", "--rate", "1", "--count",
+     str(HAN_N), "--unique", "--seed", "45", "--wait"], han_man)
+tap.ok(r_han.startswith("pty " + han_pty), "han-austria on a pty", r_han)
 cd = d.Collectd([
     d.meter_block("pty", device=pty.path, MaxTelegramSize=2048),
     d.meter_block("net", host="127.0.0.1", port=net.port, SilenceTimeout=3),
@@ -81,6 +93,8 @@ cd = d.Collectd([
                   AuthenticationKey=AUTH, SilenceTimeout=300),
     d.meter_block("auto", device=auto.path, Baudrate="auto",
                   SilenceTimeout=300),
+    d.meter_block("han", device=han_pty, Baudrate=2400, Parity="even",
+                  Protocol="han", DecryptionKey=HAN_KEY, SilenceTimeout=300),
 ], tag="valgrind").start()
 
 tap.ok(cd.wait_log(r'meter "pty": connected', timeout=SLOW),
@@ -191,6 +205,17 @@ auto.write(d.parity_7e1(auto_tg[1]))
 got_auto = [v for _, v in cd.wait_csv("auto", "dsmr_energy-import_t1", 2,
                                       timeout=SLOW)]
 tap.is_(got_auto, [5001.0, 5002.0], "auto: both telegrams stored exactly")
+
+# The HAN meter: every message's values stored as the simulator sent them.
+sim_han.wait(timeout=120)
+han_recs = [r for r in d.read_manifest(han_man) if r.get("delivered", True)]
+for obis, ident in (("1-0:32.7.0", "voltage-l1"),
+                    ("1-0:1.8.0", "dsmr_energy-import")):
+    want = [float(r["registers"][obis]) for r in han_recs]
+    got = [v for _, v in cd.wait_csv("han", ident, len(want), timeout=SLOW)]
+    tap.ok(len(want) == HAN_N and got == want,
+           "han: %s of %d encrypted M-Bus messages stored exactly (%s, want "
+           "%s)" % (ident, HAN_N, got, want))
 
 # Losses and recoveries.
 pty.close()
