@@ -123,6 +123,20 @@ if command -v valgrind >/dev/null; then
   done
 fi
 
+# The binary HAN path (framing, reassembly, A-XDR, layout, mapping; the
+# decryption of the Austrian message counted apart): instructions per
+# message, as for the telegram above.
+if [ -x "$build/bench/bench_han" ]; then
+  echo
+  echo "== HAN path (instructions per message; 0 allocations: bench_han checks)"
+  bin=$build/bench/bench_han
+  for v in aidon-no-list2-1p-vendor-doc kamstrup-no-list1-roarfred \
+    kaifa-at-tinetz-example-fneur; do
+    echo "$v: $(instructions "$v") in all, $(instructions --framing-only "$v") framing only"
+  done
+  echo "kaifa-at-tinetz-example-fneur: $(instructions --decrypt-only kaifa-at-tinetz-example-fneur) decryption only"
+fi
+
 collectd=${COLLECTD:-/usr/sbin/collectd}
 if [ ! -x "$collectd" ]; then
   echo "no $collectd: plugin benchmarks skipped (tools/install-deps.sh)"
