@@ -3,6 +3,8 @@
 #ifndef HAN_CORPUS_H
 #define HAN_CORPUS_H
 
+/* clang-format off */
+
 struct han_expect {
   const char *obis; /* NULL: not checked */
   const char *value;
@@ -606,5 +608,7 @@ static const struct han_vector han_vectors[] = {
 };
 
 #define HAN_NVECTORS (sizeof han_vectors / sizeof han_vectors[0])
+
+/* clang-format on */
 
 #endif
