@@ -195,7 +195,7 @@ static void get_baudrate(struct block *b, const oconfig_item_t *ci, int *out,
     *line_auto = 1;
     return;
   }
-  *line_auto = 0; /* the last Baudrate line counts, as for every option */
+  *line_auto = 0; /* a number: no probing (Baudrate is given once at most) */
   if (get_int(b, ci, 1, 10000000, &v, accepted) != 0)
     return;
   for (int i = 0; dsmr_source_baudrates[i]; i++)

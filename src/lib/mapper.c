@@ -445,8 +445,9 @@ static int parse_any_time(struct dsmr_span s, int64_t *utc) {
 }
 
 /* 1-0:99.97.0(count)(0-0:96.7.19)(end)(duration*s)...: how many entries
- * and the newest one. Placeholder entries (year 2000) count as entries but
- * are never "the newest failure". */
+ * and the newest one. Placeholder entries (a time before 2001,
+ * DSMR_EARLIEST_CAPTURE) count as entries but are never "the newest
+ * failure". */
 static void read_failure_log(struct dsmr_telegram *t,
                              const struct dsmr_object *o) {
   struct dsmr_telegram_info *info = &t->info;

@@ -8,13 +8,13 @@
  * struct dsmr_map_state: the caller owns struct dsmr_telegram (put it in
  * the per-meter state, not on a small stack: it is ~13 KiB).
  *
- * A telegram is "clean" when dsmr_map returns 0. Any malformed line, or a
- * mapped object whose value cannot be read (wrong unit, not a number),
- * counts as an error; callers must then dispatch nothing from it. Unknown
- * objects are not errors: they are counted and skipped. A value written
- * without a unit is read in the unit of the OBIS table when its number has
- * that unit's format (kW with 3 decimals, V with 1...), and counted
- * (unitless); a wrong unit stays an error. */
+ * A telegram is "clean" when dsmr_map_telegram (or _state) returns 0. Any
+ * malformed line, or a mapped object whose value cannot be read (wrong
+ * unit, not a number), counts as an error; callers must then dispatch
+ * nothing from it. Unknown objects are not errors: they are counted and
+ * skipped. A value written without a unit is read in the unit of the OBIS
+ * table when its number has that unit's format (kW with 3 decimals, V with
+ * 1...), and counted (unitless); a wrong unit stays an error. */
 #ifndef DSMR_MAPPER_H
 #define DSMR_MAPPER_H
 
