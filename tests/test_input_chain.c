@@ -608,7 +608,7 @@ static void test_build(void) {
 static size_t unhex(const char *h, uint8_t *out, size_t cap) {
   size_t n = 0;
   for (; h[0] && h[1]; h += 2) {
-    unsigned v;
+    unsigned v = 0;
     if (n == cap || sscanf(h, "%2x", &v) != 1)
       bail("bad hex");
     out[n++] = (uint8_t)v;
