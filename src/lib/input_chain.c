@@ -837,14 +837,9 @@ static void add_stage(struct dsmr_input *in, dsmr_input_push push) {
 
 /* Protocol HAN or AUTO: [HAN stage] -> DSMR framer (for DSMR telegrams:
  * AUTO's plain ones, and those inside DLMS envelopes). */
+/* The HAN stage, after the DSMR framer's buffer (dsmr_input_init). */
 static int han_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
                     char *err, size_t errlen) {
-  size_t cap = cfg->max_telegram;
-  char *buf = malloc(cap ? cap : 1);
-
-  if (!buf)
-    goto oom;
-  dsmr_framer_init(&in->framer, buf, cap);
   in->decided = cfg->protocol == DSMR_INPUT_PROTO_HAN ? DECIDED_HAN : 0;
   in->han_buf = malloc(DSMR_HAN_FRAMING_BUF_SIZE);
   in->list = malloc(sizeof(*in->list));
@@ -897,16 +892,18 @@ int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
       snprintf(err, errlen, "line probing reads DSMR telegrams only");
       return -1;
     }
-    return han_init(in, cfg, err, errlen);
-  }
-  if (cfg->line_probe && cfg->decryption_key) {
+  } else if (cfg->line_probe && cfg->decryption_key) {
     snprintf(err, errlen, "line probing cannot judge encrypted frames");
     return -1;
   }
+  /* Every path ends in the DSMR framer (HAN: a DSMR telegram inside a
+   * DLMS envelope, or AUTO before it has decided). */
   buf = malloc(cap ? cap : 1);
   if (!buf)
     goto oom;
   dsmr_framer_init(&in->framer, buf, cap);
+  if (cfg->protocol != DSMR_INPUT_PROTO_DSMR)
+    return han_init(in, cfg, err, errlen);
 
   if (cfg->line_probe) {
     in->probing = 1;
