@@ -838,6 +838,7 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
   int st = dsmr_source_open(&src, wake_pipe[0], 10000, err, sizeof err);
   if (st == -1) {
     fprintf(stderr, "dsmr-cat: %s\n", err);
+    dsmr_source_free(&src); /* a name lookup may still be pending */
     return -1;
   }
   if (st == 0) {
@@ -874,6 +875,7 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
     }
   }
   dsmr_source_close(&src);
+  dsmr_source_free(&src);
   return rc;
 }
 
