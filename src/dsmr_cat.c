@@ -947,92 +947,101 @@ static void usage(FILE *to) {
         to);
 }
 
-int main(int argc, char **argv) {
-  static struct cat c; /* large: keep it off the stack */
-  size_t max_size = DSMR_DEFAULT_MAX_TELEGRAM;
-  int i, nfiles = 0, io_error = 0;
-
-  struct dsmr_source_config live = {.kind = DSMR_SOURCE_DEVICE,
-                                    .baudrate = 115200,
-                                    .databits = 8,
-                                    .parity = DSMR_PARITY_NONE,
-                                    .stopbits = 1};
-  int have_live = 0;
-  long v;
-  unsigned long long count = 0;
-  const char *line_opt = NULL; /* --databits or --parity */
+/* What the command line asked for, beside what goes into struct cat. */
+struct options {
+  struct dsmr_source_config live;
+  int have_live;
+  unsigned long long count;
+  const char *line_opt; /* --databits or --parity */
   uint8_t key[16], auth_key[16];
-  int have_key = 0, have_auth = 0;
+  int have_key, have_auth;
+  size_t max_size;
+  int first_file; /* argv index of the first FILE */
+};
 
-  c.mode = OUT_LIST;
+/* Step 1: the options, into *o and c's output settings. Returns -1 to go
+ * on, or the exit status (0 after --help, 2 on a usage error). */
+static int parse_options(int argc, char **argv, struct cat *c,
+                         struct options *o) {
+  int i;
+  long v;
+
+  memset(o, 0, sizeof(*o));
+  o->live = (struct dsmr_source_config){.kind = DSMR_SOURCE_DEVICE,
+                                        .baudrate = 115200,
+                                        .databits = 8,
+                                        .parity = DSMR_PARITY_NONE,
+                                        .stopbits = 1};
+  o->max_size = DSMR_DEFAULT_MAX_TELEGRAM;
+  c->mode = OUT_LIST;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--device") == 0 && val) {
-      snprintf(live.device, sizeof live.device, "%s", val);
-      live.kind = DSMR_SOURCE_DEVICE;
-      have_live = 1;
+      snprintf(o->live.device, sizeof o->live.device, "%s", val);
+      o->live.kind = DSMR_SOURCE_DEVICE;
+      o->have_live = 1;
       i++;
     } else if (strcmp(a, "--host") == 0 && val) {
-      snprintf(live.host, sizeof live.host, "%s", val);
-      live.kind = DSMR_SOURCE_TCP;
-      have_live = 1;
+      snprintf(o->live.host, sizeof o->live.host, "%s", val);
+      o->live.kind = DSMR_SOURCE_TCP;
+      o->have_live = 1;
       i++;
     } else if (strcmp(a, "--port") == 0 && val) {
-      snprintf(live.port, sizeof live.port, "%s", val);
+      snprintf(o->live.port, sizeof o->live.port, "%s", val);
       i++;
     } else if (strcmp(a, "--baudrate") == 0 && val) {
       if (strcasecmp(val, "auto") == 0)
-        live.line_auto = 1;
+        o->live.line_auto = 1;
       else if (parse_int_arg(a, val, 50, 4000000, &v) != 0)
         return 2;
       else
-        live.baudrate = (int)v;
+        o->live.baudrate = (int)v;
       i++;
     } else if (strcmp(a, "--databits") == 0 && val) {
-      line_opt = a;
+      o->line_opt = a;
       if (parse_int_arg(a, val, 7, 8, &v) != 0)
         return 2;
-      live.databits = (int)v;
+      o->live.databits = (int)v;
       i++;
     } else if (strcmp(a, "--parity") == 0 && val) {
-      line_opt = a;
+      o->line_opt = a;
       static const char *const parities[] = {"none", "even", "odd", NULL};
       if (parse_word_arg(a, val, parities, &v) != 0)
         return 2;
-      live.parity = (enum dsmr_parity)v;
+      o->live.parity = (enum dsmr_parity)v;
       i++;
     } else if (strcmp(a, "--data-request") == 0 && val) {
       static const char *const lines[] = {"none", "rts", "dtr", NULL};
       if (parse_word_arg(a, val, lines, &v) != 0)
         return 2;
-      live.data_request = (enum dsmr_data_request)v;
+      o->live.data_request = (enum dsmr_data_request)v;
       i++;
     } else if (strcmp(a, "--count") == 0 && val) {
       if (parse_int_arg(a, val, 1, 2000000000, &v) != 0)
         return 2;
-      count = (unsigned long long)v;
+      o->count = (unsigned long long)v;
       i++;
     } else if (strcmp(a, "--key") == 0 && val) {
-      if (parse_key_arg(a, argv[i + 1], key) != 0)
+      if (parse_key_arg(a, argv[i + 1], o->key) != 0)
         return 2;
-      have_key = 1;
+      o->have_key = 1;
       i++;
     } else if (strcmp(a, "--auth-key") == 0 && val) {
-      if (parse_key_arg(a, argv[i + 1], auth_key) != 0)
+      if (parse_key_arg(a, argv[i + 1], o->auth_key) != 0)
         return 2;
-      have_auth = 1;
+      o->have_auth = 1;
       i++;
     } else if (strcmp(a, "--no-auth-check") == 0) {
-      c.no_auth_check = 1;
+      c->no_auth_check = 1;
     } else if (strcmp(a, "--json") == 0) {
-      c.mode = OUT_JSON;
+      c->mode = OUT_JSON;
     } else if (strcmp(a, "--summary") == 0) {
-      c.mode = OUT_SUMMARY;
+      c->mode = OUT_SUMMARY;
     } else if (strcmp(a, "--max-size") == 0 && val) {
       if (parse_int_arg(a, val, 16, 1 << 20, &v) != 0)
         return 2;
-      max_size = (size_t)v;
+      o->max_size = (size_t)v;
       i++;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
@@ -1048,45 +1057,62 @@ int main(int argc, char **argv) {
       break;
     }
   }
+  o->first_file = i;
+  return -1;
+}
 
-  if (live.line_auto &&
-      (line_opt || live.kind == DSMR_SOURCE_TCP || have_key || !have_live)) {
+/* Step 2: options that do not go together, then the chain (built now for
+ * --baudrate auto, else from the first bytes read). Returns 0, or 2 (a
+ * usage error, said on stderr). */
+static int setup_chain(struct cat *c, struct options *o, int argc) {
+  if (o->live.line_auto && (o->line_opt || o->live.kind == DSMR_SOURCE_TCP ||
+                            o->have_key || !o->have_live)) {
     fprintf(stderr, "dsmr-cat: --baudrate auto %s\n",
-            line_opt   ? "probes data bits and parity too: leave out "
-                         "--databits and --parity"
-            : have_key ? "cannot judge encrypted (binary) Smarty frames; "
-                         "Smarty meters send 115200 8N1, the default"
-                       : "needs --device (a network dongle sets the serial "
-                         "line itself)");
+            o->line_opt   ? "probes data bits and parity too: leave out "
+                            "--databits and --parity"
+            : o->have_key ? "cannot judge encrypted (binary) Smarty frames; "
+                            "Smarty meters send 115200 8N1, the default"
+                          : "needs --device (a network dongle sets the serial "
+                            "line itself)");
     return 2;
   }
-  if (have_auth && !have_key) {
+  if (o->have_auth && !o->have_key) {
     fprintf(stderr, "dsmr-cat: --auth-key needs --key\n");
     return 2;
   }
-  c.max_size = max_size;
-  if (input_setup(&c, live.line_auto, key, auth_key, have_key, have_auth) != 0)
+  c->max_size = o->max_size;
+  if (input_setup(c, o->live.line_auto, o->key, o->auth_key, o->have_key,
+                  o->have_auth) != 0)
     return 2;
 
-  if (have_live && i < argc) {
+  if (o->have_live && o->first_file < argc) {
     fprintf(stderr, "dsmr-cat: give files or a live source, not both\n");
-    dsmr_input_free(&c.input);
+    dsmr_input_free(&c->input);
     return 2;
   }
-  if (have_live && live.kind == DSMR_SOURCE_TCP && !live.port[0]) {
+  if (o->have_live && o->live.kind == DSMR_SOURCE_TCP && !o->live.port[0]) {
     fprintf(stderr, "dsmr-cat: --host needs --port\n");
-    dsmr_input_free(&c.input);
+    dsmr_input_free(&c->input);
     return 2;
   }
-  if (have_live) {
+  return 0;
+}
+
+/* Step 3: read the live source, or every FILE (standard input when none
+ * or "-"), through the chain. Returns 1 on an I/O error, else 0. */
+static int read_inputs(struct cat *c, const struct options *o, int argc,
+                       char **argv) {
+  int nfiles = 0, io_error = 0;
+
+  if (o->have_live) {
     nfiles = 1;
-    io_error = read_live(&c, &live, count) != 0;
+    io_error = read_live(c, &o->live, o->count) != 0;
   }
-  for (; i < argc; i++) {
+  for (int i = o->first_file; i < argc; i++) {
     const char *name = argv[i];
     nfiles++;
     if (strcmp(name, "-") == 0) {
-      io_error |= read_fd(&c, 0, "standard input") != 0;
+      io_error |= read_fd(c, 0, "standard input") != 0;
       continue;
     }
     int fd = open(name, O_RDONLY);
@@ -1095,34 +1121,41 @@ int main(int argc, char **argv) {
       io_error = 1;
       continue;
     }
-    io_error |= read_fd(&c, fd, name) != 0;
+    io_error |= read_fd(c, fd, name) != 0;
     close(fd);
   }
   if (nfiles == 0)
-    io_error |= read_fd(&c, 0, "standard input") != 0;
+    io_error |= read_fd(c, 0, "standard input") != 0;
   /* The end of the input ends a telegram whose CRC line is cut short: a
    * DSMR 2.2/3 telegram whose '!' is the last byte of a file, or a CRC of
    * fewer than 4 digits without its CR LF. */
-  if (!have_live) {
-    dsmr_input_end(&c.input);
-    drain(&c, NULL);
+  if (!o->have_live) {
+    dsmr_input_end(&c->input);
+    drain(c, NULL);
   }
-  if (c.n + c.too_large == 0 && !io_error) {
+  return io_error;
+}
+
+/* Step 4: the summary lines (--summary), the chain let go, and the exit
+ * status: 2 an I/O error, 1 a telegram failed or none at all, else 0. */
+static int report_and_exit_status(struct cat *c, int io_error) {
+  if (c->n + c->too_large == 0 && !io_error) {
     fprintf(stderr, "dsmr-cat: no telegram in the input (a telegram is "
                     "'/' header ... '!' [CRC])\n");
-    c.failed = 1;
+    c->failed = 1;
   }
 
-  if (c.mode == OUT_SUMMARY)
+  if (c->mode == OUT_SUMMARY)
     printf("telegrams %llu, ok %llu, CRC errors %llu, too large %llu, "
            "malformed %llu\n",
-           c.n + c.too_large, c.ok, c.crc_errors, c.too_large, c.malformed);
-  if (c.decrypt && c.mode == OUT_SUMMARY) {
-    const struct dsmr_input_stats *st = &c.input.stats;
+           c->n + c->too_large, c->ok, c->crc_errors, c->too_large,
+           c->malformed);
+  if (c->decrypt && c->mode == OUT_SUMMARY) {
+    const struct dsmr_input_stats *st = &c->input.stats;
     printf(
         "%s frames %llu, decrypted %llu, authentication failed "
         "%llu, replayed %llu, dropped %llu\n",
-        c.input.protocol ? "DLMS" : "Smarty",
+        c->input.protocol ? "DLMS" : "Smarty",
         (unsigned long long)(st->decrypted + st->decrypt_failed + st->replayed +
                              st->envelope_malformed + st->envelope_too_large),
         (unsigned long long)st->decrypted,
@@ -1130,8 +1163,22 @@ int main(int argc, char **argv) {
         (unsigned long long)st->replayed,
         (unsigned long long)(st->envelope_malformed + st->envelope_too_large));
   }
-  dsmr_input_free(&c.input); /* wipes the Smarty keys and buffer */
+  dsmr_input_free(&c->input); /* wipes the Smarty keys and buffer */
   if (io_error)
     return 2;
-  return c.failed ? 1 : 0;
+  return c->failed ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  static struct cat c; /* large: keep it off the stack */
+  struct options o;
+  int rc;
+
+  rc = parse_options(argc, argv, &c, &o);
+  if (rc >= 0)
+    return rc;
+  rc = setup_chain(&c, &o, argc);
+  if (rc != 0)
+    return rc;
+  return report_and_exit_status(&c, read_inputs(&c, &o, argc, argv));
 }
