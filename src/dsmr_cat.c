@@ -9,6 +9,7 @@
 #include "smarty.h"
 #include "source.h"
 #include "timestamp.h"
+#include "tz_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,9 @@ struct cat {
    * starts with M-Bus frames is HAN, anything else DSMR (Smarty). */
   int built, line_probe, have_key, have_auth, no_auth_check;
   uint8_t key[16], auth[16];
+  /* --timezone, or the host's zone: HAN clocks without their offset */
+  struct dsmr_tz tz;
+  char tz_note[700]; /* the host's zone did not read: said once, if used */
 };
 
 static const char *crc_word(enum dsmr_crc_verdict v) {
@@ -372,7 +376,44 @@ static void json_bytes(const uint8_t *p, size_t n, int hex) {
   putchar('"');
 }
 
-static void json_han(const struct dsmr_han_list *l,
+/* A HAN date-time as the meter's wall clock with the offset it got:
+ * "2024-06-28T10:43:43+02:00", the offset being the meter's own deviation
+ * ("meter") or, for "deviation unspecified", the --timezone's
+ * ("timezone"); without an offset when the zone cannot say ("gap": no
+ * such local time, "ambiguous": the repeated hour; the clock is then not
+ * used) or the deviation is out of range ("invalid"). Returns that word. */
+static const char *han_time(const struct cat *c,
+                            const struct dsmr_cosem_datetime *dt,
+                            char buf[40]) {
+  int64_t local, utc;
+  int rc = dsmr_cosem_datetime_utc(dt, &local);
+  struct dsmr_cosem_datetime bare = *dt;
+
+  bare.deviation = DSMR_COSEM_DEVIATION_UNSPECIFIED;
+  dsmr_cosem_datetime_format(&bare, buf);
+  if (rc == 0) {
+    dsmr_cosem_datetime_format(dt, buf);
+    return "meter";
+  }
+  if (rc < 0)
+    return "invalid";
+  switch (dsmr_tz_local_to_utc(&c->tz, local, &utc)) {
+  case DSMR_TZ_OK: {
+    int64_t off = local - utc, a = off < 0 ? -off : off;
+    size_t n = strlen(buf);
+    snprintf(buf + n, 40 - n, "%c%02d:%02d", off < 0 ? '-' : '+',
+             (int)(a / 3600), (int)(a / 60 % 60));
+    return "timezone";
+  }
+  case DSMR_TZ_GAP:
+    return "gap";
+  case DSMR_TZ_AMBIGUOUS:
+    break;
+  }
+  return "ambiguous";
+}
+
+static void json_han(const struct cat *c, const struct dsmr_han_list *l,
                      const struct dsmr_telegram *t) {
   char hdr[64], obis[24], num[48];
   int first = 1;
@@ -380,7 +421,13 @@ static void json_han(const struct dsmr_han_list *l,
   han_header(l, hdr, sizeof hdr);
   fputs("{\"crc\":\"ok\",\"header\":", stdout);
   json_string((struct dsmr_span){hdr, strlen(hdr)});
-  printf(",\"layout\":\"%s\",\"objects\":[", dsmr_han_layout_name(l->layout));
+  printf(",\"layout\":\"%s\"", dsmr_han_layout_name(l->layout));
+  if (t->info.has_meter_time) { /* what the storing rules get */
+    char iso[21];
+    dsmr_format_utc(t->info.meter_time, iso);
+    printf(",\"meter_time\":\"%s\"", iso);
+  }
+  fputs(",\"objects\":[", stdout);
   for (unsigned i = 0; i < l->nvalues; i++) {
     const struct dsmr_han_value *v = &l->values[i];
     if (!v->has_obis)
@@ -409,6 +456,14 @@ static void json_han(const struct dsmr_han_list *l,
       fputs("\"raw\":", stdout);
       json_bytes(v->bytes, v->len, !printable(v->bytes, v->len));
       break;
+    case DSMR_HAN_DATETIME: {
+      char when[40];
+      const char *from = han_time(c, &v->dt, when);
+      fputs("\"raw\":", stdout);
+      json_bytes(v->bytes, v->bytes ? v->len : 0, 1);
+      printf(",\"time\":\"%s\",\"offset_from\":\"%s\"", when, from);
+      break;
+    }
     default:
       fputs("\"raw\":", stdout);
       json_bytes(v->bytes, v->bytes ? v->len : 0, 1);
@@ -438,6 +493,17 @@ static void list_han(const struct cat *c, const struct dsmr_han_list *l,
       const char *unit = dsmr_dlms_unit_name(v->unit);
       printf(" %s%s%s", dsmr_han_value_decimal(v, num, sizeof num),
              unit && unit[0] ? " " : "", unit ? unit : "");
+    } else if (v->type == DSMR_HAN_DATETIME) {
+      char when[40];
+      const char *from = han_time(c, &v->dt, when);
+      printf(" %s (%s)", when,
+             strcmp(from, "meter") == 0      ? "the meter's offset"
+             : strcmp(from, "timezone") == 0 ? "offset from the time zone"
+             : strcmp(from, "gap") == 0
+                 ? "no such local time in the zone: clock not used"
+             : strcmp(from, "ambiguous") == 0
+                 ? "twice in the zone, the repeated hour: clock not used"
+                 : "deviation out of range: clock not used");
     } else if (v->type == DSMR_HAN_STRING ||
                (v->type == DSMR_HAN_OCTETS && printable(v->bytes, v->len))) {
       printf(" (%.*s)", (int)v->len, (const char *)v->bytes);
@@ -465,6 +531,11 @@ static void list_han(const struct cat *c, const struct dsmr_han_list *l,
 }
 
 static void on_han(struct cat *c, const struct dsmr_input_out *o) {
+  if (c->tz_note[0] && o->list->has_clock &&
+      o->list->clock.deviation == DSMR_COSEM_DEVIATION_UNSPECIFIED) {
+    fputs(c->tz_note, stderr);
+    c->tz_note[0] = 0;
+  }
   c->n++;
   if (o->han_errors) {
     c->malformed++;
@@ -473,7 +544,7 @@ static void on_han(struct cat *c, const struct dsmr_input_out *o) {
     c->ok++;
   }
   if (c->mode == OUT_JSON)
-    json_han(o->list, o->telegram);
+    json_han(c, o->list, o->telegram);
   else if (c->mode == OUT_LIST)
     list_han(c, o->list, o->telegram);
   if (c->mode != OUT_SUMMARY)
@@ -700,6 +771,7 @@ static void chain_config(const struct cat *c, int protocol,
   cfg->decryption_key = c->have_key ? c->key : NULL;
   cfg->auth_key = c->have_auth ? c->auth : NULL;
   cfg->protocol = protocol;
+  cfg->timezone = &c->tz;
   /* DLMS frames with --key but no --auth-key: the tag checked with the
    * Luxembourg default (as for Smarty), unless --no-auth-check */
   if (protocol == DSMR_INPUT_PROTO_HAN && !c->have_auth) {
@@ -940,8 +1012,11 @@ static void usage(FILE *to) {
         "                the encryption key); default: the Luxembourg key\n"
         "  --auth-key HEX  its authentication key (default: the Luxembourg\n"
         "                one, 00112233445566778899AABBCCDDEEFF)\n"
+        "  --timezone Z  HAN clocks sent without their offset (deviation\n"
+        "                unspecified) are local time in zone Z (Europe/Oslo,\n"
+        "                a zone file, or a POSIX rule); default the host's\n"
         "Times are UTC, with the host's local time beside them (--json:\n"
-        "UTC only).\n"
+        "UTC only); a HAN clock is the meter's local time with its offset.\n"
         "Exit status: 0 all telegrams ok (or without CRC), 1 some failed or\n"
         "no telegram at all, 2 usage or I/O error.\n",
         to);
@@ -956,7 +1031,8 @@ struct options {
   uint8_t key[16], auth_key[16];
   int have_key, have_auth;
   size_t max_size;
-  int first_file; /* argv index of the first FILE */
+  int first_file;       /* argv index of the first FILE */
+  const char *timezone; /* --timezone, or NULL: the host's zone */
 };
 
 /* Step 1: the options, into *o and c's output settings. Returns -1 to go
@@ -1032,6 +1108,9 @@ static int parse_options(int argc, char **argv, struct cat *c,
         return 2;
       o->have_auth = 1;
       i++;
+    } else if (strcmp(a, "--timezone") == 0 && val) {
+      o->timezone = val;
+      i++;
     } else if (strcmp(a, "--no-auth-check") == 0) {
       c->no_auth_check = 1;
     } else if (strcmp(a, "--json") == 0) {
@@ -1061,6 +1140,29 @@ static int parse_options(int argc, char **argv, struct cat *c,
   return -1;
 }
 
+/* --timezone ZONE (a zone name, a TZif path or a POSIX rule), else the
+ * host's zone ($TZ, /etc/localtime; UTC with a note when neither reads). */
+static int setup_timezone(struct cat *c, const char *zone) {
+  char err[512];
+  if (!zone) {
+    if (dsmr_tz_load_host(&c->tz, NULL, 0, err, sizeof err) != 0)
+      snprintf(c->tz_note, sizeof c->tz_note,
+               "dsmr-cat: the host's time zone cannot be read (%s): HAN "
+               "clocks without their offset are read as UTC (--timezone)\n",
+               err);
+    return 0;
+  }
+  if (dsmr_tz_load(zone, &c->tz, NULL, 0, err, sizeof err) != 0) {
+    fprintf(stderr,
+            "dsmr-cat: --timezone: %s; expected a zone name such as "
+            "Europe/Oslo, the path of a zone file, or a POSIX TZ rule such "
+            "as CET-1CEST,M3.5.0,M10.5.0/3\n",
+            err);
+    return -1;
+  }
+  return 0;
+}
+
 /* Step 2: options that do not go together, then the chain (built now for
  * --baudrate auto, else from the first bytes read). Returns 0, or 2 (a
  * usage error, said on stderr). */
@@ -1080,6 +1182,8 @@ static int setup_chain(struct cat *c, struct options *o, int argc) {
     fprintf(stderr, "dsmr-cat: --auth-key needs --key\n");
     return 2;
   }
+  if (setup_timezone(c, o->timezone) != 0)
+    return 2;
   c->max_size = o->max_size;
   if (input_setup(c, o->live.line_auto, o->key, o->auth_key, o->have_key,
                   o->have_auth) != 0)

@@ -268,7 +268,7 @@ static void parse_forms(void) {
       {"CET-1CEST,J366,M10.5.0", "start date"},
       {"CET-1CEST,366,M10.5.0", "start date"},
       {"CET-1CEST,X,M10.5.0", "start date"},
-      {"CET-1CEST,M3.5.0", "start date"},
+      {"CET-1CEST,M3.5.0", "end date"},
       {"CET-1CEST,M3.5.0/168,M10.5.0", "start time"},
       {"CET-1CEST,M3.5.0/,M10.5.0", "start time"},
       {"CET-1CEST,M3.5.0/2:60,M10.5.0", "start time"},
@@ -348,7 +348,7 @@ static void loader(void) {
       {"/nonexistent/zone", "No such file"},
       {"Europe/Oslo zone", "neither a zone name"},
       {"", "empty"},
-      {"CET-1CEST,M3.5.0", "is not a POSIX TZ rule: start date"},
+      {"CET-1CEST,M3.5.0", "is not a POSIX TZ rule: end date"},
       {"CET-1CEST", "as a POSIX TZ rule: daylight saving time without"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -137,9 +137,8 @@ int dsmr_tz_parse(const char *s, struct dsmr_tz *tz, const char **why) {
     *why = "daylight saving time without its dates (,start[/time],end[/time])";
     return -1;
   }
-  if (!(s = parse_date(s + 1, &tz->start)) || *s == 0 ||
-      (*s != ',' && *s != '/')) {
-    *why = "start date: Jn (1..365), n (0..365) or Mm.w.d, then ,end";
+  if (!(s = parse_date(s + 1, &tz->start))) {
+    *why = "start date: Jn (1..365), n (0..365) or Mm.w.d";
     return -1;
   }
   if (!(s = parse_time(s, &tz->start))) {
@@ -147,7 +146,7 @@ int dsmr_tz_parse(const char *s, struct dsmr_tz *tz, const char **why) {
     return -1;
   }
   if (*s != ',' || !(s = parse_date(s + 1, &tz->end))) {
-    *why = "end date: Jn (1..365), n (0..365) or Mm.w.d";
+    *why = "end date: ',' then Jn (1..365), n (0..365) or Mm.w.d";
     return -1;
   }
   if (!(s = parse_time(s, &tz->end))) {
