@@ -328,7 +328,7 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
   const oconfig_item_t *dec_key = NULL, *auth_key = NULL;
   const oconfig_item_t *line_opt = NULL; /* DataBits, Parity or StopBits */
   const char *serial_only = NULL;
-  const oconfig_item_t *timezone = NULL;
+  const oconfig_item_t *tz_opt = NULL;
   int v;
 
   memset(out, 0, sizeof(*out));
@@ -464,7 +464,7 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
       if (get_key(&b, c, out->auth_key) == 0)
         out->auth_key_set = 1;
     } else if (strcasecmp(k, "TimeZone") == 0) {
-      timezone = c;
+      tz_opt = c;
       get_timezone(&b, c, &out->timezone);
     } else {
       ERROR("dsmr plugin: <Meter \"%s\">: unknown option \"%s\"; "
@@ -542,9 +542,9 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
           b.meter);
     b.errors++;
   }
-  if (!timezone && out->protocol != DSMR_INPUT_PROTO_DSMR && !b.errors)
+  if (!tz_opt && out->protocol != DSMR_INPUT_PROTO_DSMR && !b.errors)
     host_timezone(&out->timezone);
-  if (timezone && out->protocol == DSMR_INPUT_PROTO_DSMR && !b.errors)
+  if (tz_opt && out->protocol == DSMR_INPUT_PROTO_DSMR && !b.errors)
     WARNING("dsmr plugin: <Meter \"%s\">: TimeZone only applies to HAN "
             "meters (Protocol \"han\" or \"auto\"); ignored: DSMR "
             "telegrams say their offset themselves",

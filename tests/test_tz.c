@@ -108,7 +108,7 @@ static unsigned sweep(const struct dsmr_tz *tz, int64_t from, int64_t to,
   unsigned bad = 0;
   long prev = glibc_off(from);
   *transitions = 0;
-  for (int64_t t = from; t < to; t += 3 * 3600 + 17) {
+  for (int64_t t = from; t < to; t += 6 * 3600 + 17) {
     long o = glibc_off(t);
     int64_t u;
     if (dsmr_tz_offset_at(tz, t, NULL) != o) {
@@ -126,7 +126,7 @@ static unsigned sweep(const struct dsmr_tz *tz, int64_t from, int64_t to,
                (long long)(t + o), (long long)t, (int)r, (long long)u);
     }
     if (o != prev) { /* a transition in (t - step, t]: find it */
-      int64_t lo = t - (3 * 3600 + 17), hi = t;
+      int64_t lo = t - (6 * 3600 + 17), hi = t;
       while (hi - lo > 1) {
         int64_t mid = lo + (hi - lo) / 2;
         if (glibc_off(mid) == prev)
