@@ -59,7 +59,7 @@ build() {
 # shellcheck disable=SC2086 # LIB is a list of files (no spaces in paths)
 build fuzz_telegram "$HERE/fuzz_telegram.c" "$HERE/value_oracle.c" $LIB -lm
 # shellcheck disable=SC2086
-build fuzz_values "$HERE/fuzz_values.c" "$HERE/value_oracle.c" $LIB -lm
+build fuzz_values "$HERE/fuzz_values.c" "$HERE/value_oracle.c" $LIB "$SRC/lib/tz.c" -lm
 
 # shellcheck disable=SC2086
 build fuzz_rules "$HERE/fuzz_rules.c" $LIB "$SRC/lib/store_rules.c" -lm

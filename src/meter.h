@@ -42,6 +42,8 @@ struct dsmr_meter_config {
   /* Protocol: DSMR_INPUT_PROTO_DSMR (0, the default), _HAN or _AUTO; with
    * HAN / AUTO the keys are the DLMS ones (no Luxembourg default). */
   int protocol;
+  /* TimeZone (HAN): the zone of a meter clock sent without its offset */
+  struct dsmr_tz timezone;
 };
 
 /* Counters the read callback reports; updated by the reader under lock. */

@@ -643,6 +643,7 @@ int dsmr_meter_start(struct dsmr_meter *m) {
       .auth_key = m->cfg.auth_key_set ? m->cfg.auth_key : NULL,
       .protocol = m->cfg.protocol,
       .han_telegram = &m->telegram, /* mapped in place for dispatch */
+      .timezone = &m->cfg.timezone,
   };
 
   rc = dsmr_input_init(&m->input, &in, dsmr_now_ms(), err, sizeof(err));

@@ -5,7 +5,7 @@
 set -e
 PACKAGES="build-essential autoconf automake libtool pkg-config
   libserialport-dev libserialport0 libgcrypt20-dev collectd-core collectd-dev rrdtool
-  python3 clang libclang-rt-14-dev valgrind clang-format procps"
+  python3 clang libclang-rt-14-dev valgrind clang-format procps tzdata"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
