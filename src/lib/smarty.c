@@ -34,6 +34,7 @@
  * Decrypting twice costs microseconds per telegram. */
 #include "smarty.h"
 
+#include "hdlc.h" /* dsmr_crc_x25: the HDLC HCS and FCS */
 #include "hex.h"
 
 #include <gcrypt.h>
@@ -83,18 +84,6 @@ static void set_err(char *err, size_t errlen, const char *msg,
   if (err && errlen)
     snprintf(err, errlen, "%s%s%s", msg, detail ? ": " : "",
              detail ? detail : "");
-}
-
-/* CRC-16/X.25 (poly 0x1021 reflected, init and final xor 0xFFFF), the HDLC
- * HCS and FCS. Bitwise: at most a couple of KiB every 10 seconds. */
-static uint16_t crc_x25(const uint8_t *p, size_t n) {
-  uint16_t crc = 0xFFFF;
-  while (n--) {
-    crc ^= *p++;
-    for (int i = 0; i < 8; i++)
-      crc = (uint16_t)(crc & 1 ? (crc >> 1) ^ 0x8408 : crc >> 1);
-  }
-  return (uint16_t)~crc;
 }
 
 static uint32_t be32(const uint8_t *p) {
@@ -523,7 +512,7 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
   /* No information field: not a frame that carries a telegram. */
   if (end < info_at + 1 + 2)
     goto not_a_frame;
-  if (crc_x25(r + 1, i - 1) != (r[i] | (uint16_t)r[i + 1] << 8))
+  if (dsmr_crc_x25(r + 1, i - 1) != (r[i] | (uint16_t)r[i + 1] << 8))
     goto not_a_frame;
 
   if (d->base + end > d->cap) {
@@ -551,7 +540,8 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
     *need = end - n;
     return DSMR_SMARTY_NONE;
   }
-  if (crc_x25(r + 1, end - 3) != (r[end - 2] | (uint16_t)r[end - 1] << 8)) {
+  if (dsmr_crc_x25(r + 1, end - 3) !=
+      (r[end - 2] | (uint16_t)r[end - 1] << 8)) {
     /* Tolerance: the frame inside may still be good (the GCM tag covers
      * everything that matters), so its bytes are scanned again as bare. */
     d->stats.hdlc_fcs_errors++;
