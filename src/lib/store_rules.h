@@ -68,7 +68,8 @@
  *    than its stored value.
  *  - The first reading after start has nothing to compare with: it is
  *    taken. Capture times before 2000 (dead M-Bus channels) are never
- *    readings (here and in the mapper).
+ *    readings here (MIN_CAPTURE_TIME in store_rules.c); the mapper drops
+ *    them earlier, with its own cut-off at 2001 (DSMR_EARLIEST_CAPTURE).
  *
  * Events the plugin turns into notifications: a new monthly peak demand
  * (1-0:1.6.0, any change of value or time; the first telegram only sets
