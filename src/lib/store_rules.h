@@ -165,7 +165,7 @@ struct dsmr_ident {
 };
 
 /* One meter's state. Zero it (or dsmr_rules_init) before the first
- * telegram: that is "just started". ~90 KiB: keep it in the meter, not on
+ * telegram: that is "just started". ~80 KiB: keep it in the meter, not on
  * a stack. */
 struct dsmr_rules {
   uint64_t seq;           /* telegrams stored so far */
