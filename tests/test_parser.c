@@ -1,5 +1,5 @@
 /* The parser and the number reader on hand-made telegrams: one test per
- * rule of parser.h and per quirk real meters have shown. */
+ * rule of parser.h and number.h and per quirk real meters have shown. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
