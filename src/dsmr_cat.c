@@ -5,6 +5,7 @@
 #include "han_layouts.h"
 #include "input_chain.h"
 #include "mapper.h"
+#include "number.h"
 #include "parser.h"
 #include "smarty.h"
 #include "source.h"
