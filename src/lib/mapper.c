@@ -249,8 +249,111 @@ static inline int group_number(struct dsmr_telegram *t,
 struct map_ctx {
   const char *fstart, *fend;
   struct dsmr_number_shape *shapes;
-  uintptr_t lo_bound, span; /* dsmr_shape_window_fast */
+  uintptr_t lo_bound, span;     /* dsmr_shape_window_fast */
+  struct dsmr_map_state *state; /* for the memos below; NULL without */
 };
+
+/* ---- memos ------------------------------------------------------------
+ *
+ * Values that are not a row's reading are read on every telegram too:
+ * the meter's time, the M-Bus capture times and values, the version, the
+ * device types, the failure log. Their places in struct dsmr_map_state: */
+enum memo_slot {
+  /* number_memo[] */
+  NM_VERSION = 0,
+  NM_VERSION_BE = 1,
+  NM_MBUS_TYPE = 2,     /* + channel - 1 */
+  NM_MBUS_VALUE = 6,    /* + channel - 1 */
+  NM_FAILURES = 10,     /* the number of failures */
+  NM_FAILURE_SECS = 11, /* the duration of entries 0 and 1 */
+  NM_END = 13,
+  /* time_memo[] */
+  TM_METER = 0,
+  TM_MBUS = 1, /* + channel - 1 */
+  TM_PEAK = 5,
+  TM_FAILURE = 6, /* the end of entries 0 and 1 */
+  TM_END = 8,
+  NO_MEMO = 255, /* read without a memo */
+};
+_Static_assert(NM_END <= DSMR_NUMBER_MEMOS && TM_END <= DSMR_TIME_MEMOS,
+               "memo slots");
+
+/* g as a number (dsmr_parse_number_key), from number memo `slot` when
+ * it is the text read there last (the same bytes: the same number, with
+ * its unit at the same place in the text). Small integers mostly, which
+ * the parser reads in ~70 instructions and the shapes in ~90. */
+static HOT_INLINE int number_memo(const struct map_ctx *c, unsigned slot,
+                                  struct dsmr_span g, struct dsmr_number *n,
+                                  uint64_t *unit) {
+#ifdef DSMR_NUMBER_SHAPES
+  if (c->state && slot < NM_END && g.len - 1 < 16 &&
+      dsmr_shape_window_fast(g.ptr, c->lo_bound, c->span)) {
+    struct dsmr_number_memo *m = &c->state->number_memo[slot];
+    /* little-endian: the first bytes of the text are the low ones */
+    uint64_t lo = dsmr_shape_load64(g.ptr), hi = dsmr_shape_load64(g.ptr + 8);
+    lo &= g.len >= 8 ? ~0ULL : (1ULL << (8 * g.len)) - 1;
+    hi &= g.len <= 8    ? 0
+          : g.len >= 16 ? ~0ULL
+                        : (1ULL << (8 * (g.len - 8))) - 1;
+    if (g.len + 0x80 == m->len_tag && lo == m->text[0] && hi == m->text[1]) {
+      n->mantissa = m->mantissa;
+      n->decimals = m->decimals;
+      n->unit.ptr = m->unit_len ? g.ptr + m->unit_off : NULL;
+      n->unit.len = m->unit_len;
+      *unit = m->unit_key;
+      return 0;
+    }
+    if (dsmr_parse_number_key(g, n, unit) != 0)
+      return -1;
+    m->text[0] = lo;
+    m->text[1] = hi;
+    m->mantissa = n->mantissa;
+    m->unit_key = *unit;
+    m->len_tag = (uint8_t)(g.len + 0x80);
+    m->decimals = (uint8_t)n->decimals; /* at most 16 digits in 16 bytes */
+    m->unit_off = (uint8_t)(n->unit.len ? n->unit.ptr - g.ptr : 0);
+    m->unit_len = (uint8_t)n->unit.len;
+    return 0;
+  }
+#else
+  (void)slot;
+#endif
+  return dsmr_parse_number_key(g, n, unit);
+}
+
+/* s as a timestamp (dsmr_parse_timestamp, not told whether flagged), by
+ * time memo `slot`. A text equal to the memo's but in the seconds is the
+ * memo's time plus its seconds: the date, hour and minute are the same,
+ * the seconds are valid (00..59), and the offset from UTC is the same,
+ * because the flag is the same or, without a flag, the EU rule switches
+ * only on whole hours (UTC), so all 60 seconds of a minute fall on the
+ * same side of a switch. */
+static HOT_INLINE enum dsmr_ts_status time_memo(const struct map_ctx *c,
+                                                unsigned slot,
+                                                struct dsmr_span s,
+                                                int64_t *utc) {
+  if (!c->state || slot >= TM_END || (s.len != 12 && s.len != 13))
+    return dsmr_parse_timestamp(s, utc, NULL);
+  struct dsmr_time_memo *m = &c->state->time_memo[slot];
+  const unsigned char *u = (const unsigned char *)s.ptr;
+  uint64_t head;
+  memcpy(&head, u, sizeof head);
+  uint32_t tail = (uint32_t)u[8] | (uint32_t)u[9] << 8 |
+                  (uint32_t)(s.len == 13 ? u[12] : 0) << 16 |
+                  (uint32_t)(0x80 + s.len) << 24;
+  unsigned tens = (unsigned)u[10] - '0', ones = (unsigned)u[11] - '0';
+  if (head == m->head && tail == m->tail && tens <= 5 && ones <= 9) {
+    *utc = m->base + (int64_t)(tens * 10 + ones);
+    return DSMR_TS_OK;
+  }
+  enum dsmr_ts_status st = dsmr_parse_timestamp(s, utc, NULL);
+  if (st == DSMR_TS_OK) { /* then bytes 10, 11 are the seconds, 00..59 */
+    m->head = head;
+    m->tail = tail;
+    m->base = *utc - (int64_t)(tens * 10 + ones);
+  }
+  return st;
+}
 
 /* The first group of o, the value of the object in table row `row`, as a
  * number (by its shape when it has the one learnt, see number_shape.h),
@@ -436,8 +539,9 @@ static HOT_INLINE void emit_integer(const struct map_ctx *c,
     remember_reading(c, o, row, &n, r, 0);
 }
 
-static int parse_any_time(struct dsmr_span s, int64_t *utc) {
-  if (dsmr_parse_timestamp(s, utc, NULL) == DSMR_TS_OK)
+static int parse_any_time(const struct map_ctx *c, unsigned slot,
+                          struct dsmr_span s, int64_t *utc) {
+  if (time_memo(c, slot, s, utc) == DSMR_TS_OK)
     return 0;
   if (dsmr_parse_cosem_clock(s, utc) == DSMR_TS_OK)
     return 0;
@@ -448,24 +552,29 @@ static int parse_any_time(struct dsmr_span s, int64_t *utc) {
  * and the newest one. Placeholder entries (a time before 2001,
  * DSMR_EARLIEST_CAPTURE) count as entries but are never "the newest
  * failure". */
-static void read_failure_log(struct dsmr_telegram *t,
+static void read_failure_log(const struct map_ctx *c, struct dsmr_telegram *t,
                              const struct dsmr_object *o) {
   struct dsmr_telegram_info *info = &t->info;
   unsigned pairs = o->ngroups >= 2 ? (o->ngroups - 2) / 2 : 0;
   struct dsmr_number n;
+  uint64_t unit;
   info->failure_log_entries = pairs;
-  if (o->ngroups >= 1 && dsmr_parse_number(o->groups[0], &n) == 0 &&
+  if (o->ngroups >= 1 &&
+      number_memo(c, NM_FAILURES, o->groups[0], &n, &unit) == 0 &&
       n.unit.len == 0 && n.decimals == 0 && n.mantissa >= 0 &&
       (uint64_t)n.mantissa < pairs)
     info->failure_log_entries = (unsigned)n.mantissa;
   for (unsigned i = 0; i < pairs; i++) {
     int64_t end;
-    if (parse_any_time(o->groups[2 + 2 * i], &end) != 0 ||
+    if (parse_any_time(c, i < 2 ? TM_FAILURE + i : NO_MEMO,
+                       o->groups[2 + 2 * i], &end) != 0 ||
         end < DSMR_EARLIEST_CAPTURE || end <= info->failure_last_end)
       continue;
     info->failure_last_end = end;
     info->failure_last_duration = 0;
-    if (dsmr_parse_number(o->groups[3 + 2 * i], &n) == 0 && n.decimals == 0)
+    if (number_memo(c, i < 2 ? NM_FAILURE_SECS + i : NO_MEMO,
+                    o->groups[3 + 2 * i], &n, &unit) == 0 &&
+        n.decimals == 0)
       info->failure_last_duration = n.mantissa;
   }
 }
@@ -573,8 +682,8 @@ static void read_current_limits(struct dsmr_telegram *t,
   }
 }
 
-static void read_mbus(struct mbus_channel *ch, const struct dsmr_object *o,
-                      int v3) {
+static void read_mbus(const struct map_ctx *c, struct mbus_channel *ch,
+                      const struct dsmr_object *o, int v3) {
   struct dsmr_span value, unit = {NULL, 0};
   int64_t capture;
   int corrected = !v3 && o->obis.e == 1;
@@ -589,7 +698,8 @@ static void read_mbus(struct mbus_channel *ch, const struct dsmr_object *o,
       return;
     value = o->groups[1];
   }
-  if (dsmr_parse_timestamp(o->groups[0], &capture, NULL) != DSMR_TS_OK ||
+  if (time_memo(c, TM_MBUS + o->obis.b - 1, o->groups[0], &capture) !=
+          DSMR_TS_OK ||
       capture < DSMR_EARLIEST_CAPTURE)
     return; /* an empty channel: no reading, and not an error */
   if (ch->has_reading && ch->corrected && !corrected)
@@ -666,8 +776,8 @@ static int mbus_family(int device, uint64_t unit) {
 
 /* owner[fam]: the channel that has the plain name of a kind of device
  * (0: none yet). The first channel of a kind with a reading takes it. */
-static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans,
-                      uint8_t owner[FAM_COUNT]) {
+static void emit_mbus(const struct map_ctx *ctx, struct dsmr_telegram *t,
+                      struct mbus_channel *chans, uint8_t owner[FAM_COUNT]) {
   for (unsigned c = 1; c <= DSMR_MBUS_CHANNELS; c++) {
     struct mbus_channel *ch = &chans[c];
     struct dsmr_number n;
@@ -675,7 +785,7 @@ static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans,
       continue;
     struct dsmr_span id = ch->id;
     uint64_t unit;
-    if (dsmr_parse_number_key(ch->value, &n, &unit) != 0) {
+    if (number_memo(ctx, NM_MBUS_VALUE + c - 1, ch->value, &n, &unit) != 0) {
       add_error(t, ch->line, "M-Bus value is not a number", id);
       continue;
     }
@@ -784,7 +894,7 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
     int64_t when;
     if (group_number(t, o, 1, &n, &unit) != 0)
       return;
-    if (dsmr_parse_timestamp(o->groups[0], &when, NULL) != DSMR_TS_OK ||
+    if (time_memo(c, TM_PEAK, o->groups[0], &when) != DSMR_TS_OK ||
         when < DSMR_EARLIEST_CAPTURE)
       return; /* no peak recorded yet this month */
     struct dsmr_reading *r =
@@ -803,15 +913,16 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
     read_current_limits(t, o);
     return;
   case OBIS_INFO_VERSION:
-    if (o->ngroups >= 1 && dsmr_parse_number(o->groups[0], &n) == 0 &&
+    if (o->ngroups >= 1 &&
+        number_memo(c, NM_VERSION, o->groups[0], &n, &unit) == 0 &&
         n.decimals == 0 && n.mantissa >= 0 && n.mantissa < 1000)
       info->version = (int)n.mantissa;
     return;
   case OBIS_INFO_VERSION_BE:
     /* e-MUCS "50217" = based on DSMR 5.0.2 */
     if (info->version == 0 && o->ngroups >= 1 &&
-        dsmr_parse_number(o->groups[0], &n) == 0 && n.decimals == 0 &&
-        n.mantissa >= 10000 && n.mantissa < 100000)
+        number_memo(c, NM_VERSION_BE, o->groups[0], &n, &unit) == 0 &&
+        n.decimals == 0 && n.mantissa >= 10000 && n.mantissa < 100000)
       info->version = (int)(n.mantissa / 1000);
     return;
   case OBIS_INFO_EQUIPMENT:
@@ -823,7 +934,8 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
       info->equipment_id = o->groups[0];
     return;
   case OBIS_INFO_TIME:
-    if (o->ngroups >= 1 && parse_any_time(o->groups[0], &info->meter_time) == 0)
+    if (o->ngroups >= 1 &&
+        parse_any_time(c, TM_METER, o->groups[0], &info->meter_time) == 0)
       info->has_meter_time = 1;
     return;
   case OBIS_INFO_TEXT:
@@ -831,22 +943,24 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
       info->text_message = o->groups[0];
     return;
   case OBIS_INFO_FAILURE_LOG:
-    read_failure_log(t, o);
+    read_failure_log(c, t, o);
     return;
   case OBIS_MBUS_TYPE:
     /* set before a parse that may fail: gcc reads the fields below
      * branch-free, and valgrind then sees a jump on unset bytes */
     memset(&n, 0, sizeof n);
-    if (o->ngroups >= 1 && dsmr_parse_number(o->groups[0], &n) == 0 &&
+    if (o->ngroups >= 1 &&
+        number_memo(c, NM_MBUS_TYPE + o->obis.b - 1, o->groups[0], &n, &unit) ==
+            0 &&
         n.unit.len == 0 && n.decimals == 0 && n.mantissa >= 0 &&
         n.mantissa < 256)
       chans[o->obis.b].device = (int)n.mantissa;
     return;
   case OBIS_MBUS_READING:
-    read_mbus(&chans[o->obis.b], o, 0);
+    read_mbus(c, &chans[o->obis.b], o, 0);
     return;
   case OBIS_MBUS_READING_V3:
-    read_mbus(&chans[o->obis.b], o, 1);
+    read_mbus(c, &chans[o->obis.b], o, 1);
     return;
   }
 }
@@ -920,8 +1034,12 @@ unsigned dsmr_map_telegram_state(const char *frame, size_t len,
     chans[c].unit.len = 0;
   }
 
-  struct map_ctx ctx = {frame, frame ? frame + len : frame,
-                        state ? state->shape : NULL, 0, UINTPTR_MAX};
+  struct map_ctx ctx = {frame,
+                        frame ? frame + len : frame,
+                        state ? state->shape : NULL,
+                        0,
+                        UINTPTR_MAX,
+                        state};
   if (frame && len >= 24) {
     ctx.lo_bound = (uintptr_t)(frame + 8);
     ctx.span = (uintptr_t)(frame + len - 16) - ctx.lo_bound;
@@ -952,7 +1070,7 @@ unsigned dsmr_map_telegram_state(const char *frame, size_t len,
   uint8_t owner[FAM_COUNT] = {0};
   if (state)
     memcpy(owner, state->plain_owner, sizeof owner);
-  emit_mbus(t, chans, owner);
+  emit_mbus(&ctx, t, chans, owner);
   if (state) {
     memcpy(state->plain_owner, owner, sizeof owner);
     if (t->unitless) {
