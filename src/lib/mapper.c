@@ -6,6 +6,7 @@
 
 #include "number_shape.h"
 #include "obis_table.h"
+#include "parser_fast.h"
 #include "timestamp.h"
 
 #include <string.h>
@@ -1046,17 +1047,40 @@ unsigned dsmr_map_telegram_state(const char *frame, size_t len,
   }
   dsmr_parser_init(&p, frame, len);
   t->info.header = p.header;
-  while ((st = dsmr_parser_next(&p, &o)) != DSMR_PARSE_END) {
-    if (st == DSMR_PARSE_ERROR) {
-      add_error(t, p.error_line, p.error, (struct dsmr_span){NULL, 0});
-      continue;
+  /* The parser's loop, with its fast path (parser_fast.h) inlined here:
+   * an ordinary line is read without a call, and without going through
+   * the parser's state; anything else is the parser's (dsmr_parser_next
+   * tries the fast path again first, and then reads the line as it
+   * would have). */
+  const char *pos = p.pos, *end = p.end;
+  unsigned line = p.line;
+  for (;;) {
+    unsigned known;
+    const char *next;
+    if (end - pos >= OBIS_MAX &&
+        (next = line_fast(pos, end, &o, &known)) != NULL) {
+      o.line = line++;
+      pos = next;
+    } else {
+      p.pos = pos;
+      p.line = line;
+      st = dsmr_parser_next(&p, &o);
+      pos = p.pos;
+      line = p.line;
+      if (st == DSMR_PARSE_END)
+        break;
+      if (st == DSMR_PARSE_ERROR) {
+        add_error(t, p.error_line, p.error, (struct dsmr_span){NULL, 0});
+        continue;
+      }
+      known = p.known_row;
     }
     t->nobjects++;
     /* The parser often knows the row already (it read the id by text). */
     unsigned row;
     const struct obis_entry *e;
-    if (p.known_row) {
-      row = p.known_row - 1;
+    if (known) {
+      row = known - 1;
       e = &dsmr_obis_table[row];
     } else if ((e = dsmr_obis_find(&o.obis)) != NULL) {
       row = (unsigned)(e - dsmr_obis_table);
