@@ -367,8 +367,7 @@ static HOT_INLINE int value_number(const struct map_ctx *c,
     add_error(t, o->line, "value missing", o->id);
     return -1;
   }
-  struct dsmr_number_shape *sh =
-      c->shapes && row < DSMR_SHAPE_ROWS ? &c->shapes[row] : NULL;
+  struct dsmr_number_shape *sh = c->shapes ? &c->shapes[row] : NULL;
 #ifdef DSMR_NUMBER_SHAPES
   if (sh && dsmr_number_by_shape(sh, o->groups[0], c->lo_bound, c->span, n,
                                  unit) == 0)
@@ -398,10 +397,11 @@ static HOT_INLINE int value_number(const struct map_ctx *c,
  * digits), gauges (the signed digits times a power of ten), whole numbers
  * without sign. */
 
-/* The shape of row `row` when the state has one, else NULL. */
+/* The shape of row `row` when the state has one, else NULL. Every row
+ * has one: obis.c asserts that the table has at most DSMR_SHAPE_ROWS. */
 static inline struct dsmr_number_shape *row_shape(const struct map_ctx *c,
                                                   unsigned row) {
-  return c->shapes && row < DSMR_SHAPE_ROWS ? &c->shapes[row] : NULL;
+  return c->shapes ? &c->shapes[row] : NULL;
 }
 
 /* After the full path made reading r of o's first group: remember it in

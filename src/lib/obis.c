@@ -151,6 +151,8 @@ enum { OBIS_ROWS(AS_ROW_NAME, AS_ROW_NAME) OBIS_ROW_COUNT };
 _Static_assert(OBIS_ROW_COUNT < 255, "slot index holds row + 1 in a byte");
 _Static_assert(OBIS_ROW_COUNT <= 128,
                "the mapper's unitless_rows has a bit for each row");
+_Static_assert(OBIS_ROW_COUNT <= DSMR_SHAPE_ROWS,
+               "the mapper's state has a number shape for each row");
 
 /* slot -> row + 1, or 0 for no row. Two rows in one slot would be the same
  * designator twice: a compiler warning (an error with --enable-werror). */
