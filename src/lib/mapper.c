@@ -4,6 +4,16 @@
 
 #include "inline.h"
 
+/* For what the parse loop (dsmr_map_telegram_state) rarely needs: inlined
+ * there, it makes the loop's ordinary lines (parser_fast.h,
+ * reading_by_shape) dearer (more registers saved, spilled) than the call
+ * costs the rare ones. */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 #include "number_shape.h"
 #include "obis_table.h"
 #include "parser_fast.h"
@@ -219,22 +229,6 @@ add_reading(struct dsmr_telegram *t, unsigned line, struct dsmr_span id,
   return r;
 }
 
-/* Group `group` of o as a number, with its unit's key; 0, or -1 after
- * reporting the error. */
-static inline int group_number(struct dsmr_telegram *t,
-                               const struct dsmr_object *o, unsigned group,
-                               struct dsmr_number *n, uint64_t *unit) {
-  if (o->ngroups <= group) {
-    add_error(t, o->line, "value missing", o->id);
-    return -1;
-  }
-  if (dsmr_parse_number_key(o->groups[group], n, unit) != 0) {
-    add_error(t, o->line, "value is not a number", o->id);
-    return -1;
-  }
-  return 0;
-}
-
 /* Values identical to the same register's in the previous telegram are
  * not converted again (see reading_by_shape): on a generated DSMR 5 stream
  * (dsmr-sim --generate dsmr5) that is ~80 % of the lines, and it saves
@@ -267,15 +261,25 @@ enum memo_slot {
   NM_MBUS_VALUE = 6,    /* + channel - 1 */
   NM_FAILURES = 10,     /* the number of failures */
   NM_FAILURE_SECS = 11, /* the duration of entries 0 and 1 */
-  NM_END = 13,
+  NM_PEAK = 13,         /* 1-0:1.6.0 */
+  NM_PEAK_COUNT = 14,   /* 0-0:98.1.0: the number of entries */
+  NM_PEAK_HISTORY = 15, /* + entry, for the first MEMO_PEAKS entries */
+  NM_LIMITS = 28,       /* + 0 import, 1 export */
+  NM_END = 30,
   /* time_memo[] */
   TM_METER = 0,
   TM_MBUS = 1, /* + channel - 1 */
   TM_PEAK = 5,
-  TM_FAILURE = 6, /* the end of entries 0 and 1 */
-  TM_END = 8,
+  TM_FAILURE = 6,      /* the end of entries 0 and 1 */
+  TM_PEAK_HISTORY = 8, /* + entry, for the first MEMO_PEAKS entries */
+  TM_END = 21,
   NO_MEMO = 255, /* read without a memo */
 };
+/* 13 months of peaks in 0-0:98.1.0 */
+#define MEMO_PEAKS 13
+_Static_assert(NM_PEAK_HISTORY + MEMO_PEAKS <= NM_LIMITS &&
+                   TM_PEAK_HISTORY + MEMO_PEAKS <= TM_END,
+               "peak history slots");
 _Static_assert(NM_END <= DSMR_NUMBER_MEMOS && TM_END <= DSMR_TIME_MEMOS,
                "memo slots");
 
@@ -320,6 +324,23 @@ static HOT_INLINE int number_memo(const struct map_ctx *c, unsigned slot,
   (void)slot;
 #endif
   return dsmr_parse_number_key(g, n, unit);
+}
+
+/* Group `group` of o as a number (by number memo `slot`), with its unit's
+ * key; 0, or -1 after reporting the error. */
+static inline int group_number(const struct map_ctx *c, unsigned slot,
+                               struct dsmr_telegram *t,
+                               const struct dsmr_object *o, unsigned group,
+                               struct dsmr_number *n, uint64_t *unit) {
+  if (o->ngroups <= group) {
+    add_error(t, o->line, "value missing", o->id);
+    return -1;
+  }
+  if (number_memo(c, slot, o->groups[group], n, unit) != 0) {
+    add_error(t, o->line, "value is not a number", o->id);
+    return -1;
+  }
+  return 0;
 }
 
 /* s as a timestamp (dsmr_parse_timestamp, not told whether flagged), by
@@ -596,13 +617,16 @@ static void read_failure_log(const struct map_ctx *c, struct dsmr_telegram *t,
  * dispatches every entry once: all of them on the first telegram, then
  * only a new month's. Other forms (Hungarian meters send a billing-values
  * profile under the same id) are listed, not dispatched. */
-static void read_peak_history(struct dsmr_telegram *t,
-                              const struct dsmr_object *o, const char *inst) {
+NOINLINE static void read_peak_history(const struct map_ctx *c,
+                                       struct dsmr_telegram *t,
+                                       const struct dsmr_object *o,
+                                       const char *inst) {
   /* Set, though a failed parse leaves them unread: gcc evaluates the
    * conditions below branch-free, and valgrind then sees them read. */
   struct dsmr_number n = {0};
   uint64_t unit = DSMR_UNIT_NONE;
-  if (o->ngroups < 3 || dsmr_parse_number_key(o->groups[0], &n, &unit) != 0 ||
+  if (o->ngroups < 3 ||
+      number_memo(c, NM_PEAK_COUNT, o->groups[0], &n, &unit) != 0 ||
       unit != DSMR_UNIT_NONE || n.decimals != 0 || n.mantissa < 0 ||
       !dsmr_span_eq(o->groups[1], "1-0:1.6.0") ||
       !dsmr_span_eq(o->groups[2], "1-0:1.6.0"))
@@ -621,9 +645,11 @@ static void read_peak_history(struct dsmr_telegram *t,
   for (unsigned i = 0; i < entries; i++) {
     unsigned g = 3 + 3 * i;
     int64_t when;
-    if (group_number(t, o, g + 2, &n, &unit) != 0)
+    if (group_number(c, i < MEMO_PEAKS ? NM_PEAK_HISTORY + i : NO_MEMO, t, o,
+                     g + 2, &n, &unit) != 0)
       return;
-    if (dsmr_parse_timestamp(o->groups[g + 1], &when, NULL) != DSMR_TS_OK ||
+    if (time_memo(c, i < MEMO_PEAKS ? TM_PEAK_HISTORY + i : NO_MEMO,
+                  o->groups[g + 1], &when) != DSMR_TS_OK ||
         when < DSMR_EARLIEST_CAPTURE)
       continue;
     unsigned j = npeaks++;
@@ -635,7 +661,9 @@ static void read_peak_history(struct dsmr_telegram *t,
   for (unsigned i = 0; i < npeaks; i++) {
     if (i > 0 && peaks[i].when == peaks[i - 1].when)
       continue; /* one value per time */
-    if (group_number(t, o, peaks[i].group, &n, &unit) != 0)
+    unsigned entry = (peaks[i].group - 5) / 3;
+    if (group_number(c, entry < MEMO_PEAKS ? NM_PEAK_HISTORY + entry : NO_MEMO,
+                     t, o, peaks[i].group, &n, &unit) != 0)
       return;
     struct dsmr_reading *r =
         emit_number(t, o, &number_rules[OBIS_POWER], inst, &n, unit);
@@ -649,8 +677,9 @@ static void read_peak_history(struct dsmr_telegram *t,
 /* 1-1:31.4.0, Smarty's current limits (the breaker's thresholds for
  * imported and exported current; exported is negative as sent):
  * (100*A)(-063*A), or one group (100.0*A,-100.0*A) on some firmware. */
-static void read_current_limits(struct dsmr_telegram *t,
-                                const struct dsmr_object *o) {
+NOINLINE static void read_current_limits(const struct map_ctx *c,
+                                         struct dsmr_telegram *t,
+                                         const struct dsmr_object *o) {
   static const char *const names[2] = {"limit_import", "limit_export"};
   struct dsmr_span parts[2];
   unsigned nparts = 0;
@@ -674,7 +703,7 @@ static void read_current_limits(struct dsmr_telegram *t,
   for (unsigned i = 0; i < nparts; i++) {
     struct dsmr_number n;
     uint64_t unit;
-    if (dsmr_parse_number_key(parts[i], &n, &unit) != 0) {
+    if (number_memo(c, NM_LIMITS + i, parts[i], &n, &unit) != 0) {
       add_error(t, o->line, "value is not a number", o->id);
       return;
     }
@@ -893,7 +922,7 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
   }
   case OBIS_PEAK: {
     int64_t when;
-    if (group_number(t, o, 1, &n, &unit) != 0)
+    if (group_number(c, NM_PEAK, t, o, 1, &n, &unit) != 0)
       return;
     if (time_memo(c, TM_PEAK, o->groups[0], &when) != DSMR_TS_OK ||
         when < DSMR_EARLIEST_CAPTURE)
@@ -908,10 +937,10 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
     return;
   }
   case OBIS_PEAK_HISTORY:
-    read_peak_history(t, o, inst);
+    read_peak_history(c, t, o, inst);
     return;
   case OBIS_CURRENT_LIMITS:
-    read_current_limits(t, o);
+    read_current_limits(c, t, o);
     return;
   case OBIS_INFO_VERSION:
     if (o->ngroups >= 1 &&

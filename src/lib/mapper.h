@@ -159,8 +159,8 @@ struct dsmr_number_memo {
  * that have more than one value (M-Bus channels share a row) or are not
  * readings (version, device types, the failure log). By place, see
  * mapper.c (enum memo_slot). Only a cache, as the shapes are. */
-#define DSMR_NUMBER_MEMOS 16
-#define DSMR_TIME_MEMOS 8
+#define DSMR_NUMBER_MEMOS 32
+#define DSMR_TIME_MEMOS 24
 struct dsmr_map_state {
   uint8_t plain_owner[8]; /* per kind of device: channel 1..4, 0 = none */
   uint64_t unitless_told[2];
