@@ -321,7 +321,7 @@ static HOT_INLINE int number_memo(const struct map_ctx *c, unsigned slot,
     return 0;
   }
 #else
-  (void)slot;
+  (void)c, (void)slot; /* big-endian: no memo (the masks are little-endian) */
 #endif
   return dsmr_parse_number_key(g, n, unit);
 }
@@ -401,6 +401,8 @@ static HOT_INLINE int value_number(const struct map_ctx *c,
 #ifdef DSMR_NUMBER_SHAPES
   if (sh && dsmr_shape_window(o->groups[0].ptr, c->fstart, c->fend))
     dsmr_number_shape_learn(sh, o->groups[0], n, *unit);
+#else
+  (void)sh;            /* big-endian: no shapes */
 #endif
   return 0;
 }
