@@ -204,9 +204,9 @@ COLD static int unitless_exponent(struct dsmr_telegram *t,
 
 /* A new reading of the telegram (value and time at the telegram's), or
  * NULL when there is no room. Each field is written once: this runs for
- * most objects of every telegram. Always inlined: as a call it costs ~15
- * instructions a reading, 3 % of the library's budget per telegram (gcc
- * stops inlining it on its own once it has a few callers). */
+ * most objects of every telegram. Always inlined: as a call it costs about
+ * as much as the fill itself (gcc stops inlining it on its own once it has
+ * a few callers). */
 static HOT_INLINE struct dsmr_reading *
 add_reading(struct dsmr_telegram *t, unsigned line, struct dsmr_span id,
             const char *type, const char *instance, enum dsmr_ds_type ds,
@@ -231,10 +231,9 @@ add_reading(struct dsmr_telegram *t, unsigned line, struct dsmr_span id,
 
 /* Values identical to the same register's in the previous telegram are
  * not converted again (see reading_by_shape): on a generated DSMR 5 stream
- * (dsmr-sim --generate dsmr5) that is ~80 % of the lines, and it saves
- * ~1,150 of ~11,200 instructions per telegram (measured when added).
- * -DDSMR_NO_SAME_VALUE turns
- * it off (to measure). */
+ * (dsmr-sim --generate dsmr5) that is ~80 % of the lines (what it saves:
+ * HACKING.md, "Benchmarks"). -DDSMR_NO_SAME_VALUE turns it off (to
+ * measure). */
 #ifndef DSMR_NO_SAME_VALUE
 #define DSMR_SAME_VALUE 1
 #endif
@@ -285,8 +284,8 @@ _Static_assert(NM_END <= DSMR_NUMBER_MEMOS && TM_END <= DSMR_TIME_MEMOS,
 
 /* g as a number (dsmr_parse_number_key), from number memo `slot` when
  * it is the text read there last (the same bytes: the same number, with
- * its unit at the same place in the text). Small integers mostly, which
- * the parser reads in ~70 instructions and the shapes in ~90. */
+ * its unit at the same place in the text). Small integers mostly, for
+ * which the shapes' checks cost more than the parser itself. */
 static HOT_INLINE int number_memo(const struct map_ctx *c, unsigned slot,
                                   struct dsmr_span g, struct dsmr_number *n,
                                   uint64_t *unit) {

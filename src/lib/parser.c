@@ -9,10 +9,9 @@
  * Ids the library knows are recognised by their text (one hash, one
  * 16-byte compare); others are read digit by digit, without bounds checks
  * while the id cannot reach the end of the buffer. Ordinary lines take a
- * fast path with few registers to save; anything unusual is read again by
- * the general parser. Measured with callgrind (gcc 12 -O2, x86-64): about
- * 4,200 instructions for a 946-byte DSMR 5 telegram of 38 objects, i.e.
- * ~110 per object, of which the id takes ~35. */
+ * fast path with few registers to save (parser_fast.h, which the mapper
+ * inlines into its loop); anything unusual is read again by the general
+ * parser. What each stage costs: HACKING.md, "Benchmarks". */
 #include <stdint.h>
 #include <string.h>
 

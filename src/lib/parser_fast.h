@@ -205,8 +205,10 @@ static HOT_INLINE const char *group_end_fast(const char *s, const char *e) {
  * line starts (and, in *row, what id_fast says), or NULL for anything else
  * (then next_general reads the line again from its start, so what the fast path
  * accepts it must parse exactly as next_general would). Kept apart and small,
- * so that it needs few registers: the general parser costs ~30 instructions per
- * object just to save and restore them. */
+ * so that it needs few registers: the general parser spends a good part of
+ * its time per object saving and restoring them. Always inlined: left to
+ * the compiler it stays a call in the mapper's loop, which costs more than
+ * inlining saves (HACKING.md, "Benchmarks"). */
 static HOT_INLINE const char *line_fast(const char *s, const char *e,
                                         struct dsmr_object *obj,
                                         unsigned *row) {
