@@ -56,7 +56,7 @@ def stage(fil, fn):
         return "OBIS lookup"
     if base == "mapper.c":
         return "mapper"
-    if base == "parser.c" or fn.startswith("dsmr_parser"):
+    if base in ("parser.c", "parser_fast.h") or fn.startswith("dsmr_parser"):
         return "parser"
     if base == "bench_telegram.c":
         return None  # the benchmark's own loop

@@ -2,6 +2,7 @@
  * exact unit conversion and the right time for each value. */
 #include "mapper.h"
 #include "obis_table.h"
+#include "timestamp.h"
 
 #include "tap.h"
 
@@ -765,7 +766,11 @@ static int same_telegram(const struct dsmr_telegram *a,
       a->first_error_line != b->first_error_line ||
       strcmp(a->first_error_obis, b->first_error_obis) != 0 ||
       a->info.version != b->info.version ||
-      a->info.meter_time != b->info.meter_time)
+      a->info.has_meter_time != b->info.has_meter_time ||
+      a->info.meter_time != b->info.meter_time ||
+      a->info.failure_log_entries != b->info.failure_log_entries ||
+      a->info.failure_last_end != b->info.failure_last_end ||
+      a->info.failure_last_duration != b->info.failure_last_duration)
     return 0;
   for (unsigned i = 0; i < a->nreadings; i++)
     if (!same_reading(&a->readings[i], &b->readings[i]))
@@ -834,6 +839,66 @@ static void test_shapes(void) {
   is_int(differ, 0, "shapes: a meter's state changes no reading");
 }
 
+/* The memos of struct dsmr_map_state read a timestamp that differs from
+ * the last one at its place only in the seconds as that one's time plus
+ * the seconds. Every second of the hours around both EU switches (with
+ * and without the W/S flag), and seconds that are no seconds (60..99,
+ * letters), must read as dsmr_parse_timestamp reads them, for the meter's
+ * time and an M-Bus capture time; and the small numbers kept by their
+ * text (version, device type, failure log) as without a state. */
+static void test_memos(void) {
+  static const char *const hours[] = {
+      "260329005", "260329010", "260329015", "260329020", "260329025",
+      "260329030", "261025005", "261025010", "261025015", "261025020",
+      "261025025", "261025030", "261231235", "270101000"};
+  static const char *const flags[] = {"", "S", "W"};
+  static const char *const secs[] = {"00", "01", "09", "10", "59", "60",
+                                     "61", "99", "5a", ":0", "0/", "30"};
+  static struct dsmr_map_state st;
+  static struct dsmr_telegram got, ref;
+  unsigned checked = 0, bad = 0, valid = 0;
+  memset(&st, 0, sizeof st);
+  for (size_t h = 0; h < sizeof hours / sizeof hours[0]; h++)
+    for (size_t f = 0; f < 3; f++)
+      for (unsigned m = 0; m < 10; m++)
+        for (size_t k = 0; k < sizeof secs / sizeof secs[0]; k++) {
+          char ts[16], buf[512];
+          snprintf(ts, sizeof ts, "%s%u%s%s", hours[h], m, secs[k], flags[f]);
+          int len = snprintf(
+              buf, sizeof buf,
+              "/ISK5\\2M550T-1012\r\n\r\n1-3:0.2.8(%s)\r\n"
+              "0-0:1.0.0(%s)\r\n"
+              "1-0:99.97.0(%u)(0-0:96.7.19)(%s)(%010u*s)\r\n"
+              "0-2:24.1.0(00%u)\r\n0-2:24.2.1(%s)(00246.138*m3)\r\n!",
+              k % 3 ? "50" : "42", ts, m % 3, ts, (unsigned)(k % 2) * 2014,
+              3 + (unsigned)(k % 4 == 0) * 4, ts);
+          int64_t want = 0;
+          int ok_ts = dsmr_parse_timestamp((struct dsmr_span){ts, strlen(ts)},
+                                           &want, NULL) == DSMR_TS_OK;
+          valid += ok_ts;
+          dsmr_map_telegram_state(buf, (size_t)len, &got, &st);
+          dsmr_map_telegram(buf, (size_t)len, &ref);
+          checked++;
+          int capture_ok = 0;
+          for (unsigned i = 0; i < got.nreadings; i++)
+            if (got.readings[i].time_kind == DSMR_AT_CAPTURE &&
+                got.readings[i].capture_time == want)
+              capture_ok = 1;
+          if (got.info.has_meter_time != ok_ts ||
+              (ok_ts && (got.info.meter_time != want || !capture_ok)) ||
+              !same_telegram(&got, &ref)) {
+            if (!bad++)
+              printf("# %s: has_meter_time %d meter_time %lld, want %d "
+                     "%lld\n",
+                     ts, got.info.has_meter_time,
+                     (long long)got.info.meter_time, ok_ts, (long long)want);
+          }
+        }
+  ok(checked > 4000 && valid > checked / 3, "memos: %u telegrams, %u times",
+     checked, valid);
+  is_int(bad, 0, "memos: times and numbers read as without a state");
+}
+
 int main(void) {
   test_table_sorted();
   test_seed_e350();
@@ -851,5 +916,6 @@ int main(void) {
   test_channel_names();
   test_error_list();
   test_shapes();
+  test_memos();
   return tap_done();
 }

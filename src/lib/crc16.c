@@ -3,10 +3,10 @@
  *
  * Why slicing: the CRC covers every byte of every telegram, and the library's
  * whole budget per ~1 KB telegram is a few thousand instructions. A
- * byte-at-a-time table costs ~8 instructions per byte (load, xor, shift,
- * lookup, loop); slice-by-16 looks up 16 input bytes in 16 independent tables
- * per step, so each byte costs one byte load and one table xor (~2.4
- * instructions per byte measured with callgrind, gcc -O2, x86-64).
+ * byte-at-a-time table costs a load, xor, shift, lookup and loop step per
+ * byte; slice-by-16 looks up 16 input bytes in 16 independent tables per
+ * step, so each byte costs one byte load and one table xor (measured:
+ * HACKING.md, "Benchmarks").
  *
  * Why byte loads instead of one 64-bit load: the indices come straight from
  * memory with a zero-extending byte load, which costs the same as a shift and
@@ -627,13 +627,12 @@ uint16_t dsmr_crc16_portable(uint16_t crc, const void *data, size_t len) {
  * folded into one 128-bit accumulator X whose polynomial is congruent, mod
  * P = x^16 + x^15 + x^2 + 1, to the message read so far times the right
  * power of x; the CRC of the message is then the CRC of X's 16 bytes
- * followed by the tail, which the portable code computes (~70
- * instructions). In the reflected bit order of CRC-16/ARC, bit i of a
- * 64-bit lane u stands for x^(63-i), and a carry-less product of two lanes
- * is x * poly(u) * poly(v): so folding X over the next 128 bits,
- * X_lo * x^192 + X_hi * x^128, takes the constants x^191 mod P = 0xB33 and
- * x^127 mod P = 0x83, each bit-reversed into the top of a 64-bit lane.
- * ~7 instructions per 16 bytes against ~38 for slice-by-16. */
+ * followed by the tail, which the portable code computes. In the reflected bit
+ * order of CRC-16/ARC, bit i of a 64-bit lane u stands for x^(63-i), and a
+ * carry-less product of two lanes is x * poly(u) * poly(v): so folding X over
+ * the next 128 bits, X_lo * x^192 + X_hi * x^128, takes the constants x^191 mod
+ * P = 0xB33 and x^127 mod P = 0x83, each bit-reversed into the top of a 64-bit
+ * lane. Two multiplies per 16 bytes instead of 16 table lookups. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <emmintrin.h>
 #include <wmmintrin.h>

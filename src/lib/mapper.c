@@ -4,8 +4,19 @@
 
 #include "inline.h"
 
+/* For what the parse loop (dsmr_map_telegram_state) rarely needs: inlined
+ * there, it makes the loop's ordinary lines (parser_fast.h,
+ * reading_by_shape) dearer (more registers saved, spilled) than the call
+ * costs the rare ones. */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 #include "number_shape.h"
 #include "obis_table.h"
+#include "parser_fast.h"
 #include "timestamp.h"
 
 #include <string.h>
@@ -193,9 +204,9 @@ COLD static int unitless_exponent(struct dsmr_telegram *t,
 
 /* A new reading of the telegram (value and time at the telegram's), or
  * NULL when there is no room. Each field is written once: this runs for
- * most objects of every telegram. Always inlined: as a call it costs ~15
- * instructions a reading, 3 % of the library's budget per telegram (gcc
- * stops inlining it on its own once it has a few callers). */
+ * most objects of every telegram. Always inlined: as a call it costs about
+ * as much as the fill itself (gcc stops inlining it on its own once it has
+ * a few callers). */
 static HOT_INLINE struct dsmr_reading *
 add_reading(struct dsmr_telegram *t, unsigned line, struct dsmr_span id,
             const char *type, const char *instance, enum dsmr_ds_type ds,
@@ -218,28 +229,11 @@ add_reading(struct dsmr_telegram *t, unsigned line, struct dsmr_span id,
   return r;
 }
 
-/* Group `group` of o as a number, with its unit's key; 0, or -1 after
- * reporting the error. */
-static inline int group_number(struct dsmr_telegram *t,
-                               const struct dsmr_object *o, unsigned group,
-                               struct dsmr_number *n, uint64_t *unit) {
-  if (o->ngroups <= group) {
-    add_error(t, o->line, "value missing", o->id);
-    return -1;
-  }
-  if (dsmr_parse_number_key(o->groups[group], n, unit) != 0) {
-    add_error(t, o->line, "value is not a number", o->id);
-    return -1;
-  }
-  return 0;
-}
-
 /* Values identical to the same register's in the previous telegram are
  * not converted again (see reading_by_shape): on a generated DSMR 5 stream
- * (dsmr-sim --generate dsmr5) that is ~80 % of the lines, and it saves
- * ~1,150 of ~11,200 instructions per telegram (measured when added).
- * -DDSMR_NO_SAME_VALUE turns
- * it off (to measure). */
+ * (dsmr-sim --generate dsmr5) that is ~80 % of the lines (what it saves:
+ * HACKING.md, "Benchmarks"). -DDSMR_NO_SAME_VALUE turns it off (to
+ * measure). */
 #ifndef DSMR_NO_SAME_VALUE
 #define DSMR_SAME_VALUE 1
 #endif
@@ -249,8 +243,138 @@ static inline int group_number(struct dsmr_telegram *t,
 struct map_ctx {
   const char *fstart, *fend;
   struct dsmr_number_shape *shapes;
-  uintptr_t lo_bound, span; /* dsmr_shape_window_fast */
+  uintptr_t lo_bound, span;     /* dsmr_shape_window_fast */
+  struct dsmr_map_state *state; /* for the memos below; NULL without */
 };
+
+/* ---- memos ------------------------------------------------------------
+ *
+ * Values that are not a row's reading are read on every telegram too:
+ * the meter's time, the M-Bus capture times and values, the version, the
+ * device types, the failure log. Their places in struct dsmr_map_state: */
+enum memo_slot {
+  /* number_memo[] */
+  NM_VERSION = 0,
+  NM_VERSION_BE = 1,
+  NM_MBUS_TYPE = 2,     /* + channel - 1 */
+  NM_MBUS_VALUE = 6,    /* + channel - 1 */
+  NM_FAILURES = 10,     /* the number of failures */
+  NM_FAILURE_SECS = 11, /* the duration of entries 0 and 1 */
+  NM_PEAK = 13,         /* 1-0:1.6.0 */
+  NM_PEAK_COUNT = 14,   /* 0-0:98.1.0: the number of entries */
+  NM_PEAK_HISTORY = 15, /* + entry, for the first MEMO_PEAKS entries */
+  NM_LIMITS = 28,       /* + 0 import, 1 export */
+  NM_END = 30,
+  /* time_memo[] */
+  TM_METER = 0,
+  TM_MBUS = 1, /* + channel - 1 */
+  TM_PEAK = 5,
+  TM_FAILURE = 6,      /* the end of entries 0 and 1 */
+  TM_PEAK_HISTORY = 8, /* + entry, for the first MEMO_PEAKS entries */
+  TM_END = 21,
+  NO_MEMO = 255, /* read without a memo */
+};
+/* 13 months of peaks in 0-0:98.1.0 */
+#define MEMO_PEAKS 13
+_Static_assert(NM_PEAK_HISTORY + MEMO_PEAKS <= NM_LIMITS &&
+                   TM_PEAK_HISTORY + MEMO_PEAKS <= TM_END,
+               "peak history slots");
+_Static_assert(NM_END <= DSMR_NUMBER_MEMOS && TM_END <= DSMR_TIME_MEMOS,
+               "memo slots");
+
+/* g as a number (dsmr_parse_number_key), from number memo `slot` when
+ * it is the text read there last (the same bytes: the same number, with
+ * its unit at the same place in the text). Small integers mostly, for
+ * which the shapes' checks cost more than the parser itself. */
+static HOT_INLINE int number_memo(const struct map_ctx *c, unsigned slot,
+                                  struct dsmr_span g, struct dsmr_number *n,
+                                  uint64_t *unit) {
+#ifdef DSMR_NUMBER_SHAPES
+  if (c->state && slot < NM_END && g.len - 1 < 16 &&
+      dsmr_shape_window_fast(g.ptr, c->lo_bound, c->span)) {
+    struct dsmr_number_memo *m = &c->state->number_memo[slot];
+    /* little-endian: the first bytes of the text are the low ones */
+    uint64_t lo = dsmr_shape_load64(g.ptr), hi = dsmr_shape_load64(g.ptr + 8);
+    lo &= g.len >= 8 ? ~0ULL : (1ULL << (8 * g.len)) - 1;
+    hi &= g.len <= 8    ? 0
+          : g.len >= 16 ? ~0ULL
+                        : (1ULL << (8 * (g.len - 8))) - 1;
+    if (g.len + 0x80 == m->len_tag && lo == m->text[0] && hi == m->text[1]) {
+      n->mantissa = m->mantissa;
+      n->decimals = m->decimals;
+      n->unit.ptr = m->unit_len ? g.ptr + m->unit_off : NULL;
+      n->unit.len = m->unit_len;
+      *unit = m->unit_key;
+      return 0;
+    }
+    if (dsmr_parse_number_key(g, n, unit) != 0)
+      return -1;
+    m->text[0] = lo;
+    m->text[1] = hi;
+    m->mantissa = n->mantissa;
+    m->unit_key = *unit;
+    m->len_tag = (uint8_t)(g.len + 0x80);
+    m->decimals = (uint8_t)n->decimals; /* at most 16 digits in 16 bytes */
+    m->unit_off = (uint8_t)(n->unit.len ? n->unit.ptr - g.ptr : 0);
+    m->unit_len = (uint8_t)n->unit.len;
+    return 0;
+  }
+#else
+  (void)c, (void)slot; /* big-endian: no memo (the masks are little-endian) */
+#endif
+  return dsmr_parse_number_key(g, n, unit);
+}
+
+/* Group `group` of o as a number (by number memo `slot`), with its unit's
+ * key; 0, or -1 after reporting the error. */
+static inline int group_number(const struct map_ctx *c, unsigned slot,
+                               struct dsmr_telegram *t,
+                               const struct dsmr_object *o, unsigned group,
+                               struct dsmr_number *n, uint64_t *unit) {
+  if (o->ngroups <= group) {
+    add_error(t, o->line, "value missing", o->id);
+    return -1;
+  }
+  if (number_memo(c, slot, o->groups[group], n, unit) != 0) {
+    add_error(t, o->line, "value is not a number", o->id);
+    return -1;
+  }
+  return 0;
+}
+
+/* s as a timestamp (dsmr_parse_timestamp, not told whether flagged), by
+ * time memo `slot`. A text equal to the memo's but in the seconds is the
+ * memo's time plus its seconds: the date, hour and minute are the same,
+ * the seconds are valid (00..59), and the offset from UTC is the same,
+ * because the flag is the same or, without a flag, the EU rule switches
+ * only on whole hours (UTC), so all 60 seconds of a minute fall on the
+ * same side of a switch. */
+static HOT_INLINE enum dsmr_ts_status time_memo(const struct map_ctx *c,
+                                                unsigned slot,
+                                                struct dsmr_span s,
+                                                int64_t *utc) {
+  if (!c->state || slot >= TM_END || (s.len != 12 && s.len != 13))
+    return dsmr_parse_timestamp(s, utc, NULL);
+  struct dsmr_time_memo *m = &c->state->time_memo[slot];
+  const unsigned char *u = (const unsigned char *)s.ptr;
+  uint64_t head;
+  memcpy(&head, u, sizeof head);
+  uint32_t tail = (uint32_t)u[8] | (uint32_t)u[9] << 8 |
+                  (uint32_t)(s.len == 13 ? u[12] : 0) << 16 |
+                  (uint32_t)(0x80 + s.len) << 24;
+  unsigned tens = (unsigned)u[10] - '0', ones = (unsigned)u[11] - '0';
+  if (head == m->head && tail == m->tail && tens <= 5 && ones <= 9) {
+    *utc = m->base + (int64_t)(tens * 10 + ones);
+    return DSMR_TS_OK;
+  }
+  enum dsmr_ts_status st = dsmr_parse_timestamp(s, utc, NULL);
+  if (st == DSMR_TS_OK) { /* then bytes 10, 11 are the seconds, 00..59 */
+    m->head = head;
+    m->tail = tail;
+    m->base = *utc - (int64_t)(tens * 10 + ones);
+  }
+  return st;
+}
 
 /* The first group of o, the value of the object in table row `row`, as a
  * number (by its shape when it has the one learnt, see number_shape.h),
@@ -263,8 +387,7 @@ static HOT_INLINE int value_number(const struct map_ctx *c,
     add_error(t, o->line, "value missing", o->id);
     return -1;
   }
-  struct dsmr_number_shape *sh =
-      c->shapes && row < DSMR_SHAPE_ROWS ? &c->shapes[row] : NULL;
+  struct dsmr_number_shape *sh = c->shapes ? &c->shapes[row] : NULL;
 #ifdef DSMR_NUMBER_SHAPES
   if (sh && dsmr_number_by_shape(sh, o->groups[0], c->lo_bound, c->span, n,
                                  unit) == 0)
@@ -277,6 +400,8 @@ static HOT_INLINE int value_number(const struct map_ctx *c,
 #ifdef DSMR_NUMBER_SHAPES
   if (sh && dsmr_shape_window(o->groups[0].ptr, c->fstart, c->fend))
     dsmr_number_shape_learn(sh, o->groups[0], n, *unit);
+#else
+  (void)sh;            /* big-endian: no shapes */
 #endif
   return 0;
 }
@@ -294,10 +419,11 @@ static HOT_INLINE int value_number(const struct map_ctx *c,
  * digits), gauges (the signed digits times a power of ten), whole numbers
  * without sign. */
 
-/* The shape of row `row` when the state has one, else NULL. */
+/* The shape of row `row` when the state has one, else NULL. Every row
+ * has one: obis.c asserts that the table has at most DSMR_SHAPE_ROWS. */
 static inline struct dsmr_number_shape *row_shape(const struct map_ctx *c,
                                                   unsigned row) {
-  return c->shapes && row < DSMR_SHAPE_ROWS ? &c->shapes[row] : NULL;
+  return c->shapes ? &c->shapes[row] : NULL;
 }
 
 /* After the full path made reading r of o's first group: remember it in
@@ -436,8 +562,9 @@ static HOT_INLINE void emit_integer(const struct map_ctx *c,
     remember_reading(c, o, row, &n, r, 0);
 }
 
-static int parse_any_time(struct dsmr_span s, int64_t *utc) {
-  if (dsmr_parse_timestamp(s, utc, NULL) == DSMR_TS_OK)
+static int parse_any_time(const struct map_ctx *c, unsigned slot,
+                          struct dsmr_span s, int64_t *utc) {
+  if (time_memo(c, slot, s, utc) == DSMR_TS_OK)
     return 0;
   if (dsmr_parse_cosem_clock(s, utc) == DSMR_TS_OK)
     return 0;
@@ -448,24 +575,29 @@ static int parse_any_time(struct dsmr_span s, int64_t *utc) {
  * and the newest one. Placeholder entries (a time before 2001,
  * DSMR_EARLIEST_CAPTURE) count as entries but are never "the newest
  * failure". */
-static void read_failure_log(struct dsmr_telegram *t,
+static void read_failure_log(const struct map_ctx *c, struct dsmr_telegram *t,
                              const struct dsmr_object *o) {
   struct dsmr_telegram_info *info = &t->info;
   unsigned pairs = o->ngroups >= 2 ? (o->ngroups - 2) / 2 : 0;
   struct dsmr_number n;
+  uint64_t unit;
   info->failure_log_entries = pairs;
-  if (o->ngroups >= 1 && dsmr_parse_number(o->groups[0], &n) == 0 &&
+  if (o->ngroups >= 1 &&
+      number_memo(c, NM_FAILURES, o->groups[0], &n, &unit) == 0 &&
       n.unit.len == 0 && n.decimals == 0 && n.mantissa >= 0 &&
       (uint64_t)n.mantissa < pairs)
     info->failure_log_entries = (unsigned)n.mantissa;
   for (unsigned i = 0; i < pairs; i++) {
     int64_t end;
-    if (parse_any_time(o->groups[2 + 2 * i], &end) != 0 ||
+    if (parse_any_time(c, i < 2 ? TM_FAILURE + i : NO_MEMO,
+                       o->groups[2 + 2 * i], &end) != 0 ||
         end < DSMR_EARLIEST_CAPTURE || end <= info->failure_last_end)
       continue;
     info->failure_last_end = end;
     info->failure_last_duration = 0;
-    if (dsmr_parse_number(o->groups[3 + 2 * i], &n) == 0 && n.decimals == 0)
+    if (number_memo(c, i < 2 ? NM_FAILURE_SECS + i : NO_MEMO,
+                    o->groups[3 + 2 * i], &n, &unit) == 0 &&
+        n.decimals == 0)
       info->failure_last_duration = n.mantissa;
   }
 }
@@ -486,13 +618,16 @@ static void read_failure_log(struct dsmr_telegram *t,
  * dispatches every entry once: all of them on the first telegram, then
  * only a new month's. Other forms (Hungarian meters send a billing-values
  * profile under the same id) are listed, not dispatched. */
-static void read_peak_history(struct dsmr_telegram *t,
-                              const struct dsmr_object *o, const char *inst) {
+NOINLINE static void read_peak_history(const struct map_ctx *c,
+                                       struct dsmr_telegram *t,
+                                       const struct dsmr_object *o,
+                                       const char *inst) {
   /* Set, though a failed parse leaves them unread: gcc evaluates the
    * conditions below branch-free, and valgrind then sees them read. */
   struct dsmr_number n = {0};
   uint64_t unit = DSMR_UNIT_NONE;
-  if (o->ngroups < 3 || dsmr_parse_number_key(o->groups[0], &n, &unit) != 0 ||
+  if (o->ngroups < 3 ||
+      number_memo(c, NM_PEAK_COUNT, o->groups[0], &n, &unit) != 0 ||
       unit != DSMR_UNIT_NONE || n.decimals != 0 || n.mantissa < 0 ||
       !dsmr_span_eq(o->groups[1], "1-0:1.6.0") ||
       !dsmr_span_eq(o->groups[2], "1-0:1.6.0"))
@@ -511,9 +646,11 @@ static void read_peak_history(struct dsmr_telegram *t,
   for (unsigned i = 0; i < entries; i++) {
     unsigned g = 3 + 3 * i;
     int64_t when;
-    if (group_number(t, o, g + 2, &n, &unit) != 0)
+    if (group_number(c, i < MEMO_PEAKS ? NM_PEAK_HISTORY + i : NO_MEMO, t, o,
+                     g + 2, &n, &unit) != 0)
       return;
-    if (dsmr_parse_timestamp(o->groups[g + 1], &when, NULL) != DSMR_TS_OK ||
+    if (time_memo(c, i < MEMO_PEAKS ? TM_PEAK_HISTORY + i : NO_MEMO,
+                  o->groups[g + 1], &when) != DSMR_TS_OK ||
         when < DSMR_EARLIEST_CAPTURE)
       continue;
     unsigned j = npeaks++;
@@ -525,7 +662,9 @@ static void read_peak_history(struct dsmr_telegram *t,
   for (unsigned i = 0; i < npeaks; i++) {
     if (i > 0 && peaks[i].when == peaks[i - 1].when)
       continue; /* one value per time */
-    if (group_number(t, o, peaks[i].group, &n, &unit) != 0)
+    unsigned entry = (peaks[i].group - 5) / 3;
+    if (group_number(c, entry < MEMO_PEAKS ? NM_PEAK_HISTORY + entry : NO_MEMO,
+                     t, o, peaks[i].group, &n, &unit) != 0)
       return;
     struct dsmr_reading *r =
         emit_number(t, o, &number_rules[OBIS_POWER], inst, &n, unit);
@@ -539,8 +678,9 @@ static void read_peak_history(struct dsmr_telegram *t,
 /* 1-1:31.4.0, Smarty's current limits (the breaker's thresholds for
  * imported and exported current; exported is negative as sent):
  * (100*A)(-063*A), or one group (100.0*A,-100.0*A) on some firmware. */
-static void read_current_limits(struct dsmr_telegram *t,
-                                const struct dsmr_object *o) {
+NOINLINE static void read_current_limits(const struct map_ctx *c,
+                                         struct dsmr_telegram *t,
+                                         const struct dsmr_object *o) {
   static const char *const names[2] = {"limit_import", "limit_export"};
   struct dsmr_span parts[2];
   unsigned nparts = 0;
@@ -564,7 +704,7 @@ static void read_current_limits(struct dsmr_telegram *t,
   for (unsigned i = 0; i < nparts; i++) {
     struct dsmr_number n;
     uint64_t unit;
-    if (dsmr_parse_number_key(parts[i], &n, &unit) != 0) {
+    if (number_memo(c, NM_LIMITS + i, parts[i], &n, &unit) != 0) {
       add_error(t, o->line, "value is not a number", o->id);
       return;
     }
@@ -573,8 +713,8 @@ static void read_current_limits(struct dsmr_telegram *t,
   }
 }
 
-static void read_mbus(struct mbus_channel *ch, const struct dsmr_object *o,
-                      int v3) {
+static void read_mbus(const struct map_ctx *c, struct mbus_channel *ch,
+                      const struct dsmr_object *o, int v3) {
   struct dsmr_span value, unit = {NULL, 0};
   int64_t capture;
   int corrected = !v3 && o->obis.e == 1;
@@ -589,7 +729,8 @@ static void read_mbus(struct mbus_channel *ch, const struct dsmr_object *o,
       return;
     value = o->groups[1];
   }
-  if (dsmr_parse_timestamp(o->groups[0], &capture, NULL) != DSMR_TS_OK ||
+  if (time_memo(c, TM_MBUS + o->obis.b - 1, o->groups[0], &capture) !=
+          DSMR_TS_OK ||
       capture < DSMR_EARLIEST_CAPTURE)
     return; /* an empty channel: no reading, and not an error */
   if (ch->has_reading && ch->corrected && !corrected)
@@ -666,8 +807,8 @@ static int mbus_family(int device, uint64_t unit) {
 
 /* owner[fam]: the channel that has the plain name of a kind of device
  * (0: none yet). The first channel of a kind with a reading takes it. */
-static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans,
-                      uint8_t owner[FAM_COUNT]) {
+static void emit_mbus(const struct map_ctx *ctx, struct dsmr_telegram *t,
+                      struct mbus_channel *chans, uint8_t owner[FAM_COUNT]) {
   for (unsigned c = 1; c <= DSMR_MBUS_CHANNELS; c++) {
     struct mbus_channel *ch = &chans[c];
     struct dsmr_number n;
@@ -675,7 +816,7 @@ static void emit_mbus(struct dsmr_telegram *t, struct mbus_channel *chans,
       continue;
     struct dsmr_span id = ch->id;
     uint64_t unit;
-    if (dsmr_parse_number_key(ch->value, &n, &unit) != 0) {
+    if (number_memo(ctx, NM_MBUS_VALUE + c - 1, ch->value, &n, &unit) != 0) {
       add_error(t, ch->line, "M-Bus value is not a number", id);
       continue;
     }
@@ -782,9 +923,9 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
   }
   case OBIS_PEAK: {
     int64_t when;
-    if (group_number(t, o, 1, &n, &unit) != 0)
+    if (group_number(c, NM_PEAK, t, o, 1, &n, &unit) != 0)
       return;
-    if (dsmr_parse_timestamp(o->groups[0], &when, NULL) != DSMR_TS_OK ||
+    if (time_memo(c, TM_PEAK, o->groups[0], &when) != DSMR_TS_OK ||
         when < DSMR_EARLIEST_CAPTURE)
       return; /* no peak recorded yet this month */
     struct dsmr_reading *r =
@@ -797,21 +938,22 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
     return;
   }
   case OBIS_PEAK_HISTORY:
-    read_peak_history(t, o, inst);
+    read_peak_history(c, t, o, inst);
     return;
   case OBIS_CURRENT_LIMITS:
-    read_current_limits(t, o);
+    read_current_limits(c, t, o);
     return;
   case OBIS_INFO_VERSION:
-    if (o->ngroups >= 1 && dsmr_parse_number(o->groups[0], &n) == 0 &&
+    if (o->ngroups >= 1 &&
+        number_memo(c, NM_VERSION, o->groups[0], &n, &unit) == 0 &&
         n.decimals == 0 && n.mantissa >= 0 && n.mantissa < 1000)
       info->version = (int)n.mantissa;
     return;
   case OBIS_INFO_VERSION_BE:
     /* e-MUCS "50217" = based on DSMR 5.0.2 */
     if (info->version == 0 && o->ngroups >= 1 &&
-        dsmr_parse_number(o->groups[0], &n) == 0 && n.decimals == 0 &&
-        n.mantissa >= 10000 && n.mantissa < 100000)
+        number_memo(c, NM_VERSION_BE, o->groups[0], &n, &unit) == 0 &&
+        n.decimals == 0 && n.mantissa >= 10000 && n.mantissa < 100000)
       info->version = (int)(n.mantissa / 1000);
     return;
   case OBIS_INFO_EQUIPMENT:
@@ -823,7 +965,8 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
       info->equipment_id = o->groups[0];
     return;
   case OBIS_INFO_TIME:
-    if (o->ngroups >= 1 && parse_any_time(o->groups[0], &info->meter_time) == 0)
+    if (o->ngroups >= 1 &&
+        parse_any_time(c, TM_METER, o->groups[0], &info->meter_time) == 0)
       info->has_meter_time = 1;
     return;
   case OBIS_INFO_TEXT:
@@ -831,22 +974,24 @@ static void map_object(const struct map_ctx *c, struct dsmr_telegram *t,
       info->text_message = o->groups[0];
     return;
   case OBIS_INFO_FAILURE_LOG:
-    read_failure_log(t, o);
+    read_failure_log(c, t, o);
     return;
   case OBIS_MBUS_TYPE:
     /* set before a parse that may fail: gcc reads the fields below
      * branch-free, and valgrind then sees a jump on unset bytes */
     memset(&n, 0, sizeof n);
-    if (o->ngroups >= 1 && dsmr_parse_number(o->groups[0], &n) == 0 &&
+    if (o->ngroups >= 1 &&
+        number_memo(c, NM_MBUS_TYPE + o->obis.b - 1, o->groups[0], &n, &unit) ==
+            0 &&
         n.unit.len == 0 && n.decimals == 0 && n.mantissa >= 0 &&
         n.mantissa < 256)
       chans[o->obis.b].device = (int)n.mantissa;
     return;
   case OBIS_MBUS_READING:
-    read_mbus(&chans[o->obis.b], o, 0);
+    read_mbus(c, &chans[o->obis.b], o, 0);
     return;
   case OBIS_MBUS_READING_V3:
-    read_mbus(&chans[o->obis.b], o, 1);
+    read_mbus(c, &chans[o->obis.b], o, 1);
     return;
   }
 }
@@ -920,25 +1065,52 @@ unsigned dsmr_map_telegram_state(const char *frame, size_t len,
     chans[c].unit.len = 0;
   }
 
-  struct map_ctx ctx = {frame, frame ? frame + len : frame,
-                        state ? state->shape : NULL, 0, UINTPTR_MAX};
+  struct map_ctx ctx = {frame,
+                        frame ? frame + len : frame,
+                        state ? state->shape : NULL,
+                        0,
+                        UINTPTR_MAX,
+                        state};
   if (frame && len >= 24) {
     ctx.lo_bound = (uintptr_t)(frame + 8);
     ctx.span = (uintptr_t)(frame + len - 16) - ctx.lo_bound;
   }
   dsmr_parser_init(&p, frame, len);
   t->info.header = p.header;
-  while ((st = dsmr_parser_next(&p, &o)) != DSMR_PARSE_END) {
-    if (st == DSMR_PARSE_ERROR) {
-      add_error(t, p.error_line, p.error, (struct dsmr_span){NULL, 0});
-      continue;
+  /* The parser's loop, with its fast path (parser_fast.h) inlined here:
+   * an ordinary line is read without a call, and without going through
+   * the parser's state; anything else is the parser's (dsmr_parser_next
+   * tries the fast path again first, and then reads the line as it
+   * would have). */
+  const char *pos = p.pos, *end = p.end;
+  unsigned line = p.line;
+  for (;;) {
+    unsigned known;
+    const char *next;
+    if (end - pos >= OBIS_MAX &&
+        (next = line_fast(pos, end, &o, &known)) != NULL) {
+      o.line = line++;
+      pos = next;
+    } else {
+      p.pos = pos;
+      p.line = line;
+      st = dsmr_parser_next(&p, &o);
+      pos = p.pos;
+      line = p.line;
+      if (st == DSMR_PARSE_END)
+        break;
+      if (st == DSMR_PARSE_ERROR) {
+        add_error(t, p.error_line, p.error, (struct dsmr_span){NULL, 0});
+        continue;
+      }
+      known = p.known_row;
     }
     t->nobjects++;
     /* The parser often knows the row already (it read the id by text). */
     unsigned row;
     const struct obis_entry *e;
-    if (p.known_row) {
-      row = p.known_row - 1;
+    if (known) {
+      row = known - 1;
       e = &dsmr_obis_table[row];
     } else if ((e = dsmr_obis_find(&o.obis)) != NULL) {
       row = (unsigned)(e - dsmr_obis_table);
@@ -952,7 +1124,7 @@ unsigned dsmr_map_telegram_state(const char *frame, size_t len,
   uint8_t owner[FAM_COUNT] = {0};
   if (state)
     memcpy(owner, state->plain_owner, sizeof owner);
-  emit_mbus(t, chans, owner);
+  emit_mbus(&ctx, t, chans, owner);
   if (state) {
     memcpy(state->plain_owner, owner, sizeof owner);
     if (t->unitless) {

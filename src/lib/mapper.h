@@ -136,10 +136,37 @@ struct dsmr_number_shape {
   uint8_t pad[16 - sizeof(const char *) + 8];
 };
 #define DSMR_SHAPE_ROWS 128
+/* A timestamp "YYMMDDhhmmss[X]" as last read at one place of the
+ * telegram, but for its seconds, and its UTC at second 00: the next one
+ * that differs at most in the seconds is that plus its seconds (mapper.c
+ * says why that is exact). */
+struct dsmr_time_memo {
+  uint64_t head; /* bytes 0..7 (YYMMDDhh) as loaded */
+  uint32_t tail; /* bytes 8, 9, the flag byte (0: none), 0x80 + length;
+                    0 = nothing learnt */
+  int64_t base;
+};
+/* A number as last read at one place of the telegram: its text (16 bytes
+ * at most) and what dsmr_parse_number_key made of it. */
+struct dsmr_number_memo {
+  uint64_t text[2]; /* the bytes as loaded, zero after the end */
+  int64_t mantissa;
+  uint64_t unit_key;
+  uint8_t len_tag; /* 0x80 + the length; 0 = nothing learnt */
+  uint8_t decimals, unit_off, unit_len;
+};
+/* Numbers and timestamps outside the per-row shapes: those of objects
+ * that have more than one value (M-Bus channels share a row) or are not
+ * readings (version, device types, the failure log). By place, see
+ * mapper.c (enum memo_slot). Only a cache, as the shapes are. */
+#define DSMR_NUMBER_MEMOS 32
+#define DSMR_TIME_MEMOS 24
 struct dsmr_map_state {
   uint8_t plain_owner[8]; /* per kind of device: channel 1..4, 0 = none */
   uint64_t unitless_told[2];
   struct dsmr_number_shape shape[DSMR_SHAPE_ROWS]; /* by OBIS table row */
+  struct dsmr_number_memo number_memo[DSMR_NUMBER_MEMOS];
+  struct dsmr_time_memo time_memo[DSMR_TIME_MEMOS];
 };
 
 /* Map one frame ('/' .. '!'). Returns the number of errors (0 = clean).

@@ -4,11 +4,11 @@
  *
  * The mapper looks up every object of every telegram, so lookup is on the
  * hot path: a binary search over the rows takes 7 rounds of
- * hard-to-predict branches per object. Lookup is instead one
- * multiplicative hash into a 512-slot index that is perfect for this table
- * (no two rows share a slot), so it is one probe and one key comparison
- * (dsmr_obis_find in obis_table.h). HACKING.md ("Where the time goes")
- * has what each cost.
+ * hard-to-predict branches per object (it was a third of the mapper's
+ * time). Lookup is instead one multiplicative hash into a 512-slot index
+ * that is perfect for this table (no two rows share a slot), so it is one
+ * probe and one key comparison (dsmr_obis_find in obis_table.h; figures
+ * in HACKING.md, "Benchmarks").
  *
  * The rows are written once, in OBIS_ROWS, and expanded three times: into
  * the table, into an enum of row numbers, and into the slot index with
@@ -151,6 +151,8 @@ enum { OBIS_ROWS(AS_ROW_NAME, AS_ROW_NAME) OBIS_ROW_COUNT };
 _Static_assert(OBIS_ROW_COUNT < 255, "slot index holds row + 1 in a byte");
 _Static_assert(OBIS_ROW_COUNT <= 128,
                "the mapper's unitless_rows has a bit for each row");
+_Static_assert(OBIS_ROW_COUNT <= DSMR_SHAPE_ROWS,
+               "the mapper's state has a number shape for each row");
 
 /* slot -> row + 1, or 0 for no row. Two rows in one slot would be the same
  * designator twice: a compiler warning (an error with --enable-werror). */
@@ -162,10 +164,9 @@ const uint8_t dsmr_obis_slot[1u << OBIS_HASH_BITS] = {
 
 /* ---- ids by their text -------------------------------------------------
  *
- * Reading an id digit by digit is a branch per character, on every object
- * (HACKING.md, "Where the time goes", has the cost). The ids of this table
- * (M-Bus ones on each channel) are instead recognised by their text: the
- * parser takes the id's bytes as two words,
+ * Reading an id digit by digit is five numbers and their separators per
+ * object. The ids of this table (M-Bus ones on each channel) are instead
+ * recognised by their text: the parser takes the id's bytes as two words,
  * hashes them into a slot index that is perfect for these texts, and
  * compares 16 bytes (obis_table.h, dsmr_obis_find_text). The texts are
  * computed here by the compiler from the rows' numbers: the canonical
