@@ -452,7 +452,7 @@ STAGES = [  # (label, function) for the callgrind summary
     ("reader thread, all", "reader_main"),
     ("framing (incl. CRC)", "dsmr_framer_feed"),
     ("  CRC-16", "dsmr_crc16"),
-    ("parse + map", "dsmr_map_telegram"),
+    ("parse + map", "dsmr_map_telegram_state"),
     ("plugin dispatch logic (incl. collectd's)", "dsmr_meter_dispatch"),
     ("  collectd plugin_dispatch_values", "plugin_dispatch_values"),
     ("collectd write thread: cache update", "uc_update"),
@@ -564,7 +564,7 @@ def table(results, lib):
         row("instructions per telegram (callgrind): framing+CRC / parse+map "
             "/ dispatch logic / collectd dispatch call / csv write",
             "%.0f / %.0f / %.0f / %.0f / %.0f" %
-            (p.get("dsmr_framer_feed", 0), p.get("dsmr_map_telegram", 0),
+            (p.get("dsmr_framer_feed", 0), p.get("dsmr_map_telegram_state", 0),
              p.get("dsmr_meter_dispatch", 0) -
              p.get("plugin_dispatch_values", 0),
              p.get("plugin_dispatch_values", 0), p.get("plugin_write", 0)))
