@@ -87,7 +87,10 @@ cleanup() {
   local m
   for m in "${mounts[@]}"; do umount "$m" 2>/dev/null; done
   wait 2>/dev/null
-  [ -n "$keep" ] || rm -rf "$root"
+  # Never delete through a mount that is still there (the host's /dev/pts).
+  if [ -z "$keep" ] && ! grep -q " $root/" /proc/mounts; then
+    rm -rf "$root"
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -132,6 +135,11 @@ echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/unsafe-io"
 printf 'path-exclude /usr/share/man/*\npath-exclude /usr/share/doc/*\npath-include /usr/share/doc/*/copyright\n' \
   >"$root/etc/dpkg/dpkg.cfg.d/no-docs"
 mount -t proc proc "$root/proc" && mounts+=("$root/proc")
+# The host's pseudo-terminals: the root's /dev/ptmx opens one of the
+# host's, whose /dev/pts/N must then exist inside too (test_dsmr_cat.py
+# reads a pty; without this its open said ENOENT).
+mkdir -p "$root/dev/pts"
+mount --bind /dev/pts "$root/dev/pts" && mounts+=("$root/dev/pts")
 check "programs of the root run under emulation ($(in_root uname -m 2>/dev/null))" \
   test "$(in_root dpkg --print-architecture 2>/dev/null)" = "$arch"
 timed "debootstrap"
