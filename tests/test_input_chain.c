@@ -16,6 +16,7 @@
 
 #include "crc16.h"
 #include "han_corpus.h"
+#include "hdlc.h"
 #include "input_chain.h"
 #include "tap.h"
 
@@ -140,6 +141,43 @@ static size_t put_sealed(char *stream, size_t at, const char *body,
   return seal(stream, at, t, n, fc);
 }
 
+/* A telegram (with the CRC kind k) sealed as one envelope. */
+static size_t put_sealed_crc(char *stream, size_t at, const char *body,
+                             enum crc_kind k, uint32_t fc) {
+  char t[4096];
+  size_t n = put(t, 0, body, k);
+  return seal(stream, at, t, n, fc);
+}
+
+/* stream[from..to) (an APDU) wrapped in place into one HDLC frame (Aidon's
+ * addresses, LLC E6 E7 00); returns the new end. */
+static size_t hdlc_wrap(char *stream, size_t from, size_t to) {
+  uint8_t *f = (uint8_t *)stream + from;
+  size_t n = to - from, flen = 2 + 1 + 2 + 1 + 2 + 3 + n + 2;
+  uint16_t c;
+  if (from + flen + 2 > MAX_STREAM || flen > 0x7ff)
+    bail("HDLC frame too long");
+  memmove(f + 12, f, n);
+  f[0] = 0x7E;
+  f[1] = (uint8_t)(0xA0 | (flen >> 8));
+  f[2] = (uint8_t)flen;
+  f[3] = 0x41;
+  f[4] = 0x08;
+  f[5] = 0x83;
+  f[6] = 0x13;
+  c = dsmr_crc_x25(f + 1, 6);
+  f[7] = (uint8_t)c;
+  f[8] = (uint8_t)(c >> 8);
+  f[9] = 0xE6;
+  f[10] = 0xE7;
+  f[11] = 0x00;
+  c = dsmr_crc_x25(f + 1, flen - 2);
+  f[flen - 1] = (uint8_t)c;
+  f[flen] = (uint8_t)(c >> 8);
+  f[flen + 1] = 0x7E;
+  return from + flen + 2;
+}
+
 /* ---- running the chain ---------------------------------------------------
  * The log: one token per output, e.g. "F:ok:OK:190" (frame, CRC verdict,
  * check verdict, length), "FOUND:115200 7E1/m", "SWITCH:115200 7E1",
@@ -255,6 +293,7 @@ struct opts {
   int probe;
   const uint8_t *key;
   int protocol;
+  int unchecked; /* han_allow_unchecked */
 };
 
 static void start(struct run *r, const struct opts *o, long long now) {
@@ -263,7 +302,8 @@ static void start(struct run *r, const struct opts *o, long long now) {
                                   .line_probe = o->probe,
                                   .decryption_key = o->key,
                                   .auth_key = NULL,
-                                  .protocol = o->protocol};
+                                  .protocol = o->protocol,
+                                  .han_allow_unchecked = o->unchecked};
   char err[256];
   memset(r, 0, sizeof *r);
   if (dsmr_input_init(&r->in, &cfg, now, err, sizeof err) != 0)
@@ -697,6 +737,45 @@ static void test_han(void) {
   dsmr_input_free(&r.in);
 }
 
+/* A DSMR telegram inside a DLMS envelope (Steiermark T210-D) opened
+ * without checking its GCM tag: the frame counter is committed only once
+ * the telegram's CRC passed. A frame that decrypts but fails its CRC must
+ * not move the replay guard (it would block the genuine frame with that
+ * counter, and let a forged high counter block every frame after it). */
+static void test_han_dsmr_commit(void) {
+  static struct run r;
+  struct opts o = {.max = 4096,
+                   .protocol = DSMR_INPUT_PROTO_HAN,
+                   .key = KEY,
+                   .unchecked = 1};
+  size_t n = 0, at;
+
+  at = n;
+  n = put_sealed_crc(s, n, dsmr5_body, CRC_WRONG, 10);
+  n = hdlc_wrap(s, at, n);
+  at = n;
+  n = put_sealed_crc(s, n, dsmr5_body, CRC_GOOD, 10); /* the genuine one */
+  n = hdlc_wrap(s, at, n);
+  at = n;
+  n = put_sealed_crc(s, n, dsmr5_body, CRC_GOOD, 9); /* older: a replay */
+  n = hdlc_wrap(s, at, n);
+  at = n;
+  n = put_sealed_crc(s, n, dsmr5_body, CRC_GOOD, 11);
+  n = hdlc_wrap(s, at, n);
+  same_in_any_chunks(&r, &o, s, n, NULL, "HAN: DSMR in envelope, unchecked");
+  ok(strstr(r.log, "F:bad:CRC_BAD:") != NULL,
+     "the telegram with a bad CRC is framed and judged bad: %s", r.log);
+  is_int(r.in.stats.frames, 3,
+         "the genuine frame with the same counter (10) is read after the "
+         "one that failed its CRC, and 11 after it");
+  is_int(r.in.stats.replayed, 1,
+         "counter 9 after the good 10 is a replay (10 was committed)");
+  ok(strstr(r.log, "REPLAY:9/10") != NULL, "replay of 9 against 10: %s", r.log);
+  ok(strstr(r.log, "REPLAY:10") == NULL,
+     "counter 10 was not committed by the frame that failed its CRC");
+  dsmr_input_free(&r.in);
+}
+
 int main(void) {
   if (!gcry_check_version(NULL))
     bail("libgcrypt");
@@ -707,5 +786,6 @@ int main(void) {
   test_probe_windows();
   test_smarty();
   test_han();
+  test_han_dsmr_commit();
   return tap_done();
 }

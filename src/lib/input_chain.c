@@ -254,8 +254,11 @@ static void han_apdu(struct dsmr_input *in, uint8_t *a, size_t alen) {
     title = env.system_title;
     if (dsmr_han_is_dsmr_telegram(a, alen)) {
       /* a DSMR telegram inside (Steiermark T210-D): the DSMR framer
-       * judges it by its CRC */
-      dsmr_dlms_cipher_commit(&in->cipher, &pl);
+       * judges it by its CRC, and only a telegram whose CRC passes commits
+       * an unchecked frame's counter (next_stages): one that decrypts but
+       * fails its inner check must not move the replay guard */
+      in->commit_pending = !pl.tag_checked;
+      in->pending_plain = pl;
       in->stats.decrypted++;
       if (!in->decrypted_once) {
         in->decrypted_once = 1;
@@ -586,6 +589,7 @@ static void drop_input(struct dsmr_input *in) {
   in->plain = NULL;
   in->hq_n = in->hq_i = 0;
   in->pend_len = 0;
+  in->commit_pending = 0;
   if (in->han_buf)
     dsmr_han_framing_reset(&in->hf);
   dsmr_framer_reset(&in->framer);
@@ -724,6 +728,12 @@ next_stages(struct dsmr_input *in, struct dsmr_input_out *out) {
       i += 2; /* look at stage i + 1 first */
       continue;
     case DSMR_INPUT_FRAME:
+      if (in->commit_pending && i == in->nstages - 1) {
+        /* the telegram of a DLMS envelope whose tag was not checked */
+        in->commit_pending = 0;
+        if (out->frame.crc == DSMR_CRC_OK)
+          dsmr_dlms_cipher_commit(&in->cipher, &in->pending_plain);
+      }
       if (in->probing && i == in->nstages - 1 && !judge(in, out)) {
         i++;
         continue;

@@ -13,8 +13,10 @@
  *            guard] ─▶ dsmr_han_decode + dsmr_han_map ─▶ HAN_TELEGRAM
  *            (a mapped struct dsmr_telegram); a DSMR telegram (AUTO's
  *            plain stream, or one inside a DLMS envelope) ─▶ DSMR framer.
- *   For encryption-only frames (0x20 / 0x21) the counter is committed only
- *   once the APDU inside decoded; one that does not is DECRYPT_FAILED.
+ *   For frames whose tag was not checked (0x20 / 0x21, or 0x30 with
+ *   han_allow_unchecked) the counter is committed only once the inner
+ *   check passed: the APDU inside decoded (one that does not is
+ *   DECRYPT_FAILED), or the DSMR telegram inside passed its CRC.
  *
  * One small interface, no callbacks: the caller hands over a chunk of
  * bytes with dsmr_input_feed, then calls dsmr_input_next until it returns
@@ -266,6 +268,10 @@ struct dsmr_input {
   int own_tel;
   struct dsmr_input_out hq[3]; /* outputs still to return, in order */
   unsigned hq_n, hq_i;
+  /* a DSMR telegram from a DLMS envelope whose tag was not checked is in
+   * the framer: its counter is committed once its CRC passed */
+  int commit_pending;
+  struct dsmr_dlms_plain pending_plain;
 };
 
 /* Build the chain: allocates its buffers. now_ms: dsmr_now_ms().
