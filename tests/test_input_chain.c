@@ -294,6 +294,7 @@ struct opts {
   const uint8_t *key;
   int protocol;
   int unchecked; /* han_allow_unchecked */
+  const uint8_t *auth;
 };
 
 static void start(struct run *r, const struct opts *o, long long now) {
@@ -301,7 +302,7 @@ static void start(struct run *r, const struct opts *o, long long now) {
                                   .check_crc = 1,
                                   .line_probe = o->probe,
                                   .decryption_key = o->key,
-                                  .auth_key = NULL,
+                                  .auth_key = o->auth,
                                   .protocol = o->protocol,
                                   .han_allow_unchecked = o->unchecked};
   char err[256];
@@ -776,6 +777,85 @@ static void test_han_dsmr_commit(void) {
   dsmr_input_free(&r.in);
 }
 
+/* Protocol "auto" on bare envelopes (DB 08 title LEN SC IC ..., no HDLC or
+ * M-Bus around them): a DSMR telegram inside (Luxembourg Smarty,
+ * Steiermark T210-D) goes to the DSMR framer, a data-notification inside
+ * is decoded; a stream joined in the middle of an HDLC frame whose APDU is
+ * an envelope is read by the HDLC framing from the next frame on. */
+static void test_auto_bare(void) {
+  static struct run r;
+  static uint8_t frame[4096], apdu[4096], key[16];
+  const struct han_vector *aidon = vector("aidon-no-list2-1p-vendor-doc");
+  const struct han_vector *st =
+      vector("sagemcom-t210d-at-steiermark-dsmr-shrdzm");
+  struct opts o = {.max = 4096,
+                   .protocol = DSMR_INPUT_PROTO_AUTO,
+                   .key = KEY,
+                   .auth = LUX_AK};
+  size_t n, at, alen, flen;
+  char want[64];
+
+  /* DSMR telegrams inside, after some noise */
+  n = put_raw(s, 0, "\x01\x02junk", 6);
+  n = put_sealed(s, n, dsmr5_body, 1);
+  n = put_sealed(s, n, dsmr5_body, 2);
+  same_in_any_chunks(&r, &o, s, n, NULL, "AUTO: bare Smarty envelopes");
+  snprintf(want, sizeof want, "HAN DECRYPT_OK:1 F:ok:OK:%zu F:ok:OK:%zu ",
+           strlen(dsmr5_body), strlen(dsmr5_body));
+  is_str(r.log, want,
+         "AUTO: DB 08 decides HAN, the DSMR telegrams inside "
+         "are framed and pass their CRC");
+  dsmr_input_free(&r.in);
+
+  /* a data-notification inside (Aidon list 2's APDU, sealed) */
+  flen = unhex(aidon->frame_hex, frame, sizeof frame);
+  alen = flen - 12 - 3; /* 7E A0 LL 41 08 83 13 HCS E6 E7 00 ... FCS 7E */
+  memcpy(apdu, frame + 12, alen);
+  n = seal(s, 0, (const char *)apdu, alen, 5);
+  n = seal(s, n, (const char *)apdu, alen, 6);
+  same_in_any_chunks(&r, &o, s, n, NULL, "AUTO: bare DLMS envelopes");
+  is_str(r.log,
+         "HAN DECRYPT_OK:5 HAN:AIDON_V0001:6:0:1362 "
+         "HAN:AIDON_V0001:6:0:1362 ",
+         "AUTO: a data-notification inside a bare envelope is decoded");
+  dsmr_input_free(&r.in);
+
+  /* joined in the middle of an HDLC frame carrying an envelope: its DB 08
+   * is seen first; the next frames' 7E A? hand over to the HDLC framing */
+  at = 0;
+  n = put_sealed(s, 0, dsmr5_body, 7);
+  n = hdlc_wrap(s, at, n);
+  at = 12; /* from the DB on */
+  for (uint32_t fc = 8; fc <= 9; fc++) {
+    size_t from = n;
+    n = put_sealed(s, n, dsmr5_body, fc);
+    n = hdlc_wrap(s, from, n);
+  }
+  same_in_any_chunks(&r, &o, s + at, n - at, NULL,
+                     "AUTO: joined inside an HDLC frame");
+  ok(strstr(r.log, "HDLC") != NULL && r.in.stats.frames == 3 &&
+         r.in.stats.han_frame_check == 0,
+     "AUTO: the bare envelope, then both HDLC frames read: %s", r.log);
+  dsmr_input_free(&r.in);
+
+  /* the published Steiermark frame: SC 0x30, only the encryption key */
+  n = unhex(st->frame_hex, (uint8_t *)s, sizeof s);
+  unhex(st->key_hex, key, sizeof key);
+  o.key = key;
+  o.auth = NULL;
+  run(&r, &o, s, n, 0, NULL);
+  is_str(r.log, "HAN no key for encrypted frame ",
+         "Steiermark without AuthenticationKey: not opened");
+  dsmr_input_free(&r.in);
+  o.unchecked = 1;
+  same_in_any_chunks(&r, &o, s, n, NULL, "AUTO: Steiermark, tag not checked");
+  ok(strncmp(r.log, "HAN GCM tag not checked DECRYPT_OK:", 35) == 0 &&
+         strstr(r.log, " F:ok:OK:") != NULL,
+     "Steiermark, tag not checked: the telegram inside passes its CRC: %s",
+     r.log);
+  dsmr_input_free(&r.in);
+}
+
 int main(void) {
   if (!gcry_check_version(NULL))
     bail("libgcrypt");
@@ -787,5 +867,6 @@ int main(void) {
   test_smarty();
   test_han();
   test_han_dsmr_commit();
+  test_auto_bare();
   return tap_done();
 }

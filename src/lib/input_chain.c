@@ -361,7 +361,7 @@ static size_t han_frame(struct dsmr_input *in, const uint8_t *p, size_t len,
 
 /* AUTO: where a stream's first message starts, in the last n bytes seen
  * (w); the signature's length, 0 if none ends here. */
-enum { DECIDED_NOT = 0, DECIDED_DSMR, DECIDED_HAN };
+enum { DECIDED_NOT = 0, DECIDED_DSMR, DECIDED_HAN, DECIDED_BARE };
 
 static size_t sniff_match(const uint8_t *w, size_t n, int *proto) {
   /* "/XXXd": IEC 62056-21 identification (manufacturer, baud digit) */
@@ -384,7 +384,93 @@ static size_t sniff_match(const uint8_t *w, size_t n, int *proto) {
     *proto = DECIDED_HAN;
     return 4;
   }
+  /* a bare general-glo-ciphering envelope, no HDLC or M-Bus around it
+   * (Luxembourg Smarty, Steiermark T210-D, IR heads): DB, then the system
+   * title's length 8 */
+  if (n >= 2 && w[n - 2] == DSMR_DLMS_GLO_CIPHERING && w[n - 1] == 8) {
+    *proto = DECIDED_BARE;
+    return 2;
+  }
   return 0;
+}
+
+/* AUTO, bare envelopes (DB 08 title LEN ...): p[0..len) collected into
+ * env_buf until an envelope is complete, which goes to han_apdu like one
+ * from the HDLC or M-Bus framing (its plaintext decides: a DSMR telegram
+ * to the DSMR framer, a data-notification decoded). Between envelopes the
+ * next DB 08 is looked for; a 7E A? or 68 L L 68 there means the
+ * envelopes came inside HDLC or M-Bus frames after all (AUTO joined the
+ * stream in the middle of one): the framing takes over (in->pend). Returns
+ * the bytes consumed; *got 1 with one output in *out. */
+static size_t bare_feed(struct dsmr_input *in, const uint8_t *p, size_t len,
+                        struct dsmr_input_out *out, int *got) {
+  size_t used = 0;
+
+  *got = 0;
+  while (used < len) {
+    uint8_t b = p[used++];
+    if (in->env_len == 0) { /* between envelopes */
+      int proto = 0;
+      size_t sig;
+      if (in->nsniff == sizeof(in->sniff)) {
+        memmove(in->sniff, in->sniff + 1, sizeof(in->sniff) - 1);
+        in->nsniff--;
+      }
+      in->sniff[in->nsniff++] = b;
+      sig = sniff_match(in->sniff, in->nsniff, &proto);
+      if (sig && proto == DECIDED_BARE) {
+        in->env_buf[0] = DSMR_DLMS_GLO_CIPHERING;
+        in->env_buf[1] = 8;
+        in->env_len = 2;
+        in->env_need = 0;
+        in->nsniff = 0;
+      } else if (sig && proto == DECIDED_HAN) {
+        memcpy(in->sig, in->sniff + in->nsniff - sig, sig);
+        in->pend = in->sig;
+        in->pend_len = sig;
+        in->bare = 0;
+        in->nsniff = 0;
+        return used;
+      }
+      continue;
+    }
+    in->env_buf[in->env_len++] = b;
+    if (in->env_need == 0) { /* the A-XDR length after the title */
+      uint8_t l = in->env_buf[10];
+      if (in->env_len < 11 || (l == 0x81 && in->env_len < 12) ||
+          (l == 0x82 && in->env_len < 13))
+        continue;
+      if (l < 0x80)
+        in->env_need = 11u + l;
+      else if (l == 0x81)
+        in->env_need = 12u + in->env_buf[11];
+      else if (l == 0x82)
+        in->env_need = 13u + ((size_t)in->env_buf[11] << 8 | in->env_buf[12]);
+      else { /* no envelope: look for the next one */
+        in->env_len = 0;
+        continue;
+      }
+      if (in->env_need > DSMR_HAN_MESSAGE_MAX) {
+        in->env_len = 0;
+        memset(out, 0, sizeof(*out));
+        out->han = 1;
+        out->ev = DSMR_INPUT_HAN_TOO_LARGE;
+        *got = 1;
+        return used;
+      }
+    }
+    if (in->env_len < in->env_need)
+      continue;
+    in->env_len = 0;
+    in->hq_i = in->hq_n = 0;
+    han_apdu(in, in->env_buf, in->env_need);
+    if (in->hq_i < in->hq_n) {
+      *out = in->hq[in->hq_i++];
+      *got = 1;
+      return used;
+    }
+  }
+  return used;
 }
 
 static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
@@ -402,7 +488,16 @@ static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
     memset(out, 0, sizeof(*out));
     out->ev = DSMR_INPUT_PROTOCOL;
     out->detail = in->decided == DECIDED_DSMR ? "DSMR" : "HAN";
-    if (in->decided == DECIDED_HAN) {
+    if (in->decided == DECIDED_BARE) {
+      /* what the framer had of it was not DSMR; the envelope has begun */
+      framer_forget(in);
+      in->decided = DECIDED_HAN;
+      in->bare = 1;
+      in->env_buf[0] = DSMR_DLMS_GLO_CIPHERING;
+      in->env_buf[1] = 8;
+      in->env_len = 2;
+      in->env_need = 0;
+    } else if (in->decided == DECIDED_HAN) {
       /* what the framer had of it was not DSMR; the signature's bytes go
        * to the HAN framing */
       size_t sig = sniff_match(in->sniff, in->nsniff, &(int){0});
@@ -471,6 +566,25 @@ static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
     out->data = p;
     out->len = len;
     return len;
+  }
+  if (in->bare) {
+    size_t n = bare_feed(in, u, len, out, &got), k;
+    if (got || in->bare) {
+      if (!got)
+        out->ev = DSMR_INPUT_NONE;
+      return n;
+    }
+    /* The framing took over: its signature (in->pend) first, then the
+     * rest of the input (a push that says nothing must use it all up). */
+    k = han_frame(in, in->pend, in->pend_len, out, &got);
+    in->pend += k;
+    in->pend_len -= k;
+    if (got)
+      return n;
+    k = han_frame(in, u + n, len - n, out, &got);
+    if (!got)
+      out->ev = DSMR_INPUT_NONE;
+    return n + k;
   }
   {
     size_t n = han_frame(in, u, len, out, &got);
@@ -590,6 +704,7 @@ static void drop_input(struct dsmr_input *in) {
   in->hq_n = in->hq_i = 0;
   in->pend_len = 0;
   in->commit_pending = 0;
+  in->env_len = 0;
   if (in->han_buf)
     dsmr_han_framing_reset(&in->hf);
   dsmr_framer_reset(&in->framer);
@@ -834,6 +949,7 @@ void dsmr_input_restart(struct dsmr_input *in, long long now_ms) {
     in->decided = 0;
     in->say_protocol = 0;
     in->nsniff = 0;
+    in->bare = 0;
   }
 }
 
@@ -852,13 +968,14 @@ static int han_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
                     char *err, size_t errlen) {
   in->decided = cfg->protocol == DSMR_INPUT_PROTO_HAN ? DECIDED_HAN : 0;
   in->han_buf = malloc(DSMR_HAN_FRAMING_BUF_SIZE);
+  in->env_buf = malloc(DSMR_HAN_MESSAGE_MAX);
   in->list = malloc(sizeof(*in->list));
   in->tel = cfg->han_telegram;
   if (!in->tel) {
     in->tel = malloc(sizeof(*in->tel));
     in->own_tel = 1;
   }
-  if (!in->han_buf || !in->list || !in->tel)
+  if (!in->han_buf || !in->env_buf || !in->list || !in->tel)
     goto oom;
   if (dsmr_han_framing_init(&in->hf, DSMR_HAN_AUTO, in->han_buf,
                             DSMR_HAN_FRAMING_BUF_SIZE) != 0) {
@@ -962,6 +1079,8 @@ void dsmr_input_free(struct dsmr_input *in) {
     in->have_cipher = 0;
   }
   free(in->han_buf);
+  free(in->env_buf);
+  in->env_buf = NULL;
   free(in->list);
   if (in->own_tel)
     free(in->tel);

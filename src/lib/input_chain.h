@@ -8,8 +8,9 @@
  *
  * Protocol "han" / "auto" (binary DLMS/COSEM meters, han.h):
  *
- *   bytes ─▶ [AUTO: "/XXXd" DSMR, 7E A? / 68 L L 68 HAN] ─▶ HAN framing
- *            (HDLC, M-Bus, block transfer) ─▶ [DLMS decryption, replay
+ *   bytes ─▶ [AUTO: "/XXXd" DSMR, 7E A? / 68 L L 68 HAN, DB 08 a bare
+ *            envelope] ─▶ HAN framing (HDLC, M-Bus, block transfer; or
+ *            AUTO's bare envelopes) ─▶ [DLMS decryption, replay
  *            guard] ─▶ dsmr_han_decode + dsmr_han_map ─▶ HAN_TELEGRAM
  *            (a mapped struct dsmr_telegram); a DSMR telegram (AUTO's
  *            plain stream, or one inside a DLMS envelope) ─▶ DSMR framer.
@@ -89,8 +90,10 @@ struct dsmr_input_config {
   /* DSMR_INPUT_PROTO_*: DSMR (0: as before), HAN (binary DLMS/COSEM over
    * HDLC or M-Bus: decryption_key / auth_key are then the DLMS keys, auth
    * NULL: none) or AUTO (from the bytes: "/XXXd" DSMR, 7E A? HDLC,
-   * 68 L L 68 M-Bus; the keys are the DLMS ones). HAN and AUTO exclude
-   * line_probe. */
+   * 68 L L 68 M-Bus, DB 08 a bare envelope, whose plaintext decides: a
+   * DSMR telegram to the DSMR framer, a data-notification decoded; the
+   * keys are the DLMS ones, so a Luxembourg Smarty read with AUTO needs
+   * its authentication key given). HAN and AUTO exclude line_probe. */
   int protocol;
   /* HAN: where decoded lists are mapped (the caller's telegram, so that
    * its dispatch path reads it in place); NULL: the chain's own. */
@@ -272,6 +275,11 @@ struct dsmr_input {
    * the framer: its counter is committed once its CRC passed */
   int commit_pending;
   struct dsmr_dlms_plain pending_plain;
+  /* AUTO: bare envelopes (DB 08 ..., no HDLC or M-Bus around them) */
+  int bare;
+  uint8_t *env_buf; /* DSMR_HAN_MESSAGE_MAX bytes */
+  size_t env_len, env_need;
+  uint8_t sig[4]; /* the framing's signature, found between envelopes */
 };
 
 /* Build the chain: allocates its buffers. now_ms: dsmr_now_ms().
