@@ -379,9 +379,10 @@ static int feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now,
       (*frames)++;
       break;
     case DSMR_INPUT_HAN_UNCHECKED:
-      WARNING("dsmr plugin: meter \"%s\": DLMS frames carry a GCM tag but no "
-              "AuthenticationKey is set: decrypting WITHOUT checking the tag "
-              "(the inner checks still apply)",
+      WARNING("dsmr plugin: meter \"%s\": CheckAuthenticationTag false: "
+              "DLMS frames carry a GCM tag, decrypted WITHOUT checking it "
+              "(a forged or damaged frame is caught only by the checks "
+              "inside: DSMR CRC, the message's structure)",
               m->cfg.name);
       break;
     case DSMR_INPUT_HAN_TRANSPORT:
@@ -689,6 +690,7 @@ int dsmr_meter_start(struct dsmr_meter *m) {
       .auth_key = m->cfg.auth_key_set ? m->cfg.auth_key : NULL,
       .protocol = m->cfg.protocol,
       .han_telegram = &m->telegram, /* mapped in place for dispatch */
+      .han_allow_unchecked = m->cfg.no_auth_check,
   };
 
   rc = dsmr_input_init(&m->input, &in, dsmr_now_ms(), err, sizeof(err));

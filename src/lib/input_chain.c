@@ -239,7 +239,8 @@ static void han_apdu(struct dsmr_input *in, uint8_t *a, size_t alen) {
     case DSMR_DLMS_NEED_AUTH_KEY:
       han_envelope(&o, &env, &pl);
       o.ev = DSMR_INPUT_HAN_NO_KEY;
-      o.detail = "the frame carries a GCM tag: AuthenticationKey needed";
+      o.detail = "the frame carries a GCM tag: AuthenticationKey needed "
+                 "(or CheckAuthenticationTag false)";
       han_queue(in, &o);
       return;
     default: /* AUTH_FAILED, CIPHER_ERROR */
