@@ -244,14 +244,18 @@ static void han_refused(struct dsmr_meter *m, const struct dsmr_input_out *o,
 static int line_switch(struct dsmr_meter *m, const struct dsmr_line_probe *l,
                        char *why, size_t whylen) {
   const struct dsmr_line_setting *s = dsmr_line_probe_setting(l);
-  if (l->windows == DSMR_LINE_SETTINGS) {
-    char all[64];
-    dsmr_line_settings_list(all, sizeof(all));
+  if (l->windows == l->nsettings) {
+    char all[96];
+    dsmr_line_probe_list(l, all, sizeof(all));
     WARNING("dsmr plugin: meter \"%s\": Baudrate \"auto\": no valid "
-            "telegram at %s yet; still trying (is the meter sending? check "
+            "%s at %s yet; still trying (is the meter sending? check "
             "the cable, DataRequest and whether the adapter inverts the "
             "signal)",
-            m->cfg.name, all);
+            m->cfg.name,
+            l->family == DSMR_LINE_FAMILY_DSMR  ? "telegram"
+            : l->family == DSMR_LINE_FAMILY_HAN ? "HAN frame"
+                                                : "telegram or HAN frame",
+            all);
   }
   return dsmr_source_set_line(&m->source, s->baudrate, s->databits,
                               s->parity == 'E' ? DSMR_PARITY_EVEN
@@ -603,8 +607,8 @@ static void reader_connected(struct dsmr_meter *m, struct reader *r) {
            m->cfg.name, m->source.fallback_reason);
   }
   if (m->cfg.source.line_auto && !r->was_connected) {
-    char all[64];
-    dsmr_line_settings_list(all, sizeof(all));
+    char all[96];
+    dsmr_line_probe_list(&m->input.line, all, sizeof(all));
     INFO("dsmr plugin: meter \"%s\": Baudrate \"auto\": probing %s, "
          "%d s each",
          m->cfg.name, all, DSMR_LINE_WINDOW_MS / 1000);

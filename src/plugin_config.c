@@ -469,22 +469,14 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
           b.meter, out->source.host);
     b.errors++;
   }
-  if (out->source.line_auto && dec_key) {
+  if (out->source.line_auto && dec_key &&
+      out->protocol == DSMR_INPUT_PROTO_DSMR) {
     ERROR("dsmr plugin: <Meter \"%s\">: Baudrate \"auto\" is not valid "
           "with DecryptionKey: encrypted Smarty frames are binary, so the "
           "probing (which may clear bit 7) cannot judge them, and Smarty "
           "meters always send 115200 8N1; accepted: no Baudrate (115200 "
           "8N1, the default) with DecryptionKey",
           b.meter);
-    b.errors++;
-  }
-  if (out->source.line_auto && out->protocol != DSMR_INPUT_PROTO_DSMR) {
-    ERROR("dsmr plugin: <Meter \"%s\">: Baudrate \"auto\" is not valid "
-          "with Protocol \"%s\": the line probing judges DSMR telegrams "
-          "only; accepted: Baudrate \"auto\" with Protocol \"dsmr\", or "
-          "a numeric Baudrate with DataBits, Parity and StopBits (e.g. 2400 "
-          "8 even 1 for Aidon and Kaifa)",
-          b.meter, out->protocol == DSMR_INPUT_PROTO_HAN ? "han" : "auto");
     b.errors++;
   }
   if (auth_key && !dec_key) {

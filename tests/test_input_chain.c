@@ -244,7 +244,7 @@ static void drain(struct run *r) {
     case DSMR_INPUT_LINE_SWITCH:
       dsmr_line_probe_describe(o.line, set, sizeof set);
       logf_(r, "SWITCH:%s%s ", set,
-            o.line->windows == DSMR_LINE_SETTINGS ? "/all" : "");
+            o.line->windows == o.line->nsettings ? "/all" : "");
       break;
     case DSMR_INPUT_LINE_LOST:
       logf_(r, "LOST:%s ",
@@ -856,6 +856,81 @@ static void test_auto_bare(void) {
   dsmr_input_free(&r.in);
 }
 
+/* Baudrate "auto" with Protocol "han" / "auto": frames that fail their
+ * check (what a wrong setting makes of the bytes) are swallowed while
+ * probing, the window ends, and the first frame whose FCS passes settles
+ * the line; settled, a run of failing frames loses it. */
+static void test_han_probe(void) {
+  static struct run r;
+  static uint8_t frame[4096], bad[4096];
+  const struct han_vector *aidon = vector("aidon-no-list2-1p-vendor-doc");
+  size_t alen = unhex(aidon->frame_hex, frame, sizeof frame);
+  struct opts han = {.max = 4096, .protocol = DSMR_INPUT_PROTO_HAN, .probe = 1};
+  struct opts autop = {
+      .max = 4096, .protocol = DSMR_INPUT_PROTO_AUTO, .probe = 1};
+  long long t = 0;
+  const char *f;
+
+  memcpy(bad, frame, alen);
+  bad[40] ^= 0x5A; /* the FCS fails */
+
+  start(&r, &han, t);
+  ok(dsmr_input_line(&r.in) != NULL &&
+         dsmr_input_line(&r.in)->baudrate == 2400 &&
+         dsmr_input_line(&r.in)->parity == 'E',
+     "HAN probe: the source opens at 2400 8E1");
+  for (int i = 0; i < 3; i++)
+    feed(&r, (const char *)bad, alen, t += 1000);
+  ok(strstr(r.log, "FOUND") == NULL &&
+         strstr(r.log, "frame check failed") == NULL,
+     "HAN probe: failing frames at a wrong setting: nothing said: %s", r.log);
+  feed(&r, NULL, 0, t = DSMR_LINE_WINDOW_MS);
+  feed(&r, (const char *)frame, alen, t += 1000);
+  f = strstr(r.log, "SWITCH:2400 8N1 ");
+  ok(f != NULL && strstr(f, "FOUND:2400 8N1 ") != NULL &&
+         strstr(strstr(f, "FOUND:2400 8N1 "), "HAN:AIDON_V0001:6:0:1362") !=
+             NULL,
+     "HAN probe: switched to 2400 8N1, found there by a good frame, whose "
+     "list follows: %s",
+     r.log);
+  is_int(r.in.stats.han_frame_check, 0,
+         "HAN probe: the failing frames while probing are not counted");
+  for (int i = 0; i < DSMR_LINE_BAD_RUN; i++)
+    feed(&r, (const char *)bad, alen, t += 1000);
+  ok(strstr(r.log, "frame check failed LOST:run ") != NULL,
+     "HAN probe: settled, %d failing frames in a row lose the line: %s",
+     DSMR_LINE_BAD_RUN, r.log);
+  feed(&r, (const char *)frame, alen, t += 1000);
+  ok(strstr(r.log, "LOST:run FOUND:2400 8N1 ") != NULL,
+     "HAN probe: found again at the same setting: %s", r.log);
+  dsmr_input_free(&r.in);
+
+  /* AUTO: the DSMR settings first; HAN frames settle it too */
+  start(&r, &autop, t = 0);
+  feed(&r, (const char *)bad, alen, t += 1000);
+  for (int w = 1; w <= 3; w++) {
+    feed(&r, NULL, 0, t = (long long)w * DSMR_LINE_WINDOW_MS);
+    feed(&r, (const char *)bad, alen, t += 1000);
+  }
+  feed(&r, (const char *)frame, alen, t += 1000);
+  f = strstr(r.log, "SWITCH:2400 8E1 ");
+  ok(f != NULL && strstr(f, "FOUND:2400 8E1 ") != NULL &&
+         strstr(f, "HAN:AIDON_V0001:6:0:1362") != NULL,
+     "AUTO probe: through the DSMR settings to 2400 8E1, found there: %s",
+     r.log);
+  dsmr_input_free(&r.in);
+
+  /* AUTO probe on a DSMR stream: as before, 115200 8N1 */
+  start(&r, &autop, t = 0);
+  {
+    size_t n = put(s, 0, dsmr5_body, CRC_GOOD);
+    feed(&r, s, n, t += 1000);
+  }
+  ok(strncmp(r.log, "DSMR FOUND:115200 8N1 F:ok:OK:", 30) == 0,
+     "AUTO probe on DSMR: found at 115200 8N1: %s", r.log);
+  dsmr_input_free(&r.in);
+}
+
 int main(void) {
   if (!gcry_check_version(NULL))
     bail("libgcrypt");
@@ -868,5 +943,6 @@ int main(void) {
   test_han();
   test_han_dsmr_commit();
   test_auto_bare();
+  test_han_probe();
   return tap_done();
 }

@@ -330,6 +330,17 @@ static size_t han_frame(struct dsmr_input *in, const uint8_t *p, size_t len,
         continue;
       return used;
     case DSMR_HAN_EV_APDU:
+      if (in->probing && !in->line.settled) {
+        /* a frame whose check passed: the line setting is right */
+        if (dsmr_line_probe_frame(&in->line, 0, 1, in->now_ms) !=
+            DSMR_LINE_FOUND)
+          continue;
+        memset(out, 0, sizeof(*out));
+        out->ev = DSMR_INPUT_LINE_FOUND;
+        han_queue(in, out); /* before what the frame says */
+      } else if (in->probing) {
+        dsmr_line_probe_frame(&in->line, 0, 1, in->now_ms);
+      }
       /* the APDU is in the framing's buffer, decrypted in place */
       han_apdu(in, (uint8_t *)ho.apdu, ho.len);
       if (in->hq_i < in->hq_n) {
@@ -339,6 +350,15 @@ static size_t han_frame(struct dsmr_input *in, const uint8_t *p, size_t len,
       }
       continue;
     case DSMR_HAN_EV_FRAME_CHECK:
+      if (in->probing) {
+        /* garbage at a wrong setting is not the meter's fault; a settled
+         * line that keeps failing is lost (next_stages) */
+        if (!in->line.settled)
+          continue;
+        if (dsmr_line_probe_frame(&in->line, 0, 0, in->now_ms) ==
+            DSMR_LINE_LOST)
+          in->han_line_lost = 1;
+      }
       out->ev = DSMR_INPUT_HAN_FRAME_CHECK;
       break;
     case DSMR_HAN_EV_MISSING_SEGMENT:
@@ -688,10 +708,10 @@ static size_t probe_push(struct dsmr_input *in, const char *p, size_t len,
 /* Everything not yet consumed is dropped, and so is every partial frame
  * (the line probe switched or lost the line). */
 static void drop_input(struct dsmr_input *in) {
-  /* The probe passes bytes on one for one: what the framer did not read
-   * was never taken in. */
+  /* The probe passes bytes on one for one: what the stage after it (the
+   * framer, or the HAN stage) did not read was never taken in. */
   if (in->probing && in->nstages > 1)
-    in->stats.bytes -= in->stage[in->nstages - 1].len;
+    in->stats.bytes -= in->stage[1].len;
   for (unsigned i = 0; i < in->nstages; i++) {
     in->stage[i].len = 0;
     in->stage[i].again = 0;
@@ -706,6 +726,14 @@ static void drop_input(struct dsmr_input *in) {
   in->pend_len = 0;
   in->commit_pending = 0;
   in->env_len = 0;
+  in->han_line_lost = 0;
+  if (in->probing && in->protocol == DSMR_INPUT_PROTO_AUTO) {
+    /* a new line setting: what AUTO decided came from the old one */
+    in->decided = 0;
+    in->say_protocol = 0;
+    in->nsniff = 0;
+    in->bare = 0;
+  }
   if (in->han_buf)
     dsmr_han_framing_reset(&in->hf);
   dsmr_framer_reset(&in->framer);
@@ -835,6 +863,15 @@ next_stages(struct dsmr_input *in, struct dsmr_input_out *out) {
     if (i == 0)
       in->stats.bytes += used;
     s->again = out->ev != DSMR_INPUT_NONE;
+    if (in->han_line_lost) {
+      /* this frame first, then the loss; the rest is read with a setting
+       * that no longer works */
+      struct dsmr_input_out lost = {.ev = DSMR_INPUT_LINE_LOST};
+      in->han_line_lost = 0;
+      hold(in, &lost);
+      drop_input(in);
+      return finish(in, out);
+    }
     switch (out->ev) {
     case DSMR_INPUT_NONE: /* stage i is done; the ones after it were */
       continue;
@@ -857,6 +894,9 @@ next_stages(struct dsmr_input *in, struct dsmr_input_out *out) {
       break;
     case DSMR_INPUT_TOO_LARGE:
     case DSMR_INPUT_CUT:
+    case DSMR_INPUT_HAN_MISSING_SEGMENT:
+    case DSMR_INPUT_HAN_BLOCK_REFUSED:
+    case DSMR_INPUT_HAN_TOO_LARGE:
       /* garbage at a wrong setting is not the meter's fault */
       if (in->probing && !in->line.settled) {
         i++;
@@ -1016,10 +1056,6 @@ int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
       snprintf(err, errlen, "unknown protocol %d", cfg->protocol);
       return -1;
     }
-    if (cfg->line_probe) {
-      snprintf(err, errlen, "line probing reads DSMR telegrams only");
-      return -1;
-    }
   } else if (cfg->line_probe && cfg->decryption_key) {
     snprintf(err, errlen, "line probing cannot judge encrypted frames");
     return -1;
@@ -1030,9 +1066,6 @@ int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
   if (!buf)
     goto oom;
   dsmr_framer_init(&in->framer, buf, cap);
-  if (cfg->protocol != DSMR_INPUT_PROTO_DSMR)
-    return han_init(in, cfg, err, errlen);
-
   if (cfg->line_probe) {
     in->probing = 1;
     buf = malloc(cap ? cap : 1);
@@ -1041,9 +1074,15 @@ int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
     in->scratch = malloc(sizeof(*in->scratch));
     if (!buf || !in->scratch)
       goto oom;
-    dsmr_line_probe_init(&in->line, now_ms);
+    dsmr_line_probe_init_family(
+        &in->line, now_ms,
+        cfg->protocol == DSMR_INPUT_PROTO_HAN    ? DSMR_LINE_FAMILY_HAN
+        : cfg->protocol == DSMR_INPUT_PROTO_AUTO ? DSMR_LINE_FAMILY_ANY
+                                                 : DSMR_LINE_FAMILY_DSMR);
     add_stage(in, probe_push);
   }
+  if (cfg->protocol != DSMR_INPUT_PROTO_DSMR)
+    return han_init(in, cfg, err, errlen);
   if (cfg->decryption_key) {
     size_t scap = DSMR_SMARTY_BUF_SIZE(cap);
     buf = malloc(scap);

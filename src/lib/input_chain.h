@@ -93,7 +93,9 @@ struct dsmr_input_config {
    * 68 L L 68 M-Bus, DB 08 a bare envelope, whose plaintext decides: a
    * DSMR telegram to the DSMR framer, a data-notification decoded; the
    * keys are the DLMS ones, so a Luxembourg Smarty read with AUTO needs
-   * its authentication key given). HAN and AUTO exclude line_probe. */
+   * its authentication key given). With line_probe, HAN probes 2400 8E1,
+   * 2400 8N1 and 115200 8N1, AUTO those and the DSMR ones (line_probe.h);
+   * a HAN frame whose check (FCS, M-Bus checksum) passes settles it. */
   int protocol;
   /* HAN: where decoded lists are mapped (the caller's telegram, so that
    * its dispatch path reads it in place); NULL: the chain's own. */
@@ -269,7 +271,7 @@ struct dsmr_input {
   struct dsmr_han_list *list;
   struct dsmr_telegram *tel;
   int own_tel;
-  struct dsmr_input_out hq[3]; /* outputs still to return, in order */
+  struct dsmr_input_out hq[4]; /* outputs still to return, in order */
   unsigned hq_n, hq_i;
   /* a DSMR telegram from a DLMS envelope whose tag was not checked is in
    * the framer: its counter is committed once its CRC passed */
@@ -280,6 +282,8 @@ struct dsmr_input {
   uint8_t *env_buf; /* DSMR_HAN_MESSAGE_MAX bytes */
   size_t env_len, env_need;
   uint8_t sig[4]; /* the framing's signature, found between envelopes */
+  /* line probe with HAN: a HAN frame lost the settled line (next_stages) */
+  int han_line_lost;
 };
 
 /* Build the chain: allocates its buffers. now_ms: dsmr_now_ms().
