@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Plugin-level benchmarks: the real collectd (/usr/sbin/collectd) loading
 the built dsmr.so, fed by the simulator (tools/dsmr-sim) over TCP and by
-pseudo-terminals. Run by bench/run.sh (`make bench`); numbers go into the
-README, never into assertions.
+pseudo-terminals. Run by bench/run.sh (`make bench`); numbers go into
+HACKING.md, never into assertions.
 
   plugin_bench.py [--quick] [SECTION...]
   sections: cpu latency memory scale allocs profile report
            (default: all)
 
-What each section measures (details in README "Benchmarks"):
+What each section measures (details in HACKING.md "Benchmarks"):
   cpu      CPU seconds (utime+stime of collectd, /proc/PID/stat, and per
            thread from /proc/PID/task) per 1,000 telegrams at flood rate,
            for three setups: csv writer on tmpfs; no writer (collectd's
@@ -503,7 +503,7 @@ def bench_profile(args, results):
 
 # ------------------------------------------------------------ table
 def table(results, lib):
-    """The README table: figures next to the targets."""
+    """The HACKING.md table: figures next to the targets."""
     rows = []
 
     def row(what, measured, target="—"):

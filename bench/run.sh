@@ -1,5 +1,5 @@
 #!/bin/bash
-# All benchmarks, one command (`make bench`; README "Benchmarks"):
+# All benchmarks, one command (`make bench`; HACKING.md "Benchmarks"):
 #  1. the library path: time, allocations and instructions per telegram for
 #     a DSMR 5 telegram of about 1 KB (frame, CRC, parse, map) and for the
 #     CRC alone (bench/bench_telegram). Instructions come from callgrind as
@@ -116,7 +116,7 @@ if command -v valgrind >/dev/null; then
     stages_n=20 stages "$stream"
   fi
   rm -f "$stream"
-  # The other public telegrams of README's table: DSMR 4 and Belgian.
+  # The other public telegrams of HACKING.md's table: DSMR 4 and Belgian.
   for other in dsmrreader_kaifa_dsmr42 ndokter_fluvius_v171; do
     t=$src/tests/corpus/telegrams/$other.p1
     echo "instructions per telegram, $other ($(wc -c <"$t") bytes): $(instructions "$t")"

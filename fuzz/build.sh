@@ -59,14 +59,16 @@ build() {
 # shellcheck disable=SC2086 # LIB is a list of files (no spaces in paths)
 build fuzz_telegram "$HERE/fuzz_telegram.c" "$HERE/value_oracle.c" $LIB -lm
 # shellcheck disable=SC2086
-build fuzz_values "$HERE/fuzz_values.c" "$HERE/value_oracle.c" $LIB -lm
+build fuzz_values "$HERE/fuzz_values.c" "$HERE/value_oracle.c" $LIB "$SRC/lib/tz.c" -lm
 
 # shellcheck disable=SC2086
 build fuzz_rules "$HERE/fuzz_rules.c" $LIB "$SRC/lib/store_rules.c" -lm
 
 GCRYPT_LIBS=$(pkg-config --libs libgcrypt 2>/dev/null || echo -lgcrypt)
 # shellcheck disable=SC2086
-build fuzz_smarty "$HERE/fuzz_smarty.c" "$SRC/lib/smarty.c" $GCRYPT_LIBS
+build fuzz_smarty "$HERE/fuzz_smarty.c" "$SRC/lib/smarty.c" "$SRC/lib/hdlc.c" \
+  "$SRC/lib/dlms_cipher.c" \
+  $GCRYPT_LIBS
 # shellcheck disable=SC2086
 # binary HAN: framing, reassembly, decryption (fixed key), A-XDR, layouts
 HAN_LIB="$SRC/lib/hdlc.c $SRC/lib/mbus.c $SRC/lib/dlms_apdu.c $SRC/lib/axdr.c \
@@ -84,7 +86,8 @@ if [ -f "$COLLECTD_INCLUDE/core/daemon/collectd.h" ]; then
   build fuzz_config -DHAVE_CONFIG_H -I"$COLLECTD_INCLUDE" \
     -I"$COLLECTD_INCLUDE/core" $SP_CFLAGS \
     "$HERE/fuzz_config.c" "$HERE/collectd_stubs.c" "$HERE/oconfig_text.c" \
-    "$SRC/plugin_config.c" "$SRC/source_serial.c" "$SRC/lib/smarty.c" $SP_LIBS \
+    "$SRC/plugin_config.c" "$SRC/source_serial.c" "$SRC/lib/smarty.c" \
+    "$SRC/lib/hdlc.c" "$SRC/lib/dlms_cipher.c" $SP_LIBS \
     $GCRYPT_LIBS
 else
   echo "build.sh: no collectd headers in $COLLECTD_INCLUDE" \

@@ -36,6 +36,7 @@
 
 #include "fuzz_assert.h"
 #include "input_chain.h"
+#include "../tests/test_util.h" /* parity_7e1 */
 
 #define MAX_STREAM (64 * 1024)
 #define LOG_MAX (256 * 1024)
@@ -175,15 +176,6 @@ static int run(struct run *r, const struct dsmr_input_config *cfg,
   else
     FZ_ASSERT(in.stats.bytes <= len);
   return 0;
-}
-
-static void parity_7e1(char *p, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned c = (unsigned char)p[i] & 0x7f;
-    if (__builtin_popcount(c) & 1)
-      c |= 0x80;
-    p[i] = (char)c;
-  }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

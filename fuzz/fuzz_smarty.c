@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tests/smarty_seal.h"
 #include "fuzz_assert.h"
 #include "smarty.h"
 
@@ -51,15 +52,7 @@
 #define MAX_STREAM (256 * 1024)
 #define MAX_FRAMES 512
 
-static const uint8_t KEY[16] = {0x5E, 0x11, 0xA3, 0x07, 0x9C, 0x42, 0xD8, 0x6B,
-                                0x21, 0xF0, 0x3A, 0x8E, 0x57, 0xC4, 0x19, 0xB2};
-static const uint8_t OTHER_KEY[16] = {0x5E, 0x11, 0xA3, 0x07, 0x9C, 0x42,
-                                      0xD8, 0x6B, 0x21, 0xF0, 0x3A, 0x8E,
-                                      0x57, 0xC4, 0x19, 0xB3};
-/* smarty.h: the Luxembourg default authentication key. */
-static const uint8_t LUX_AK[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
-                                   0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB,
-                                   0xCC, 0xDD, 0xEE, 0xFF};
+/* KEY, WRONG_KEY (one bit off): smarty_seal.h */
 static const uint8_t TITLE_A[8] = {'S', 'A', 'G', 0x10, 0x20, 0x30, 0x40, 1};
 static const uint8_t TITLE_B[8] = {'K', 'F', 'M', 0x55, 0x66, 0x77, 0x88, 2};
 
@@ -90,57 +83,19 @@ struct genuine {
   int must_arrive; /* new counter, has text, fits the buffer */
 };
 
-static void be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
-/* DB 08 title length 30 counter ciphertext tag(12), as the meter seals it:
- * IV = title || counter, AAD = 30 || authentication key. form 0: the
- * shortest length form, 1: 81 (or 82 when too long), 2: 82. Returns the
- * frame's size. */
+/* A frame as the meter seals it (smarty_seal.h), with the Luxembourg
+ * authentication key. form 0: the shortest length form, 1: 81 (or 82 when
+ * too long), 2: 82. Returns the frame's size. */
 static size_t seal(uint8_t *out, const uint8_t *text, size_t n,
                    const uint8_t key[16], const uint8_t title[8],
                    uint32_t counter, int form) {
-  size_t body = 1 + 4 + n + 12, h;
-  uint8_t iv[12], aad[17], tag[16] = {0}; /* = {0}: for MSan, which does
-                                             not see libgcrypt write it */
-  gcry_cipher_hd_t hd;
-
-  out[0] = 0xDB;
-  out[1] = 8;
-  memcpy(out + 2, title, 8);
-  if (form == 0 && body < 0x80) {
-    out[10] = (uint8_t)body;
-    h = 11;
-  } else if (form <= 1 && body <= 0xFF) {
-    out[10] = 0x81;
-    out[11] = (uint8_t)body;
-    h = 12;
-  } else {
-    out[10] = 0x82;
-    out[11] = (uint8_t)(body >> 8);
-    out[12] = (uint8_t)body;
-    h = 13;
-  }
-  out[h] = 0x30;
-  be32(out + h + 1, counter);
-  memcpy(iv, title, 8);
-  be32(iv + 8, counter);
-  aad[0] = 0x30;
-  memcpy(aad + 1, LUX_AK, 16);
-  FZ_ASSERT(
-      gcry_cipher_open(&hd, GCRY_CIPHER_AES128, GCRY_CIPHER_MODE_GCM, 0) == 0);
-  FZ_ASSERT(gcry_cipher_setkey(hd, key, 16) == 0 &&
-            gcry_cipher_setiv(hd, iv, 12) == 0 &&
-            gcry_cipher_authenticate(hd, aad, sizeof aad) == 0 &&
-            gcry_cipher_encrypt(hd, out + h + 5, n, text, n) == 0 &&
-            gcry_cipher_gettag(hd, tag, sizeof tag) == 0);
-  gcry_cipher_close(hd);
-  memcpy(out + h + 5 + n, tag, 12); /* DLMS keeps the first 12 bytes */
-  return h + body;
+  size_t body = 1 + 4 + n + 12, len;
+  int lf = form == 0 && body < 0x80    ? 1
+           : form <= 1 && body <= 0xFF ? 0x81
+                                       : 0x82;
+  len = smarty_seal(out, text, n, key, LUX_AK, title, counter, lf);
+  FZ_ASSERT(len != 0);
+  return len;
 }
 
 /* CRC-16/X.25, for HCS and FCS (low byte first). */
@@ -279,7 +234,7 @@ static void build(struct recipe *r, const uint8_t *d, size_t size, size_t cap) {
       counter = ++r->counter;
     if (kind == 1 && (op & 0x80))
       title = TITLE_B;
-    size_t n = seal(frame, text, len, kind == 7 ? OTHER_KEY : KEY, title,
+    size_t n = seal(frame, text, len, kind == 7 ? WRONG_KEY : KEY, title,
                     counter, (int)form);
 
     /* A damaged frame may still arrive: the change or the cut can fall on

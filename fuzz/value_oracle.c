@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "fuzz_assert.h"
+#include "number.h"
 #include "obis_table.h"
-#include "parser.h"
 #include "timestamp.h"
 
 #define HOUR 3600
@@ -43,7 +43,7 @@ struct ref_number {
   size_t unit_off, unit_len;
 };
 
-/* parser.h: "[-]digits[.digits][*unit]", at most 18 significant digits
+/* number.h: "[-]digits[.digits][*unit]", at most 18 significant digits
  * (leading zeros are not significant), at most 18 decimals, unit 1..16
  * characters of [A-Za-z0-9]. */
 static int ref_parse_number(const char *s, size_t n, struct ref_number *r) {
@@ -110,7 +110,7 @@ static __int128 pow10_128(unsigned e) {
   return p;
 }
 
-/* parser.h: m * 10^(want - decimals), floored when digits are dropped;
+/* number.h: m * 10^(want - decimals), floored when digits are dropped;
  * -1 exactly when the true result does not fit an int64_t. */
 static void check_scaled(const struct dsmr_number *n, unsigned want) {
   int64_t got = 0x5A5A5A5A;
@@ -222,7 +222,7 @@ int check_number(struct dsmr_span s) {
   FZ_ASSERT(again.mantissa == n.mantissa && again.decimals == n.decimals &&
             again.unit.len == 0);
 
-  /* parser.h: correctly rounded below 2^53, otherwise within an ulp. */
+  /* number.h: correctly rounded below 2^53, otherwise within an ulp. */
   double d = dsmr_number_double(&n), want = strtod(buf, NULL);
   int64_t am = n.mantissa < 0 ? -n.mantissa : n.mantissa;
   if (am < (INT64_C(1) << 53))

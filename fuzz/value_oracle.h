@@ -18,7 +18,7 @@
 /* CRC-16/ARC, bit by bit (the library's is table driven). */
 uint16_t oracle_crc16(const void *data, size_t len);
 
-/* dsmr_parse_number against the grammar in parser.h; on success also
+/* dsmr_parse_number against the grammar in number.h; on success also
  * dsmr_number_scaled for every want_decimals in 0..6 and a few beyond,
  * dsmr_number_double against strtod, and a re-print/re-parse round trip.
  * Returns whether the span is a number. */

@@ -5,10 +5,12 @@
 #include "han_layouts.h"
 #include "input_chain.h"
 #include "mapper.h"
+#include "number.h"
 #include "parser.h"
 #include "smarty.h"
 #include "source.h"
 #include "timestamp.h"
+#include "tz_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +41,9 @@ struct cat {
    * starts with M-Bus frames is HAN, anything else DSMR (Smarty). */
   int built, line_probe, have_key, have_auth, no_auth_check;
   uint8_t key[16], auth[16];
+  /* --timezone, or the host's zone: HAN clocks without their offset */
+  struct dsmr_tz tz;
+  char tz_note[700]; /* the host's zone did not read: said once, if used */
 };
 
 static const char *crc_word(enum dsmr_crc_verdict v) {
@@ -372,7 +377,44 @@ static void json_bytes(const uint8_t *p, size_t n, int hex) {
   putchar('"');
 }
 
-static void json_han(const struct dsmr_han_list *l,
+/* A HAN date-time as the meter's wall clock with the offset it got:
+ * "2024-06-28T10:43:43+02:00", the offset being the meter's own deviation
+ * ("meter") or, for "deviation unspecified", the --timezone's
+ * ("timezone"); without an offset when the zone cannot say ("gap": no
+ * such local time, "ambiguous": the repeated hour; the clock is then not
+ * used) or the deviation is out of range ("invalid"). Returns that word. */
+static const char *han_time(const struct cat *c,
+                            const struct dsmr_cosem_datetime *dt,
+                            char buf[40]) {
+  int64_t local, utc;
+  int rc = dsmr_cosem_datetime_utc(dt, &local);
+  struct dsmr_cosem_datetime bare = *dt;
+
+  bare.deviation = DSMR_COSEM_DEVIATION_UNSPECIFIED;
+  dsmr_cosem_datetime_format(&bare, buf);
+  if (rc == 0) {
+    dsmr_cosem_datetime_format(dt, buf);
+    return "meter";
+  }
+  if (rc < 0)
+    return "invalid";
+  switch (dsmr_tz_local_to_utc(&c->tz, local, &utc)) {
+  case DSMR_TZ_OK: {
+    int64_t off = local - utc, a = off < 0 ? -off : off;
+    size_t n = strlen(buf);
+    snprintf(buf + n, 40 - n, "%c%02d:%02d", off < 0 ? '-' : '+',
+             (int)(a / 3600), (int)(a / 60 % 60));
+    return "timezone";
+  }
+  case DSMR_TZ_GAP:
+    return "gap";
+  case DSMR_TZ_AMBIGUOUS:
+    break;
+  }
+  return "ambiguous";
+}
+
+static void json_han(const struct cat *c, const struct dsmr_han_list *l,
                      const struct dsmr_telegram *t) {
   char hdr[64], obis[24], num[48];
   int first = 1;
@@ -380,7 +422,13 @@ static void json_han(const struct dsmr_han_list *l,
   han_header(l, hdr, sizeof hdr);
   fputs("{\"crc\":\"ok\",\"header\":", stdout);
   json_string((struct dsmr_span){hdr, strlen(hdr)});
-  printf(",\"layout\":\"%s\",\"objects\":[", dsmr_han_layout_name(l->layout));
+  printf(",\"layout\":\"%s\"", dsmr_han_layout_name(l->layout));
+  if (t->info.has_meter_time) { /* what the storing rules get */
+    char iso[21];
+    dsmr_format_utc(t->info.meter_time, iso);
+    printf(",\"meter_time\":\"%s\"", iso);
+  }
+  fputs(",\"objects\":[", stdout);
   for (unsigned i = 0; i < l->nvalues; i++) {
     const struct dsmr_han_value *v = &l->values[i];
     if (!v->has_obis)
@@ -409,6 +457,14 @@ static void json_han(const struct dsmr_han_list *l,
       fputs("\"raw\":", stdout);
       json_bytes(v->bytes, v->len, !printable(v->bytes, v->len));
       break;
+    case DSMR_HAN_DATETIME: {
+      char when[40];
+      const char *from = han_time(c, &v->dt, when);
+      fputs("\"raw\":", stdout);
+      json_bytes(v->bytes, v->bytes ? v->len : 0, 1);
+      printf(",\"time\":\"%s\",\"offset_from\":\"%s\"", when, from);
+      break;
+    }
     default:
       fputs("\"raw\":", stdout);
       json_bytes(v->bytes, v->bytes ? v->len : 0, 1);
@@ -438,6 +494,17 @@ static void list_han(const struct cat *c, const struct dsmr_han_list *l,
       const char *unit = dsmr_dlms_unit_name(v->unit);
       printf(" %s%s%s", dsmr_han_value_decimal(v, num, sizeof num),
              unit && unit[0] ? " " : "", unit ? unit : "");
+    } else if (v->type == DSMR_HAN_DATETIME) {
+      char when[40];
+      const char *from = han_time(c, &v->dt, when);
+      printf(" %s (%s)", when,
+             strcmp(from, "meter") == 0      ? "the meter's offset"
+             : strcmp(from, "timezone") == 0 ? "offset from the time zone"
+             : strcmp(from, "gap") == 0
+                 ? "no such local time in the zone: clock not used"
+             : strcmp(from, "ambiguous") == 0
+                 ? "twice in the zone, the repeated hour: clock not used"
+                 : "deviation out of range: clock not used");
     } else if (v->type == DSMR_HAN_STRING ||
                (v->type == DSMR_HAN_OCTETS && printable(v->bytes, v->len))) {
       printf(" (%.*s)", (int)v->len, (const char *)v->bytes);
@@ -465,6 +532,11 @@ static void list_han(const struct cat *c, const struct dsmr_han_list *l,
 }
 
 static void on_han(struct cat *c, const struct dsmr_input_out *o) {
+  if (c->tz_note[0] && o->list->has_clock &&
+      o->list->clock.deviation == DSMR_COSEM_DEVIATION_UNSPECIFIED) {
+    fputs(c->tz_note, stderr);
+    c->tz_note[0] = 0;
+  }
   c->n++;
   if (o->han_errors) {
     c->malformed++;
@@ -473,7 +545,7 @@ static void on_han(struct cat *c, const struct dsmr_input_out *o) {
     c->ok++;
   }
   if (c->mode == OUT_JSON)
-    json_han(o->list, o->telegram);
+    json_han(c, o->list, o->telegram);
   else if (c->mode == OUT_LIST)
     list_han(c, o->list, o->telegram);
   if (c->mode != OUT_SUMMARY)
@@ -700,6 +772,7 @@ static void chain_config(const struct cat *c, int protocol,
   cfg->decryption_key = c->have_key ? c->key : NULL;
   cfg->auth_key = c->have_auth ? c->auth : NULL;
   cfg->protocol = protocol;
+  cfg->timezone = &c->tz;
   /* DLMS frames with --key but no --auth-key: the tag checked with the
    * Luxembourg default (as for Smarty), unless --no-auth-check */
   if (protocol == DSMR_INPUT_PROTO_HAN && !c->have_auth) {
@@ -940,99 +1013,115 @@ static void usage(FILE *to) {
         "                the encryption key); default: the Luxembourg key\n"
         "  --auth-key HEX  its authentication key (default: the Luxembourg\n"
         "                one, 00112233445566778899AABBCCDDEEFF)\n"
+        "  --timezone Z  HAN clocks sent without their offset (deviation\n"
+        "                unspecified) are local time in zone Z (Europe/Oslo,\n"
+        "                a zone file, or a POSIX rule); default the host's\n"
         "Times are UTC, with the host's local time beside them (--json:\n"
-        "UTC only).\n"
+        "UTC only); a HAN clock is the meter's local time with its offset.\n"
         "Exit status: 0 all telegrams ok (or without CRC), 1 some failed or\n"
         "no telegram at all, 2 usage or I/O error.\n",
         to);
 }
 
-int main(int argc, char **argv) {
-  static struct cat c; /* large: keep it off the stack */
-  size_t max_size = DSMR_DEFAULT_MAX_TELEGRAM;
-  int i, nfiles = 0, io_error = 0;
-
-  struct dsmr_source_config live = {.kind = DSMR_SOURCE_DEVICE,
-                                    .baudrate = 115200,
-                                    .databits = 8,
-                                    .parity = DSMR_PARITY_NONE,
-                                    .stopbits = 1};
-  int have_live = 0;
-  long v;
-  unsigned long long count = 0;
-  const char *line_opt = NULL; /* --databits or --parity */
+/* What the command line asked for, beside what goes into struct cat. */
+struct options {
+  struct dsmr_source_config live;
+  int have_live;
+  unsigned long long count;
+  const char *line_opt; /* --databits or --parity */
   uint8_t key[16], auth_key[16];
-  int have_key = 0, have_auth = 0;
+  int have_key, have_auth;
+  size_t max_size;
+  int first_file;       /* argv index of the first FILE */
+  const char *timezone; /* --timezone, or NULL: the host's zone */
+};
 
-  c.mode = OUT_LIST;
+/* Step 1: the options, into *o and c's output settings. Returns -1 to go
+ * on, or the exit status (0 after --help, 2 on a usage error). */
+static int parse_options(int argc, char **argv, struct cat *c,
+                         struct options *o) {
+  int i;
+  long v;
+
+  memset(o, 0, sizeof(*o));
+  o->live = (struct dsmr_source_config){.kind = DSMR_SOURCE_DEVICE,
+                                        .baudrate = 115200,
+                                        .databits = 8,
+                                        .parity = DSMR_PARITY_NONE,
+                                        .stopbits = 1};
+  o->max_size = DSMR_DEFAULT_MAX_TELEGRAM;
+  c->mode = OUT_LIST;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--device") == 0 && val) {
-      snprintf(live.device, sizeof live.device, "%s", val);
-      live.kind = DSMR_SOURCE_DEVICE;
-      have_live = 1;
+      snprintf(o->live.device, sizeof o->live.device, "%s", val);
+      o->live.kind = DSMR_SOURCE_DEVICE;
+      o->have_live = 1;
       i++;
     } else if (strcmp(a, "--host") == 0 && val) {
-      snprintf(live.host, sizeof live.host, "%s", val);
-      live.kind = DSMR_SOURCE_TCP;
-      have_live = 1;
+      snprintf(o->live.host, sizeof o->live.host, "%s", val);
+      o->live.kind = DSMR_SOURCE_TCP;
+      o->have_live = 1;
       i++;
     } else if (strcmp(a, "--port") == 0 && val) {
-      snprintf(live.port, sizeof live.port, "%s", val);
+      snprintf(o->live.port, sizeof o->live.port, "%s", val);
       i++;
     } else if (strcmp(a, "--baudrate") == 0 && val) {
       if (strcasecmp(val, "auto") == 0)
-        live.line_auto = 1;
+        o->live.line_auto = 1;
       else if (parse_int_arg(a, val, 50, 4000000, &v) != 0)
         return 2;
       else
-        live.baudrate = (int)v;
+        o->live.baudrate = (int)v;
       i++;
     } else if (strcmp(a, "--databits") == 0 && val) {
-      line_opt = a;
+      o->line_opt = a;
       if (parse_int_arg(a, val, 7, 8, &v) != 0)
         return 2;
-      live.databits = (int)v;
+      o->live.databits = (int)v;
       i++;
     } else if (strcmp(a, "--parity") == 0 && val) {
-      line_opt = a;
+      o->line_opt = a;
       static const char *const parities[] = {"none", "even", "odd", NULL};
       if (parse_word_arg(a, val, parities, &v) != 0)
         return 2;
-      live.parity = (enum dsmr_parity)v;
+      o->live.parity = (enum dsmr_parity)v;
       i++;
     } else if (strcmp(a, "--data-request") == 0 && val) {
       static const char *const lines[] = {"none", "rts", "dtr", NULL};
       if (parse_word_arg(a, val, lines, &v) != 0)
         return 2;
-      live.data_request = (enum dsmr_data_request)v;
+      o->live.data_request = (enum dsmr_data_request)v;
       i++;
     } else if (strcmp(a, "--count") == 0 && val) {
       if (parse_int_arg(a, val, 1, 2000000000, &v) != 0)
         return 2;
-      count = (unsigned long long)v;
+      o->count = (unsigned long long)v;
       i++;
     } else if (strcmp(a, "--key") == 0 && val) {
-      if (parse_key_arg(a, argv[i + 1], key) != 0)
+      if (parse_key_arg(a, argv[i + 1], o->key) != 0)
         return 2;
-      have_key = 1;
+      o->have_key = 1;
       i++;
     } else if (strcmp(a, "--auth-key") == 0 && val) {
-      if (parse_key_arg(a, argv[i + 1], auth_key) != 0)
+      if (parse_key_arg(a, argv[i + 1], o->auth_key) != 0)
         return 2;
-      have_auth = 1;
+      o->have_auth = 1;
+      i++;
+    } else if (strcmp(a, "--timezone") == 0 && val) {
+      o->timezone = val;
       i++;
     } else if (strcmp(a, "--no-auth-check") == 0) {
-      c.no_auth_check = 1;
+      c->no_auth_check = 1;
     } else if (strcmp(a, "--json") == 0) {
-      c.mode = OUT_JSON;
+      c->mode = OUT_JSON;
     } else if (strcmp(a, "--summary") == 0) {
-      c.mode = OUT_SUMMARY;
+      c->mode = OUT_SUMMARY;
     } else if (strcmp(a, "--max-size") == 0 && val) {
       if (parse_int_arg(a, val, 16, 1 << 20, &v) != 0)
         return 2;
-      max_size = (size_t)v;
+      o->max_size = (size_t)v;
       i++;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
@@ -1048,45 +1137,87 @@ int main(int argc, char **argv) {
       break;
     }
   }
+  o->first_file = i;
+  return -1;
+}
 
-  if (live.line_auto &&
-      (line_opt || live.kind == DSMR_SOURCE_TCP || have_key || !have_live)) {
+/* --timezone ZONE (a zone name, a TZif path or a POSIX rule), else the
+ * host's zone ($TZ, /etc/localtime; UTC with a note when neither reads). */
+static int setup_timezone(struct cat *c, const char *zone) {
+  char err[512];
+  if (!zone) {
+    if (dsmr_tz_load_host(&c->tz, NULL, 0, err, sizeof err) != 0)
+      snprintf(c->tz_note, sizeof c->tz_note,
+               "dsmr-cat: the host's time zone cannot be read (%s): HAN "
+               "clocks without their offset are read as UTC (--timezone)\n",
+               err);
+    return 0;
+  }
+  if (dsmr_tz_load(zone, &c->tz, NULL, 0, err, sizeof err) != 0) {
+    fprintf(stderr,
+            "dsmr-cat: --timezone: %s; expected a zone name such as "
+            "Europe/Oslo, the path of a zone file, or a POSIX TZ rule such "
+            "as CET-1CEST,M3.5.0,M10.5.0/3\n",
+            err);
+    return -1;
+  }
+  return 0;
+}
+
+/* Step 2: options that do not go together, then the chain (built now for
+ * --baudrate auto, else from the first bytes read). Returns 0, or 2 (a
+ * usage error, said on stderr). */
+static int setup_chain(struct cat *c, struct options *o, int argc) {
+  if (o->live.line_auto && (o->line_opt || o->live.kind == DSMR_SOURCE_TCP ||
+                            o->have_key || !o->have_live)) {
     fprintf(stderr, "dsmr-cat: --baudrate auto %s\n",
-            line_opt   ? "probes data bits and parity too: leave out "
-                         "--databits and --parity"
-            : have_key ? "cannot judge encrypted (binary) Smarty frames; "
-                         "Smarty meters send 115200 8N1, the default"
-                       : "needs --device (a network dongle sets the serial "
-                         "line itself)");
+            o->line_opt   ? "probes data bits and parity too: leave out "
+                            "--databits and --parity"
+            : o->have_key ? "cannot judge encrypted (binary) Smarty frames; "
+                            "Smarty meters send 115200 8N1, the default"
+                          : "needs --device (a network dongle sets the serial "
+                            "line itself)");
     return 2;
   }
-  if (have_auth && !have_key) {
+  if (o->have_auth && !o->have_key) {
     fprintf(stderr, "dsmr-cat: --auth-key needs --key\n");
     return 2;
   }
-  c.max_size = max_size;
-  if (input_setup(&c, live.line_auto, key, auth_key, have_key, have_auth) != 0)
+  if (setup_timezone(c, o->timezone) != 0)
+    return 2;
+  c->max_size = o->max_size;
+  if (input_setup(c, o->live.line_auto, o->key, o->auth_key, o->have_key,
+                  o->have_auth) != 0)
     return 2;
 
-  if (have_live && i < argc) {
+  if (o->have_live && o->first_file < argc) {
     fprintf(stderr, "dsmr-cat: give files or a live source, not both\n");
-    dsmr_input_free(&c.input);
+    dsmr_input_free(&c->input);
     return 2;
   }
-  if (have_live && live.kind == DSMR_SOURCE_TCP && !live.port[0]) {
+  if (o->have_live && o->live.kind == DSMR_SOURCE_TCP && !o->live.port[0]) {
     fprintf(stderr, "dsmr-cat: --host needs --port\n");
-    dsmr_input_free(&c.input);
+    dsmr_input_free(&c->input);
     return 2;
   }
-  if (have_live) {
+  return 0;
+}
+
+/* Step 3: read the live source, or every FILE (standard input when none
+ * or "-"), through the chain. Returns 1 on an I/O error, else 0. */
+static int read_inputs(struct cat *c, const struct options *o, int argc,
+                       char **argv) {
+  int nfiles = 0, io_error = 0;
+
+  if (o->have_live) {
     nfiles = 1;
-    io_error = read_live(&c, &live, count) != 0;
+    io_error = read_live(c, &o->live, o->count) != 0;
   }
-  for (; i < argc; i++) {
+  for (int i = o->first_file; i < argc; i++) {
     const char *name = argv[i];
     nfiles++;
     if (strcmp(name, "-") == 0) {
-      io_error |= read_fd(&c, 0, "standard input") != 0;
+      io_error |= read_fd(c, 0, "standard input") != 0;
       continue;
     }
     int fd = open(name, O_RDONLY);
@@ -1095,34 +1226,41 @@ int main(int argc, char **argv) {
       io_error = 1;
       continue;
     }
-    io_error |= read_fd(&c, fd, name) != 0;
+    io_error |= read_fd(c, fd, name) != 0;
     close(fd);
   }
   if (nfiles == 0)
-    io_error |= read_fd(&c, 0, "standard input") != 0;
+    io_error |= read_fd(c, 0, "standard input") != 0;
   /* The end of the input ends a telegram whose CRC line is cut short: a
    * DSMR 2.2/3 telegram whose '!' is the last byte of a file, or a CRC of
    * fewer than 4 digits without its CR LF. */
-  if (!have_live) {
-    dsmr_input_end(&c.input);
-    drain(&c, NULL);
+  if (!o->have_live) {
+    dsmr_input_end(&c->input);
+    drain(c, NULL);
   }
-  if (c.n + c.too_large == 0 && !io_error) {
+  return io_error;
+}
+
+/* Step 4: the summary lines (--summary), the chain let go, and the exit
+ * status: 2 an I/O error, 1 a telegram failed or none at all, else 0. */
+static int report_and_exit_status(struct cat *c, int io_error) {
+  if (c->n + c->too_large == 0 && !io_error) {
     fprintf(stderr, "dsmr-cat: no telegram in the input (a telegram is "
                     "'/' header ... '!' [CRC])\n");
-    c.failed = 1;
+    c->failed = 1;
   }
 
-  if (c.mode == OUT_SUMMARY)
+  if (c->mode == OUT_SUMMARY)
     printf("telegrams %llu, ok %llu, CRC errors %llu, too large %llu, "
            "malformed %llu\n",
-           c.n + c.too_large, c.ok, c.crc_errors, c.too_large, c.malformed);
-  if (c.decrypt && c.mode == OUT_SUMMARY) {
-    const struct dsmr_input_stats *st = &c.input.stats;
+           c->n + c->too_large, c->ok, c->crc_errors, c->too_large,
+           c->malformed);
+  if (c->decrypt && c->mode == OUT_SUMMARY) {
+    const struct dsmr_input_stats *st = &c->input.stats;
     printf(
         "%s frames %llu, decrypted %llu, authentication failed "
         "%llu, replayed %llu, dropped %llu\n",
-        c.input.protocol ? "DLMS" : "Smarty",
+        c->input.protocol ? "DLMS" : "Smarty",
         (unsigned long long)(st->decrypted + st->decrypt_failed + st->replayed +
                              st->envelope_malformed + st->envelope_too_large),
         (unsigned long long)st->decrypted,
@@ -1130,8 +1268,22 @@ int main(int argc, char **argv) {
         (unsigned long long)st->replayed,
         (unsigned long long)(st->envelope_malformed + st->envelope_too_large));
   }
-  dsmr_input_free(&c.input); /* wipes the Smarty keys and buffer */
+  dsmr_input_free(&c->input); /* wipes the Smarty keys and buffer */
   if (io_error)
     return 2;
-  return c.failed ? 1 : 0;
+  return c->failed ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  static struct cat c; /* large: keep it off the stack */
+  struct options o;
+  int rc;
+
+  rc = parse_options(argc, argv, &c, &o);
+  if (rc >= 0)
+    return rc;
+  rc = setup_chain(&c, &o, argc);
+  if (rc != 0)
+    return rc;
+  return report_and_exit_status(&c, read_inputs(&c, &o, argc, argv));
 }

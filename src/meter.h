@@ -45,6 +45,8 @@ struct dsmr_meter_config {
   /* CheckAuthenticationTag false: GCM-tagged DLMS frames are decrypted
    * without checking their tag (no AuthenticationKey; Protocol han/auto) */
   int no_auth_check;
+  /* TimeZone (HAN): the zone of a meter clock sent without its offset */
+  struct dsmr_tz timezone;
 };
 
 /* Counters the read callback reports; updated by the reader under lock. */

@@ -695,6 +695,7 @@ int dsmr_meter_start(struct dsmr_meter *m) {
       .protocol = m->cfg.protocol,
       .han_telegram = &m->telegram, /* mapped in place for dispatch */
       .han_allow_unchecked = m->cfg.no_auth_check,
+      .timezone = &m->cfg.timezone,
   };
 
   rc = dsmr_input_init(&m->input, &in, dsmr_now_ms(), err, sizeof(err));

@@ -13,11 +13,13 @@
 #include <strings.h>
 
 #include "plugin_config.h"
+#include "tz_load.h"
 
 #define OPTIONS_ACCEPTED                                                       \
   "Device, Host, Port, Baudrate, DataBits, Parity, StopBits, DataRequest, "    \
   "CheckCRC, MaxTelegramSize, SilenceTimeout, DecryptionKey, "                 \
-  "AuthenticationKey, ReportInterval, Protocol, CheckAuthenticationTag"
+  "AuthenticationKey, ReportInterval, Protocol, TimeZone, "                    \
+  "CheckAuthenticationTag"
 
 #define DEFAULT_SILENCE_TIMEOUT 30
 
@@ -269,6 +271,55 @@ static int get_key(struct block *b, const oconfig_item_t *ci, uint8_t out[16]) {
   return 0;
 }
 
+/* TimeZone "Europe/Oslo" | "/path/to/TZif" | "CET-1CEST,M3.5.0,M10.5.0/3".
+ * Read here, at config time: the zone file is not read again. */
+static int get_timezone(struct block *b, const oconfig_item_t *ci,
+                        struct dsmr_tz *tz) {
+  char err[512], rule[128];
+  if (!one_value_of(ci, OCONFIG_TYPE_STRING)) {
+    reject(b, ci,
+           "a zone name in quotes such as \"Europe/Oslo\" (a file under "
+           "/usr/share/zoneinfo), the absolute path of a zone file, or a "
+           "POSIX TZ rule such as \"CET-1CEST,M3.5.0,M10.5.0/3\"");
+    return -1;
+  }
+  if (dsmr_tz_load(ci->values[0].value.string, tz, rule, sizeof(rule), err,
+                   sizeof(err)) != 0) {
+    ERROR("dsmr plugin: <Meter \"%s\">: TimeZone \"%s\" is not valid: %s; "
+          "accepted: a zone name such as \"Europe/Oslo\" (a file under "
+          "/usr/share/zoneinfo with a POSIX rule at its end: tzdata 2018 "
+          "or later), the absolute path of such a file, or a POSIX TZ rule "
+          "such as \"CET-1CEST,M3.5.0,M10.5.0/3\"",
+          b->meter, ci->values[0].value.string, err);
+    b->errors++;
+    return -1;
+  }
+  INFO("dsmr plugin: <Meter \"%s\">: TimeZone \"%s\": rule %s", b->meter,
+       ci->values[0].value.string, rule);
+  return 0;
+}
+
+/* No TimeZone: the host's ($TZ, else /etc/localtime), read once for every
+ * meter; UTC, with one notice, when it cannot be read. */
+static void host_timezone(struct dsmr_tz *tz) {
+  static struct dsmr_tz host;
+  static int loaded;
+  if (!loaded) {
+    char rule[128], note[512];
+    if (dsmr_tz_load_host(&host, rule, sizeof(rule), note, sizeof(note)) == 0)
+      INFO("dsmr plugin: HAN meters without TimeZone: the host's time zone, "
+           "rule %s",
+           rule);
+    else
+      NOTICE("dsmr plugin: the host's time zone cannot be read (%s); HAN "
+             "meter clocks sent without their offset are read as UTC: set "
+             "TimeZone in the <Meter> block",
+             note);
+    loaded = 1;
+  }
+  *tz = host;
+}
+
 int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
   static const char *const parities[] = {"none", "even", "odd", NULL};
   static const char *const requests[] = {"none", "rts", "dtr", NULL};
@@ -278,6 +329,7 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
   const oconfig_item_t *dec_key = NULL, *auth_key = NULL, *check_tag = NULL;
   const oconfig_item_t *line_opt = NULL; /* DataBits, Parity or StopBits */
   const char *serial_only = NULL;
+  const oconfig_item_t *tz_opt = NULL;
   int v;
 
   memset(out, 0, sizeof(*out));
@@ -418,6 +470,9 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
       auth_key = c;
       if (get_key(&b, c, out->auth_key) == 0)
         out->auth_key_set = 1;
+    } else if (strcasecmp(k, "TimeZone") == 0) {
+      tz_opt = c;
+      get_timezone(&b, c, &out->timezone);
     } else {
       ERROR("dsmr plugin: <Meter \"%s\">: unknown option \"%s\"; "
             "accepted: %s",
@@ -518,6 +573,13 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
       b.errors++;
     }
   }
+  if (!tz_opt && out->protocol != DSMR_INPUT_PROTO_DSMR && !b.errors)
+    host_timezone(&out->timezone);
+  if (tz_opt && out->protocol == DSMR_INPUT_PROTO_DSMR && !b.errors)
+    WARNING("dsmr plugin: <Meter \"%s\">: TimeZone only applies to HAN "
+            "meters (Protocol \"han\" or \"auto\"); ignored: DSMR "
+            "telegrams say their offset themselves",
+            b.meter);
   if (b.errors)
     explicit_bzero(out->decryption_key, sizeof(out->decryption_key));
   if (b.errors || !out->decrypt)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
+
 static void *xrealloc(void *p, size_t n) {
   p = realloc(p, n ? n : 1);
   if (!p) {
@@ -56,16 +58,6 @@ static int read_file(const char *path, char **data, size_t *len) {
   return 0;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Undo tools/corpus-expect.py's esc(): \\ \r \n \xHH. */
 static int unescape(const char *s, size_t n, struct corpus_group *g) {
   char *out = xrealloc(NULL, n + 1);
@@ -89,8 +81,8 @@ static int unescape(const char *s, size_t n, struct corpus_group *g) {
       break;
     case 'x': {
       int hi, lo;
-      if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 ||
-          (lo = hexval(s[i + 2])) < 0)
+      if (i + 2 >= n || (hi = dsmr_hex_digit((unsigned char)s[i + 1])) < 0 ||
+          (lo = dsmr_hex_digit((unsigned char)s[i + 2])) < 0)
         goto bad;
       out[o++] = (char)(hi << 4 | lo);
       i += 2;

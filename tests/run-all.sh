@@ -1,9 +1,10 @@
 #!/bin/bash
 # The whole test suite, as CI runs it (.ci/run) and as README's quick start
 # says: installs what is missing, builds with warnings as errors, runs the
-# unit and integration tests (`make check`), the unit tests again under
-# AddressSanitizer+UBSan (clang) and under valgrind, checks formatting, and
-# `make distcheck`. Ends with one line "N passed, N failed".
+# unit, integration and store tests (`make check`), the unit tests again
+# under AddressSanitizer+UBSan (clang) and under valgrind, fuzzes each
+# libFuzzer target for a bounded time, checks formatting, `make distcheck`,
+# and tests the Debian package. Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD

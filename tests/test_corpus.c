@@ -7,6 +7,7 @@
 
 #include "corpus_util.h"
 #include "framer.h"
+#include "number.h"
 #include "parser.h"
 #include "tap.h"
 #include "timestamp.h"

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "crc16.h"
+#include "hex.h"
 #include "tap.h"
+#include "test_util.h"
 
 /* The definition, one bit at a time: what the tables must agree with. */
 static uint16_t crc_bitwise(uint16_t crc, const unsigned char *p, size_t n) {
@@ -26,29 +28,6 @@ static uint64_t rnd(uint64_t *s) { /* splitmix64: seeded, reproducible */
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
-}
-
-static const char *srcdir(void) {
-  const char *d = getenv("top_srcdir");
-  return d && *d ? d : "..";
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  unsigned char *b = NULL;
-  long n;
-  if (!fp)
-    return NULL;
-  if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 &&
-      fseek(fp, 0, SEEK_SET) == 0 && (b = malloc((size_t)n + 1)) != NULL) {
-    *len = fread(b, 1, (size_t)n, fp);
-    if (*len != (size_t)n) {
-      free(b);
-      b = NULL;
-    }
-  }
-  fclose(fp);
-  return b;
 }
 
 static void test_vectors(void) {
@@ -135,16 +114,6 @@ static void test_random(crc_fn *crc, const char *name) {
   free(buf);
 }
 
-static int hexdig(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 static void test_corpus(void) {
   char path[4096], id[256];
   int present, crc_ok, nobj;
@@ -180,7 +149,7 @@ static void test_corpus(void) {
     unsigned given = 0;
     int digits = 0, d;
     while (digits < 4 && bang + 1 + digits < b + len &&
-           (d = hexdig(bang[1 + digits])) >= 0) {
+           (d = dsmr_hex_digit((unsigned char)bang[1 + digits])) >= 0) {
       given = given << 4 | (unsigned)d;
       digits++;
     }

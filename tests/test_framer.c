@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "crc16.h"
+#include "hex.h"
 #include "framer.h"
 #include "tap.h"
+#include "test_util.h"
 
 /* room for the corpus: every telegram listed in expected.txt is loaded */
 #define MAX_TELEGRAMS 256
@@ -35,39 +37,6 @@ struct tg {
 static struct tg corpus[MAX_TELEGRAMS];
 static size_t ncorpus;
 
-static const char *srcdir(void) {
-  const char *d = getenv("top_srcdir");
-  return d && *d ? d : "..";
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  unsigned char *b = NULL;
-  long n;
-  if (!fp)
-    return NULL;
-  if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 &&
-      fseek(fp, 0, SEEK_SET) == 0 && (b = malloc((size_t)n + 1)) != NULL) {
-    *len = fread(b, 1, (size_t)n, fp);
-    if (*len != (size_t)n) {
-      free(b);
-      b = NULL;
-    }
-  }
-  fclose(fp);
-  return b;
-}
-
-static int hexdig(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 /* Where the frame and its CRC line are, worked out independently of the
  * framer (plain indexing, no state machine). */
 static int analyse(struct tg *t) {
@@ -86,7 +55,7 @@ static int analyse(struct tg *t) {
   i = (size_t)(bang - b) + 1;
   t->digits = 0;
   t->given = 0;
-  while (t->digits < 4 && i < t->flen && (d = hexdig(b[i])) >= 0) {
+  while (t->digits < 4 && i < t->flen && (d = dsmr_hex_digit(b[i])) >= 0) {
     t->given = t->given << 4 | (unsigned)d;
     t->digits++;
     i++;

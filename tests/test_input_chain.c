@@ -18,25 +18,12 @@
 #include "han_corpus.h"
 #include "hdlc.h"
 #include "input_chain.h"
+#include "smarty_seal.h"
 #include "tap.h"
+#include "test_util.h"
 
 #define MAX_STREAM 65536
 #define LOG_MAX 8192
-
-static const uint8_t KEY[16] = {0x3C, 0x8A, 0x51, 0x07, 0xE2, 0x94, 0x6B, 0xD0,
-                                0x1F, 0x75, 0xA9, 0x3E, 0xC4, 0x58, 0x02, 0xBD};
-static const uint8_t WRONG_KEY[16] = {0x3C, 0x8A, 0x51, 0x07, 0xE2, 0x94,
-                                      0x6B, 0xD0, 0x1F, 0x75, 0xA9, 0x3E,
-                                      0xC4, 0x58, 0x02, 0xBC};
-static const uint8_t LUX_AK[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
-                                   0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB,
-                                   0xCC, 0xDD, 0xEE, 0xFF};
-static const uint8_t TITLE[8] = {'L', 'U', 'X', 0x10, 0x20, 0x30, 0x40, 0x50};
-
-static void bail(const char *why) {
-  printf("Bail out! %s\n", why);
-  exit(1);
-}
 
 /* ---- telegrams ---------------------------------------------------------- */
 
@@ -81,56 +68,19 @@ static size_t put_raw(char *out, size_t at, const void *p, size_t n) {
   return at + n;
 }
 
-/* What an 8N1 reader sees from a 7E1 line: bit 7 carries even parity. */
-static void parity_7e1(char *p, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned c = (unsigned char)p[i] & 0x7f;
-    if (__builtin_popcount(c) & 1)
-      c |= 0x80;
-    p[i] = (char)c;
-  }
-}
+/* ---- Smarty sealing: what the meter does (smarty_seal.h) -------------- */
 
-/* ---- Smarty sealing: what the meter does (as in test_smarty.c) --------- */
-
-static void put_be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
-/* DB 08 title 82 len len 30 fc ciphertext tag, appended at out + at. */
+/* One envelope (three-byte length form) appended at stream + at. */
 static size_t seal(char *stream, size_t at, const char *pt, size_t n,
                    uint32_t fc) {
-  uint8_t *out = (uint8_t *)stream + at;
-  size_t body = 1 + 4 + n + 12, h = 13;
-  uint8_t iv[12], aad[17], tag[16];
-  gcry_cipher_hd_t hd;
-
-  if (at + h + body > MAX_STREAM)
+  size_t len;
+  if (at + n + 30 > MAX_STREAM)
     bail("stream too long");
-  out[0] = 0xDB;
-  out[1] = 8;
-  memcpy(out + 2, TITLE, 8);
-  out[10] = 0x82;
-  out[11] = (uint8_t)(body >> 8);
-  out[12] = (uint8_t)body;
-  out[h] = 0x30;
-  put_be32(out + h + 1, fc);
-  memcpy(iv, TITLE, 8);
-  put_be32(iv + 8, fc);
-  aad[0] = 0x30;
-  memcpy(aad + 1, LUX_AK, 16);
-  if (gcry_cipher_open(&hd, GCRY_CIPHER_AES128, GCRY_CIPHER_MODE_GCM, 0) ||
-      gcry_cipher_setkey(hd, KEY, 16) || gcry_cipher_setiv(hd, iv, 12) ||
-      gcry_cipher_authenticate(hd, aad, 17) ||
-      gcry_cipher_encrypt(hd, out + h + 5, n, pt, n) ||
-      gcry_cipher_gettag(hd, tag, 16))
+  len =
+      smarty_seal((uint8_t *)stream + at, pt, n, KEY, LUX_AK, TITLE, fc, 0x82);
+  if (len == 0)
     bail("libgcrypt refused to seal");
-  gcry_cipher_close(hd);
-  memcpy(out + h + 5 + n, tag, 12);
-  return at + h + body;
+  return at + len;
 }
 
 /* A telegram (with CRC) sealed as one envelope. */
@@ -646,17 +596,6 @@ static void test_build(void) {
 
 /* ---- HAN (Protocol "han" / "auto") -------------------------------------- */
 
-static size_t unhex(const char *h, uint8_t *out, size_t cap) {
-  size_t n = 0;
-  for (; h[0] && h[1]; h += 2) {
-    unsigned v = 0;
-    if (n == cap || sscanf(h, "%2x", &v) != 1)
-      bail("bad hex");
-    out[n++] = (uint8_t)v;
-  }
-  return n;
-}
-
 static const struct han_vector *vector(const char *id) {
   for (size_t i = 0; i < sizeof han_vectors / sizeof han_vectors[0]; i++)
     if (strcmp(han_vectors[i].id, id) == 0)
@@ -670,7 +609,7 @@ static void test_han(void) {
   static uint8_t frame[4096], key[16], wrong[16];
   const struct han_vector *aidon = vector("aidon-no-list2-1p-vendor-doc");
   const struct han_vector *at = vector("kaifa-at-evn-netznoe-doc");
-  size_t alen = unhex(aidon->frame_hex, frame, sizeof frame), n;
+  size_t alen = unhex(frame, sizeof frame, aidon->frame_hex), n;
   struct opts han = {.max = 4096, .protocol = DSMR_INPUT_PROTO_HAN};
   struct opts autop = {.max = 4096, .protocol = DSMR_INPUT_PROTO_AUTO};
 
@@ -701,8 +640,8 @@ static void test_han(void) {
 
   /* encrypted Austrian M-Bus (EVN): right key, the same again (replay),
    * wrong key */
-  alen = unhex(at->frame_hex, frame, sizeof frame);
-  unhex(at->key_hex, key, sizeof key);
+  alen = unhex(frame, sizeof frame, at->frame_hex);
+  unhex(key, sizeof key, at->key_hex);
   memcpy(wrong, key, 16);
   wrong[15] ^= 1;
   han.key = key;
@@ -808,7 +747,7 @@ static void test_auto_bare(void) {
   dsmr_input_free(&r.in);
 
   /* a data-notification inside (Aidon list 2's APDU, sealed) */
-  flen = unhex(aidon->frame_hex, frame, sizeof frame);
+  flen = unhex(frame, sizeof frame, aidon->frame_hex);
   alen = flen - 12 - 3; /* 7E A0 LL 41 08 83 13 HCS E6 E7 00 ... FCS 7E */
   memcpy(apdu, frame + 12, alen);
   n = seal(s, 0, (const char *)apdu, alen, 5);
@@ -839,8 +778,8 @@ static void test_auto_bare(void) {
   dsmr_input_free(&r.in);
 
   /* the published Steiermark frame: SC 0x30, only the encryption key */
-  n = unhex(st->frame_hex, (uint8_t *)s, sizeof s);
-  unhex(st->key_hex, key, sizeof key);
+  n = unhex((uint8_t *)s, sizeof s, st->frame_hex);
+  unhex(key, sizeof key, st->key_hex);
   o.key = key;
   o.auth = NULL;
   run(&r, &o, s, n, 0, NULL);
@@ -864,7 +803,7 @@ static void test_han_probe(void) {
   static struct run r;
   static uint8_t frame[4096], bad[4096];
   const struct han_vector *aidon = vector("aidon-no-list2-1p-vendor-doc");
-  size_t alen = unhex(aidon->frame_hex, frame, sizeof frame);
+  size_t alen = unhex(frame, sizeof frame, aidon->frame_hex);
   struct opts han = {.max = 4096, .protocol = DSMR_INPUT_PROTO_HAN, .probe = 1};
   struct opts autop = {
       .max = 4096, .protocol = DSMR_INPUT_PROTO_AUTO, .probe = 1};

@@ -17,6 +17,7 @@
 #include "line_probe.h"
 #include "mapper.h"
 #include "tap.h"
+#include "test_util.h"
 
 static struct dsmr_telegram scratch; /* ~12 KiB: not on the stack */
 static char buf_primary[8192], buf_alt[8192];
@@ -61,16 +62,6 @@ static size_t make(char *out, size_t cap, const char *body, int with_crc,
     n += (size_t)snprintf(out + n, cap - n, "\r\n");
   }
   return n;
-}
-
-/* What an 8N1 reader sees from a 7E1 line: bit 7 carries even parity. */
-static void parity_7e1(char *p, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned c = (unsigned char)p[i] & 0x7f;
-    if (__builtin_popcount(c) & 1)
-      c |= 0x80;
-    p[i] = (char)c;
-  }
 }
 
 /* ---- state machine ------------------------------------------------------ */

@@ -6,6 +6,7 @@
  * it passes to the mapper (dsmr_parser.known_row) is the row of the id.
  * Unit keys (made by the number parser, compared by the mapper) too. */
 #include "obis_table.h"
+#include "number.h"
 #include "parser.h"
 
 #include "tap.h"

@@ -1,9 +1,10 @@
 /* The parser and the number reader on hand-made telegrams: one test per
- * rule of parser.h and per quirk real meters have shown. */
+ * rule of parser.h and number.h and per quirk real meters have shown. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "number.h"
 #include "parser.h"
 #include "tap.h"
 

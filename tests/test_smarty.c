@@ -18,29 +18,17 @@
 #include "crc16.h"
 #include "framer.h"
 #include "smarty.h"
+#include "smarty_seal.h"
 #include "tap.h"
+#include "test_util.h"
 
 #define CAP DSMR_SMARTY_BUF_SIZE(DSMR_DEFAULT_MAX_TELEGRAM)
 #define MAX_STREAM 65536
 
-static const uint8_t KEY[16] = {0x3C, 0x8A, 0x51, 0x07, 0xE2, 0x94, 0x6B, 0xD0,
-                                0x1F, 0x75, 0xA9, 0x3E, 0xC4, 0x58, 0x02, 0xBD};
-static const uint8_t WRONG_KEY[16] = {0x3C, 0x8A, 0x51, 0x07, 0xE2, 0x94,
-                                      0x6B, 0xD0, 0x1F, 0x75, 0xA9, 0x3E,
-                                      0xC4, 0x58, 0x02, 0xBC};
-static const uint8_t LUX_AK[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
-                                   0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB,
-                                   0xCC, 0xDD, 0xEE, 0xFF};
 static const uint8_t OTHER_AK[16] = {0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5,
                                      0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xAB,
                                      0xAC, 0xAD, 0xAE, 0xAF};
-static const uint8_t TITLE[8] = {'L', 'U', 'X', 0x10, 0x20, 0x30, 0x40, 0x50};
 static const uint8_t TITLE2[8] = {'S', 'A', 'G', 0x67, 0x70, 0x00, 0x00, 0x01};
-
-static void bail(const char *why) {
-  printf("Bail out! %s\n", why);
-  exit(1);
-}
 
 /* ---- telegrams ---------------------------------------------------------- */
 
@@ -74,56 +62,15 @@ static void craft(struct text *t, const char *body) {
 
 /* ---- sealing: what the meter does ------------------------------------- */
 
-static void put_be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
-/* DB 08 title <length in form 1, 0x81 or 0x82> 30 fc ciphertext tag. */
+/* smarty_seal (smarty_seal.h), giving up when the body does not fit the
+ * length form or libgcrypt refuses. */
 static size_t seal(uint8_t *out, const void *pt, size_t n,
                    const uint8_t key[16], const uint8_t ak[16],
                    const uint8_t title[8], uint32_t fc, int form) {
-  size_t body = 1 + 4 + n + 12, h;
-  uint8_t iv[12], aad[17], tag[16];
-  gcry_cipher_hd_t hd;
-
-  out[0] = 0xDB;
-  out[1] = 8;
-  memcpy(out + 2, title, 8);
-  if (form == 1) {
-    if (body >= 0x80)
-      bail("too long for the 1-byte length form");
-    out[10] = (uint8_t)body;
-    h = 11;
-  } else if (form == 0x81) {
-    if (body > 0xFF)
-      bail("too long for the 0x81 length form");
-    out[10] = 0x81;
-    out[11] = (uint8_t)body;
-    h = 12;
-  } else {
-    out[10] = 0x82;
-    out[11] = (uint8_t)(body >> 8);
-    out[12] = (uint8_t)body;
-    h = 13;
-  }
-  out[h] = 0x30;
-  put_be32(out + h + 1, fc);
-  memcpy(iv, title, 8);
-  put_be32(iv + 8, fc);
-  aad[0] = 0x30;
-  memcpy(aad + 1, ak, 16);
-  if (gcry_cipher_open(&hd, GCRY_CIPHER_AES128, GCRY_CIPHER_MODE_GCM, 0) ||
-      gcry_cipher_setkey(hd, key, 16) || gcry_cipher_setiv(hd, iv, 12) ||
-      gcry_cipher_authenticate(hd, aad, 17) ||
-      gcry_cipher_encrypt(hd, out + h + 5, n, pt, n) ||
-      gcry_cipher_gettag(hd, tag, 16))
-    bail("libgcrypt refused to seal");
-  gcry_cipher_close(hd);
-  memcpy(out + h + 5 + n, tag, 12); /* DLMS keeps the first 12 bytes */
-  return h + body;
+  size_t len = smarty_seal(out, pt, n, key, ak, title, fc, form);
+  if (len == 0)
+    bail("cannot seal: too long for the length form, or libgcrypt refused");
+  return len;
 }
 
 static size_t seal_text(uint8_t *out, const struct text *t, uint32_t fc,
@@ -509,20 +456,9 @@ static const char VECTOR_HEX[] =
 static const uint8_t VECTOR_TITLE[8] = {0x53, 0x41, 0x47, 0x67,
                                         0x70, 0x01, 0x23, 0x45};
 
-static size_t unhex(uint8_t *out, const char *hex) {
-  size_t n = 0;
-  for (; hex[0] && hex[1]; hex += 2) {
-    unsigned v;
-    if (sscanf(hex, "%2x", &v) != 1)
-      bail("bad hex");
-    out[n++] = (uint8_t)v;
-  }
-  return n;
-}
-
 static void test_independent_vector(void) {
   uint8_t frame[512], mine[512], key[16];
-  size_t n = unhex(frame, VECTOR_HEX), m;
+  size_t n = unhex(frame, sizeof frame, VECTOR_HEX), m;
   struct text pt;
   const struct text *want[] = {&pt};
   struct run_opt o = DEFAULTS;
@@ -1103,7 +1039,7 @@ static void test_malformed(void) {
       "0900FF0F01120000020412000109060000600100FF0F021200000204120003090601"
       "00010700FF0F02120000020412000309060100020700FF0F02120000B21A7E";
 
-  w = unhex(s, E450);
+  w = unhex(s, sizeof s, E450);
   w += seal_text(s + w, &t_short, 1, 1);
   ok(chunking_invariant(&lg, s, w, &DEFAULTS) && lg.n == 2 &&
          lg.r[0].ev == DSMR_SMARTY_MALFORMED && lg.r[0].hdlc &&

@@ -1,14 +1,22 @@
 #!/bin/bash
 # The quick-start demo: installs what is missing, builds, and runs the real
 # collectd in the foreground with the dsmr plugin reading a simulated DSMR 5
-# meter (or your meter: tools/demo.sh /dev/ttyUSB0 [BAUDRATE]). Values go
-# into RRD files; PNG graphs are redrawn every minute. Ctrl-C stops it all.
+# meter (or your meter: tools/demo.sh /dev/ttyUSB0 [115200|9600|auto]; 9600
+# is a DSMR 2.2/3 line, 9600 7E1; auto lets the plugin find the line). Values
+# go into RRD files; PNG graphs are redrawn every minute. Ctrl-C stops it all.
 #   DSMR_DEMO_DIR   where RRD files and graphs go (default ./demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 device=${1:-}
 baud=${2:-115200}
+case $baud in
+auto) line='Baudrate "auto"' ;;
+# DSMR 2.2/3 meters send 7E1: read as 8N1, bit 7 would carry the parity
+9600) line=$'Baudrate 9600\n    DataBits 7\n    Parity "even"' ;;
+*[!0-9]* | "") echo "usage: tools/demo.sh [DEVICE [115200|9600|auto]]" >&2; exit 2 ;;
+*) line="Baudrate $baud" ;;
+esac
 out=${DSMR_DEMO_DIR:-$top/demo}
 
 tools/install-deps.sh
@@ -59,7 +67,7 @@ LoadPlugin rrdtool
 <Plugin dsmr>
   <Meter "demo">
     Device "$device"
-    Baudrate $baud
+    $line
   </Meter>
 </Plugin>
 CONF

@@ -21,7 +21,8 @@
 #     short run: values in its csv files.
 #
 # Run as root on an amd64 Debian 12 machine with network access. Times
-# measured on a 2-core machine: see README.md ("Architectures").
+# measured on a 2-core machine: see HACKING.md ("The Debian package and
+# other architectures").
 # Environment: DSMR_DEBIAN_MIRROR (default http://deb.debian.org/debian),
 # DSMR_DEBIAN_SECURITY_MIRROR (default http://deb.debian.org/debian-security),
 # DSMR_FOREIGN_WORKDIR (default /var/tmp/dsmr-foreign; the root is

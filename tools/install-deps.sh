@@ -5,16 +5,6 @@
 set -e
 PACKAGES="build-essential autoconf automake libtool pkg-config
   libserialport-dev libserialport0 libgcrypt20-dev collectd-core collectd-dev rrdtool
-  python3 clang libclang-rt-14-dev valgrind clang-format procps"
-missing=""
-for p in $PACKAGES; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
-    missing="$missing $p"
-done
-[ -z "$missing" ] && exit 0
-SUDO=""
-[ "$(id -u)" = 0 ] || SUDO=sudo
-echo "installing:$missing"
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+  python3 clang libclang-rt-14-dev valgrind clang-format procps tzdata"
+# shellcheck disable=SC2086 # PACKAGES is a list of words
+exec "$(dirname "$0")"/apt-missing.sh --install $PACKAGES

@@ -10,15 +10,5 @@ set -e
 PACKAGES="debhelper dpkg-dev lintian debootstrap fakeroot
   collectd-dev libserialport-dev libgcrypt20-dev pkgconf rrdtool python3"
 [ "${1:-}" = foreign ] && PACKAGES="$PACKAGES qemu-user-static binfmt-support"
-missing=""
-for p in $PACKAGES; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
-    missing="$missing $p"
-done
-[ -z "$missing" ] && exit 0
-SUDO=""
-[ "$(id -u)" = 0 ] || SUDO=sudo
-echo "installing:$missing"
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+# shellcheck disable=SC2086 # PACKAGES is a list of words
+exec "$(dirname "$0")"/apt-missing.sh --install $PACKAGES

@@ -15,15 +15,12 @@
 set -e
 PACKAGES="influxdb influxdb-client graphite-carbon python3-whisper graphite-web
   libmicrohttpd12 libprotobuf-c1 prometheus postgresql chromium"
-missing=""
-for p in $PACKAGES; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
-    missing="$missing $p"
-done
+# shellcheck disable=SC2086 # PACKAGES is a list of words
+missing=$("$(dirname "$0")"/apt-missing.sh $PACKAGES)
 [ -z "$missing" ] && exit 0
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
-echo "installing:$missing"
+echo "installing: $missing"
 made_policy=""
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null

@@ -1,6 +1,6 @@
-/* DLMS ciphering for HAN meters (see dlms_cipher.h). Like smarty.c, a
- * tagged frame is checked in a first pass that decrypts into a wiped
- * scratch buffer, so the caller's buffer never holds unauthenticated
+/* DLMS ciphering for HAN meters and Luxembourg Smarty frames (see
+ * dlms_cipher.h). A tagged frame is checked in a first pass that decrypts into
+ * a wiped scratch buffer, so the caller's buffer never holds unauthenticated
  * plaintext of a tagged frame; only then is it decrypted in place. */
 #include "dlms_cipher.h"
 
@@ -31,7 +31,19 @@ int dsmr_dlms_cipher_init(struct dsmr_dlms_cipher *c, const uint8_t key[16],
     snprintf(err, errlen, "dlms: no decryption key");
     return -1;
   }
-  /* as in smarty.c: what the libgcrypt manual asks of a library */
+  /* Every user of libgcrypt must call this first; it is cheap and safe to
+   * call again when someone already did.
+   *
+   * collectd: its network plugin, when configured with Username/Password
+   * or SecurityLevel, sets libgcrypt up from its config callback, unless
+   * GCRYCTL_ANY_INITIALIZATION_P says someone already did: then it skips
+   * its 32 KiB of secure memory and GCRYCTL_INITIALIZATION_FINISHED. So
+   * this function does only what the manual asks of a library, and the
+   * plugin calls it (for Smarty and HAN meters) from its init callback,
+   * which collectd runs after all config callbacks: the network plugin goes
+   * first. Were the order ever reversed, nothing breaks (libgcrypt sets up
+   * secure memory lazily, and this decoder never asks for any), the setup
+   * is just collectd's less. */
   if (!gcry_check_version(NEED_LIBGCRYPT)) {
     snprintf(err, errlen,
              "dlms: libgcrypt " NEED_LIBGCRYPT " or later is needed");

@@ -1,7 +1,8 @@
 /* Decryption of DLMS general-glo-ciphering / general-ded-ciphering APDUs
- * (dlms_apdu.h parses the envelope) for binary HAN meters: AES-128-GCM
- * through libgcrypt. A library of its own (libdsmr_smarty.la, beside the
- * Smarty decoder) so that libdsmr stays free of crypto.
+ * (dlms_apdu.h parses the envelope) for binary HAN meters, and of the
+ * Luxembourg Smarty frames (smarty.c): AES-128-GCM through libgcrypt. A
+ * library of its own (libdsmr_smarty.la, beside the Smarty decoder) so
+ * that libdsmr stays free of crypto.
  *
  * Security control (Green Book 9 Figure 29; HAN-NOTES 1.3.2):
  *  - 0x20 / 0x21 (suite 0 / 1, encryption only; Austrian Kaifa, Sagemcom,

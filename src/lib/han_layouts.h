@@ -34,7 +34,8 @@
  * notification's date-time) goes to info.meter_time when the meter states
  * its deviation; when it sends "deviation unspecified" (0x8000: Aidon SE,
  * Kaifa NO, Kamstrup, L&G CH) the clock is left to the caller
- * (dsmr_han_list.clock, clock_local set), who applies its TimeZone.
+ * (dsmr_han_list.clock, has_clock set): the input chain reads it in its
+ * TimeZone (input_chain.h, tz.h).
  *
  * Zero allocation: the caller owns struct dsmr_han_list (~15 KiB; put it
  * in the per-meter state), and spans point into the APDU. */

@@ -194,6 +194,25 @@ static void framer_forget(struct dsmr_input *in) {
   in->framer_busy = 0;
 }
 
+/* A clock sent as local time with deviation "unspecified" (Aidon SE,
+ * Kaifa NO, Kamstrup, L&G CH): read in the TimeZone. In the hour skipped
+ * in spring (no such local time) and the hour repeated in autumn (two
+ * instants) the local time does not say when the list was made: the clock
+ * is then not used for that telegram, whose values are judged by their
+ * arrival as for a meter without a clock. That is safe: the meter clock
+ * only ever widens the time a register step is judged over (a burst of
+ * buffered lists), and a wrong guess of an hour either way would let a
+ * jump through or hold a good step back. */
+static void han_local_clock(struct dsmr_input *in) {
+  int64_t local, utc;
+  if (in->tz && in->list->has_clock && !in->tel->info.has_meter_time &&
+      dsmr_cosem_datetime_utc(&in->list->clock, &local) == 1 &&
+      dsmr_tz_local_to_utc(in->tz, local, &utc) == DSMR_TZ_OK) {
+    in->tel->info.has_meter_time = 1;
+    in->tel->info.meter_time = utc;
+  }
+}
+
 /* One complete APDU from the framing: queued outputs (at least one, or
  * none for an APDU that is not ours to read). */
 static void han_apdu(struct dsmr_input *in, uint8_t *a, size_t alen) {
@@ -305,6 +324,7 @@ static void han_apdu(struct dsmr_input *in, uint8_t *a, size_t alen) {
   }
   o.ev = DSMR_INPUT_HAN_TELEGRAM;
   o.han_errors = dsmr_han_map(in->list, in->tel);
+  han_local_clock(in);
   o.telegram = in->tel;
   o.list = in->list;
   o.check = DSMR_INPUT_CHECK_OK;
@@ -1012,6 +1032,7 @@ static int han_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
   in->env_buf = malloc(DSMR_HAN_MESSAGE_MAX);
   in->list = malloc(sizeof(*in->list));
   in->tel = cfg->han_telegram;
+  in->tz = cfg->timezone;
   if (!in->tel) {
     in->tel = malloc(sizeof(*in->tel));
     in->own_tel = 1;

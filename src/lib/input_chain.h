@@ -75,6 +75,7 @@
 #include "line_probe.h"
 #include "mapper.h"
 #include "smarty.h"
+#include "tz.h"
 
 /* What the chain is built from (one meter's configuration). */
 struct dsmr_input_config {
@@ -103,6 +104,10 @@ struct dsmr_input_config {
   /* HAN: open GCM-tagged frames without checking the tag when no auth_key
    * is given (dlms_cipher.h); the first such frame is reported once. */
   int han_allow_unchecked;
+  /* HAN: the zone a clock sent as local time with deviation "unspecified"
+   * is read in (tz.h; TimeZone), giving info.meter_time; NULL: such a
+   * clock is not used. Not copied: it must outlive the chain. */
+  const struct dsmr_tz *timezone;
 };
 
 enum dsmr_input_protocol {
@@ -271,6 +276,7 @@ struct dsmr_input {
   struct dsmr_han_list *list;
   struct dsmr_telegram *tel;
   int own_tel;
+  const struct dsmr_tz *tz;    /* cfg->timezone */
   struct dsmr_input_out hq[4]; /* outputs still to return, in order */
   unsigned hq_n, hq_i;
   /* a DSMR telegram from a DLMS envelope whose tag was not checked is in

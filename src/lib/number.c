@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "number.h"
 #include "obis_table.h"
-#include "parser.h"
 
 /* Significant digits that always fit an int64_t (10^18 < 2^63). */
 #define MAX_DIGITS 18

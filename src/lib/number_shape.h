@@ -21,6 +21,7 @@
 
 #include "inline.h"
 #include "mapper.h"
+#include "number.h"
 #include "parser.h"
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \

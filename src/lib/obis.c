@@ -3,12 +3,12 @@
  * dsmr-cat and the tests walk it).
  *
  * The mapper looks up every object of every telegram, so lookup is on the
- * hot path: a binary search over the 101 rows cost ~105 instructions per
- * object (7 rounds of hard-to-predict branches), a third of the mapper's
- * time. Lookup is instead one multiplicative hash into a 512-slot index
- * that is perfect for this table (no two rows share a slot), so it is one
- * probe and one key comparison, ~20 instructions (dsmr_obis_find in
- * obis_table.h).
+ * hot path: a binary search over the rows takes 7 rounds of
+ * hard-to-predict branches per object. Lookup is instead one
+ * multiplicative hash into a 512-slot index that is perfect for this table
+ * (no two rows share a slot), so it is one probe and one key comparison
+ * (dsmr_obis_find in obis_table.h). HACKING.md ("Where the time goes")
+ * has what each cost.
  *
  * The rows are written once, in OBIS_ROWS, and expanded three times: into
  * the table, into an enum of row numbers, and into the slot index with
@@ -162,9 +162,10 @@ const uint8_t dsmr_obis_slot[1u << OBIS_HASH_BITS] = {
 
 /* ---- ids by their text -------------------------------------------------
  *
- * Reading an id digit by digit cost the parser ~55 instructions per
- * object. The ids of this table (M-Bus ones on each channel) are instead
- * recognised by their text: the parser takes the id's bytes as two words,
+ * Reading an id digit by digit is a branch per character, on every object
+ * (HACKING.md, "Where the time goes", has the cost). The ids of this table
+ * (M-Bus ones on each channel) are instead recognised by their text: the
+ * parser takes the id's bytes as two words,
  * hashes them into a slot index that is perfect for these texts, and
  * compares 16 bytes (obis_table.h, dsmr_obis_find_text). The texts are
  * computed here by the compiler from the rows' numbers: the canonical

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "number.h"
 #include "parser.h"
 
 enum obis_kind {

@@ -29,19 +29,18 @@
  * so the tag can be verified before any plaintext exists. The first pass
  * decrypts into a small stack buffer that is wiped; only after the tag
  * matched (and the counter moved forward) is the frame decrypted again, in
- * place. The caller's buffer therefore never holds unauthenticated
- * plaintext, and a failed frame's raw bytes stay intact for the rescan.
- * Decrypting twice costs microseconds per telegram. */
+ * place (the DLMS decryption of dlms_cipher.h, which HAN meters use too). The
+ * caller's buffer therefore never holds unauthenticated plaintext, and a failed
+ * frame's raw bytes stay intact for the rescan. Decrypting twice costs
+ * microseconds per telegram. */
 #include "smarty.h"
 
+#include "dlms_cipher.h"
+#include "hdlc.h" /* dsmr_crc_x25: the HDLC HCS and FCS */
 #include "hex.h"
 
-#include <gcrypt.h>
 #include <stdio.h>
 #include <string.h>
-
-/* GCM with 12-byte tags via gcry_cipher_checktag: libgcrypt 1.6 and later. */
-#define NEED_LIBGCRYPT "1.6.0"
 
 #define GLO_CIPHERING 0xDB
 #define TITLE_LEN 8
@@ -65,13 +64,6 @@ enum parse_result {
   P_OK,   /* a credible header */
 };
 
-/* libgcrypt's state lives in the handle; the decoder keeps only the
- * pointer, which it declares as the struct gcry_cipher_hd_t points to so
- * that smarty.h does not need gcrypt.h. */
-static gcry_cipher_hd_t handle(const struct dsmr_smarty *d) {
-  return d->cipher;
-}
-
 static void wipe(void *p, size_t n) {
   /* memset may be optimised away on memory that is about to die. */
   if (p && n)
@@ -83,18 +75,6 @@ static void set_err(char *err, size_t errlen, const char *msg,
   if (err && errlen)
     snprintf(err, errlen, "%s%s%s", msg, detail ? ": " : "",
              detail ? detail : "");
-}
-
-/* CRC-16/X.25 (poly 0x1021 reflected, init and final xor 0xFFFF), the HDLC
- * HCS and FCS. Bitwise: at most a couple of KiB every 10 seconds. */
-static uint16_t crc_x25(const uint8_t *p, size_t n) {
-  uint16_t crc = 0xFFFF;
-  while (n--) {
-    crc ^= *p++;
-    for (int i = 0; i < 8; i++)
-      crc = (uint16_t)(crc & 1 ? (crc >> 1) ^ 0x8408 : crc >> 1);
-  }
-  return (uint16_t)~crc;
 }
 
 static uint32_t be32(const uint8_t *p) {
@@ -156,65 +136,42 @@ static int glo_too_short(size_t hdr, size_t total) {
   return total < hdr + 1 + 4 + 1 + TAG_LEN;
 }
 
-static int gcm_start(struct dsmr_smarty *d, const uint8_t iv[12]) {
-  gcry_cipher_hd_t h = handle(d);
-  if (gcry_cipher_reset(h) || gcry_cipher_setiv(h, iv, 12) ||
-      gcry_cipher_authenticate(h, d->aad, sizeof d->aad))
-    return -1;
-  return 0;
-}
-
-/* First pass: is the tag right? Decrypts into a wiped scratch buffer only. */
-static int gcm_tag_ok(struct dsmr_smarty *d, const uint8_t iv[12],
-                      const uint8_t *ct, size_t clen, const uint8_t *tag) {
-  uint8_t scratch[256]; /* a multiple of the GCM block size */
-  int ok = gcm_start(d, iv) == 0;
-
-  for (size_t off = 0; ok && off < clen; off += sizeof scratch) {
-    size_t n = clen - off < sizeof scratch ? clen - off : sizeof scratch;
-    ok = gcry_cipher_decrypt(handle(d), scratch, n, ct + off, n) == 0;
-  }
-  wipe(scratch, sizeof scratch);
-  return ok && gcry_cipher_checktag(handle(d), tag, TAG_LEN) == 0;
-}
-
 /* Opens the complete bare frame f[0..total) whose security control byte is
- * at f[hdr]. On PLAINTEXT the telegram is decrypted in place. */
+ * at f[hdr]: the DLMS decryption (dlms_cipher.h) checks the tag in a first
+ * pass, then the counter, and only then decrypts in place. On PLAINTEXT the
+ * telegram is decrypted in place. */
 static enum dsmr_smarty_event open_frame(struct dsmr_smarty *d, uint8_t *f,
                                          size_t hdr, size_t total,
                                          struct dsmr_smarty_frame *out) {
-  uint8_t iv[12];
-  uint8_t *ct = f + hdr + 5;
-  size_t clen = total - hdr - 5 - TAG_LEN;
-  const uint8_t *tag = f + total - TAG_LEN;
-  uint32_t counter = be32(f + hdr + 1);
+  struct dsmr_dlms_ciphered env = {
+      .apdu_tag = f[0],
+      .system_title = f + 2,
+      .security_control = f[hdr],
+      .invocation_counter = be32(f + hdr + 1),
+      .ciphertext = f + hdr + 5,
+      .ciphertext_len = total - hdr - 5 - TAG_LEN,
+      .tag = f + total - TAG_LEN,
+  };
+  struct dsmr_dlms_plain plain;
 
-  memcpy(iv, f + 2, TITLE_LEN);
-  memcpy(iv + TITLE_LEN, f + hdr + 1, 4);
   memcpy(out->system_title, f + 2, TITLE_LEN);
-  out->frame_counter = counter;
-
-  if (!gcm_tag_ok(d, iv, ct, clen, tag))
-    return DSMR_SMARTY_AUTH_FAILED;
-  /* Only after the tag: a corrupted counter must read as a corrupted frame,
-   * and must never move last_counter. */
-  if (d->have_counter && counter <= d->last_counter) {
-    out->last_counter = d->last_counter;
+  out->frame_counter = env.invocation_counter;
+  switch (dsmr_dlms_decrypt(&d->dlms, &env, &plain)) {
+  case DSMR_DLMS_PLAINTEXT:
+    break;
+  case DSMR_DLMS_REPLAY:
+    out->last_counter = plain.last_counter;
     return DSMR_SMARTY_REPLAY;
-  }
-  if (gcm_start(d, iv) != 0 ||
-      gcry_cipher_decrypt(handle(d), ct, clen, NULL, 0) != 0 ||
-      gcry_cipher_checktag(handle(d), tag, TAG_LEN) != 0) {
-    /* The first pass said yes; libgcrypt failing now is not the frame's
-     * fault, but nothing half-done may leave. */
-    wipe(ct, clen);
+  default:
+    /* A wrong tag; or libgcrypt failing after the tag matched, which is
+     * not the frame's fault, but nothing half-done may leave (the
+     * ciphertext is wiped then). The authentication key is always known
+     * (the Luxembourg default at least), so no tag goes unchecked. */
     return DSMR_SMARTY_AUTH_FAILED;
   }
-  d->last_counter = counter;
-  d->have_counter = 1;
   memcpy(d->title, f + 2, TITLE_LEN); /* authentic: the meter's own */
-  out->data = (const char *)ct;
-  out->len = clen;
+  out->data = (const char *)plain.data;
+  out->len = plain.len;
   return DSMR_SMARTY_PLAINTEXT;
 }
 
@@ -295,7 +252,7 @@ static size_t find_restart(struct dsmr_smarty *d, const uint8_t *r, size_t from,
     q = (size_t)(db - r);
     if (r[q + 1] == TITLE_LEN &&
         ((title && memcmp(r + q + 2, title, TITLE_LEN) == 0) ||
-         (d->have_counter && memcmp(r + q + 2, d->title, TITLE_LEN) == 0)))
+         (d->dlms.have_counter && memcmp(r + q + 2, d->title, TITLE_LEN) == 0)))
       return q;
     q++;
   }
@@ -419,7 +376,7 @@ static enum dsmr_smarty_event hdlc_payload(struct dsmr_smarty *d,
     enum dsmr_smarty_event ev2;
     if (q[0] != GLO_CIPHERING || q[1] != TITLE_LEN ||
         (memcmp(q + 2, title, TITLE_LEN) != 0 &&
-         !(d->have_counter && memcmp(q + 2, d->title, TITLE_LEN) == 0)))
+         !(d->dlms.have_counter && memcmp(q + 2, d->title, TITLE_LEN) == 0)))
       continue;
     if (parse_glo(q, n - at, &want, &hdr, &total) != P_OK ||
         glo_too_short(hdr, total) || total > n - at)
@@ -523,7 +480,7 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
   /* No information field: not a frame that carries a telegram. */
   if (end < info_at + 1 + 2)
     goto not_a_frame;
-  if (crc_x25(r + 1, i - 1) != (r[i] | (uint16_t)r[i + 1] << 8))
+  if (dsmr_crc_x25(r + 1, i - 1) != (r[i] | (uint16_t)r[i + 1] << 8))
     goto not_a_frame;
 
   if (d->base + end > d->cap) {
@@ -551,7 +508,8 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
     *need = end - n;
     return DSMR_SMARTY_NONE;
   }
-  if (crc_x25(r + 1, end - 3) != (r[end - 2] | (uint16_t)r[end - 1] << 8)) {
+  if (dsmr_crc_x25(r + 1, end - 3) !=
+      (r[end - 2] | (uint16_t)r[end - 1] << 8)) {
     /* Tolerance: the frame inside may still be good (the GCM tag covers
      * everything that matters), so its bytes are scanned again as bare. */
     d->stats.hdlc_fcs_errors++;
@@ -683,8 +641,7 @@ process(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
 int dsmr_smarty_init(struct dsmr_smarty *d, const uint8_t key[16],
                      const uint8_t *auth_key, char *buf, size_t cap, char *err,
                      size_t errlen) {
-  gcry_cipher_hd_t h = NULL;
-  gcry_error_t e;
+  char why[256];
 
   memset(d, 0, sizeof *d);
   if (!key || !buf || cap < MIN_CAP) {
@@ -692,47 +649,21 @@ int dsmr_smarty_init(struct dsmr_smarty *d, const uint8_t key[16],
             NULL);
     return -1;
   }
-  /* Every user of libgcrypt must call this first; it is cheap and safe to
-   * call again when someone already did.
-   *
-   * collectd: its network plugin, when configured with Username/Password
-   * or SecurityLevel, sets libgcrypt up from its config callback, unless
-   * GCRYCTL_ANY_INITIALIZATION_P says someone already did: then it skips
-   * its 32 KiB of secure memory and GCRYCTL_INITIALIZATION_FINISHED. So
-   * this function does only what the manual asks of a library, and the
-   * plugin calls it from its init callback, which collectd runs after all
-   * config callbacks: the network plugin goes first. Were the order ever
-   * reversed, nothing breaks (libgcrypt sets up secure memory lazily, and
-   * this decoder never asks for any), the setup is just collectd's less. */
-  if (!gcry_check_version(NEED_LIBGCRYPT)) {
-    set_err(err, errlen,
-            "smarty: libgcrypt " NEED_LIBGCRYPT " or later is needed, found",
-            gcry_check_version(NULL));
+  /* The Luxembourg default authentication key unless another is given: so
+   * every frame's tag is checked. */
+  if (dsmr_dlms_cipher_init(&d->dlms, key, auth_key ? auth_key : lux_auth_key,
+                            0, why, sizeof why) != 0) {
+    set_err(err, errlen, "smarty",
+            strncmp(why, "dlms: ", 6) == 0 ? why + 6 : why);
     return -1;
   }
-  e = gcry_cipher_open(&h, GCRY_CIPHER_AES128, GCRY_CIPHER_MODE_GCM, 0);
-  if (e) {
-    set_err(err, errlen, "smarty: cannot use AES-128-GCM", gcry_strerror(e));
-    return -1;
-  }
-  e = gcry_cipher_setkey(h, key, 16);
-  if (e) {
-    gcry_cipher_close(h);
-    set_err(err, errlen, "smarty: the decryption key was refused",
-            gcry_strerror(e));
-    return -1;
-  }
-  d->cipher = h;
-  d->aad[0] = SC_AUTH_ENC;
-  memcpy(d->aad + 1, auth_key ? auth_key : lux_auth_key, 16);
   d->buf = buf;
   d->cap = cap;
   return 0;
 }
 
 void dsmr_smarty_free(struct dsmr_smarty *d) {
-  if (d->cipher)
-    gcry_cipher_close(handle(d)); /* libgcrypt wipes the key schedule */
+  dsmr_dlms_cipher_free(&d->dlms); /* libgcrypt wipes the key schedule */
   wipe(d->buf, d->cap);
   wipe(d, sizeof *d);
 }
@@ -750,7 +681,7 @@ size_t dsmr_smarty_feed(struct dsmr_smarty *d, const char *data, size_t len,
 
   memset(out, 0, sizeof *out);
   *ev = DSMR_SMARTY_NONE;
-  if (!d->cipher)
+  if (!d->dlms.cipher)
     return len; /* init failed: swallow, never decode */
   for (;;) {
     size_t need, take;

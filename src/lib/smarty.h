@@ -38,12 +38,14 @@
  * libgcrypt initialisation: dsmr_smarty_init calls gcry_check_version, as the
  * libgcrypt manual requires of every user, but never finishes libgcrypt's
  * initialisation and never touches secure memory: that is the application's
- * decision (collectd's network plugin makes it, see smarty.c). */
+ * decision (collectd's network plugin makes it, see dlms_cipher.c). */
 #ifndef DSMR_SMARTY_H
 #define DSMR_SMARTY_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "dlms_cipher.h"
 
 /* Bytes a bare frame adds around its plaintext: DB 08, system title, the
  * 3-byte length form, 30, counter, tag. */
@@ -93,12 +95,11 @@ struct dsmr_smarty_stats {
   uint64_t bytes;           /* all bytes consumed */
 };
 
-struct gcry_cipher_handle; /* libgcrypt's gcry_cipher_hd_t points to one */
-
 struct dsmr_smarty {
-  struct gcry_cipher_handle *cipher;
-  uint8_t aad[17]; /* 0x30 || authentication key */
-  char *buf;       /* raw frame bytes, then the plaintext in place */
+  /* AES-128-GCM with the tag checked first, and the replay guard: its
+   * have_counter says the last accepted counter (and title) are valid */
+  struct dsmr_dlms_cipher dlms;
+  char *buf; /* raw frame bytes, then the plaintext in place */
   size_t cap;
   size_t len;       /* bytes held in buf */
   size_t base;      /* buf[0..base): reassembled HDLC segment payload */
@@ -107,8 +108,6 @@ struct dsmr_smarty {
   size_t quiet;     /* bytes of a failed frame: rescanned, not noise */
   size_t shadow;    /* bytes of a reported failure: no second report */
   int after_hdlc;   /* a 7E here is the closing flag of the last frame */
-  int have_counter; /* last_counter and title are valid */
-  uint32_t last_counter;
   uint8_t title[8]; /* of the last authentic frame */
   struct dsmr_smarty_stats stats;
 };

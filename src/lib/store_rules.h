@@ -68,7 +68,8 @@
  *    than its stored value.
  *  - The first reading after start has nothing to compare with: it is
  *    taken. Capture times before 2000 (dead M-Bus channels) are never
- *    readings (here and in the mapper).
+ *    readings here (MIN_CAPTURE_TIME in store_rules.c); the mapper drops
+ *    them earlier, with its own cut-off at 2001 (DSMR_EARLIEST_CAPTURE).
  *
  * Events the plugin turns into notifications: a new monthly peak demand
  * (1-0:1.6.0, any change of value or time; the first telegram only sets
@@ -164,7 +165,7 @@ struct dsmr_ident {
 };
 
 /* One meter's state. Zero it (or dsmr_rules_init) before the first
- * telegram: that is "just started". ~90 KiB: keep it in the meter, not on
+ * telegram: that is "just started". ~80 KiB: keep it in the meter, not on
  * a stack. */
 struct dsmr_rules {
   uint64_t seq;           /* telegrams stored so far */

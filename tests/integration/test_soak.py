@@ -14,7 +14,7 @@ the ground truth; the csv files collectd wrote are what is checked:
 
 Clean telegrams sent while no reader was connected (the plugin was still
 reconnecting) cannot arrive: they are counted as "not deliverable", not as
-lost. The figures go to TAP comments and to one summary line (for README).
+lost. The figures go to TAP comments and to one summary line (for HACKING.md).
 
 Duration: DSMR_SOAK_SECONDS (default 40 s of sending, about a minute in
 all); e.g. DSMR_SOAK_SECONDS=600 by hand for a long soak."""

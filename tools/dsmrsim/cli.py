@@ -100,6 +100,9 @@ binary HAN meters (--generate han-*, DLMS/COSEM push messages, 2400 baud):
                 and the meter clock) on the first message of every hour,
                 the middle one otherwise, as the meters do; 1/2/3 always
                 that list (Kamstrup: 1 or 2; 3 = 2).  han-austria has one.
+  --han-clock local|zero|unspecified  han-aidon: the list-3 clock (local
+                time) with its real offset, deviation 0 (the default, as
+                Aidon Norway sends it) or 0x8000 "unspecified" (Aidon SE).
   --han-key HEX encrypt (general-glo-ciphering, system title from the
                 vendor id + meter id, frame counter from --han-counter);
                 han-austria default key 000102...0F.  --han-auth-key HEX
@@ -242,6 +245,9 @@ def build_parser():
                     help="with --play: encrypt the replayed telegrams as a Smarty meter does")
     ap.add_argument("--han-list", choices=("auto", "1", "2", "3"), default="auto",
                     help="han-*: which list (default auto: the full list hourly)")
+    ap.add_argument("--han-clock", choices=("local", "zero", "unspecified"),
+                    help="han-aidon: the list-3 clock's deviation: the real offset, 0 (the default, as"
+                         " Aidon Norway sends), or 0x8000 unspecified (as Aidon Sweden sends)")
     ap.add_argument("--han-key", metavar="HEX", help="han-*: encrypt with this AES-128 key (32 hex digits)")
     ap.add_argument("--han-auth-key", metavar="HEX",
                     help="han-*: authentication key: GCM with tag (security control 0x30)")
@@ -309,6 +315,7 @@ class SimMeter:
             self.profile = han.PROFILES[args.generate](random.Random("%d/%d/identity" % (seed, index)), index)
             self.model = MeterModel(random.Random("%d/%d/model" % (seed, index)), start_ms,
                                     gas_period_s=3600, solar=not args.no_solar)
+            self.profile.clock_deviation = args.han_clock
             key = bytes.fromhex(args.han_key) if args.han_key else None
             if key is None and self.profile.always_encrypted:
                 key = bytes(range(16))  # Austrian meters always encrypt

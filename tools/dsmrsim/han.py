@@ -437,6 +437,7 @@ class HanProfile:
     lists = (1, 2, 3)
     dst, src, control = b"\x41", b"\x08\x83", 0x13
     title_prefix = b"XXX"
+    clock_deviation = None  # --han-clock: local|zero|unspecified; None: the meter's own
 
     def __init__(self, rng, index=0):
         self.rng = rng
@@ -501,7 +502,7 @@ class Aidon(HanProfile):
 
     def encode(self, raw, list_no, unix, phases=3, meter_id=None, meter_type=None, clock_dt=None):
         if clock_dt is None and list_no == 3:
-            clock_dt = meter_clock(unix, deviation="zero", dow_sunday=0)
+            clock_dt = meter_clock(unix, deviation=self.clock_deviation or "zero", dow_sunday=0)
         elems = []
         if list_no != 1:
             elems.append(structure([obis("1-1:0.2.129.255"), visible_string("AIDON_V0001")]))
