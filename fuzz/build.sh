@@ -75,7 +75,8 @@ HAN_LIB="$SRC/lib/hdlc.c $SRC/lib/mbus.c $SRC/lib/dlms_apdu.c $SRC/lib/axdr.c \
   $SRC/lib/han_layouts.c $SRC/lib/han.c $SRC/lib/dlms_cipher.c"
 # shellcheck disable=SC2086
 build fuzz_input_chain "$HERE/fuzz_input_chain.c" "$SRC/lib/input_chain.c" \
-  "$SRC/lib/smarty.c" "$SRC/lib/line_probe.c" $HAN_LIB $LIB $GCRYPT_LIBS -lm
+  "$SRC/lib/smarty.c" "$SRC/lib/line_probe.c" "$SRC/lib/tz.c" $HAN_LIB $LIB \
+  $GCRYPT_LIBS -lm
 # shellcheck disable=SC2086
 build fuzz_han "$HERE/fuzz_han.c" $HAN_LIB $LIB $GCRYPT_LIBS -lm
 
@@ -87,8 +88,8 @@ if [ -f "$COLLECTD_INCLUDE/core/daemon/collectd.h" ]; then
     -I"$COLLECTD_INCLUDE/core" $SP_CFLAGS \
     "$HERE/fuzz_config.c" "$HERE/collectd_stubs.c" "$HERE/oconfig_text.c" \
     "$SRC/plugin_config.c" "$SRC/source_serial.c" "$SRC/lib/smarty.c" \
-    "$SRC/lib/hdlc.c" "$SRC/lib/dlms_cipher.c" $SP_LIBS \
-    $GCRYPT_LIBS
+    "$SRC/lib/hdlc.c" "$SRC/lib/dlms_cipher.c" "$SRC/tz_load.c" \
+    "$SRC/lib/tz.c" "$SRC/lib/timestamp.c" $SP_LIBS $GCRYPT_LIBS
 else
   echo "build.sh: no collectd headers in $COLLECTD_INCLUDE" \
     "(set COLLECTD_INCLUDE)" >&2

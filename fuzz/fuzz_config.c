@@ -75,6 +75,10 @@ static void check_accepted(const oconfig_item_t *ci,
             s->data_request == DSMR_DATA_REQUEST_RTS ||
             s->data_request == DSMR_DATA_REQUEST_DTR);
   FZ_ASSERT(c->check_crc == 0 || c->check_crc == 1);
+  /* CheckAuthenticationTag false: only with a DecryptionKey, no
+   * AuthenticationKey, on the DLMS path */
+  if (c->no_auth_check)
+    FZ_ASSERT(c->decrypt && !c->auth_key_set && c->protocol != 0);
   FZ_ASSERT(c->max_telegram >= DSMR_MIN_TELEGRAM &&
             c->max_telegram <= DSMR_MAX_TELEGRAM);
   FZ_ASSERT(c->silence_timeout <= TIME_T_TO_CDTIME_T(86400));

@@ -7,7 +7,8 @@
  *   config & 1: line probe (Baudrate "auto"); & 2: Smarty decryption (not
  *     with the probe: the chain refuses that, checked); & 4: CheckCRC off;
  *     & 16: Protocol "han", else & 32: Protocol "auto" (the key of & 2 is
- *     then the DLMS key; neither with the probe: refused, checked);
+ *     then the DLMS key; with the probe, HAN frames whose check passes
+ *     settle it too);
  *     & 8: the stream's bytes are read as 7E1 through 8N1 (bit 7 set to
  *     the parity bit), the probe's masking case
  *   chunking: & 3: 0 fixed (chunking >> 2) + 1 bytes, 1 random 1..64 (from
@@ -22,8 +23,10 @@
  *  - every frame is '/' .. '!' and at most max bytes; its check verdict
  *    follows its CRC verdict as documented;
  *  - LINE_FOUND is always followed at once by the frame that settled the
- *    line, and while the probe has not settled no frame, TOO_LARGE or CUT
- *    comes out;
+ *    line (DSMR; a HAN frame's outputs follow it, if any), and while the
+ *    probe has not settled no frame, TOO_LARGE, CUT or HAN framing
+ *    failure comes out (but the one that lost the line, just before
+ *    LINE_LOST);
  *  - without the probe: every byte is counted, and the outputs and
  *    statistics are the same for the given chunks, byte by byte and in one
  *    piece (the chain's outcome does not depend on the reads). */
@@ -75,15 +78,23 @@ static void drain(struct run *r, size_t max, int check_crc, size_t chunk) {
     FZ_ASSERT(ev != DSMR_INPUT_BYTES);
     /* a chunk of n bytes makes at most a few outputs per byte */
     FZ_ASSERT_MSG(++outputs <= 4 * chunk + 16, "%zu outputs", outputs);
-    FZ_ASSERT(!after_found || ev == DSMR_INPUT_FRAME);
+    FZ_ASSERT(!after_found || ev == DSMR_INPUT_FRAME ||
+              (in.protocol != DSMR_INPUT_PROTO_DSMR &&
+               ev != DSMR_INPUT_LINE_FOUND && ev != DSMR_INPUT_LINE_SWITCH &&
+               ev != DSMR_INPUT_LINE_LOST));
     /* the frame that lost a settled line comes out just before the loss */
     FZ_ASSERT(!lost_due || ev == DSMR_INPUT_LINE_LOST);
     lost_due = 0;
     if (in.probing && !in.line.settled) {
       if (ev == DSMR_INPUT_FRAME)
         lost_due = !after_found;
+      else if (ev == DSMR_INPUT_HAN_FRAME_CHECK)
+        lost_due = 1;
       else
-        FZ_ASSERT_MSG(ev != DSMR_INPUT_TOO_LARGE && ev != DSMR_INPUT_CUT,
+        FZ_ASSERT_MSG(ev != DSMR_INPUT_TOO_LARGE && ev != DSMR_INPUT_CUT &&
+                          ev != DSMR_INPUT_HAN_MISSING_SEGMENT &&
+                          ev != DSMR_INPUT_HAN_BLOCK_REFUSED &&
+                          ev != DSMR_INPUT_HAN_TOO_LARGE,
                       "%s while probing", dsmr_input_event_name(ev));
     }
     after_found = ev == DSMR_INPUT_LINE_FOUND;
@@ -200,7 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     parity_7e1(stream, len);
 
   rc = run(&a, &cfg, stream, len, mode, data, len);
-  if (cfg.line_probe && (cfg.decryption_key || cfg.protocol)) {
+  if (cfg.line_probe && cfg.decryption_key && !cfg.protocol) {
     FZ_ASSERT(rc == -1); /* refused, and nothing to free but safe */
     dsmr_input_free(&in);
     return 0;

@@ -42,6 +42,9 @@ struct dsmr_meter_config {
   /* Protocol: DSMR_INPUT_PROTO_DSMR (0, the default), _HAN or _AUTO; with
    * HAN / AUTO the keys are the DLMS ones (no Luxembourg default). */
   int protocol;
+  /* CheckAuthenticationTag false: GCM-tagged DLMS frames are decrypted
+   * without checking their tag (no AuthenticationKey; Protocol han/auto) */
+  int no_auth_check;
   /* TimeZone (HAN): the zone of a meter clock sent without its offset */
   struct dsmr_tz timezone;
 };

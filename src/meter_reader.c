@@ -244,14 +244,18 @@ static void han_refused(struct dsmr_meter *m, const struct dsmr_input_out *o,
 static int line_switch(struct dsmr_meter *m, const struct dsmr_line_probe *l,
                        char *why, size_t whylen) {
   const struct dsmr_line_setting *s = dsmr_line_probe_setting(l);
-  if (l->windows == DSMR_LINE_SETTINGS) {
-    char all[64];
-    dsmr_line_settings_list(all, sizeof(all));
+  if (l->windows == l->nsettings) {
+    char all[96];
+    dsmr_line_probe_list(l, all, sizeof(all));
     WARNING("dsmr plugin: meter \"%s\": Baudrate \"auto\": no valid "
-            "telegram at %s yet; still trying (is the meter sending? check "
+            "%s at %s yet; still trying (is the meter sending? check "
             "the cable, DataRequest and whether the adapter inverts the "
             "signal)",
-            m->cfg.name, all);
+            m->cfg.name,
+            l->family == DSMR_LINE_FAMILY_DSMR  ? "telegram"
+            : l->family == DSMR_LINE_FAMILY_HAN ? "HAN frame"
+                                                : "telegram or HAN frame",
+            all);
   }
   return dsmr_source_set_line(&m->source, s->baudrate, s->databits,
                               s->parity == 'E' ? DSMR_PARITY_EVEN
@@ -379,9 +383,10 @@ static int feed(struct dsmr_meter *m, char *p, size_t n, cdtime_t now,
       (*frames)++;
       break;
     case DSMR_INPUT_HAN_UNCHECKED:
-      WARNING("dsmr plugin: meter \"%s\": DLMS frames carry a GCM tag but no "
-              "AuthenticationKey is set: decrypting WITHOUT checking the tag "
-              "(the inner checks still apply)",
+      WARNING("dsmr plugin: meter \"%s\": CheckAuthenticationTag false: "
+              "DLMS frames carry a GCM tag, decrypted WITHOUT checking it "
+              "(a forged or damaged frame is caught only by the checks "
+              "inside: DSMR CRC, the message's structure)",
               m->cfg.name);
       break;
     case DSMR_INPUT_HAN_TRANSPORT:
@@ -475,143 +480,189 @@ static void settings(const struct dsmr_meter *m, char *buf, size_t len) {
            c->stopbits);
 }
 
+/* One chunk from the source (n 0: a quiet second) through the chain, and
+ * its frames paced. 1 to go on reading, 0 when told to stop, -1 when the
+ * source is lost (why). */
+static int read_step(struct dsmr_meter *m, char *why, size_t whylen) {
+  unsigned frames;
+  ssize_t n = dsmr_source_read(&m->source, m->read_buf, sizeof(m->read_buf),
+                               m->wake[0], READ_WAIT_MS, why, whylen);
+  if (stopping(m))
+    return 0;
+  if (n < 0)
+    return -1;
+  /* A quiet second: is the configured path still the open device? A
+   * repointed or removed link is followed by opening it again. */
+  if (n == 0 && !dsmr_source_still_named(&m->source, why, whylen))
+    return -1;
+  if (n > 0)
+    DSMR_PROBE_READ();
+  /* Also a quiet second (n 0): Baudrate "auto" keeps time by it. All
+   * frames completed by this chunk share its arrival time: the moment
+   * their last byte was read. */
+  if (feed(m, m->read_buf, (size_t)n, cdtime(), &frames, why, whylen) != 0)
+    return -1;
+  if (n > 0 && pace(m, frames) < 0)
+    return 0;
+  return 1;
+}
+
 /* Read until the source is lost (returns 1) or we are told to stop (0).
  * *good tells whether a clean telegram arrived on this connection. */
 static int read_loop(struct dsmr_meter *m, char *why, size_t whylen,
                      int *good) {
   uint64_t ok_before;
+  int rc;
 
   pthread_mutex_lock(&m->lock);
   ok_before = m->stats.ok;
   pthread_mutex_unlock(&m->lock);
   *good = 0;
-  for (;;) {
-    unsigned frames;
-    ssize_t n = dsmr_source_read(&m->source, m->read_buf, sizeof(m->read_buf),
-                                 m->wake[0], READ_WAIT_MS, why, whylen);
-    if (stopping(m))
-      return 0;
-    if (n < 0)
-      break;
-    /* A quiet second: is the configured path still the open device? A
-     * repointed or removed link is followed by opening it again. */
-    if (n == 0 && !dsmr_source_still_named(&m->source, why, whylen))
-      break;
-    if (n > 0)
-      DSMR_PROBE_READ();
-    /* Also a quiet second (n 0): Baudrate "auto" keeps time by it. All
-     * frames completed by this chunk share its arrival time: the moment
-     * their last byte was read. */
-    if (feed(m, m->read_buf, (size_t)n, cdtime(), &frames, why, whylen) != 0)
-      break;
-    if (n > 0 && pace(m, frames) < 0)
-      return 0;
-  }
+  while ((rc = read_step(m, why, whylen)) > 0)
+    ;
+  if (rc == 0)
+    return 0;
   pthread_mutex_lock(&m->lock);
   *good = m->stats.ok != ok_before;
   pthread_mutex_unlock(&m->lock);
   return 1;
 }
 
+/* What the reader thread keeps between connections. */
+struct reader {
+  char what[300]; /* the source, described */
+  char set[32];   /* its line setting, for the log */
+  char err[512], last_err[512];
+  int backoff; /* ms before the next attempt */
+  int was_connected, lost;
+  unsigned failures; /* failed attempts since the last connection */
+};
+
+/* Sleep the backoff, then double it (up to BACKOFF_MAX_MS); -1 when told
+ * to stop. */
+static int reader_backoff(struct dsmr_meter *m, struct reader *r) {
+  if (backoff_wait(m, r->backoff) < 0)
+    return -1;
+  r->backoff =
+      r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff * 2;
+  return 0;
+}
+
+/* Step 1: open the source, at the line setting the probe wants (Baudrate
+ * "auto"). 0 when open; 1 when it failed (logged when the reason changed;
+ * backed off: try again); -1 when told to stop. */
+static int reader_open(struct dsmr_meter *m, struct reader *r) {
+  const struct dsmr_line_setting *line = dsmr_input_line(&m->input);
+  int rc;
+
+  if (line) { /* Baudrate "auto": the probe's setting */
+    m->source.cfg.baudrate = line->baudrate;
+    m->source.cfg.databits = line->databits;
+    m->source.cfg.parity =
+        line->parity == 'E' ? DSMR_PARITY_EVEN : DSMR_PARITY_NONE;
+    m->source.cfg.stopbits = line->stopbits;
+  }
+  rc = dsmr_source_open(&m->source, m->wake[0], OPEN_TIMEOUT_MS, r->err,
+                        sizeof(r->err));
+  if (rc == -2)
+    return -1;
+  if (rc >= 0)
+    return 0;
+  r->failures++;
+  if (strcmp(r->err, r->last_err) != 0) {
+    if (r->lost)
+      INFO("dsmr plugin: meter \"%s\": reconnecting to %s: %s; "
+           "retrying (every %d s at most)",
+           m->cfg.name, r->what, r->err, BACKOFF_MAX_MS / 1000);
+    else
+      WARNING("dsmr plugin: meter \"%s\": cannot open %s: %s; "
+              "retrying (every %d s at most)",
+              m->cfg.name, r->what, r->err, BACKOFF_MAX_MS / 1000);
+    sstrncpy(r->last_err, r->err, sizeof(r->last_err));
+  }
+  return reader_backoff(m, r) < 0 ? -1 : 1;
+}
+
+/* Step 2: the source is open: say so (a restored connection is counted
+ * and notified), and start the chain afresh. */
+static void reader_connected(struct dsmr_meter *m, struct reader *r) {
+  r->last_err[0] = '\0';
+  if (r->lost) {
+    pthread_mutex_lock(&m->lock);
+    m->stats.reconnects++;
+    pthread_mutex_unlock(&m->lock);
+    INFO("dsmr plugin: meter \"%s\": connection to %s restored (via %s%s) "
+         "after %u failed attempt%s",
+         m->cfg.name, r->what, m->source.via, r->set, r->failures,
+         r->failures == 1 ? "" : "s");
+    dsmr_meter_notify(m, NOTIF_OKAY, "connection",
+                      "meter \"%s\": connection to %s restored", m->cfg.name,
+                      r->what);
+  } else {
+    INFO("dsmr plugin: meter \"%s\": connected to %s (via %s%s)", m->cfg.name,
+         r->what, m->source.via, r->set);
+    if (!r->was_connected && m->source.fallback_reason[0])
+      INFO("dsmr plugin: meter \"%s\": opened with plain termios, as %s "
+           "(normal for pseudo-terminals)",
+           m->cfg.name, m->source.fallback_reason);
+  }
+  if (m->cfg.source.line_auto && !r->was_connected) {
+    char all[96];
+    dsmr_line_probe_list(&m->input.line, all, sizeof(all));
+    INFO("dsmr plugin: meter \"%s\": Baudrate \"auto\": probing %s, "
+         "%d s each",
+         m->cfg.name, all, DSMR_LINE_WINDOW_MS / 1000);
+  }
+  if (m->source.data_request_note[0] && !r->was_connected)
+    WARNING("dsmr plugin: meter \"%s\": %s", m->cfg.name,
+            m->source.data_request_note);
+  r->was_connected = 1;
+  r->failures = 0;
+  /* Bytes from before the loss belong to a telegram that will never
+   * finish; Baudrate "auto" probes again from the setting that worked
+   * last (if any). */
+  dsmr_input_restart(&m->input, dsmr_now_ms());
+  m->last_arrival = 0;
+}
+
+/* Step 4: the source was lost (r->err): close it, log and notify, back
+ * off. -1 when told to stop while waiting. */
+static int reader_lost(struct dsmr_meter *m, struct reader *r, int good) {
+  dsmr_source_close(&m->source);
+  r->lost = 1;
+  WARNING("dsmr plugin: meter \"%s\": lost %s: %s; reconnecting", m->cfg.name,
+          r->what, r->err);
+  dsmr_meter_notify(m, NOTIF_FAILURE, "connection",
+                    "meter \"%s\": connection to %s lost: %s", m->cfg.name,
+                    r->what, r->err);
+  /* A connection that delivered a telegram was a good one: start the
+   * backoff again. One that did not (a peer that accepts and hangs up)
+   * keeps growing it. */
+  if (good)
+    r->backoff = BACKOFF_FIRST_MS;
+  return reader_backoff(m, r);
+}
+
+/* The reader thread: open (step 1), connected (2), read until lost or
+ * stopped (3: read_loop, each chunk through feed), lost (4), again. */
 static void *reader_main(void *arg) {
   struct dsmr_meter *m = arg;
-  char what[300], err[512], last_err[512] = "", set[32];
-  int backoff = BACKOFF_FIRST_MS, was_connected = 0, lost = 0;
-  unsigned failures = 0;
+  struct reader r = {.backoff = BACKOFF_FIRST_MS};
 
-  dsmr_source_describe(&m->cfg.source, what, sizeof(what));
-  settings(m, set, sizeof(set));
+  dsmr_source_describe(&m->cfg.source, r.what, sizeof(r.what));
+  settings(m, r.set, sizeof(r.set));
 
   while (!stopping(m)) {
-    int rc, good;
-    const struct dsmr_line_setting *line;
-
-    line = dsmr_input_line(&m->input);
-    if (line) { /* Baudrate "auto": the probe's setting */
-      m->source.cfg.baudrate = line->baudrate;
-      m->source.cfg.databits = line->databits;
-      m->source.cfg.parity =
-          line->parity == 'E' ? DSMR_PARITY_EVEN : DSMR_PARITY_NONE;
-      m->source.cfg.stopbits = line->stopbits;
-    }
-    rc = dsmr_source_open(&m->source, m->wake[0], OPEN_TIMEOUT_MS, err,
-                          sizeof(err));
-    if (rc == -2)
+    int rc = reader_open(m, &r), good;
+    if (rc < 0)
       break;
-    if (rc < 0) {
-      failures++;
-      if (strcmp(err, last_err) != 0) {
-        if (lost)
-          INFO("dsmr plugin: meter \"%s\": reconnecting to %s: %s; "
-               "retrying (every %d s at most)",
-               m->cfg.name, what, err, BACKOFF_MAX_MS / 1000);
-        else
-          WARNING("dsmr plugin: meter \"%s\": cannot open %s: %s; "
-                  "retrying (every %d s at most)",
-                  m->cfg.name, what, err, BACKOFF_MAX_MS / 1000);
-        sstrncpy(last_err, err, sizeof(last_err));
-      }
-      if (backoff_wait(m, backoff) < 0)
-        break;
-      backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    if (rc > 0)
       continue;
-    }
-
-    last_err[0] = '\0';
-    if (lost) {
-      pthread_mutex_lock(&m->lock);
-      m->stats.reconnects++;
-      pthread_mutex_unlock(&m->lock);
-      INFO("dsmr plugin: meter \"%s\": connection to %s restored (via %s%s) "
-           "after %u failed attempt%s",
-           m->cfg.name, what, m->source.via, set, failures,
-           failures == 1 ? "" : "s");
-      dsmr_meter_notify(m, NOTIF_OKAY, "connection",
-                        "meter \"%s\": connection to %s restored", m->cfg.name,
-                        what);
-    } else {
-      INFO("dsmr plugin: meter \"%s\": connected to %s (via %s%s)", m->cfg.name,
-           what, m->source.via, set);
-      if (!was_connected && m->source.fallback_reason[0])
-        INFO("dsmr plugin: meter \"%s\": opened with plain termios, as %s "
-             "(normal for pseudo-terminals)",
-             m->cfg.name, m->source.fallback_reason);
-    }
-    if (m->cfg.source.line_auto && !was_connected) {
-      char all[64];
-      dsmr_line_settings_list(all, sizeof(all));
-      INFO("dsmr plugin: meter \"%s\": Baudrate \"auto\": probing %s, "
-           "%d s each",
-           m->cfg.name, all, DSMR_LINE_WINDOW_MS / 1000);
-    }
-    if (m->source.data_request_note[0] && !was_connected)
-      WARNING("dsmr plugin: meter \"%s\": %s", m->cfg.name,
-              m->source.data_request_note);
-    was_connected = 1;
-    failures = 0;
-    /* Bytes from before the loss belong to a telegram that will never
-     * finish; Baudrate "auto" probes again from the setting that worked
-     * last (if any). */
-    dsmr_input_restart(&m->input, dsmr_now_ms());
-    m->last_arrival = 0;
-
-    if (read_loop(m, err, sizeof(err), &good) == 0)
+    reader_connected(m, &r);
+    if (read_loop(m, r.err, sizeof(r.err), &good) == 0)
       break;
-    dsmr_source_close(&m->source);
-    lost = 1;
-    WARNING("dsmr plugin: meter \"%s\": lost %s: %s; reconnecting", m->cfg.name,
-            what, err);
-    dsmr_meter_notify(m, NOTIF_FAILURE, "connection",
-                      "meter \"%s\": connection to %s lost: %s", m->cfg.name,
-                      what, err);
-    /* A connection that delivered a telegram was a good one: start the
-     * backoff again. One that did not (a peer that accepts and hangs up)
-     * keeps growing it. */
-    if (good)
-      backoff = BACKOFF_FIRST_MS;
-    if (backoff_wait(m, backoff) < 0)
+    if (reader_lost(m, &r, good) < 0)
       break;
-    backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
   }
   dsmr_source_close(&m->source);
   return NULL;
@@ -643,6 +694,7 @@ int dsmr_meter_start(struct dsmr_meter *m) {
       .auth_key = m->cfg.auth_key_set ? m->cfg.auth_key : NULL,
       .protocol = m->cfg.protocol,
       .han_telegram = &m->telegram, /* mapped in place for dispatch */
+      .han_allow_unchecked = m->cfg.no_auth_check,
       .timezone = &m->cfg.timezone,
   };
 

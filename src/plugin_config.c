@@ -18,7 +18,8 @@
 #define OPTIONS_ACCEPTED                                                       \
   "Device, Host, Port, Baudrate, DataBits, Parity, StopBits, DataRequest, "    \
   "CheckCRC, MaxTelegramSize, SilenceTimeout, DecryptionKey, "                 \
-  "AuthenticationKey, ReportInterval, Protocol, TimeZone"
+  "AuthenticationKey, ReportInterval, Protocol, TimeZone, "                    \
+  "CheckAuthenticationTag"
 
 #define DEFAULT_SILENCE_TIMEOUT 30
 
@@ -325,7 +326,7 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
   static const char *const protocols[] = {"dsmr", "han", "auto", NULL};
   struct block b = {.meter = "(no name)", .errors = 0};
   const oconfig_item_t *device = NULL, *host = NULL, *port = NULL;
-  const oconfig_item_t *dec_key = NULL, *auth_key = NULL;
+  const oconfig_item_t *dec_key = NULL, *auth_key = NULL, *check_tag = NULL;
   const oconfig_item_t *line_opt = NULL; /* DataBits, Parity or StopBits */
   const char *serial_only = NULL;
   const oconfig_item_t *tz_opt = NULL;
@@ -459,6 +460,12 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
       dec_key = c;
       if (get_key(&b, c, out->decryption_key) == 0)
         out->decrypt = 1;
+    } else if (strcasecmp(k, "CheckAuthenticationTag") == 0) {
+      bool on = true;
+      check_tag = c;
+      if (c->values_num != 1 || cf_util_get_boolean(c, &on) != 0)
+        reject(&b, c, "true (the default) or false");
+      out->no_auth_check = on ? 0 : 1;
     } else if (strcasecmp(k, "AuthenticationKey") == 0) {
       auth_key = c;
       if (get_key(&b, c, out->auth_key) == 0)
@@ -517,7 +524,8 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
           b.meter, out->source.host);
     b.errors++;
   }
-  if (out->source.line_auto && dec_key) {
+  if (out->source.line_auto && dec_key &&
+      out->protocol == DSMR_INPUT_PROTO_DSMR) {
     ERROR("dsmr plugin: <Meter \"%s\">: Baudrate \"auto\" is not valid "
           "with DecryptionKey: encrypted Smarty frames are binary, so the "
           "probing (which may clear bit 7) cannot judge them, and Smarty "
@@ -526,21 +534,44 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
           b.meter);
     b.errors++;
   }
-  if (out->source.line_auto && out->protocol != DSMR_INPUT_PROTO_DSMR) {
-    ERROR("dsmr plugin: <Meter \"%s\">: Baudrate \"auto\" is not valid "
-          "with Protocol \"%s\": the line probing judges DSMR telegrams "
-          "only; accepted: Baudrate \"auto\" with Protocol \"dsmr\", or "
-          "a numeric Baudrate with DataBits, Parity and StopBits (e.g. 2400 "
-          "8 even 1 for Aidon and Kaifa)",
-          b.meter, out->protocol == DSMR_INPUT_PROTO_HAN ? "han" : "auto");
-    b.errors++;
-  }
   if (auth_key && !dec_key) {
     ERROR("dsmr plugin: <Meter \"%s\">: AuthenticationKey without "
           "DecryptionKey; accepted: AuthenticationKey only beside "
           "DecryptionKey (an encrypted Luxembourg Smarty meter)",
           b.meter);
     b.errors++;
+  }
+  /* Decrypting without the tag check is a risky, explicit choice: only
+   * where a tag cannot be checked (no AuthenticationKey), and only on the
+   * DLMS path (the Smarty decoder always checks, with the Luxembourg
+   * default key). */
+  if (check_tag && out->no_auth_check) {
+    if (!dec_key) {
+      ERROR("dsmr plugin: <Meter \"%s\">: CheckAuthenticationTag false "
+            "without DecryptionKey; accepted: CheckAuthenticationTag false "
+            "only beside DecryptionKey (an encrypted meter whose operator "
+            "handed out only the encryption key)",
+            b.meter);
+      b.errors++;
+    }
+    if (auth_key) {
+      ERROR("dsmr plugin: <Meter \"%s\">: CheckAuthenticationTag false "
+            "conflicts with AuthenticationKey: with the key the tag is "
+            "checked; accepted: AuthenticationKey (the tag checked), or "
+            "CheckAuthenticationTag false without it",
+            b.meter);
+      b.errors++;
+    }
+    if (out->protocol == DSMR_INPUT_PROTO_DSMR) {
+      ERROR("dsmr plugin: <Meter \"%s\">: CheckAuthenticationTag false is "
+            "not valid with Protocol \"dsmr\": Smarty frames are always "
+            "checked (AuthenticationKey defaults to the Luxembourg key); "
+            "accepted: CheckAuthenticationTag false with Protocol \"han\" "
+            "or \"auto\" (a DSMR telegram in a bare DLMS envelope, such as "
+            "the Steiermark Sagemcom T210-D: Protocol \"auto\")",
+            b.meter);
+      b.errors++;
+    }
   }
   if (!tz_opt && out->protocol != DSMR_INPUT_PROTO_DSMR && !b.errors)
     host_timezone(&out->timezone);

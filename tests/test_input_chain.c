@@ -16,6 +16,7 @@
 
 #include "crc16.h"
 #include "han_corpus.h"
+#include "hdlc.h"
 #include "input_chain.h"
 #include "smarty_seal.h"
 #include "tap.h"
@@ -90,6 +91,43 @@ static size_t put_sealed(char *stream, size_t at, const char *body,
   return seal(stream, at, t, n, fc);
 }
 
+/* A telegram (with the CRC kind k) sealed as one envelope. */
+static size_t put_sealed_crc(char *stream, size_t at, const char *body,
+                             enum crc_kind k, uint32_t fc) {
+  char t[4096];
+  size_t n = put(t, 0, body, k);
+  return seal(stream, at, t, n, fc);
+}
+
+/* stream[from..to) (an APDU) wrapped in place into one HDLC frame (Aidon's
+ * addresses, LLC E6 E7 00); returns the new end. */
+static size_t hdlc_wrap(char *stream, size_t from, size_t to) {
+  uint8_t *f = (uint8_t *)stream + from;
+  size_t n = to - from, flen = 2 + 1 + 2 + 1 + 2 + 3 + n + 2;
+  uint16_t c;
+  if (from + flen + 2 > MAX_STREAM || flen > 0x7ff)
+    bail("HDLC frame too long");
+  memmove(f + 12, f, n);
+  f[0] = 0x7E;
+  f[1] = (uint8_t)(0xA0 | (flen >> 8));
+  f[2] = (uint8_t)flen;
+  f[3] = 0x41;
+  f[4] = 0x08;
+  f[5] = 0x83;
+  f[6] = 0x13;
+  c = dsmr_crc_x25(f + 1, 6);
+  f[7] = (uint8_t)c;
+  f[8] = (uint8_t)(c >> 8);
+  f[9] = 0xE6;
+  f[10] = 0xE7;
+  f[11] = 0x00;
+  c = dsmr_crc_x25(f + 1, flen - 2);
+  f[flen - 1] = (uint8_t)c;
+  f[flen] = (uint8_t)(c >> 8);
+  f[flen + 1] = 0x7E;
+  return from + flen + 2;
+}
+
 /* ---- running the chain ---------------------------------------------------
  * The log: one token per output, e.g. "F:ok:OK:190" (frame, CRC verdict,
  * check verdict, length), "FOUND:115200 7E1/m", "SWITCH:115200 7E1",
@@ -156,7 +194,7 @@ static void drain(struct run *r) {
     case DSMR_INPUT_LINE_SWITCH:
       dsmr_line_probe_describe(o.line, set, sizeof set);
       logf_(r, "SWITCH:%s%s ", set,
-            o.line->windows == DSMR_LINE_SETTINGS ? "/all" : "");
+            o.line->windows == o.line->nsettings ? "/all" : "");
       break;
     case DSMR_INPUT_LINE_LOST:
       logf_(r, "LOST:%s ",
@@ -205,6 +243,8 @@ struct opts {
   int probe;
   const uint8_t *key;
   int protocol;
+  int unchecked; /* han_allow_unchecked */
+  const uint8_t *auth;
 };
 
 static void start(struct run *r, const struct opts *o, long long now) {
@@ -212,8 +252,9 @@ static void start(struct run *r, const struct opts *o, long long now) {
                                   .check_crc = 1,
                                   .line_probe = o->probe,
                                   .decryption_key = o->key,
-                                  .auth_key = NULL,
-                                  .protocol = o->protocol};
+                                  .auth_key = o->auth,
+                                  .protocol = o->protocol,
+                                  .han_allow_unchecked = o->unchecked};
   char err[256];
   memset(r, 0, sizeof *r);
   if (dsmr_input_init(&r->in, &cfg, now, err, sizeof err) != 0)
@@ -636,6 +677,199 @@ static void test_han(void) {
   dsmr_input_free(&r.in);
 }
 
+/* A DSMR telegram inside a DLMS envelope (Steiermark T210-D) opened
+ * without checking its GCM tag: the frame counter is committed only once
+ * the telegram's CRC passed. A frame that decrypts but fails its CRC must
+ * not move the replay guard (it would block the genuine frame with that
+ * counter, and let a forged high counter block every frame after it). */
+static void test_han_dsmr_commit(void) {
+  static struct run r;
+  struct opts o = {.max = 4096,
+                   .protocol = DSMR_INPUT_PROTO_HAN,
+                   .key = KEY,
+                   .unchecked = 1};
+  size_t n = 0, at;
+
+  at = n;
+  n = put_sealed_crc(s, n, dsmr5_body, CRC_WRONG, 10);
+  n = hdlc_wrap(s, at, n);
+  at = n;
+  n = put_sealed_crc(s, n, dsmr5_body, CRC_GOOD, 10); /* the genuine one */
+  n = hdlc_wrap(s, at, n);
+  at = n;
+  n = put_sealed_crc(s, n, dsmr5_body, CRC_GOOD, 9); /* older: a replay */
+  n = hdlc_wrap(s, at, n);
+  at = n;
+  n = put_sealed_crc(s, n, dsmr5_body, CRC_GOOD, 11);
+  n = hdlc_wrap(s, at, n);
+  same_in_any_chunks(&r, &o, s, n, NULL, "HAN: DSMR in envelope, unchecked");
+  ok(strstr(r.log, "F:bad:CRC_BAD:") != NULL,
+     "the telegram with a bad CRC is framed and judged bad: %s", r.log);
+  is_int(r.in.stats.frames, 3,
+         "the genuine frame with the same counter (10) is read after the "
+         "one that failed its CRC, and 11 after it");
+  is_int(r.in.stats.replayed, 1,
+         "counter 9 after the good 10 is a replay (10 was committed)");
+  ok(strstr(r.log, "REPLAY:9/10") != NULL, "replay of 9 against 10: %s", r.log);
+  ok(strstr(r.log, "REPLAY:10") == NULL,
+     "counter 10 was not committed by the frame that failed its CRC");
+  dsmr_input_free(&r.in);
+}
+
+/* Protocol "auto" on bare envelopes (DB 08 title LEN SC IC ..., no HDLC or
+ * M-Bus around them): a DSMR telegram inside (Luxembourg Smarty,
+ * Steiermark T210-D) goes to the DSMR framer, a data-notification inside
+ * is decoded; a stream joined in the middle of an HDLC frame whose APDU is
+ * an envelope is read by the HDLC framing from the next frame on. */
+static void test_auto_bare(void) {
+  static struct run r;
+  static uint8_t frame[4096], apdu[4096], key[16];
+  const struct han_vector *aidon = vector("aidon-no-list2-1p-vendor-doc");
+  const struct han_vector *st =
+      vector("sagemcom-t210d-at-steiermark-dsmr-shrdzm");
+  struct opts o = {.max = 4096,
+                   .protocol = DSMR_INPUT_PROTO_AUTO,
+                   .key = KEY,
+                   .auth = LUX_AK};
+  size_t n, at, alen, flen;
+  char want[64];
+
+  /* DSMR telegrams inside, after some noise */
+  n = put_raw(s, 0, "\x01\x02junk", 6);
+  n = put_sealed(s, n, dsmr5_body, 1);
+  n = put_sealed(s, n, dsmr5_body, 2);
+  same_in_any_chunks(&r, &o, s, n, NULL, "AUTO: bare Smarty envelopes");
+  snprintf(want, sizeof want, "HAN DECRYPT_OK:1 F:ok:OK:%zu F:ok:OK:%zu ",
+           strlen(dsmr5_body), strlen(dsmr5_body));
+  is_str(r.log, want,
+         "AUTO: DB 08 decides HAN, the DSMR telegrams inside "
+         "are framed and pass their CRC");
+  dsmr_input_free(&r.in);
+
+  /* a data-notification inside (Aidon list 2's APDU, sealed) */
+  flen = unhex(frame, sizeof frame, aidon->frame_hex);
+  alen = flen - 12 - 3; /* 7E A0 LL 41 08 83 13 HCS E6 E7 00 ... FCS 7E */
+  memcpy(apdu, frame + 12, alen);
+  n = seal(s, 0, (const char *)apdu, alen, 5);
+  n = seal(s, n, (const char *)apdu, alen, 6);
+  same_in_any_chunks(&r, &o, s, n, NULL, "AUTO: bare DLMS envelopes");
+  is_str(r.log,
+         "HAN DECRYPT_OK:5 HAN:AIDON_V0001:6:0:1362 "
+         "HAN:AIDON_V0001:6:0:1362 ",
+         "AUTO: a data-notification inside a bare envelope is decoded");
+  dsmr_input_free(&r.in);
+
+  /* joined in the middle of an HDLC frame carrying an envelope: its DB 08
+   * is seen first; the next frames' 7E A? hand over to the HDLC framing */
+  at = 0;
+  n = put_sealed(s, 0, dsmr5_body, 7);
+  n = hdlc_wrap(s, at, n);
+  at = 12; /* from the DB on */
+  for (uint32_t fc = 8; fc <= 9; fc++) {
+    size_t from = n;
+    n = put_sealed(s, n, dsmr5_body, fc);
+    n = hdlc_wrap(s, from, n);
+  }
+  same_in_any_chunks(&r, &o, s + at, n - at, NULL,
+                     "AUTO: joined inside an HDLC frame");
+  ok(strstr(r.log, "HDLC") != NULL && r.in.stats.frames == 3 &&
+         r.in.stats.han_frame_check == 0,
+     "AUTO: the bare envelope, then both HDLC frames read: %s", r.log);
+  dsmr_input_free(&r.in);
+
+  /* the published Steiermark frame: SC 0x30, only the encryption key */
+  n = unhex((uint8_t *)s, sizeof s, st->frame_hex);
+  unhex(key, sizeof key, st->key_hex);
+  o.key = key;
+  o.auth = NULL;
+  run(&r, &o, s, n, 0, NULL);
+  is_str(r.log, "HAN no key for encrypted frame ",
+         "Steiermark without AuthenticationKey: not opened");
+  dsmr_input_free(&r.in);
+  o.unchecked = 1;
+  same_in_any_chunks(&r, &o, s, n, NULL, "AUTO: Steiermark, tag not checked");
+  ok(strncmp(r.log, "HAN GCM tag not checked DECRYPT_OK:", 35) == 0 &&
+         strstr(r.log, " F:ok:OK:") != NULL,
+     "Steiermark, tag not checked: the telegram inside passes its CRC: %s",
+     r.log);
+  dsmr_input_free(&r.in);
+}
+
+/* Baudrate "auto" with Protocol "han" / "auto": frames that fail their
+ * check (what a wrong setting makes of the bytes) are swallowed while
+ * probing, the window ends, and the first frame whose FCS passes settles
+ * the line; settled, a run of failing frames loses it. */
+static void test_han_probe(void) {
+  static struct run r;
+  static uint8_t frame[4096], bad[4096];
+  const struct han_vector *aidon = vector("aidon-no-list2-1p-vendor-doc");
+  size_t alen = unhex(frame, sizeof frame, aidon->frame_hex);
+  struct opts han = {.max = 4096, .protocol = DSMR_INPUT_PROTO_HAN, .probe = 1};
+  struct opts autop = {
+      .max = 4096, .protocol = DSMR_INPUT_PROTO_AUTO, .probe = 1};
+  long long t = 0;
+  const char *f;
+
+  memcpy(bad, frame, alen);
+  bad[40] ^= 0x5A; /* the FCS fails */
+
+  start(&r, &han, t);
+  ok(dsmr_input_line(&r.in) != NULL &&
+         dsmr_input_line(&r.in)->baudrate == 2400 &&
+         dsmr_input_line(&r.in)->parity == 'E',
+     "HAN probe: the source opens at 2400 8E1");
+  for (int i = 0; i < 3; i++)
+    feed(&r, (const char *)bad, alen, t += 1000);
+  ok(strstr(r.log, "FOUND") == NULL &&
+         strstr(r.log, "frame check failed") == NULL,
+     "HAN probe: failing frames at a wrong setting: nothing said: %s", r.log);
+  feed(&r, NULL, 0, t = DSMR_LINE_WINDOW_MS);
+  feed(&r, (const char *)frame, alen, t += 1000);
+  f = strstr(r.log, "SWITCH:2400 8N1 ");
+  ok(f != NULL && strstr(f, "FOUND:2400 8N1 ") != NULL &&
+         strstr(strstr(f, "FOUND:2400 8N1 "), "HAN:AIDON_V0001:6:0:1362") !=
+             NULL,
+     "HAN probe: switched to 2400 8N1, found there by a good frame, whose "
+     "list follows: %s",
+     r.log);
+  is_int(r.in.stats.han_frame_check, 0,
+         "HAN probe: the failing frames while probing are not counted");
+  for (int i = 0; i < DSMR_LINE_BAD_RUN; i++)
+    feed(&r, (const char *)bad, alen, t += 1000);
+  ok(strstr(r.log, "frame check failed LOST:run ") != NULL,
+     "HAN probe: settled, %d failing frames in a row lose the line: %s",
+     DSMR_LINE_BAD_RUN, r.log);
+  feed(&r, (const char *)frame, alen, t += 1000);
+  ok(strstr(r.log, "LOST:run FOUND:2400 8N1 ") != NULL,
+     "HAN probe: found again at the same setting: %s", r.log);
+  dsmr_input_free(&r.in);
+
+  /* AUTO: the DSMR settings first; HAN frames settle it too */
+  start(&r, &autop, t = 0);
+  feed(&r, (const char *)bad, alen, t += 1000);
+  for (int w = 1; w <= 3; w++) {
+    feed(&r, NULL, 0, t = (long long)w * DSMR_LINE_WINDOW_MS);
+    feed(&r, (const char *)bad, alen, t += 1000);
+  }
+  feed(&r, (const char *)frame, alen, t += 1000);
+  f = strstr(r.log, "SWITCH:2400 8E1 ");
+  ok(f != NULL && strstr(f, "FOUND:2400 8E1 ") != NULL &&
+         strstr(f, "HAN:AIDON_V0001:6:0:1362") != NULL,
+     "AUTO probe: through the DSMR settings to 2400 8E1, found there: %s",
+     r.log);
+  dsmr_input_free(&r.in);
+
+  /* AUTO probe on a DSMR stream: as before, 115200 8N1 */
+  start(&r, &autop, t = 0);
+  {
+    size_t n = put(s, 0, dsmr5_body, CRC_GOOD);
+    feed(&r, s, n, t += 1000);
+  }
+  ok(strncmp(r.log, "DSMR FOUND:115200 8N1 F:ok:OK:", 30) == 0,
+     "AUTO probe on DSMR: found at 115200 8N1: %s", r.log);
+  dsmr_input_free(&r.in);
+}
+
 int main(void) {
   if (!gcry_check_version(NULL))
     bail("libgcrypt");
@@ -646,5 +880,8 @@ int main(void) {
   test_probe_windows();
   test_smarty();
   test_han();
+  test_han_dsmr_commit();
+  test_auto_bare();
+  test_han_probe();
   return tap_done();
 }

@@ -104,6 +104,62 @@ static void test_order_and_windows(void) {
      "a window outlasts a DSMR 4 period plus a 1 KB telegram at 9600");
 }
 
+/* The HAN and ANY families (Protocol "han" / "auto"): their settings in
+ * order, never masked, a full cycle counted at their own length; a frame
+ * whose check passed (reported valid by the caller) settles them. */
+static void test_families(void) {
+  struct dsmr_line_probe p;
+  char d[96];
+  long long t = 5000;
+  static const char *const han[] = {"2400 8E1", "2400 8N1", "115200 8N1"};
+  static const char *const any[] = {"115200 8N1", "115200 7E1", "9600 7E1",
+                                    "2400 8E1", "2400 8N1"};
+
+  dsmr_line_probe_init_family(&p, t, DSMR_LINE_FAMILY_HAN);
+  dsmr_line_probe_list(&p, d, sizeof d);
+  is_str(d, "2400 8E1, 2400 8N1 or 115200 8N1", "HAN: settings list");
+  for (unsigned i = 0; i < 3; i++) {
+    dsmr_line_probe_describe(&p, d, sizeof d);
+    is_str(d, han[i], "HAN: setting %u", i + 1);
+    ok(!dsmr_line_probe_mask(&p) && !dsmr_line_probe_dual(&p),
+       "HAN: setting %u read as is, no masked copy", i + 1);
+    is_int(dsmr_line_probe_tick(&p, 10, 0, t += DSMR_LINE_WINDOW_MS),
+           DSMR_LINE_SWITCH, "HAN: window %u over", i + 1);
+  }
+  is_int(p.index, 0, "HAN: back to 2400 8E1");
+  is_int(p.windows, p.nsettings, "HAN: a full cycle is 3 windows");
+  is_int(dsmr_line_probe_setting(&p)->parity, 'E', "2400 8E1: even parity");
+  is_int(dsmr_line_probe_setting(&p)->databits, 8, "2400 8E1: 8 data bits");
+  dsmr_line_probe_tick(&p, 10, 0, t += DSMR_LINE_WINDOW_MS);
+  is_int(dsmr_line_probe_frame(&p, 0, 0, t), DSMR_LINE_KEEP,
+         "HAN: a frame that fails its check does not settle");
+  is_int(dsmr_line_probe_frame(&p, 0, 1, t), DSMR_LINE_FOUND,
+         "HAN: a frame whose check passed settles");
+  is_str(p.found, "2400 8N1", "HAN: found 2400 8N1");
+  dsmr_line_probe_restart(&p, t);
+  dsmr_line_probe_describe(&p, d, sizeof d);
+  is_str(d, "2400 8N1", "HAN: a restart probes from the setting that worked");
+  is_int(p.nsettings, 3, "HAN: the family survives a restart");
+
+  dsmr_line_probe_init_family(&p, t, DSMR_LINE_FAMILY_ANY);
+  dsmr_line_probe_list(&p, d, sizeof d);
+  is_str(d, "115200 8N1, 115200 7E1, 9600 7E1, 2400 8E1 or 2400 8N1",
+         "ANY: settings list");
+  for (unsigned i = 0; i < 5; i++) {
+    dsmr_line_probe_describe(&p, d, sizeof d);
+    is_str(d, any[i], "ANY: setting %u", i + 1);
+    is_int(dsmr_line_probe_dual(&p), i == 0,
+           "ANY: setting %u: a masked copy only at 115200 8N1", i + 1);
+    dsmr_line_probe_tick(&p, 10, 0, t += DSMR_LINE_WINDOW_MS);
+  }
+  is_int(p.windows, 5, "ANY: a full cycle is 5 windows");
+
+  dsmr_line_probe_init(&p, t);
+  is_int(p.nsettings, DSMR_LINE_SETTINGS, "DSMR: 3 settings as before");
+  dsmr_line_probe_list(&p, d, sizeof d);
+  is_str(d, "115200 8N1, 115200 7E1 or 9600 7E1", "DSMR: settings list");
+}
+
 static void test_extension(void) {
   struct dsmr_line_probe p;
   long long t = 5000;
@@ -396,6 +452,7 @@ static void test_feed(void) {
 
 int main(void) {
   test_order_and_windows();
+  test_families();
   test_extension();
   test_settle_and_lose();
   test_valid();

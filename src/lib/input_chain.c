@@ -258,7 +258,8 @@ static void han_apdu(struct dsmr_input *in, uint8_t *a, size_t alen) {
     case DSMR_DLMS_NEED_AUTH_KEY:
       han_envelope(&o, &env, &pl);
       o.ev = DSMR_INPUT_HAN_NO_KEY;
-      o.detail = "the frame carries a GCM tag: AuthenticationKey needed";
+      o.detail = "the frame carries a GCM tag: AuthenticationKey needed "
+                 "(or CheckAuthenticationTag false)";
       han_queue(in, &o);
       return;
     default: /* AUTH_FAILED, CIPHER_ERROR */
@@ -273,8 +274,11 @@ static void han_apdu(struct dsmr_input *in, uint8_t *a, size_t alen) {
     title = env.system_title;
     if (dsmr_han_is_dsmr_telegram(a, alen)) {
       /* a DSMR telegram inside (Steiermark T210-D): the DSMR framer
-       * judges it by its CRC */
-      dsmr_dlms_cipher_commit(&in->cipher, &pl);
+       * judges it by its CRC, and only a telegram whose CRC passes commits
+       * an unchecked frame's counter (next_stages): one that decrypts but
+       * fails its inner check must not move the replay guard */
+      in->commit_pending = !pl.tag_checked;
+      in->pending_plain = pl;
       in->stats.decrypted++;
       if (!in->decrypted_once) {
         in->decrypted_once = 1;
@@ -346,6 +350,17 @@ static size_t han_frame(struct dsmr_input *in, const uint8_t *p, size_t len,
         continue;
       return used;
     case DSMR_HAN_EV_APDU:
+      if (in->probing && !in->line.settled) {
+        /* a frame whose check passed: the line setting is right */
+        if (dsmr_line_probe_frame(&in->line, 0, 1, in->now_ms) !=
+            DSMR_LINE_FOUND)
+          continue;
+        memset(out, 0, sizeof(*out));
+        out->ev = DSMR_INPUT_LINE_FOUND;
+        han_queue(in, out); /* before what the frame says */
+      } else if (in->probing) {
+        dsmr_line_probe_frame(&in->line, 0, 1, in->now_ms);
+      }
       /* the APDU is in the framing's buffer, decrypted in place */
       han_apdu(in, (uint8_t *)ho.apdu, ho.len);
       if (in->hq_i < in->hq_n) {
@@ -355,6 +370,15 @@ static size_t han_frame(struct dsmr_input *in, const uint8_t *p, size_t len,
       }
       continue;
     case DSMR_HAN_EV_FRAME_CHECK:
+      if (in->probing) {
+        /* garbage at a wrong setting is not the meter's fault; a settled
+         * line that keeps failing is lost (next_stages) */
+        if (!in->line.settled)
+          continue;
+        if (dsmr_line_probe_frame(&in->line, 0, 0, in->now_ms) ==
+            DSMR_LINE_LOST)
+          in->han_line_lost = 1;
+      }
       out->ev = DSMR_INPUT_HAN_FRAME_CHECK;
       break;
     case DSMR_HAN_EV_MISSING_SEGMENT:
@@ -378,7 +402,7 @@ static size_t han_frame(struct dsmr_input *in, const uint8_t *p, size_t len,
 
 /* AUTO: where a stream's first message starts, in the last n bytes seen
  * (w); the signature's length, 0 if none ends here. */
-enum { DECIDED_NOT = 0, DECIDED_DSMR, DECIDED_HAN };
+enum { DECIDED_NOT = 0, DECIDED_DSMR, DECIDED_HAN, DECIDED_BARE };
 
 static size_t sniff_match(const uint8_t *w, size_t n, int *proto) {
   /* "/XXXd": IEC 62056-21 identification (manufacturer, baud digit) */
@@ -401,7 +425,93 @@ static size_t sniff_match(const uint8_t *w, size_t n, int *proto) {
     *proto = DECIDED_HAN;
     return 4;
   }
+  /* a bare general-glo-ciphering envelope, no HDLC or M-Bus around it
+   * (Luxembourg Smarty, Steiermark T210-D, IR heads): DB, then the system
+   * title's length 8 */
+  if (n >= 2 && w[n - 2] == DSMR_DLMS_GLO_CIPHERING && w[n - 1] == 8) {
+    *proto = DECIDED_BARE;
+    return 2;
+  }
   return 0;
+}
+
+/* AUTO, bare envelopes (DB 08 title LEN ...): p[0..len) collected into
+ * env_buf until an envelope is complete, which goes to han_apdu like one
+ * from the HDLC or M-Bus framing (its plaintext decides: a DSMR telegram
+ * to the DSMR framer, a data-notification decoded). Between envelopes the
+ * next DB 08 is looked for; a 7E A? or 68 L L 68 there means the
+ * envelopes came inside HDLC or M-Bus frames after all (AUTO joined the
+ * stream in the middle of one): the framing takes over (in->pend). Returns
+ * the bytes consumed; *got 1 with one output in *out. */
+static size_t bare_feed(struct dsmr_input *in, const uint8_t *p, size_t len,
+                        struct dsmr_input_out *out, int *got) {
+  size_t used = 0;
+
+  *got = 0;
+  while (used < len) {
+    uint8_t b = p[used++];
+    if (in->env_len == 0) { /* between envelopes */
+      int proto = 0;
+      size_t sig;
+      if (in->nsniff == sizeof(in->sniff)) {
+        memmove(in->sniff, in->sniff + 1, sizeof(in->sniff) - 1);
+        in->nsniff--;
+      }
+      in->sniff[in->nsniff++] = b;
+      sig = sniff_match(in->sniff, in->nsniff, &proto);
+      if (sig && proto == DECIDED_BARE) {
+        in->env_buf[0] = DSMR_DLMS_GLO_CIPHERING;
+        in->env_buf[1] = 8;
+        in->env_len = 2;
+        in->env_need = 0;
+        in->nsniff = 0;
+      } else if (sig && proto == DECIDED_HAN) {
+        memcpy(in->sig, in->sniff + in->nsniff - sig, sig);
+        in->pend = in->sig;
+        in->pend_len = sig;
+        in->bare = 0;
+        in->nsniff = 0;
+        return used;
+      }
+      continue;
+    }
+    in->env_buf[in->env_len++] = b;
+    if (in->env_need == 0) { /* the A-XDR length after the title */
+      uint8_t l = in->env_buf[10];
+      if (in->env_len < 11 || (l == 0x81 && in->env_len < 12) ||
+          (l == 0x82 && in->env_len < 13))
+        continue;
+      if (l < 0x80)
+        in->env_need = 11u + l;
+      else if (l == 0x81)
+        in->env_need = 12u + in->env_buf[11];
+      else if (l == 0x82)
+        in->env_need = 13u + ((size_t)in->env_buf[11] << 8 | in->env_buf[12]);
+      else { /* no envelope: look for the next one */
+        in->env_len = 0;
+        continue;
+      }
+      if (in->env_need > DSMR_HAN_MESSAGE_MAX) {
+        in->env_len = 0;
+        memset(out, 0, sizeof(*out));
+        out->han = 1;
+        out->ev = DSMR_INPUT_HAN_TOO_LARGE;
+        *got = 1;
+        return used;
+      }
+    }
+    if (in->env_len < in->env_need)
+      continue;
+    in->env_len = 0;
+    in->hq_i = in->hq_n = 0;
+    han_apdu(in, in->env_buf, in->env_need);
+    if (in->hq_i < in->hq_n) {
+      *out = in->hq[in->hq_i++];
+      *got = 1;
+      return used;
+    }
+  }
+  return used;
 }
 
 static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
@@ -419,7 +529,16 @@ static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
     memset(out, 0, sizeof(*out));
     out->ev = DSMR_INPUT_PROTOCOL;
     out->detail = in->decided == DECIDED_DSMR ? "DSMR" : "HAN";
-    if (in->decided == DECIDED_HAN) {
+    if (in->decided == DECIDED_BARE) {
+      /* what the framer had of it was not DSMR; the envelope has begun */
+      framer_forget(in);
+      in->decided = DECIDED_HAN;
+      in->bare = 1;
+      in->env_buf[0] = DSMR_DLMS_GLO_CIPHERING;
+      in->env_buf[1] = 8;
+      in->env_len = 2;
+      in->env_need = 0;
+    } else if (in->decided == DECIDED_HAN) {
       /* what the framer had of it was not DSMR; the signature's bytes go
        * to the HAN framing */
       size_t sig = sniff_match(in->sniff, in->nsniff, &(int){0});
@@ -488,6 +607,25 @@ static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
     out->data = p;
     out->len = len;
     return len;
+  }
+  if (in->bare) {
+    size_t n = bare_feed(in, u, len, out, &got), k;
+    if (got || in->bare) {
+      if (!got)
+        out->ev = DSMR_INPUT_NONE;
+      return n;
+    }
+    /* The framing took over: its signature (in->pend) first, then the
+     * rest of the input (a push that says nothing must use it all up). */
+    k = han_frame(in, in->pend, in->pend_len, out, &got);
+    in->pend += k;
+    in->pend_len -= k;
+    if (got)
+      return n;
+    k = han_frame(in, u + n, len - n, out, &got);
+    if (!got)
+      out->ev = DSMR_INPUT_NONE;
+    return n + k;
   }
   {
     size_t n = han_frame(in, u, len, out, &got);
@@ -590,10 +728,10 @@ static size_t probe_push(struct dsmr_input *in, const char *p, size_t len,
 /* Everything not yet consumed is dropped, and so is every partial frame
  * (the line probe switched or lost the line). */
 static void drop_input(struct dsmr_input *in) {
-  /* The probe passes bytes on one for one: what the framer did not read
-   * was never taken in. */
+  /* The probe passes bytes on one for one: what the stage after it (the
+   * framer, or the HAN stage) did not read was never taken in. */
   if (in->probing && in->nstages > 1)
-    in->stats.bytes -= in->stage[in->nstages - 1].len;
+    in->stats.bytes -= in->stage[1].len;
   for (unsigned i = 0; i < in->nstages; i++) {
     in->stage[i].len = 0;
     in->stage[i].again = 0;
@@ -606,6 +744,16 @@ static void drop_input(struct dsmr_input *in) {
   in->plain = NULL;
   in->hq_n = in->hq_i = 0;
   in->pend_len = 0;
+  in->commit_pending = 0;
+  in->env_len = 0;
+  in->han_line_lost = 0;
+  if (in->probing && in->protocol == DSMR_INPUT_PROTO_AUTO) {
+    /* a new line setting: what AUTO decided came from the old one */
+    in->decided = 0;
+    in->say_protocol = 0;
+    in->nsniff = 0;
+    in->bare = 0;
+  }
   if (in->han_buf)
     dsmr_han_framing_reset(&in->hf);
   dsmr_framer_reset(&in->framer);
@@ -735,6 +883,15 @@ next_stages(struct dsmr_input *in, struct dsmr_input_out *out) {
     if (i == 0)
       in->stats.bytes += used;
     s->again = out->ev != DSMR_INPUT_NONE;
+    if (in->han_line_lost) {
+      /* this frame first, then the loss; the rest is read with a setting
+       * that no longer works */
+      struct dsmr_input_out lost = {.ev = DSMR_INPUT_LINE_LOST};
+      in->han_line_lost = 0;
+      hold(in, &lost);
+      drop_input(in);
+      return finish(in, out);
+    }
     switch (out->ev) {
     case DSMR_INPUT_NONE: /* stage i is done; the ones after it were */
       continue;
@@ -744,6 +901,12 @@ next_stages(struct dsmr_input *in, struct dsmr_input_out *out) {
       i += 2; /* look at stage i + 1 first */
       continue;
     case DSMR_INPUT_FRAME:
+      if (in->commit_pending && i == in->nstages - 1) {
+        /* the telegram of a DLMS envelope whose tag was not checked */
+        in->commit_pending = 0;
+        if (out->frame.crc == DSMR_CRC_OK)
+          dsmr_dlms_cipher_commit(&in->cipher, &in->pending_plain);
+      }
       if (in->probing && i == in->nstages - 1 && !judge(in, out)) {
         i++;
         continue;
@@ -751,6 +914,9 @@ next_stages(struct dsmr_input *in, struct dsmr_input_out *out) {
       break;
     case DSMR_INPUT_TOO_LARGE:
     case DSMR_INPUT_CUT:
+    case DSMR_INPUT_HAN_MISSING_SEGMENT:
+    case DSMR_INPUT_HAN_BLOCK_REFUSED:
+    case DSMR_INPUT_HAN_TOO_LARGE:
       /* garbage at a wrong setting is not the meter's fault */
       if (in->probing && !in->line.settled) {
         i++;
@@ -844,6 +1010,7 @@ void dsmr_input_restart(struct dsmr_input *in, long long now_ms) {
     in->decided = 0;
     in->say_protocol = 0;
     in->nsniff = 0;
+    in->bare = 0;
   }
 }
 
@@ -862,6 +1029,7 @@ static int han_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
                     char *err, size_t errlen) {
   in->decided = cfg->protocol == DSMR_INPUT_PROTO_HAN ? DECIDED_HAN : 0;
   in->han_buf = malloc(DSMR_HAN_FRAMING_BUF_SIZE);
+  in->env_buf = malloc(DSMR_HAN_MESSAGE_MAX);
   in->list = malloc(sizeof(*in->list));
   in->tel = cfg->han_telegram;
   in->tz = cfg->timezone;
@@ -869,7 +1037,7 @@ static int han_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
     in->tel = malloc(sizeof(*in->tel));
     in->own_tel = 1;
   }
-  if (!in->han_buf || !in->list || !in->tel)
+  if (!in->han_buf || !in->env_buf || !in->list || !in->tel)
     goto oom;
   if (dsmr_han_framing_init(&in->hf, DSMR_HAN_AUTO, in->han_buf,
                             DSMR_HAN_FRAMING_BUF_SIZE) != 0) {
@@ -909,10 +1077,6 @@ int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
       snprintf(err, errlen, "unknown protocol %d", cfg->protocol);
       return -1;
     }
-    if (cfg->line_probe) {
-      snprintf(err, errlen, "line probing reads DSMR telegrams only");
-      return -1;
-    }
   } else if (cfg->line_probe && cfg->decryption_key) {
     snprintf(err, errlen, "line probing cannot judge encrypted frames");
     return -1;
@@ -923,9 +1087,6 @@ int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
   if (!buf)
     goto oom;
   dsmr_framer_init(&in->framer, buf, cap);
-  if (cfg->protocol != DSMR_INPUT_PROTO_DSMR)
-    return han_init(in, cfg, err, errlen);
-
   if (cfg->line_probe) {
     in->probing = 1;
     buf = malloc(cap ? cap : 1);
@@ -934,9 +1095,15 @@ int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
     in->scratch = malloc(sizeof(*in->scratch));
     if (!buf || !in->scratch)
       goto oom;
-    dsmr_line_probe_init(&in->line, now_ms);
+    dsmr_line_probe_init_family(
+        &in->line, now_ms,
+        cfg->protocol == DSMR_INPUT_PROTO_HAN    ? DSMR_LINE_FAMILY_HAN
+        : cfg->protocol == DSMR_INPUT_PROTO_AUTO ? DSMR_LINE_FAMILY_ANY
+                                                 : DSMR_LINE_FAMILY_DSMR);
     add_stage(in, probe_push);
   }
+  if (cfg->protocol != DSMR_INPUT_PROTO_DSMR)
+    return han_init(in, cfg, err, errlen);
   if (cfg->decryption_key) {
     size_t scap = DSMR_SMARTY_BUF_SIZE(cap);
     buf = malloc(scap);
@@ -973,6 +1140,8 @@ void dsmr_input_free(struct dsmr_input *in) {
     in->have_cipher = 0;
   }
   free(in->han_buf);
+  free(in->env_buf);
+  in->env_buf = NULL;
   free(in->list);
   if (in->own_tel)
     free(in->tel);

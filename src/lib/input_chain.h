@@ -8,13 +8,16 @@
  *
  * Protocol "han" / "auto" (binary DLMS/COSEM meters, han.h):
  *
- *   bytes ─▶ [AUTO: "/XXXd" DSMR, 7E A? / 68 L L 68 HAN] ─▶ HAN framing
- *            (HDLC, M-Bus, block transfer) ─▶ [DLMS decryption, replay
+ *   bytes ─▶ [AUTO: "/XXXd" DSMR, 7E A? / 68 L L 68 HAN, DB 08 a bare
+ *            envelope] ─▶ HAN framing (HDLC, M-Bus, block transfer; or
+ *            AUTO's bare envelopes) ─▶ [DLMS decryption, replay
  *            guard] ─▶ dsmr_han_decode + dsmr_han_map ─▶ HAN_TELEGRAM
  *            (a mapped struct dsmr_telegram); a DSMR telegram (AUTO's
  *            plain stream, or one inside a DLMS envelope) ─▶ DSMR framer.
- *   For encryption-only frames (0x20 / 0x21) the counter is committed only
- *   once the APDU inside decoded; one that does not is DECRYPT_FAILED.
+ *   For frames whose tag was not checked (0x20 / 0x21, or 0x30 with
+ *   han_allow_unchecked) the counter is committed only once the inner
+ *   check passed: the APDU inside decoded (one that does not is
+ *   DECRYPT_FAILED), or the DSMR telegram inside passed its CRC.
  *
  * One small interface, no callbacks: the caller hands over a chunk of
  * bytes with dsmr_input_feed, then calls dsmr_input_next until it returns
@@ -88,8 +91,12 @@ struct dsmr_input_config {
   /* DSMR_INPUT_PROTO_*: DSMR (0: as before), HAN (binary DLMS/COSEM over
    * HDLC or M-Bus: decryption_key / auth_key are then the DLMS keys, auth
    * NULL: none) or AUTO (from the bytes: "/XXXd" DSMR, 7E A? HDLC,
-   * 68 L L 68 M-Bus; the keys are the DLMS ones). HAN and AUTO exclude
-   * line_probe. */
+   * 68 L L 68 M-Bus, DB 08 a bare envelope, whose plaintext decides: a
+   * DSMR telegram to the DSMR framer, a data-notification decoded; the
+   * keys are the DLMS ones, so a Luxembourg Smarty read with AUTO needs
+   * its authentication key given). With line_probe, HAN probes 2400 8E1,
+   * 2400 8N1 and 115200 8N1, AUTO those and the DSMR ones (line_probe.h);
+   * a HAN frame whose check (FCS, M-Bus checksum) passes settles it. */
   int protocol;
   /* HAN: where decoded lists are mapped (the caller's telegram, so that
    * its dispatch path reads it in place); NULL: the chain's own. */
@@ -270,8 +277,19 @@ struct dsmr_input {
   struct dsmr_telegram *tel;
   int own_tel;
   const struct dsmr_tz *tz;    /* cfg->timezone */
-  struct dsmr_input_out hq[3]; /* outputs still to return, in order */
+  struct dsmr_input_out hq[4]; /* outputs still to return, in order */
   unsigned hq_n, hq_i;
+  /* a DSMR telegram from a DLMS envelope whose tag was not checked is in
+   * the framer: its counter is committed once its CRC passed */
+  int commit_pending;
+  struct dsmr_dlms_plain pending_plain;
+  /* AUTO: bare envelopes (DB 08 ..., no HDLC or M-Bus around them) */
+  int bare;
+  uint8_t *env_buf; /* DSMR_HAN_MESSAGE_MAX bytes */
+  size_t env_len, env_need;
+  uint8_t sig[4]; /* the framing's signature, found between envelopes */
+  /* line probe with HAN: a HAN frame lost the settled line (next_stages) */
+  int han_line_lost;
 };
 
 /* Build the chain: allocates its buffers. now_ms: dsmr_now_ms().

@@ -4,20 +4,50 @@
 #include <stdio.h>
 #include <string.h>
 
-const struct dsmr_line_setting dsmr_line_settings[DSMR_LINE_SETTINGS] = {
-    {115200, 8, 'N', 1},
-    {115200, 7, 'E', 1},
-    {9600, 7, 'E', 1},
+const struct dsmr_line_setting dsmr_line_settings[DSMR_LINE_SETTINGS_ALL] = {
+    {115200, 8, 'N', 1}, {115200, 7, 'E', 1}, {9600, 7, 'E', 1},
+    {2400, 8, 'E', 1},   {2400, 8, 'N', 1},
 };
+
+/* Each family's settings, in probing order (line_probe.h). */
+static const unsigned char order_dsmr[] = {0, 1, 2};
+static const unsigned char order_han[] = {3, 4, 0};
+static const unsigned char order_any[] = {0, 1, 2, 3, 4};
+
+static const struct dsmr_line_setting *
+current(const struct dsmr_line_probe *p) {
+  return &dsmr_line_settings[p->order[p->index]];
+}
 
 static void new_window(struct dsmr_line_probe *p, long long now_ms) {
   p->window_end = now_ms + DSMR_LINE_WINDOW_MS;
   p->extended = 0;
 }
 
-void dsmr_line_probe_init(struct dsmr_line_probe *p, long long now_ms) {
+void dsmr_line_probe_init_family(struct dsmr_line_probe *p, long long now_ms,
+                                 enum dsmr_line_family family) {
   memset(p, 0, sizeof(*p));
+  p->family = family;
+  switch (family) {
+  case DSMR_LINE_FAMILY_HAN:
+    p->order = order_han;
+    p->nsettings = sizeof(order_han);
+    break;
+  case DSMR_LINE_FAMILY_ANY:
+    p->order = order_any;
+    p->nsettings = sizeof(order_any);
+    break;
+  default:
+    p->family = DSMR_LINE_FAMILY_DSMR;
+    p->order = order_dsmr;
+    p->nsettings = sizeof(order_dsmr);
+    break;
+  }
   new_window(p, now_ms);
+}
+
+void dsmr_line_probe_init(struct dsmr_line_probe *p, long long now_ms) {
+  dsmr_line_probe_init_family(p, now_ms, DSMR_LINE_FAMILY_DSMR);
 }
 
 void dsmr_line_probe_restart(struct dsmr_line_probe *p, long long now_ms) {
@@ -31,16 +61,18 @@ void dsmr_line_probe_restart(struct dsmr_line_probe *p, long long now_ms) {
 
 const struct dsmr_line_setting *
 dsmr_line_probe_setting(const struct dsmr_line_probe *p) {
-  return &dsmr_line_settings[p->index];
+  return current(p);
 }
 
 int dsmr_line_probe_mask(const struct dsmr_line_probe *p) {
-  return dsmr_line_settings[p->index].databits == 7 ||
-         (p->settled && p->masked);
+  return current(p)->databits == 7 || (p->settled && p->masked);
 }
 
 int dsmr_line_probe_dual(const struct dsmr_line_probe *p) {
-  return !p->settled && dsmr_line_settings[p->index].databits == 8;
+  /* a masked copy only of a DSMR setting (ASCII), never for HAN */
+  return !p->settled && current(p)->databits == 8 &&
+         p->family != DSMR_LINE_FAMILY_HAN &&
+         p->order[p->index] < DSMR_LINE_SETTINGS;
 }
 
 static enum dsmr_line_event lose(struct dsmr_line_probe *p,
@@ -71,7 +103,7 @@ enum dsmr_line_event dsmr_line_probe_tick(struct dsmr_line_probe *p,
     p->extended = 1;
     return DSMR_LINE_KEEP;
   }
-  p->index = (p->index + 1) % DSMR_LINE_SETTINGS;
+  p->index = (p->index + 1) % p->nsettings;
   p->windows++;
   new_window(p, now_ms);
   return DSMR_LINE_SWITCH;
@@ -116,27 +148,37 @@ static void describe(const struct dsmr_line_setting *s, int as_7e1, char *buf,
 
 void dsmr_line_probe_describe(const struct dsmr_line_probe *p, char *buf,
                               size_t len) {
-  describe(&dsmr_line_settings[p->index], p->settled && p->masked, buf, len);
+  describe(current(p), p->settled && p->masked, buf, len);
 }
 
-void dsmr_line_settings_list(char *buf, size_t len) {
+static void list(const unsigned char *order, unsigned n, char *buf,
+                 size_t len) {
   size_t used = 0;
 
   if (len)
     buf[0] = '\0';
-  for (int i = 0; i < DSMR_LINE_SETTINGS && used < len; i++) {
+  for (unsigned i = 0; i < n && used < len; i++) {
     char one[32];
-    int n;
-    describe(&dsmr_line_settings[i], 0, one, sizeof(one));
-    n = snprintf(buf + used, len - used, "%s%s",
-                 i == 0                        ? ""
-                 : i == DSMR_LINE_SETTINGS - 1 ? " or "
-                                               : ", ",
+    int k;
+    describe(&dsmr_line_settings[order[i]], 0, one, sizeof(one));
+    k = snprintf(buf + used, len - used, "%s%s",
+                 i == 0       ? ""
+                 : i == n - 1 ? " or "
+                              : ", ",
                  one);
-    if (n < 0)
+    if (k < 0)
       break;
-    used += (size_t)n;
+    used += (size_t)k;
   }
+}
+
+void dsmr_line_settings_list(char *buf, size_t len) {
+  list(order_dsmr, sizeof(order_dsmr), buf, len);
+}
+
+void dsmr_line_probe_list(const struct dsmr_line_probe *p, char *buf,
+                          size_t len) {
+  list(p->order, p->nsettings, buf, len);
 }
 
 int dsmr_line_frame_valid(const struct dsmr_frame *f,

@@ -39,7 +39,18 @@
  *     its setting).
  *
  * Not for encrypted (Luxembourg Smarty) streams: those are binary, bit 7
- * carries data. Smarty meters use 115200 8N1. */
+ * carries data. Smarty meters use 115200 8N1.
+ *
+ * Binary HAN meters (Protocol "han" / "auto", input_chain.h): the family
+ * given at init says which settings are probed, in this order:
+ *   DSMR  115200 8N1, 115200 7E1, 9600 7E1 (the above; the default)
+ *   HAN   2400 8E1 (Aidon, Kaifa, Austria), 2400 8N1 (Kamstrup), 115200
+ *         8N1 (the new Swedish RJ12 ports)
+ *   ANY   the DSMR ones, then 2400 8E1 and 2400 8N1
+ * A HAN frame is valid when its check passes (HDLC FCS, M-Bus checksum:
+ * the caller judges and reports it through dsmr_line_probe_frame). Only
+ * the DSMR settings' 8-bit one frames a masked copy (ASCII): at 2400 and
+ * for HAN the bytes are binary and never masked. */
 #ifndef DSMR_LINE_PROBE_H
 #define DSMR_LINE_PROBE_H
 
@@ -49,7 +60,8 @@
 #include "framer.h"
 #include "mapper.h"
 
-#define DSMR_LINE_SETTINGS 3
+#define DSMR_LINE_SETTINGS 3 /* the DSMR family's */
+#define DSMR_LINE_SETTINGS_ALL 5
 #define DSMR_LINE_WINDOW_MS 12000
 #define DSMR_LINE_EXTEND_MS 3000
 #define DSMR_LINE_BAD_RUN 5
@@ -63,8 +75,15 @@ struct dsmr_line_setting {
   int stopbits;
 };
 
-/* In probing order. */
-extern const struct dsmr_line_setting dsmr_line_settings[DSMR_LINE_SETTINGS];
+/* The DSMR family's first, in its probing order; then 2400 8E1, 2400 8N1. */
+extern const struct dsmr_line_setting
+    dsmr_line_settings[DSMR_LINE_SETTINGS_ALL];
+
+enum dsmr_line_family {
+  DSMR_LINE_FAMILY_DSMR = 0, /* DSMR telegrams (dsmr_line_probe_init) */
+  DSMR_LINE_FAMILY_HAN,      /* binary HAN frames */
+  DSMR_LINE_FAMILY_ANY,      /* either (Protocol "auto") */
+};
 
 enum dsmr_line_event {
   DSMR_LINE_KEEP = 0, /* carry on as before */
@@ -83,13 +102,16 @@ enum dsmr_line_lost_reason {
 
 struct dsmr_line_probe {
   int settled;
-  unsigned index; /* into dsmr_line_settings: the setting in use */
-  int masked;     /* settled through the bit-7-masked copy of 8-bit data */
+  unsigned index; /* into order[]: the setting in use */
+  enum dsmr_line_family family;
+  const unsigned char *order; /* indices into dsmr_line_settings */
+  unsigned nsettings;         /* in order[] */
+  int masked; /* settled through the bit-7-masked copy of 8-bit data */
   /* probing */
   long long window_end;
   int extended;
   /* windows that ended without a valid telegram since probing (re)began:
-   * DSMR_LINE_SETTINGS of them = every setting was tried once */
+   * nsettings of them = every setting was tried once */
   unsigned windows;
   /* settled */
   unsigned bad_run;
@@ -100,8 +122,12 @@ struct dsmr_line_probe {
 };
 
 /* Start probing with the first setting. Every now_ms below is a reading of
- * dsmr_now_ms() (clock.h). */
+ * dsmr_now_ms() (clock.h). The DSMR family. */
 void dsmr_line_probe_init(struct dsmr_line_probe *p, long long now_ms);
+
+/* The same for a family's settings (see above). */
+void dsmr_line_probe_init_family(struct dsmr_line_probe *p, long long now_ms,
+                                 enum dsmr_line_family family);
 
 /* The source was (re)opened with dsmr_line_probe_setting(): probe again,
  * starting with the setting in use (the one that worked, if any). */
@@ -138,6 +164,10 @@ void dsmr_line_probe_describe(const struct dsmr_line_probe *p, char *buf,
 
 /* "115200 8N1, 115200 7E1 or 9600 7E1", for log lines. */
 void dsmr_line_settings_list(char *buf, size_t len);
+
+/* The same for the probe's family ("2400 8E1, 2400 8N1 or 115200 8N1"). */
+void dsmr_line_probe_list(const struct dsmr_line_probe *p, char *buf,
+                          size_t len);
 
 /* Whether a frame shows that the line setting is right: its CRC matches,
  * or it has none and maps without error to at least one data object
