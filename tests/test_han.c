@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /* Binary HAN meters: every published frame of ../shared/corpus/han (copied
  * to tests/corpus/han/public.json, turned into tests/han_corpus.h by
  * tools/han-corpus-to-c.py) read exactly through the library's stages
@@ -387,6 +388,30 @@ static void test_mapping(void) {
   x = find("dsmr_energy", "import");
   ok(x && x->derive * 10 == with_default,
      "kamstrup: energy scaler override 0 gives a tenth");
+
+  /* A CT-connected Kamstrup (type number 685-…, HAN-NVE §2.2): the same
+   * list, the same fixed current scaler -2 as the direct meters (§2.7.1
+   * gives one table for all the types of §2.2; doc/countries.md, "Kamstrup
+   * current transformer meters"). The roarfred frame with its meter type
+   * 6841121… made 6851121…: current-l1 stays 13.69 A. */
+  is_int(decode_plain("kamstrup-no-list1-roarfred"), 0, "kamstrup list 1 maps");
+  x = find("current", "l1");
+  double direct = x ? x->gauge : -1;
+  hv = vec("kamstrup-no-list1-roarfred");
+  len = unhex(hv->frame_hex, frame, sizeof frame);
+  run_fresh(frame, len, 0, &r);
+  uint8_t ct[512];
+  size_t ct_len = r.apdu_len[0] < sizeof ct ? r.apdu_len[0] : 0;
+  memcpy(ct, r.apdu[0], ct_len);
+  uint8_t *type = ct_len ? memmem(ct, ct_len, "6841121", 7) : NULL;
+  if (type)
+    type[2] = '5';
+  ok(type && dsmr_han_decode(ct, ct_len, NULL, NULL, &list) == DSMR_HAN_OK &&
+         dsmr_han_map(&list, &telegram) == 0,
+     "kamstrup CT meter type: decoded and mapped");
+  x = find("current", "l1");
+  ok(direct == 13.69 && x && x->gauge == 13.69,
+     "kamstrup CT meter type: current-l1 13.69 A, scaler -2 as documented");
 
   is_int(decode_plain("kaifa-no-gh180-2"), 0, "kaifa list 2 maps");
   x = find("current", "l1");
