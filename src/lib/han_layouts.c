@@ -18,7 +18,7 @@ typedef struct dsmr_axdr_elem node;
 
 /* The element at pos of the checked body (dsmr_axdr_check accepted it, so
  * reading an element where one starts cannot fail). */
-static inline node at(const struct dsmr_han_list *l, size_t pos) {
+static HOT_INLINE node at(const struct dsmr_han_list *l, size_t pos) {
   node e;
   if (dsmr_axdr_read(l->body, l->body_len, pos, &e) != 0) {
     e.tag = 0xFF; /* matches no type; a walk stops there */
@@ -366,13 +366,16 @@ static int is_at_compact(const struct dsmr_han_list *l) {
          memcmp(c.bytes, at_push_setup, 6) == 0;
 }
 
+/* by position; f 0: not identified */
+static const struct dsmr_obis at_compact_obis[10] = {
+    {0, 0, 0, 0, 0, 0},   {0, 0, 96, 1, 0, 255}, {0, 0, 0, 0, 0, 0},
+    {0, 0, 0, 0, 0, 0},   {1, 0, 1, 8, 0, 255},  {1, 0, 2, 8, 0, 255},
+    {1, 0, 3, 8, 0, 255}, {1, 0, 4, 8, 0, 255},  {1, 0, 1, 7, 0, 255},
+    {1, 0, 2, 7, 0, 255},
+};
+
 static enum dsmr_han_status at_compact(struct ctx *cx) {
-  static const struct dsmr_obis pos[10] = {
-      {0, 0, 0, 0, 0, 0},   {0, 0, 96, 1, 0, 255}, {0, 0, 0, 0, 0, 0},
-      {0, 0, 0, 0, 0, 0},   {1, 0, 1, 8, 0, 255},  {1, 0, 2, 8, 0, 255},
-      {1, 0, 3, 8, 0, 255}, {1, 0, 4, 8, 0, 255},  {1, 0, 1, 7, 0, 255},
-      {1, 0, 2, 7, 0, 255},
-  };
+  const struct dsmr_obis *pos = at_compact_obis;
   struct dsmr_han_list *l = cx->l;
   enum dsmr_han_status s = DSMR_HAN_OK;
   unsigned k = 0;
@@ -404,14 +407,17 @@ static int is_burgenland(const struct dsmr_han_list *l) {
   return 1;
 }
 
+/* by position; f 0: not identified */
+static const struct dsmr_obis burgenland_obis[14] = {
+    {1, 0, 32, 7, 0, 255}, {1, 0, 52, 7, 0, 255}, {1, 0, 72, 7, 0, 255},
+    {1, 0, 31, 7, 0, 255}, {1, 0, 51, 7, 0, 255}, {1, 0, 71, 7, 0, 255},
+    {1, 0, 1, 7, 0, 255},  {1, 0, 2, 7, 0, 255},  {1, 0, 1, 8, 0, 255},
+    {1, 0, 2, 8, 0, 255},  {0, 0, 0, 0, 0, 0},    {0, 0, 0, 0, 0, 0},
+    {0, 0, 0, 0, 0, 0},    {0, 0, 96, 1, 0, 255},
+};
+
 static enum dsmr_han_status burgenland(struct ctx *cx) {
-  static const struct dsmr_obis pos[14] = {
-      {1, 0, 32, 7, 0, 255}, {1, 0, 52, 7, 0, 255}, {1, 0, 72, 7, 0, 255},
-      {1, 0, 31, 7, 0, 255}, {1, 0, 51, 7, 0, 255}, {1, 0, 71, 7, 0, 255},
-      {1, 0, 1, 7, 0, 255},  {1, 0, 2, 7, 0, 255},  {1, 0, 1, 8, 0, 255},
-      {1, 0, 2, 8, 0, 255},  {0, 0, 0, 0, 0, 0},    {0, 0, 0, 0, 0, 0},
-      {0, 0, 0, 0, 0, 0},    {0, 0, 96, 1, 0, 255},
-  };
+  const struct dsmr_obis *pos = burgenland_obis;
   enum dsmr_han_status s = DSMR_HAN_OK;
   cx->l->vendor = DSMR_HAN_VENDOR_LG;
   size_t i = at(cx->l, 0).next;
@@ -434,41 +440,47 @@ static int is_kaifa_positions(const struct dsmr_han_list *l) {
          text_is(&first, "KFM_001");
 }
 
+/* The OBIS codes of a KFM_001 list of n elements, by position. */
+static void kaifa_obis(unsigned n, struct dsmr_obis pos[18]) {
+  unsigned k = 0;
+  if (n == 1) {
+    pos[0] = mk(1, 0, 1, 7, 0);
+    return;
+  }
+  int three = n == 13 || n == 18;
+  pos[k++] = mk(1, 1, 0, 2, 129);
+  pos[k++] = mk(0, 0, 96, 1, 0);
+  pos[k++] = mk(0, 0, 96, 1, 7);
+  pos[k++] = mk(1, 0, 1, 7, 0);
+  pos[k++] = mk(1, 0, 2, 7, 0);
+  pos[k++] = mk(1, 0, 3, 7, 0);
+  pos[k++] = mk(1, 0, 4, 7, 0);
+  pos[k++] = mk(1, 0, 31, 7, 0);
+  if (three) {
+    pos[k++] = mk(1, 0, 51, 7, 0);
+    pos[k++] = mk(1, 0, 71, 7, 0);
+  }
+  pos[k++] = mk(1, 0, 32, 7, 0);
+  if (three) {
+    pos[k++] = mk(1, 0, 52, 7, 0);
+    pos[k++] = mk(1, 0, 72, 7, 0);
+  }
+  if (n == 14 || n == 18) {
+    pos[k++] = mk(0, 0, 1, 0, 0);
+    pos[k++] = mk(1, 0, 1, 8, 0);
+    pos[k++] = mk(1, 0, 2, 8, 0);
+    pos[k++] = mk(1, 0, 3, 8, 0);
+    pos[k++] = mk(1, 0, 4, 8, 0);
+  }
+}
+
 static enum dsmr_han_status kaifa_positions(struct ctx *cx) {
   struct dsmr_han_list *l = cx->l;
   struct dsmr_obis pos[18];
   node r = at(l, 0);
-  unsigned n = r.len, k = 0;
+  unsigned k;
   l->vendor = DSMR_HAN_VENDOR_KAIFA;
-  if (n == 1) {
-    pos[0] = mk(1, 0, 1, 7, 0);
-  } else {
-    int three = n == 13 || n == 18;
-    pos[k++] = mk(1, 1, 0, 2, 129);
-    pos[k++] = mk(0, 0, 96, 1, 0);
-    pos[k++] = mk(0, 0, 96, 1, 7);
-    pos[k++] = mk(1, 0, 1, 7, 0);
-    pos[k++] = mk(1, 0, 2, 7, 0);
-    pos[k++] = mk(1, 0, 3, 7, 0);
-    pos[k++] = mk(1, 0, 4, 7, 0);
-    pos[k++] = mk(1, 0, 31, 7, 0);
-    if (three) {
-      pos[k++] = mk(1, 0, 51, 7, 0);
-      pos[k++] = mk(1, 0, 71, 7, 0);
-    }
-    pos[k++] = mk(1, 0, 32, 7, 0);
-    if (three) {
-      pos[k++] = mk(1, 0, 52, 7, 0);
-      pos[k++] = mk(1, 0, 72, 7, 0);
-    }
-    if (n == 14 || n == 18) {
-      pos[k++] = mk(0, 0, 1, 0, 0);
-      pos[k++] = mk(1, 0, 1, 8, 0);
-      pos[k++] = mk(1, 0, 2, 8, 0);
-      pos[k++] = mk(1, 0, 3, 8, 0);
-      pos[k++] = mk(1, 0, 4, 8, 0);
-    }
-  }
+  kaifa_obis(r.len, pos);
   enum dsmr_han_status s = DSMR_HAN_OK;
   k = 0;
   for (size_t i = r.next; s == DSMR_HAN_OK && i < l->body_len;
@@ -681,8 +693,55 @@ static int fast_obis_structs(struct ctx *cx, const node *r) {
   return s;
 }
 
-/* OBIS_FLAT: root structure whose first element is a list id of a known
- * vendor (so that its vendor is settled and no other layout can match). */
+/* The vendor of an OBIS_FLAT list (as obis_flat finds it): a list id
+ * first, or an OBIS x-x:0.2.129 in the first two elements followed by the
+ * list id, or L&G's system title. 0, or FAST_NO when the first two
+ * elements are not what the fast path reads. */
+static int fast_flat_vendor(struct ctx *cx, const node *r, const node *first) {
+  struct dsmr_han_list *l = cx->l;
+  const uint8_t *b = l->body;
+  size_t len = l->body_len, j = r->next;
+  if (is_text(first))
+    l->vendor = vendor_of(first);
+  for (uint32_t k = 0;
+       l->vendor == DSMR_HAN_VENDOR_GENERIC && k < 2 && k < r->len; k++) {
+    node nj, o, v;
+    struct su su;
+    const node *ob = NULL;
+    if (dsmr_axdr_read(b, len, j, &nj) != 0)
+      return FAST_NO;
+    size_t next = nj.next;
+    if (is_obis(&nj) && k + 1 < r->len) {
+      ob = &nj;
+    } else if (nj.tag == DSMR_AXDR_STRUCTURE && nj.len >= 2 && nj.len <= 3 &&
+               dsmr_axdr_read(b, len, nj.next, &o) == 0 && is_obis(&o)) {
+      /* {OBIS, value[, scaler_unit]}: an item only when it is whole */
+      if (!fast_value(b, len, o.next, &v))
+        return FAST_NO;
+      next = v.next;
+      if (nj.len == 3 && (next = su_read(b, len, next, &su)) == 0)
+        return FAST_NO;
+      ob = &o;
+    } else if (dsmr_axdr_is_container(nj.tag) && nj.len > 0) {
+      return FAST_NO;
+    }
+    if (ob && ob->bytes[2] == 0 && ob->bytes[3] == 2 && ob->bytes[4] == 129) {
+      node id;
+      if (dsmr_axdr_read(b, len, ob->next, &id) != 0)
+        return FAST_NO;
+      l->vendor = vendor_of(&id);
+      break;
+    }
+    j = next;
+  }
+  if (l->vendor == DSMR_HAN_VENDOR_GENERIC && l->has_system_title &&
+      memcmp(l->system_title, "LGZ", 3) == 0)
+    l->vendor = DSMR_HAN_VENDOR_LG;
+  return 0;
+}
+
+/* OBIS_FLAT: root structure of two elements or more, whose first element
+ * is no other layout's (fast() looks). */
 static int fast_obis_flat(struct ctx *cx, const node *r, const node *first) {
   struct dsmr_han_list *l = cx->l;
   const uint8_t *b = l->body;
@@ -690,7 +749,8 @@ static int fast_obis_flat(struct ctx *cx, const node *r, const node *first) {
   unsigned count = 1, seen = 0;
   uint32_t left = r->len;
   enum dsmr_han_status s = DSMR_HAN_OK;
-  l->vendor = vendor_of(first);
+  if (fast_flat_vendor(cx, r, first) != 0)
+    return FAST_NO;
   while (left > 0) {
     node n, v;
     struct su su, *sup = NULL;
@@ -759,6 +819,104 @@ static int fast_obis_flat(struct ctx *cx, const node *r, const node *first) {
   return s;
 }
 
+/* KAIFA_POSITIONS (is_kaifa_positions said so): values by position. */
+static int fast_kaifa_positions(struct ctx *cx, const node *r) {
+  struct dsmr_han_list *l = cx->l;
+  const uint8_t *b = l->body;
+  size_t len = l->body_len, pos = r->next;
+  struct dsmr_obis obis[18];
+  enum dsmr_han_status s = DSMR_HAN_OK;
+  kaifa_obis(r->len, obis);
+  l->vendor = DSMR_HAN_VENDOR_KAIFA;
+  for (uint32_t k = 0; k < r->len; k++) {
+    node v;
+    if (!fast_value(b, len, pos, &v))
+      return FAST_NO;
+    pos = v.next;
+    if (s == DSMR_HAN_OK)
+      s = add_elem(cx, &obis[k], 1, &v, NULL);
+  }
+  if (pos != len)
+    return FAST_NO;
+  l->nelements = 1 + r->len;
+  l->layout = DSMR_HAN_LAYOUT_KAIFA_POSITIONS;
+  return s;
+}
+
+/* AT_COMPACT (is_at_compact said so) and LG_BURGENLAND (maybe): values
+ * by position, obis[k] for the k-th (f 0: none; past n: none); tags, when
+ * given, the type each must have. */
+static int fast_positions(struct ctx *cx, const node *r,
+                          const struct dsmr_obis *obis, unsigned n,
+                          const uint8_t *tags, enum dsmr_han_layout layout) {
+  struct dsmr_han_list *l = cx->l;
+  const uint8_t *b = l->body;
+  size_t len = l->body_len, pos = r->next;
+  enum dsmr_han_status s = DSMR_HAN_OK;
+  if (r->len > DSMR_HAN_MAX_ELEMENTS - 1)
+    return FAST_NO;
+  if (layout == DSMR_HAN_LAYOUT_LG_BURGENLAND)
+    l->vendor = DSMR_HAN_VENDOR_LG;
+  for (uint32_t k = 0; k < r->len; k++) {
+    node v;
+    if (!fast_value(b, len, pos, &v) || (tags && v.tag != tags[k]))
+      return FAST_NO;
+    pos = v.next;
+    if (s == DSMR_HAN_OK)
+      s = add_elem(cx, k < n && obis[k].f == 255 ? &obis[k] : NULL, 1, &v,
+                   NULL);
+  }
+  if (pos != len)
+    return FAST_NO;
+  l->nelements = 1 + r->len;
+  l->layout = layout;
+  return s;
+}
+
+/* LG_CAPTURE: root structure whose first element is an array of as many
+ * capture-object descriptors as the root has elements. */
+static int fast_lg_capture(struct ctx *cx, const node *r, const node *c) {
+  struct dsmr_han_list *l = cx->l;
+  const uint8_t *b = l->body, *obis[DSMR_HAN_MAX_VALUES + 1];
+  size_t len = l->body_len, pos = c->next;
+  unsigned count = 2;
+  enum dsmr_han_status s = DSMR_HAN_OK;
+  if (c->len > DSMR_HAN_MAX_VALUES + 1)
+    return FAST_NO;
+  for (uint32_t k = 0; k < c->len; k++) {
+    node d, cl, o, a, ix;
+    if (dsmr_axdr_read(b, len, pos, &d) != 0 || d.tag != DSMR_AXDR_STRUCTURE ||
+        d.len != 4 || dsmr_axdr_read(b, len, d.next, &cl) != 0 ||
+        cl.tag != DSMR_AXDR_LONG_UNSIGNED ||
+        dsmr_axdr_read(b, len, cl.next, &o) != 0 || !is_obis(&o) ||
+        !fast_value(b, len, o.next, &a) || !fast_value(b, len, a.next, &ix))
+      return FAST_NO;
+    obis[k] = o.bytes;
+    pos = ix.next;
+    count += 5;
+  }
+  l->vendor = DSMR_HAN_VENDOR_LG;
+  /* the first descriptor is the push setup's own list: values from the
+   * second on */
+  for (uint32_t k = 1; k < r->len; k++) {
+    node v;
+    if (!fast_value(b, len, pos, &v))
+      return FAST_NO;
+    pos = v.next;
+    count++;
+    if (s == DSMR_HAN_OK) {
+      struct dsmr_obis ob;
+      obis_from(obis[k], &ob);
+      s = add_elem(cx, &ob, 0, &v, NULL);
+    }
+  }
+  if (pos != len || count > DSMR_HAN_MAX_ELEMENTS)
+    return FAST_NO;
+  l->nelements = count;
+  l->layout = DSMR_HAN_LAYOUT_LG_CAPTURE;
+  return s;
+}
+
 /* One of the fast paths, where the frame's first bytes say which layout
  * it can only be; FAST_NO otherwise. */
 static int fast(struct ctx *cx) {
@@ -773,14 +931,35 @@ static int fast(struct ctx *cx) {
    * with an OBIS, Kaifa's and Burgenland's lists with a scalar) */
   if (f.tag == DSMR_AXDR_STRUCTURE)
     return fast_obis_structs(cx, &r);
-  /* a list id of a known vendor first, in a structure: only OBIS_FLAT
-   * (but Kaifa's lists by position) */
-  if (r.tag == DSMR_AXDR_STRUCTURE && r.len >= 2 && is_text(&f) &&
-      vendor_of(&f) != DSMR_HAN_VENDOR_GENERIC &&
-      !(text_is(&f, "KFM_001") &&
-        (r.len == 9 || r.len == 13 || r.len == 14 || r.len == 18)))
-    return fast_obis_flat(cx, &r, &f);
-  return FAST_NO;
+  /* the layouts tried first by the general path, each where its first
+   * bytes say so */
+  if (r.tag == DSMR_AXDR_STRUCTURE && r.len >= 2 && f.tag == DSMR_AXDR_ARRAY &&
+      f.len == r.len)
+    return fast_lg_capture(cx, &r, &f);
+  if (r.tag == DSMR_AXDR_STRUCTURE && r.len >= 10 && is_obis(&f) &&
+      memcmp(f.bytes, at_push_setup, 6) == 0)
+    return fast_positions(cx, &r, at_compact_obis, 10, NULL,
+                          DSMR_HAN_LAYOUT_AT_COMPACT);
+  if (r.tag == DSMR_AXDR_STRUCTURE && r.len == 14 &&
+      f.tag == burgenland_tags[0])
+    return fast_positions(cx, &r, burgenland_obis, 14, burgenland_tags,
+                          DSMR_HAN_LAYOUT_LG_BURGENLAND);
+  if (r.tag == DSMR_AXDR_STRUCTURE &&
+      ((r.len == 1 && f.tag == DSMR_AXDR_DOUBLE_LONG_UNSIGNED) ||
+       ((r.len == 9 || r.len == 13 || r.len == 14 || r.len == 18) &&
+        text_is(&f, "KFM_001"))))
+    return fast_kaifa_positions(cx, &r);
+  /* a structure of two or more: OBIS_FLAT (or no layout), unless its first
+   * element is that of L&G's capture list (an array), of the Austrian
+   * compact list (its push setup's OBIS), of Kaifa's lists by position
+   * ("KFM_001") or, maybe, Burgenland's 14 values */
+  if (r.tag != DSMR_AXDR_STRUCTURE || r.len < 2 || f.tag == DSMR_AXDR_ARRAY ||
+      (r.len >= 10 && is_obis(&f) && memcmp(f.bytes, at_push_setup, 6) == 0) ||
+      (text_is(&f, "KFM_001") &&
+       (r.len == 9 || r.len == 13 || r.len == 14 || r.len == 18)) ||
+      (r.len == 14 && f.tag == burgenland_tags[0]))
+    return FAST_NO;
+  return fast_obis_flat(cx, &r, &f);
 }
 
 /* What dsmr_han_decode fills from the body, cleared. */
