@@ -654,6 +654,19 @@ static HOT_INLINE int fast_value(const uint8_t *b, size_t len, size_t pos,
          !(dsmr_axdr_is_container(v->tag) && v->len > 0);
 }
 
+/* {OBIS, value[, scaler_unit]}: the structure e (its header read) read in
+ * one pass, its OBIS into *o, its value into *v, its scaler_unit into *su
+ * when it has three elements. The offset just past it, or 0 when it is not
+ * one the fast paths take. */
+static HOT_INLINE size_t fast_item(const uint8_t *b, size_t len, const node *e,
+                                   node *o, node *v, struct su *su) {
+  if (e->tag != DSMR_AXDR_STRUCTURE || e->len < 2 || e->len > 3 ||
+      dsmr_axdr_read(b, len, e->next, o) != 0 || !is_obis(o) ||
+      !fast_value(b, len, o->next, v))
+    return 0;
+  return e->len == 2 ? v->next : su_read(b, len, v->next, su);
+}
+
 /* OBIS_STRUCTS: root array/structure, its first element a structure. */
 static int fast_obis_structs(struct ctx *cx, const node *r) {
   struct dsmr_han_list *l = cx->l;
@@ -664,17 +677,10 @@ static int fast_obis_structs(struct ctx *cx, const node *r) {
   for (uint32_t k = 0; k < r->len; k++) {
     node e, o, v;
     struct su su;
-    if (dsmr_axdr_read(b, len, pos, &e) != 0 || e.tag != DSMR_AXDR_STRUCTURE ||
-        e.len < 2 || e.len > 3 || dsmr_axdr_read(b, len, e.next, &o) != 0 ||
-        !is_obis(&o) || !fast_value(b, len, o.next, &v))
+    if (dsmr_axdr_read(b, len, pos, &e) != 0 ||
+        (pos = fast_item(b, len, &e, &o, &v, &su)) == 0)
       return FAST_NO;
-    pos = v.next;
-    count += 3;
-    if (e.len == 3) {
-      if ((pos = su_read(b, len, pos, &su)) == 0)
-        return FAST_NO;
-      count += 3;
-    }
+    count += e.len == 3 ? 6 : 3;
     if (count > DSMR_HAN_MAX_ELEMENTS)
       return FAST_NO;
     /* the list id (x-x:0.2.129.255) comes first where there is one */
@@ -713,17 +719,11 @@ static int fast_flat_vendor(struct ctx *cx, const node *r, const node *first) {
     size_t next = nj.next;
     if (is_obis(&nj) && k + 1 < r->len) {
       ob = &nj;
-    } else if (nj.tag == DSMR_AXDR_STRUCTURE && nj.len >= 2 && nj.len <= 3 &&
-               dsmr_axdr_read(b, len, nj.next, &o) == 0 && is_obis(&o)) {
-      /* {OBIS, value[, scaler_unit]}: an item only when it is whole */
-      if (!fast_value(b, len, o.next, &v))
-        return FAST_NO;
-      next = v.next;
-      if (nj.len == 3 && (next = su_read(b, len, next, &su)) == 0)
+    } else if (dsmr_axdr_is_container(nj.tag) && nj.len > 0) {
+      /* {OBIS, value[, scaler_unit]}, or the general path */
+      if ((next = fast_item(b, len, &nj, &o, &v, &su)) == 0)
         return FAST_NO;
       ob = &o;
-    } else if (dsmr_axdr_is_container(nj.tag) && nj.len > 0) {
-      return FAST_NO;
     }
     if (ob && ob->bytes[2] == 0 && ob->bytes[3] == 2 && ob->bytes[4] == 129) {
       node id;
@@ -780,17 +780,11 @@ static int fast_obis_flat(struct ctx *cx, const node *r, const node *first) {
       /* {OBIS, value[, scaler_unit]}; any other structure: the general
        * path */
       node on;
-      if (n.len > 3 || n.len < 2 || dsmr_axdr_read(b, len, n.next, &on) != 0 ||
-          !is_obis(&on) || !fast_value(b, len, on.next, &v))
+      if ((pos = fast_item(b, len, &n, &on, &v, &su)) == 0)
         return FAST_NO;
-      pos = v.next;
-      count += 3;
-      if (n.len == 3) {
-        if ((pos = su_read(b, len, pos, &su)) == 0)
-          return FAST_NO;
+      count += n.len == 3 ? 6 : 3;
+      if (n.len == 3)
         sup = &su;
-        count += 3;
-      }
       left--;
       obis_from(on.bytes, &ob);
       o = &ob;
