@@ -102,10 +102,10 @@ static uint64_t decode(uint64_t h, const uint8_t *p, size_t n,
                        const uint8_t *title) {
   enum dsmr_han_status s = dsmr_han_decode(p, n, title, NULL, &list);
   h = mix(h, (uint64_t)s);
-  if (list.body) {
+  if (list.body) /* the notification's body, whatever came of it */
     FZ_ASSERT(list.body >= p && list.body + list.body_len <= p + n);
+  if (list.body && s != DSMR_HAN_BAD_AXDR) /* a body the decoder took */
     check_tree(list.body, list.body_len, list.nelements, list.body_len);
-  }
   if (s != DSMR_HAN_OK)
     return h;
   FZ_ASSERT(list.nvalues <= DSMR_HAN_MAX_VALUES);
