@@ -20,35 +20,12 @@
 #include "han.h"
 #include "han_corpus.h"
 #include "han_layouts.h"
+#include "harness.h"
 #include "mapper.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static unsigned long allocations;
-void *malloc(size_t n) {
-  allocations++;
-  return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b) {
-  allocations++;
-  return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n) {
-  allocations++;
-  return __libc_realloc(p, n);
-}
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static uint8_t input[8192];
 static uint8_t framing_buf[DSMR_HAN_FRAMING_BUF_SIZE];
@@ -157,24 +134,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: no clean frame\n", id);
     return 1;
   }
-  double best = 1e300;
-  unsigned long allocs = 0;
-  for (int r = 0; r < 5; r++) {
-    unsigned long before = allocations;
-    double t0 = now_ns();
-    for (long i = 0; i < iterations; i++)
-      sink += one(input, len);
-    double dt = (now_ns() - t0) / (double)iterations;
-    allocs += allocations - before;
-    if (dt < best)
-      best = dt;
-  }
+  double best;
+  unsigned long allocs;
+  BENCH_TIME(iterations, best, allocs, sink += one(input, len));
   printf("%s %s: %zu bytes, %.0f ns per message, %.3f allocations per "
          "message, %u %s\n",
          decrypt_only   ? "framing + decryption"
          : framing_only ? "framing"
                         : "HAN path",
-         id, len, best, (double)allocs / (5.0 * (double)iterations), readings,
-         decrypt_only || framing_only ? "messages" : "readings");
+         id, len, best, (double)allocs / (BENCH_RUNS * (double)iterations),
+         readings, decrypt_only || framing_only ? "messages" : "readings");
   return 0;
 }

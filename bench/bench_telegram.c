@@ -9,38 +9,13 @@
  *   bench_telegram [--crc-only] [--stateless] [--chunk N] [--iterations N]
  *                  FILE.p1 */
 #include "crc16.h"
+#include "harness.h"
 #include "input_chain.h"
 #include "mapper.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-/* Count heap allocations by wrapping glibc's allocator: any call inside the
- * measured loop is an allocation per telegram. */
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static unsigned long allocations;
-void *malloc(size_t n) {
-  allocations++;
-  return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b) {
-  allocations++;
-  return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n) {
-  allocations++;
-  return __libc_realloc(p, n);
-}
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static char input[1 << 20]; /* a stream of telegrams fits */
 static struct dsmr_telegram telegram;
@@ -124,22 +99,14 @@ int main(int argc, char **argv) {
       slash ? memchr(slash, '!', len - (size_t)(slash - input)) : NULL;
   size_t crc_len = bang ? (size_t)(bang - slash) + 1 : len;
 
-  double best = 1e300;
-  unsigned long allocs = 0;
-  for (int run = 0; run < 5; run++) {
-    unsigned long before = allocations;
-    double t0 = now_ns();
-    for (long i = 0; i < iterations; i++) {
-      if (crc_only)
-        sink += dsmr_crc16(0, slash ? slash : input, crc_len);
-      else
-        sink += full_path(&in, input, len, chunk);
-    }
-    double dt = (now_ns() - t0) / (double)iterations;
-    allocs += allocations - before;
-    if (dt < best)
-      best = dt;
-  }
+  double best;
+  unsigned long allocs;
+  BENCH_TIME(iterations, best, allocs, {
+    if (crc_only)
+      sink += dsmr_crc16(0, slash ? slash : input, crc_len);
+    else
+      sink += full_path(&in, input, len, chunk);
+  });
   /* A file of several telegrams (a stream): figures per telegram. */
   if (!crc_only && per_pass > 1) {
     best /= (double)per_pass;
@@ -152,7 +119,7 @@ int main(int argc, char **argv) {
          "pass\n",
          crc_only ? "crc16" : "full path", path, crc_only ? crc_len : len, best,
          best / (double)(crc_only ? crc_len : len),
-         (double)allocs / (5.0 * (double)iterations), readings,
+         (double)allocs / (BENCH_RUNS * (double)iterations), readings,
          crc_only ? 1 : per_pass);
   return 0;
 }

@@ -134,7 +134,7 @@ if [ -x "$build/bench/bench_han" ]; then
     kaifa-at-tinetz-example-fneur; do
     echo "$v: $(instructions "$v") in all, $(instructions --framing-only "$v") framing only"
   done
-  echo "kaifa-at-tinetz-example-fneur: $(instructions --decrypt-only kaifa-at-tinetz-example-fneur) decryption only"
+  echo "kaifa-at-tinetz-example-fneur: $(instructions --decrypt-only kaifa-at-tinetz-example-fneur) framing and decryption only"
 fi
 
 collectd=${COLLECTD:-/usr/sbin/collectd}

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /* Binary HAN meters: every published frame of ../shared/corpus/han (copied
  * to tests/corpus/han/public.json, turned into tests/han_corpus.h by
  * tools/han-corpus-to-c.py) read exactly through the library's stages
@@ -388,6 +389,30 @@ static void test_mapping(void) {
   ok(x && x->derive * 10 == with_default,
      "kamstrup: energy scaler override 0 gives a tenth");
 
+  /* A CT-connected Kamstrup (type number 685-…, HAN-NVE §2.2): the same
+   * list, the same fixed current scaler -2 as the direct meters (§2.7.1
+   * gives one table for all the types of §2.2; doc/countries.md, "Kamstrup
+   * current transformer meters"). The roarfred frame with its meter type
+   * 6841121… made 6851121…: current-l1 stays 13.69 A. */
+  is_int(decode_plain("kamstrup-no-list1-roarfred"), 0, "kamstrup list 1 maps");
+  x = find("current", "l1");
+  double direct = x ? x->gauge : -1;
+  hv = vec("kamstrup-no-list1-roarfred");
+  len = unhex(hv->frame_hex, frame, sizeof frame);
+  run_fresh(frame, len, 0, &r);
+  uint8_t ct[512];
+  size_t ct_len = r.apdu_len[0] < sizeof ct ? r.apdu_len[0] : 0;
+  memcpy(ct, r.apdu[0], ct_len);
+  uint8_t *type = ct_len ? memmem(ct, ct_len, "6841121", 7) : NULL;
+  if (type)
+    type[2] = '5';
+  ok(type && dsmr_han_decode(ct, ct_len, NULL, NULL, &list) == DSMR_HAN_OK &&
+         dsmr_han_map(&list, &telegram) == 0,
+     "kamstrup CT meter type: decoded and mapped");
+  x = find("current", "l1");
+  ok(direct == 13.69 && x && x->gauge == 13.69,
+     "kamstrup CT meter type: current-l1 13.69 A, scaler -2 as documented");
+
   is_int(decode_plain("kaifa-no-gh180-2"), 0, "kaifa list 2 maps");
   x = find("current", "l1");
   ok(x && x->gauge == 12.056, "kaifa: current-l1 12.056 A (mA by position)");
@@ -664,36 +689,118 @@ static void test_failures(void) {
 /* ---- A-XDR edge cases -------------------------------------------------- */
 
 static void test_axdr(void) {
-  struct dsmr_axdr_node nodes[16];
   unsigned n;
   size_t used;
   static const uint8_t deep[] = {2, 1, 2, 1, 2, 1, 2, 1, 2,    1,
                                  2, 1, 2, 1, 2, 1, 2, 1, 0x11, 5};
-  is_int(dsmr_axdr_decode(deep, sizeof deep, 1, nodes, 16, &n, &used),
+  is_int(dsmr_axdr_check(deep, sizeof deep, 1, 16, &n, &used),
          DSMR_AXDR_TOO_DEEP, "A-XDR: nesting beyond the bound refused");
+  is_int(dsmr_axdr_check(deep + 2, sizeof deep - 2, 1, 16, &n, &used),
+         DSMR_AXDR_OK, "A-XDR: nesting up to the bound accepted");
+  is_int(n, 9, "A-XDR: ... its elements counted");
   static const uint8_t count[] = {1, 0x82, 0xFF, 0xFF, 0x11, 1};
-  is_int(dsmr_axdr_decode(count, sizeof count, 1, nodes, 16, &n, &used),
+  is_int(dsmr_axdr_check(count, sizeof count, 1, 16, &n, &used),
          DSMR_AXDR_TRUNCATED, "A-XDR: an element count beyond the bytes");
   static const uint8_t str[] = {9, 0x81, 0x20, 'a', 'b'};
-  is_int(dsmr_axdr_decode(str, sizeof str, 1, nodes, 16, &n, &used),
+  is_int(dsmr_axdr_check(str, sizeof str, 1, 16, &n, &used),
          DSMR_AXDR_TRUNCATED, "A-XDR: a string longer than the bytes");
+  struct dsmr_axdr_elem e;
+  ok(dsmr_axdr_read(str, sizeof str, 0, &e) != 0,
+     "A-XDR: the cursor refuses it too");
   static const uint8_t ints[] = {2,    5,    0x0F, 0xFE, 0x10, 0xFF, 0x85, 0x05,
                                  0x80, 0,    0,    0,    0x14, 0xFF, 0xFF, 0xFF,
                                  0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x03, 0x01};
-  is_int(dsmr_axdr_decode(ints, sizeof ints, 1, nodes, 16, &n, &used),
-         DSMR_AXDR_OK, "A-XDR: signed integers of every width");
-  ok(nodes[1].v.i == -2 && nodes[2].v.i == -123 && nodes[3].v.i == INT32_MIN &&
-         nodes[4].v.i == -1 && nodes[5].v.i == 1,
+  is_int(dsmr_axdr_check(ints, sizeof ints, 1, 16, &n, &used), DSMR_AXDR_OK,
+         "A-XDR: signed integers of every width");
+  is_int(n, 6, "A-XDR: six elements");
+  int64_t v[5] = {0};
+  size_t pos = 0;
+  ok(dsmr_axdr_read(ints, sizeof ints, pos, &e) == 0 &&
+         e.tag == DSMR_AXDR_STRUCTURE && e.len == 5 && e.next == 2,
+     "A-XDR cursor: the structure, its first element next");
+  pos = e.next;
+  for (unsigned k = 0; k < 5; k++) {
+    if (dsmr_axdr_read(ints, sizeof ints, pos, &e) != 0)
+      break;
+    v[k] = e.v.i;
+    is_int(dsmr_axdr_skip(ints, sizeof ints, pos), e.next,
+           "A-XDR cursor: skip over a scalar");
+    pos = e.next;
+  }
+  ok(v[0] == -2 && v[1] == -123 && v[2] == INT32_MIN && v[3] == -1 && v[4] == 1,
      "A-XDR: values sign-extended");
+  is_int(pos, sizeof ints, "A-XDR cursor: the walk ends at the end");
+  is_int(dsmr_axdr_skip(ints, sizeof ints, 0), sizeof ints,
+         "A-XDR cursor: skip over the structure");
   static const uint8_t many[] = {
       1,    20, 0x11, 1, 0x11, 1, 0x11, 1, 0x11, 1, 0x11, 1, 0x11, 1,
       0x11, 1,  0x11, 1, 0x11, 1, 0x11, 1, 0x11, 1, 0x11, 1, 0x11, 1,
       0x11, 1,  0x11, 1, 0x11, 1, 0x11, 1, 0x11, 1, 0x11, 1, 0x11, 1};
-  is_int(dsmr_axdr_decode(many, sizeof many, 1, nodes, 16, &n, &used),
-         DSMR_AXDR_TOO_MANY, "A-XDR: more nodes than the caller's array");
+  is_int(dsmr_axdr_check(many, sizeof many, 1, 16, &n, &used),
+         DSMR_AXDR_TOO_MANY, "A-XDR: more elements than the caller allows");
+  is_int(dsmr_axdr_check(many, sizeof many, 1, 21, &n, &used), DSMR_AXDR_OK,
+         "A-XDR: ... and as many as it allows");
   static const uint8_t trail[] = {0x11, 1, 0};
-  is_int(dsmr_axdr_decode(trail, sizeof trail, 1, nodes, 16, &n, &used),
+  is_int(dsmr_axdr_check(trail, sizeof trail, 1, 16, &n, &used),
          DSMR_AXDR_TRAILING, "A-XDR: bytes after the element");
+  is_int(dsmr_axdr_check(trail, sizeof trail, 0, 16, &n, &used), DSMR_AXDR_OK,
+         "A-XDR: ... accepted when not exact");
+  is_int(used, 2, "A-XDR: ... with the bytes it took");
+}
+
+/* The fast paths of the two common layouts leave what they do not cover to
+ * the general path, which decides as it always did (han_layouts.c). */
+static void test_fast_path_fallbacks(void) {
+  uint8_t p[3200];
+  size_t n;
+  /* Aidon-like structures, the second value itself a structure: the
+   * general path, a register of no number */
+  n = unhex("0f00000000000102"
+            "020209060101000281ff0a0b4149444f4e5f5630303031"
+            "020209060100010700ff02010600000552",
+            p, sizeof p);
+  is_int(dsmr_han_decode(p, n, NULL, NULL, &list), DSMR_HAN_OK,
+         "fast path: a value that is a structure, read by the general path");
+  ok(list.layout == DSMR_HAN_LAYOUT_OBIS_STRUCTS && list.nvalues == 2 &&
+         list.values[1].type == DSMR_HAN_OTHER &&
+         list.vendor == DSMR_HAN_VENDOR_AIDON && list.nelements == 8,
+     "... as OBIS structures, the structure a register of no number");
+  /* the first structure alone (the fast path), and with a byte after it */
+  n = unhex("0f00000000000101"
+            "020209060101000281ff0a0b4149444f4e5f5630303031",
+            p, sizeof p);
+  is_int(dsmr_han_decode(p, n, NULL, NULL, &list), DSMR_HAN_OK,
+         "fast path: one OBIS structure");
+  p[n++] = 0x00;
+  is_int(dsmr_han_decode(p, n, NULL, NULL, &list), DSMR_HAN_BAD_AXDR,
+         "fast path: a byte after the body is refused as before");
+  /* a Kamstrup-like flat list */
+  n = unhex("0f00000000000203"
+            "0a0e4b616d73747275705f5630303031"
+            "09060100010700ff0600000552",
+            p, sizeof p);
+  is_int(dsmr_han_decode(p, n, NULL, NULL, &list), DSMR_HAN_OK,
+         "fast path: a flat Kamstrup list");
+  ok(list.layout == DSMR_HAN_LAYOUT_OBIS_FLAT && list.nvalues == 2 &&
+         list.values[0].obis_implied && list.values[1].scaler_implied &&
+         list.nelements == 4,
+     "... its list id implied, its scalers the vendor's");
+  p[n++] = 0x00;
+  is_int(dsmr_han_decode(p, n, NULL, NULL, &list), DSMR_HAN_BAD_AXDR,
+         "fast path: ... with a byte after it refused as before");
+  /* an array of 200 {OBIS, value} structures: 601 elements, more than
+   * DSMR_HAN_MAX_ELEMENTS, refused as before */
+  static const uint8_t head[] = {0x0f, 0, 0, 0, 0, 0, 0x01, 0x81, 200};
+  memcpy(p, head, sizeof head);
+  n = sizeof head;
+  for (int i = 0; i < 200; i++)
+    n += unhex("020209060100010700ff060000000a", p + n, sizeof p - n);
+  is_int(dsmr_han_decode(p, n, NULL, NULL, &list), DSMR_HAN_BAD_AXDR,
+         "fast path: more A-XDR elements than the bound refused as before");
+  p[8] = 100; /* 100 of them: 301 elements, but 96 registers at most */
+  n = sizeof head + 100 * 15;
+  is_int(dsmr_han_decode(p, n, NULL, NULL, &list), DSMR_HAN_TOO_MANY_VALUES,
+         "fast path: more registers than DSMR_HAN_MAX_VALUES refused");
 }
 
 /* fuzz_han found: a bit-string's length counts bits, and a register took
@@ -784,5 +891,6 @@ int main(void) {
   test_failures();
   test_axdr();
   test_bit_string_span();
+  test_fast_path_fallbacks();
   return tap_done();
 }

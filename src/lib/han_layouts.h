@@ -37,7 +37,7 @@
  * (dsmr_han_list.clock, has_clock set): the input chain reads it in its
  * TimeZone (input_chain.h, tz.h).
  *
- * Zero allocation: the caller owns struct dsmr_han_list (~15 KiB; put it
+ * Zero allocation: the caller owns struct dsmr_han_list (~8 KiB; put it
  * in the per-meter state), and spans point into the APDU. */
 #ifndef DSMR_HAN_LAYOUTS_H
 #define DSMR_HAN_LAYOUTS_H
@@ -49,7 +49,9 @@
 #include "dlms_apdu.h"
 #include "mapper.h"
 
-#define DSMR_HAN_MAX_NODES 512
+/* A-XDR elements a body may hold (what the node array of the earlier
+ * decoder held: a body refused then is refused now) */
+#define DSMR_HAN_MAX_ELEMENTS 512
 #define DSMR_HAN_MAX_VALUES 96
 
 enum dsmr_han_layout {
@@ -133,8 +135,9 @@ struct dsmr_han_list {
   struct dsmr_cosem_datetime clock;
   unsigned nvalues;
   struct dsmr_han_value values[DSMR_HAN_MAX_VALUES];
-  unsigned nnodes;
-  struct dsmr_axdr_node nodes[DSMR_HAN_MAX_NODES];
+  const uint8_t *body; /* the notification's A-XDR body, checked */
+  size_t body_len;
+  unsigned nelements; /* its A-XDR elements, containers included */
 };
 
 enum dsmr_han_status {
