@@ -90,6 +90,13 @@ static int set_tz(const char *tz) {
   return 0;
 }
 
+/* The first year glibc cannot be asked about: 2040 where time_t has 64
+ * bits, 2038 where it has 32 (Debian 12 on armhf: localtime_r stops at
+ * 2038-01-19). Our rules are int64_t and go on; the comparison stops. */
+static int glibc_end_year(void) {
+  return sizeof(time_t) >= 8 ? 2040 : 2038;
+}
+
 static long glibc_off(int64_t utc) {
   struct tm tm;
   time_t t = (time_t)utc;
@@ -190,14 +197,15 @@ static void dst_all_year(void) {
 }
 
 static void against_glibc(void) {
-  int64_t from = civil(2000, 1, 1, 0, 0, 0), to = civil(2040, 1, 1, 0, 0, 0);
+  int end = glibc_end_year();
+  int64_t from = civil(2000, 1, 1, 0, 0, 0), to = civil(end, 1, 1, 0, 0, 0);
   for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
     struct dsmr_tz tz = must(rules[i]);
     unsigned tr;
     set_tz(rules[i]);
     unsigned bad = sweep(&tz, from, to, &tr);
-    ok(bad == 0, "%s: 2000..2039 as glibc reads it (%u transitions)", rules[i],
-       tr);
+    ok(bad == 0, "%s: 2000..%d as glibc reads it (%u transitions)", rules[i],
+       end - 1, tr);
   }
 }
 
@@ -319,6 +327,7 @@ static void loader(void) {
   }
 
   /* a zone file read as its footer gives glibc's offsets for 2008..2039
+   * (..2037 with a 32-bit time_t)
    * (the rules have not changed since) */
   static const char *const files[] = {"Europe/Oslo", "Europe/Vienna",
                                       "Europe/Helsinki", "America/New_York",
@@ -330,11 +339,11 @@ static void loader(void) {
       continue;
     }
     set_tz(files[i]);
-    unsigned bad =
-        sweep(&tz, civil(2008, 1, 1, 0, 0, 0), civil(2040, 1, 1, 0, 0, 0), &tr);
+    unsigned bad = sweep(&tz, civil(2008, 1, 1, 0, 0, 0),
+                         civil(glibc_end_year(), 1, 1, 0, 0, 0), &tr);
     ok(bad == 0 && (tr > 0) == (strcmp(files[i], "UTC") != 0),
-       "%s (zone file): 2008..2039 as glibc reads the file (%u transitions)",
-       files[i], tr);
+       "%s (zone file): 2008..%d as glibc reads the file (%u transitions)",
+       files[i], glibc_end_year() - 1, tr);
   }
 
   static const struct {
