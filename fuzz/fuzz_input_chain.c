@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "fuzz_assert.h"
+#include "fuzz_slab.h"
 #include "input_chain.h"
 #include "../tests/test_util.h" /* parity_7e1 */
 
@@ -46,6 +47,8 @@ static const uint8_t KEY[16] = {0x5E, 0x11, 0xA3, 0x07, 0x9C, 0x42, 0xD8, 0x6B,
 
 static struct dsmr_input in;
 static char stream[MAX_STREAM];
+/* each chunk's own copy, of exact size: fuzz_slab.h */
+FZ_SLAB(chunk_slab, MAX_STREAM);
 static uint32_t log_a[LOG_MAX], log_b[LOG_MAX];
 
 struct run {
@@ -158,12 +161,11 @@ static int run(struct run *r, const struct dsmr_input_config *cfg,
     if (cfg->line_probe)
       now += (long long)(b % ((mode >> 2) + 1)) * 1000;
     /* the chain may rewrite a chunk in place: give it its own copy */
-    char *c = malloc(n);
-    FZ_ASSERT(c != NULL);
+    char *c = (char *)fz_slab_take(chunk_slab, n);
     memcpy(c, s + at, n);
     dsmr_input_feed(&in, c, n, now);
     drain(r, cfg->max_telegram, cfg->check_crc, n);
-    free(c);
+    fz_slab_drop(chunk_slab);
     if (cfg->line_probe && (b & 0x0f) == 0) { /* a quiet second */
       dsmr_input_feed(&in, NULL, 0, now += 1000);
       drain(r, cfg->max_telegram, cfg->check_crc, 0);

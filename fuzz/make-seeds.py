@@ -2,14 +2,14 @@
 """Write the seed corpora of the fuzz targets into fuzz/corpus/<target>/.
 
 Run by hand when the telegram corpus or the targets' input formats change;
-the output is committed. fuzz_telegram seeds are the real telegrams of
+the output is committed. It (over)writes its own seeds only: the rest of
+each corpus is what the fuzz campaigns added (fuzz/README.md, "Campaign"). fuzz_telegram seeds are the real telegrams of
 tests/corpus/telegrams (with the 3-byte header fuzz_telegram.c expects:
 mode, buffer size), plus concatenations, cut ones, noise, tiny buffers and
 odd CRC lines. fuzz_values and fuzz_config seeds are written out below, and
 fuzz_smarty recipes that seal real telegrams in every wrapping.
 """
 import os
-import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -205,8 +205,11 @@ def smarty_seeds():
 
 
 def main():
-    if os.path.isdir(OUT):
-        shutil.rmtree(OUT)
+    # No clean slate: corpus/<target>/ also holds what the fuzz campaigns
+    # added (files named by their SHA-1, README.md "Campaign"), and the
+    # corpora of fuzz_han, fuzz_input_chain and fuzz_rules are not written
+    # here at all. The seeds below are a subset of the corpus; rewriting
+    # them leaves the rest alone.
     telegram_seeds()
     values_seeds()
     config_seeds()
