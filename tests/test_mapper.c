@@ -899,6 +899,32 @@ static void test_memos(void) {
   is_int(bad, 0, "memos: times and numbers read as without a state");
 }
 
+/* A frame shorter than 24 bytes has no room for the 16-byte loads of the
+ * number memos and shapes: the window check must refuse every value in it.
+ * Its bounds defaulted to "everything passes", so a short frame's value was
+ * read 16 bytes wide past the frame's end (fuzz_telegram found it: ASan
+ * use-after-poison in number_memo; this test is caught by the ASan and
+ * valgrind runs of the unit tests, since the frame sits in an exact-size
+ * heap block). */
+static void test_short_frame(void) {
+  static const char *const texts[] = {
+      "1-1:31.4.0(90)\r\n", "1-0:31.4.0(25.0*A)\r\n!", "0-0:96.1.4(50217)\r\n"};
+  struct dsmr_map_state st = {0};
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    size_t n = strlen(texts[i]);
+    char *f = malloc(n);
+    memcpy(f, texts[i], n); /* no terminator: the block ends with the frame */
+    for (int k = 0; k < 2; k++) { /* the second time with its memo */
+      unsigned errs = dsmr_map_telegram_state(f, n, &t, &st);
+      ok(n < 24 && t.nobjects == 1,
+         "short frame %zu (%zu bytes), pass %d: read inside its bytes "
+         "(%u objects, %u errors)",
+         i, n, k, t.nobjects, errs);
+    }
+    free(f);
+  }
+}
+
 int main(void) {
   test_table_sorted();
   test_seed_e350();
@@ -917,5 +943,6 @@ int main(void) {
   test_error_list();
   test_shapes();
   test_memos();
+  test_short_frame();
   return tap_done();
 }

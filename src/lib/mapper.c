@@ -1065,12 +1065,11 @@ unsigned dsmr_map_telegram_state(const char *frame, size_t len,
     chans[c].unit.len = 0;
   }
 
-  struct map_ctx ctx = {frame,
-                        frame ? frame + len : frame,
-                        state ? state->shape : NULL,
-                        0,
-                        UINTPTR_MAX,
-                        state};
+  struct map_ctx ctx = {
+      frame, frame ? frame + len : frame, state ? state->shape : NULL,
+      0, /* lo_bound, span: only a NULL pointer passes */
+      0, /* the window (test_short_frame) */
+      state};
   if (frame && len >= 24) {
     ctx.lo_bound = (uintptr_t)(frame + 8);
     ctx.span = (uintptr_t)(frame + len - 16) - ctx.lo_bound;

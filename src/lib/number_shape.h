@@ -44,8 +44,9 @@ static inline int dsmr_shape_window(const char *p, const char *fstart,
 }
 
 /* The same as one unsigned comparison, with lo = fstart + 8 and
- * span = (fend - 16) - lo computed once per frame (span = UINTPTR_MAX, so
- * nothing passes, when the frame is shorter than 24 bytes). */
+ * span = (fend - 16) - lo computed once per frame. When the frame is
+ * shorter than 24 bytes, lo = span = 0: only a NULL pointer would pass,
+ * and no value of a frame is at NULL. */
 static inline int dsmr_shape_window_fast(const char *p, uintptr_t lo,
                                          uintptr_t span) {
   return (uintptr_t)p - lo <= span;

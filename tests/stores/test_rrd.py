@@ -369,8 +369,13 @@ ok_pts = [(st.rrd_seconds(t), v) for t, v in
           cd.csv_rows("fast", "dsmr_telegrams-ok")]
 ok_rows = st.rrd_model(ok_pts, 10, 20, True) if len(ok_pts) > 1 else {}
 ginfo = graphs.get(("fast", "health.png"), ({}, {}))[0]
+# Every row the graph shows some of: rrdtool also draws (and averages) the
+# row that ends after graph_end when it starts before it (a legend of
+# 62.9/min over rows 60.0, 60.0 was seen under load, most likely from
+# the row cut off by graph_end, which the list left out).
 in_graph = [v * 60 for e, v in ok_rows.items() if v is not None and
-            ginfo.get("graph_start", 0) < e <= ginfo.get("graph_end", 0)]
+            ginfo.get("graph_start", 0) < e and
+            e - 10 < ginfo.get("graph_end", 0)]
 rate = legend("fast", "health.png", r"^([\d.]+)/min")
 tap.ok(rate is not None and in_graph and
        min(in_graph) - 0.05 <= float(rate) <= max(in_graph) + 0.05 and
