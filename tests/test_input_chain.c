@@ -266,7 +266,8 @@ static void feed(struct run *r, const char *p, size_t n, long long now) {
   char *c = malloc(n ? n : 1);
   if (!c)
     bail("out of memory");
-  memcpy(c, p, n);
+  if (n) /* p may be NULL for an empty chunk */
+    memcpy(c, p, n);
   dsmr_input_feed(&r->in, c, n, now);
   drain(r);
   free(c);
