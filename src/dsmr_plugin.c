@@ -309,8 +309,21 @@ static void report_meter(struct dsmr_meter *m, cdtime_t now) {
   }
 }
 
+/* The second the last health report was rounded to, as collectd rounds
+ * times for stores that keep one update a second (CDTIME_T_TO_TIME_T). */
+static time_t health_second;
+
 static int dsmr_read(void) {
   cdtime_t now = cdtime();
+  /* Two reads in one second: an Interval under a second, or collectd
+   * running a late read and the next on time just after it. rrdtool
+   * refuses the second update ("minimum one second step") and Graphite
+   * overwrites the first, so the report waits for the next read: the
+   * counters are cumulative and lose nothing, and the silence check runs
+   * then. */
+  if (CDTIME_T_TO_TIME_T(now) == health_second)
+    return 0;
+  health_second = CDTIME_T_TO_TIME_T(now);
   for (size_t i = 0; i < meters_len; i++)
     if (meters[i]->thread_started)
       report_meter(meters[i], now);
