@@ -517,10 +517,11 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
       return DSMR_SMARTY_NONE;
     }
     /* The segments held and this frame do not fit together. This frame
-     * may start the next DB 08 frame (when the held ones were cut short),
-     * and it fits alone: it is looked at again as a first segment. (Dropping
-     * its first byte instead had its content scanned as bare, across the
-     * headers of its segments: the frame it starts was lost.) */
+     * may start the next DB 08 frame (when the held ones were cut short):
+     * it is looked at again as a first segment, alone (and as above if it
+     * does not fit even so). Dropping its first byte instead had its
+     * content scanned as bare, across the headers of its segments: the
+     * frame it starts was lost. */
     abandon_segments(d);
     out->hdlc = 1;
     return DSMR_SMARTY_TOO_LARGE;
