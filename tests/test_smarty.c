@@ -641,6 +641,119 @@ static size_t nasty_noise(uint8_t *p, size_t n) {
   return w;
 }
 
+/* A frame in small HDLC segments cut short before its title was complete
+ * (its first segment held LLC, DB 08 and part of the title), then a genuine
+ * frame: the genuine one decrypts, exactly (regressions/fuzz_smarty/
+ * smarty-cut-before-title). The new frame is told from a continuation when
+ * its segment shows "DB 08 <title>" (the cut one is then reported); when its
+ * segments are too small for that too, they are appended to the cut frame's,
+ * and the payload's later DB 08 frames are tried whatever their title. */
+static void test_cut_before_title(void) {
+  struct cut_case {
+    const char *what;
+    size_t seg;      /* information bytes per segment of the cut frame */
+    int llc;         /* the cut frame's LLC header (the good frame's too) */
+    size_t whole;    /* whole segments of the cut frame that came */
+    size_t extra;    /* bytes of the next segment that came */
+    size_t good_seg; /* the good frame's segments; 0: one HDLC frame */
+    int shared;      /* the good frame's segments share their flags */
+    const uint8_t *good_title;
+    int reported; /* the cut frame is reported (malformed) */
+  };
+  static const struct cut_case cases[] = {
+      /* the fuzz finding: 3 bytes of the title, 7 of the next header */
+      {"8-byte segments, cut in the next header", 8, 1, 1, 7, 0, 0, TITLE, 1},
+      {"8-byte segments, cut after the first", 8, 1, 1, 0, 16, 0, TITLE, 1},
+      {"5-byte segments, no title byte", 5, 1, 1, 0, 0, 0, TITLE, 1},
+      {"5-byte segments, 5 title bytes, cut in the next header", 5, 1, 2, 3, 0,
+       0, TITLE, 1},
+      {"12-byte segments, all but one title byte", 12, 1, 1, 4, 13, 1, TITLE,
+       1},
+      {"8-byte segments without LLC", 8, 0, 1, 5, 0, 0, TITLE, 1},
+      /* the good frame's title not visible in its first segment either */
+      {"8-byte segments, the good one in 8-byte ones", 8, 1, 1, 7, 8, 0, TITLE,
+       0},
+      {"5-byte segments, the good one in 10-byte ones", 5, 1, 2, 3, 10, 1,
+       TITLE, 0},
+      /* the title complete, the length not: another title after it */
+      {"14-byte segments, cut in the length, another title", 14, 1, 1, 0, 0, 0,
+       TITLE2, 0},
+  };
+  uint8_t f[8192], g[512], one[16384];
+  const struct text *want[] = {&t_short};
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const struct cut_case *c = &cases[i];
+    struct hdlc_opt cut_o = {c->llc, 1, 1, c->seg, 0};
+    struct hdlc_opt good_o = {c->llc, 1, 1, c->good_seg, c->shared};
+    size_t n = seal_text(f, &t_medium, 1, 0x81), m, w = 0, keep = 0, gn;
+    int good;
+
+    rng = 7 + i;
+    w += clean_noise(s, 256);
+    m = hdlc_wrap(one, f, n, &cut_o);
+    for (size_t k = 0; k < c->whole; k++)
+      keep += frame_size(one + keep);
+    keep += c->extra;
+    if (keep >= m)
+      bail("cut_case: the cut is past the frame");
+    memcpy(s + w, one, keep);
+    w += keep;
+    gn = seal(g, t_short.b, t_short.len, KEY, LUX_AK, c->good_title, 2, 1);
+    w += hdlc_wrap(s + w, g, gn, &good_o);
+    good = chunking_invariant(&lg, s, w, &DEFAULTS) &&
+           plaintexts_are(&lg, want, 1) && lg.n == (size_t)c->reported + 1 &&
+           lg.r[lg.n - 1].fc == 2 && lg.r[lg.n - 1].hdlc &&
+           memcmp(lg.r[lg.n - 1].title, c->good_title, 8) == 0 &&
+           (!c->reported ||
+            (lg.r[0].ev == DSMR_SMARTY_MALFORMED && lg.r[0].hdlc)) &&
+           lg.stats.noise_bytes >= 256 && lg.stats.bytes == w;
+    if (!good)
+      print_log(&lg);
+    ok(good,
+       "cut before its title (%s): the next frame decrypts exactly%s "
+       "(noise %llu)",
+       c->what, c->reported ? ", the cut one is reported" : "",
+       (unsigned long long)lg.stats.noise_bytes);
+  }
+}
+
+/* A frame cut short after most of a buffer's worth of segments (its last
+ * segment never came), then a genuine frame that fits the buffer on its
+ * own: the held segments and the new frame's first one do not fit
+ * together. The held ones give way (too large), and the new segment is
+ * looked at again as a first one; dropping its first byte instead lost the
+ * frame (its content rescanned as bare, across its segments' headers). */
+static void test_cut_fills_buffer(void) {
+  static uint8_t big[3000], f[4096], one[8192], g[4096];
+  struct run_opt o = DEFAULTS;
+  struct hdlc_opt seg = {1, 1, 1, 128, 0};
+  const struct text *want[] = {&t_smarty};
+  size_t n, m, keep = 0, w = 0;
+  int good;
+
+  o.cap = DSMR_SMARTY_BUF_SIZE(t_smarty.len);
+  for (size_t i = 0; i < sizeof big; i++)
+    big[i] = (uint8_t)t_smarty.b[i % t_smarty.len];
+  n = seal(f, big, o.cap - 120, KEY, LUX_AK, TITLE, 1, 0x82);
+  m = hdlc_wrap(one, f, n, &seg);
+  /* All but its last segment: about cap - 200 bytes held. */
+  while (keep + frame_size(one + keep) < m)
+    keep += frame_size(one + keep);
+  memcpy(s, one, keep);
+  w = keep;
+  w += hdlc_wrap(s + w, g, seal_text(g, &t_smarty, 2, 0x82), &seg);
+  good = chunking_invariant(&lg, s, w, &o) && plaintexts_are(&lg, want, 1) &&
+         lg.r[lg.n - 1].fc == 2 && lg.r[lg.n - 1].hdlc && lg.n == 2 &&
+         lg.r[0].hdlc;
+  if (!good)
+    print_log(&lg);
+  ok(good,
+     "cut after %zu of %zu bytes, held segments and the next frame's first "
+     "one too large together: reported once, the next frame decrypts",
+     keep, m);
+}
+
 static void test_back_to_back(void) {
   uint8_t f[8192];
   size_t w = 0, noise = 0, k;
@@ -1013,6 +1126,19 @@ static void test_too_large(void) {
   is_int(lg.stats.too_large, 2, "too large: counted");
   is_int(lg.stats.noise_bytes, 0, "too large: not noise");
 
+  /* Segmented: the segments held give way when the next one does not fit
+   * with them; the next frame decrypts. */
+  {
+    struct hdlc_opt seg = {1, 1, 1, 64, 0};
+    const struct text *want1[] = {&t_short};
+    w = hdlc_wrap(s, f, seal_text(f, &t_smarty, 1, 0x82), &seg);
+    w += hdlc_wrap(s + w, f, seal_text(f, &t_short, 2, 1), &seg);
+    ok(chunking_invariant(&lg, s, w, &o) && plaintexts_are(&lg, want1, 1) &&
+           lg.r[0].ev == DSMR_SMARTY_TOO_LARGE && failures(&lg) <= 2 &&
+           lg.r[lg.n - 1].fc == 2 && lg.stats.noise_bytes == 0,
+       "too large in segments: reported, the next decrypts");
+  }
+
   /* Exactly fitting: plaintext + 30 bytes of frame. */
   o.cap = t_smarty.len + DSMR_SMARTY_FRAME_OVERHEAD;
   w = seal_text(s, &t_smarty, 1, 0x82);
@@ -1092,6 +1218,8 @@ int main(void) {
   test_independent_vector();
   test_forms();
   test_segmented();
+  test_cut_before_title();
+  test_cut_fills_buffer();
   test_back_to_back();
   test_wrong_keys();
   test_flips();

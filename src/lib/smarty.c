@@ -366,19 +366,24 @@ static enum dsmr_smarty_event hdlc_payload(struct dsmr_smarty *d,
   /* The FCS vouches for the segments, not for the frame they carry: the
    * last segments of a frame cut short may never have come, and the next
    * frame's segments were appended to it when they were too small to show
-   * "DB 08 <title>" on their own (starts_new_frame). So the frame at a
-   * later "DB 08 <same title>" is tried before the payload is given up. A
-   * genuine one there still has to pass its tag; the cut frame itself was
-   * never going to be authentic, and the frame after it is what counts. */
+   * "DB 08 <title>" on their own (starts_new_frame). So the frame at every
+   * later DB 08 whose header holds is tried before the payload is given up,
+   * whatever its title: the cut frame's may be garbled or incomplete (its
+   * segments stopped inside it, and the next frame's bytes follow), and the
+   * meter's may not be known yet (regressions/fuzz_smarty/
+   * smarty-cut-before-title). A genuine one there still has to pass its tag;
+   * the cut frame itself was never going to be authentic, and the frame
+   * after it is what counts. At most one GCM pass per such DB 08: in
+   * ciphertext a credible header has odds of about 2^-25 a byte. */
   memcpy(title, p + 2, TITLE_LEN);
   for (size_t at = 1; at + 2 + TITLE_LEN <= n; at++) {
-    uint8_t *q = p + at;
+    uint8_t *q = memchr(p + at, GLO_CIPHERING, n - (2 + TITLE_LEN) + 1 - at);
     enum dsmr_smarty_event ev2;
-    if (q[0] != GLO_CIPHERING || q[1] != TITLE_LEN ||
-        (memcmp(q + 2, title, TITLE_LEN) != 0 &&
-         !(d->dlms.have_counter && memcmp(q + 2, d->title, TITLE_LEN) == 0)))
-      continue;
-    if (parse_glo(q, n - at, &want, &hdr, &total) != P_OK ||
+    if (!q)
+      break;
+    at = (size_t)(q - p);
+    if (q[1] != TITLE_LEN ||
+        parse_glo(q, n - at, &want, &hdr, &total) != P_OK ||
         glo_too_short(hdr, total) || total > n - at)
       continue;
     ev2 = open_frame(d, q, hdr, total, out);
@@ -397,16 +402,38 @@ static const uint8_t *title_in(const uint8_t *p, size_t n) {
   return db && (size_t)(db - p) + 2 + TITLE_LEN <= n ? db + 2 : NULL;
 }
 
-/* Does this continuation segment rather start a new frame: DB 08 and the
- * title of the frame being reassembled, at its start or after an LLC
- * header? (80 bits of agreement: ciphertext does not do that.) */
+/* The title of the frame being reassembled in buf[0..base), and in *k how
+ * many of its bytes are held (fewer than TITLE_LEN when the segments so far
+ * stopped inside it); NULL when no DB 08 is held. */
+static const uint8_t *held_title(const struct dsmr_smarty *d, size_t *k) {
+  const uint8_t *info = (const uint8_t *)d->buf;
+  const uint8_t *db = find_glo(info, d->base);
+  size_t have;
+
+  if (!db)
+    return NULL;
+  have = d->base - (size_t)(db - info) - 2;
+  *k = have < TITLE_LEN ? have : TITLE_LEN;
+  return db + 2;
+}
+
+/* Does this continuation segment rather start a new frame? It shows DB 08
+ * and a whole title at its start or after an LLC header, and the frame
+ * being reassembled agrees: its title is the same (80 bits of agreement:
+ * ciphertext does not do that), or its segments stopped inside its title
+ * and the bytes of it that came are the new title's first ones (a
+ * continuation would go on with the rest of that title, not begin with
+ * DB 08 and that title again). Without the second case, segments under 13
+ * bytes let a frame cut before its title was complete swallow the next
+ * frame (regressions/fuzz_smarty/smarty-cut-before-title). When no DB 08
+ * is held yet, a segment beginning with one is what was due. */
 static int starts_new_frame(const struct dsmr_smarty *d, const uint8_t *info,
                             size_t n) {
-  const uint8_t *own = title_in((const uint8_t *)d->buf, d->base);
+  size_t k = 0;
+  const uint8_t *own = held_title(d, &k);
   for (size_t off = 0; own && off <= 3; off += 3)
     if (n >= off + 2 + TITLE_LEN && info[off] == GLO_CIPHERING &&
-        info[off + 1] == TITLE_LEN &&
-        memcmp(info + off + 2, own, TITLE_LEN) == 0)
+        info[off + 1] == TITLE_LEN && memcmp(info + off + 2, own, k) == 0)
       return 1;
   return 0;
 }
@@ -489,8 +516,13 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
       back_off(d, end + 1, 0);
       return DSMR_SMARTY_NONE;
     }
+    /* The segments held and this frame do not fit together. This frame
+     * may start the next DB 08 frame (when the held ones were cut short):
+     * it is looked at again as a first segment, alone (and as above if it
+     * does not fit even so). Dropping its first byte instead had its
+     * content scanned as bare, across the headers of its segments: the
+     * frame it starts was lost. */
     abandon_segments(d);
-    back_off(d, end + 1, end + 1); /* + its closing flag */
     out->hdlc = 1;
     return DSMR_SMARTY_TOO_LARGE;
   }
