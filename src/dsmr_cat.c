@@ -379,18 +379,22 @@ static void json_bytes(const uint8_t *p, size_t n, int hex) {
 
 /* A HAN date-time as the meter's wall clock with the offset it got:
  * "2024-06-28T10:43:43+02:00", the offset being the meter's own deviation
- * ("meter") or, for "deviation unspecified", the --timezone's
+ * ("meter") or, for a clock without its offset (deviation unspecified,
+ * Aidon Norway's 0: dsmr_han_clock_is_local), the --timezone's
  * ("timezone"); without an offset when the zone cannot say ("gap": no
  * such local time, "ambiguous": the repeated hour; the clock is then not
  * used) or the deviation is out of range ("invalid"). Returns that word. */
-static const char *han_time(const struct cat *c,
+static const char *han_time(const struct cat *c, const struct dsmr_han_list *l,
                             const struct dsmr_cosem_datetime *dt,
                             char buf[40]) {
   int64_t local, utc;
-  int rc = dsmr_cosem_datetime_utc(dt, &local);
   struct dsmr_cosem_datetime bare = *dt;
+  int rc;
 
   bare.deviation = DSMR_COSEM_DEVIATION_UNSPECIFIED;
+  if (dsmr_han_clock_is_local(l, dt)) /* Aidon Norway's deviation 0 too */
+    dt = &bare;
+  rc = dsmr_cosem_datetime_utc(dt, &local);
   dsmr_cosem_datetime_format(&bare, buf);
   if (rc == 0) {
     dsmr_cosem_datetime_format(dt, buf);
@@ -459,7 +463,7 @@ static void json_han(const struct cat *c, const struct dsmr_han_list *l,
       break;
     case DSMR_HAN_DATETIME: {
       char when[40];
-      const char *from = han_time(c, &v->dt, when);
+      const char *from = han_time(c, l, &v->dt, when);
       fputs("\"raw\":", stdout);
       json_bytes(v->bytes, v->bytes ? v->len : 0, 1);
       printf(",\"time\":\"%s\",\"offset_from\":\"%s\"", when, from);
@@ -496,7 +500,7 @@ static void list_han(const struct cat *c, const struct dsmr_han_list *l,
              unit && unit[0] ? " " : "", unit ? unit : "");
     } else if (v->type == DSMR_HAN_DATETIME) {
       char when[40];
-      const char *from = han_time(c, &v->dt, when);
+      const char *from = han_time(c, l, &v->dt, when);
       printf(" %s (%s)", when,
              strcmp(from, "meter") == 0      ? "the meter's offset"
              : strcmp(from, "timezone") == 0 ? "offset from the time zone"
@@ -533,7 +537,7 @@ static void list_han(const struct cat *c, const struct dsmr_han_list *l,
 
 static void on_han(struct cat *c, const struct dsmr_input_out *o) {
   if (c->tz_note[0] && o->list->has_clock &&
-      o->list->clock.deviation == DSMR_COSEM_DEVIATION_UNSPECIFIED) {
+      dsmr_han_clock_is_local(o->list, &o->list->clock)) {
     fputs(c->tz_note, stderr);
     c->tz_note[0] = 0;
   }

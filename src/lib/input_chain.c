@@ -194,8 +194,17 @@ static void framer_forget(struct dsmr_input *in) {
   in->framer_busy = 0;
 }
 
-/* A clock sent as local time with deviation "unspecified" (Aidon SE,
- * Kaifa NO, Kamstrup, L&G CH): read in the TimeZone. In the hour skipped
+int dsmr_han_clock_is_local(const struct dsmr_han_list *l,
+                            const struct dsmr_cosem_datetime *dt) {
+  return dt->deviation == DSMR_COSEM_DEVIATION_UNSPECIFIED ||
+         (dt->deviation == 0 && l->vendor == DSMR_HAN_VENDOR_AIDON);
+}
+
+/* A clock sent as local time without its offset (dsmr_han_clock_is_local:
+ * Aidon SE, Kaifa NO, Kamstrup, L&G CH; Aidon Norway's deviation 0): read
+ * in the TimeZone. dsmr_han_map took Aidon Norway's deviation 0 at its
+ * word (UTC), an hour or two ahead of the arrival: that reading is
+ * dropped first. In the hour skipped
  * in spring (no such local time) and the hour repeated in autumn (two
  * instants) the local time does not say when the list was made: the clock
  * is then not used for that telegram, whose values are judged by their
@@ -205,8 +214,11 @@ static void framer_forget(struct dsmr_input *in) {
  * jump through or hold a good step back. */
 static void han_local_clock(struct dsmr_input *in) {
   int64_t local, utc;
-  if (in->tz && in->list->has_clock && !in->tel->info.has_meter_time &&
-      dsmr_cosem_datetime_utc(&in->list->clock, &local) == 1 &&
+  if (!in->list->has_clock ||
+      !dsmr_han_clock_is_local(in->list, &in->list->clock))
+    return;
+  in->tel->info.has_meter_time = 0;
+  if (in->tz && dsmr_cosem_datetime_utc(&in->list->clock, &local) >= 0 &&
       dsmr_tz_local_to_utc(in->tz, local, &utc) == DSMR_TZ_OK) {
     in->tel->info.has_meter_time = 1;
     in->tel->info.meter_time = utc;
