@@ -956,6 +956,76 @@ static void test_han_clock(void) {
          "06:59:40 UTC, as before");
 }
 
+/* Protocol "han" with a DecryptionKey reads bare envelopes too (DB 08 ...,
+ * no HDLC or M-Bus around them), as "auto" does but never as DSMR: the
+ * first signature decides. Without a key it reads HDLC and M-Bus frames
+ * (a bare envelope could not be opened); with a key HDLC frames are read
+ * as before. */
+static void test_han_bare(void) {
+  static struct run r;
+  static uint8_t frame[4096], apdu[4096];
+  const struct han_vector *aidon = vector("aidon-no-list2-1p-vendor-doc");
+  struct opts o = {.max = 4096,
+                   .protocol = DSMR_INPUT_PROTO_HAN,
+                   .key = KEY,
+                   .auth = LUX_AK};
+  size_t n, alen, flen, at;
+  char want[64];
+
+  /* a data-notification inside (Aidon list 2's APDU, sealed) */
+  flen = unhex(frame, sizeof frame, aidon->frame_hex);
+  alen = flen - 12 - 3;
+  memcpy(apdu, frame + 12, alen);
+  n = put_raw(s, 0, "\x01\x02junk", 6);
+  n = seal(s, n, (const char *)apdu, alen, 5);
+  n = seal(s, n, (const char *)apdu, alen, 6);
+  same_in_any_chunks(&r, &o, s, n, NULL, "HAN: bare DLMS envelopes");
+  is_str(r.log,
+         "DECRYPT_OK:5 HAN:AIDON_V0001:6:0:1362 HAN:AIDON_V0001:6:0:1362 ",
+         "HAN with a key: a data-notification inside a bare envelope is "
+         "decoded");
+  dsmr_input_free(&r.in);
+
+  /* DSMR telegrams inside (Luxembourg Smarty), after some noise */
+  n = put_raw(s, 0, "\x01\x02junk", 6);
+  n = put_sealed(s, n, dsmr5_body, 1);
+  n = put_sealed(s, n, dsmr5_body, 2);
+  same_in_any_chunks(&r, &o, s, n, NULL, "HAN: bare Smarty envelopes");
+  snprintf(want, sizeof want, "DECRYPT_OK:1 F:ok:OK:%zu F:ok:OK:%zu ",
+           strlen(dsmr5_body), strlen(dsmr5_body));
+  is_str(r.log, want,
+         "HAN with a key: the DSMR telegrams inside bare envelopes are "
+         "framed and pass their CRC");
+  dsmr_input_free(&r.in);
+
+  /* the same envelopes in HDLC frames: read as before */
+  n = 0;
+  for (uint32_t fc = 7; fc <= 8; fc++) {
+    at = n;
+    n = put_sealed(s, n, dsmr5_body, fc);
+    n = hdlc_wrap(s, at, n);
+  }
+  same_in_any_chunks(&r, &o, s, n, NULL, "HAN: envelopes in HDLC");
+  snprintf(want, sizeof want, "HDLC DECRYPT_OK:7 F:ok:OK:%zu F:ok:OK:%zu ",
+           strlen(dsmr5_body), strlen(dsmr5_body));
+  is_str(r.log, want, "HAN with a key: envelopes in HDLC frames as before");
+  dsmr_input_free(&r.in);
+
+  /* a plain DSMR telegram is not HAN: nothing read */
+  n = put(s, 0, dsmr5_body, CRC_GOOD);
+  run(&r, &o, s, n, 0, NULL);
+  is_str(r.log, "", "HAN with a key: a plain DSMR telegram is not read");
+  dsmr_input_free(&r.in);
+
+  /* without a key: bare envelopes are not looked for */
+  o.key = NULL;
+  o.auth = NULL;
+  n = seal(s, 0, (const char *)apdu, alen, 5);
+  run(&r, &o, s, n, 0, NULL);
+  is_str(r.log, "", "HAN without a key: a bare envelope is not read");
+  dsmr_input_free(&r.in);
+}
+
 int main(void) {
   if (!gcry_check_version(NULL))
     bail("libgcrypt");
@@ -970,5 +1040,6 @@ int main(void) {
   test_auto_bare();
   test_han_probe();
   test_han_clock();
+  test_han_bare();
   return tap_done();
 }

@@ -90,13 +90,14 @@ struct dsmr_input_config {
   const uint8_t *auth_key; /* 16 bytes, or NULL: the Luxembourg default */
   /* DSMR_INPUT_PROTO_*: DSMR (0: as before), HAN (binary DLMS/COSEM over
    * HDLC or M-Bus: decryption_key / auth_key are then the DLMS keys, auth
-   * NULL: none) or AUTO (from the bytes: "/XXXd" DSMR, 7E A? HDLC,
-   * 68 L L 68 M-Bus, DB 08 a bare envelope, whose plaintext decides: a
-   * DSMR telegram to the DSMR framer, a data-notification decoded; the
-   * keys are the DLMS ones, so a Luxembourg Smarty read with AUTO needs
-   * its authentication key given). With line_probe, HAN probes 2400 8E1,
-   * 2400 8N1 and 115200 8N1, AUTO those and the DSMR ones (line_probe.h);
-   * a HAN frame whose check (FCS, M-Bus checksum) passes settles it. */
+   * NULL: none; with a decryption_key also bare DB 08 envelopes, the
+   * first signature deciding, as for AUTO) or AUTO (from the bytes: "/XXXd"
+   * DSMR, 7E A? HDLC, 68 L L 68 M-Bus, DB 08 a bare envelope, whose plaintext
+   * decides: a DSMR telegram to the DSMR framer, a data-notification decoded;
+   * the keys are the DLMS ones, so a Luxembourg Smarty read with AUTO needs its
+   * authentication key given). With line_probe, HAN probes 2400 8E1, 2400 8N1
+   * and 115200 8N1, AUTO those and the DSMR ones (line_probe.h); a HAN frame
+   * whose check (FCS, M-Bus checksum) passes settles it. */
   int protocol;
   /* HAN: where decoded lists are mapped (the caller's telegram, so that
    * its dispatch path reads it in place); NULL: the chain's own. */
