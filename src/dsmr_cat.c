@@ -379,18 +379,22 @@ static void json_bytes(const uint8_t *p, size_t n, int hex) {
 
 /* A HAN date-time as the meter's wall clock with the offset it got:
  * "2024-06-28T10:43:43+02:00", the offset being the meter's own deviation
- * ("meter") or, for "deviation unspecified", the --timezone's
+ * ("meter") or, for a clock without its offset (deviation unspecified,
+ * Aidon Norway's 0: dsmr_han_clock_is_local), the --timezone's
  * ("timezone"); without an offset when the zone cannot say ("gap": no
  * such local time, "ambiguous": the repeated hour; the clock is then not
  * used) or the deviation is out of range ("invalid"). Returns that word. */
-static const char *han_time(const struct cat *c,
+static const char *han_time(const struct cat *c, const struct dsmr_han_list *l,
                             const struct dsmr_cosem_datetime *dt,
                             char buf[40]) {
   int64_t local, utc;
-  int rc = dsmr_cosem_datetime_utc(dt, &local);
   struct dsmr_cosem_datetime bare = *dt;
+  int rc;
 
   bare.deviation = DSMR_COSEM_DEVIATION_UNSPECIFIED;
+  if (dsmr_han_clock_is_local(l, dt)) /* Aidon Norway's deviation 0 too */
+    dt = &bare;
+  rc = dsmr_cosem_datetime_utc(dt, &local);
   dsmr_cosem_datetime_format(&bare, buf);
   if (rc == 0) {
     dsmr_cosem_datetime_format(dt, buf);
@@ -459,7 +463,7 @@ static void json_han(const struct cat *c, const struct dsmr_han_list *l,
       break;
     case DSMR_HAN_DATETIME: {
       char when[40];
-      const char *from = han_time(c, &v->dt, when);
+      const char *from = han_time(c, l, &v->dt, when);
       fputs("\"raw\":", stdout);
       json_bytes(v->bytes, v->bytes ? v->len : 0, 1);
       printf(",\"time\":\"%s\",\"offset_from\":\"%s\"", when, from);
@@ -496,7 +500,7 @@ static void list_han(const struct cat *c, const struct dsmr_han_list *l,
              unit && unit[0] ? " " : "", unit ? unit : "");
     } else if (v->type == DSMR_HAN_DATETIME) {
       char when[40];
-      const char *from = han_time(c, &v->dt, when);
+      const char *from = han_time(c, l, &v->dt, when);
       printf(" %s (%s)", when,
              strcmp(from, "meter") == 0      ? "the meter's offset"
              : strcmp(from, "timezone") == 0 ? "offset from the time zone"
@@ -533,7 +537,7 @@ static void list_han(const struct cat *c, const struct dsmr_han_list *l,
 
 static void on_han(struct cat *c, const struct dsmr_input_out *o) {
   if (c->tz_note[0] && o->list->has_clock &&
-      o->list->clock.deviation == DSMR_COSEM_DEVIATION_UNSPECIFIED) {
+      dsmr_han_clock_is_local(o->list, &o->list->clock)) {
     fputs(c->tz_note, stderr);
     c->tz_note[0] = 0;
   }
@@ -617,13 +621,13 @@ static int line_switch(struct dsmr_source *src,
   const struct dsmr_line_setting *s = dsmr_line_probe_setting(l);
   char err[256];
 
-  if (l->windows == DSMR_LINE_SETTINGS) {
-    char all[64];
-    dsmr_line_settings_list(all, sizeof all);
+  if (l->windows == l->nsettings) {
+    char all[96];
+    dsmr_line_probe_list(l, all, sizeof all);
     fprintf(stderr,
-            "dsmr-cat: no valid telegram at %s yet; still trying (is the "
+            "dsmr-cat: no valid %s at %s yet; still trying (is the "
             "meter sending? DataRequest? an inverting adapter?)\n",
-            all);
+            dsmr_line_probe_wants(l), all);
   }
   if (src && dsmr_source_set_line(src, s->baudrate, s->databits,
                                   s->parity == 'E' ? DSMR_PARITY_EVEN
@@ -826,7 +830,7 @@ static int input_build(struct cat *c, const char *p, size_t len) {
     gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
     gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
   }
-  if (!c->line_probe && !c->have_key)
+  if (!c->have_key) /* --baudrate auto: the DSMR, then the HAN settings */
     protocol = DSMR_INPUT_PROTO_AUTO;
   else if (!c->line_probe && starts_han((const uint8_t *)p, len) &&
            (starts_han((const uint8_t *)p, len) == 2 || trial_han(c, p, len)))
@@ -919,8 +923,8 @@ static int read_live(struct cat *c, const struct dsmr_source_config *cfg,
       fprintf(stderr, "dsmr-cat: %s\n", src.data_request_note);
     fprintf(stderr, "dsmr-cat: reading %s (Ctrl-C to stop)\n", what);
     if (l) {
-      char all[64];
-      dsmr_line_settings_list(all, sizeof all);
+      char all[96];
+      dsmr_line_probe_list(&c->input.line, all, sizeof all);
       fprintf(stderr, "dsmr-cat: probing %s, %d s each\n", all,
               DSMR_LINE_WINDOW_MS / 1000);
     }
@@ -1002,8 +1006,9 @@ static void usage(FILE *to) {
         "  --device P    read a serial device (DSMR 4/5: 115200 8N1, the\n"
         "                default; DSMR 2.2/3: --baudrate 9600 --databits 7\n"
         "                --parity even)\n"
-        "  --baudrate auto  probe 115200 8N1, 115200 7E1 and 9600 7E1 (12 s\n"
-        "                each) and say on stderr which one works\n"
+        "  --baudrate auto  probe 115200 8N1, 115200 7E1, 9600 7E1, then for\n"
+        "                HAN meters 2400 8E1 and 2400 8N1 (12 s each) and\n"
+        "                say on stderr which one works\n"
         "  --host H --port P  read a P1-to-network dongle or ser2net\n"
         "  --key HEX     decrypt a Luxembourg Smarty stream with this key\n"
         "                (32 hex digits, from the grid operator); for a\n"

@@ -448,5 +448,107 @@ with tempfile.TemporaryDirectory() as htmp:
 rc, out, err = run("--summary", stdin=b"\x7e\xa0\x10garbage" * 3)
 ok(rc != 0, "HAN-looking garbage only: non-zero exit (%d)" % rc)
 
+# --baudrate auto on a HAN meter: the DSMR settings, then the HAN ones (as
+# the plugin's Protocol "auto" + Baudrate "auto", one input chain). The
+# test is the meter on a pty: while the pty's speed (dsmr-cat really sets
+# it) is not 2400 it writes Aidon frames as an 8N1 UART reads an 8E1 line
+# (a character with even parity bit 0 is a framing error, read as NUL), so
+# they fail their FCS; at 2400 it writes them as sent. A pty cannot
+# mis-frame bytes, so this shows the probe order and the FCS settling the
+# line, not a real UART's framing (tests/integration/test_autobaud_han.py
+# does the same for the plugin).
+import termios  # noqa: E402
+import threading  # noqa: E402
+import tty  # noqa: E402
+
+
+def hdlc_frames(data):
+    out, i = [], 0
+    while i + 3 <= len(data):
+        if data[i] != 0x7E or data[i + 1] & 0xF0 != 0xA0:
+            i += 1
+            continue
+        k = ((data[i + 1] & 0x07) << 8 | data[i + 2]) + 2
+        out.append(data[i:i + k])
+        i += k
+    return out
+
+
+htmp = tempfile.mkdtemp()
+cap, hman = os.path.join(htmp, "aidon.bin"), os.path.join(htmp, "aidon.jsonl")
+subprocess.run([sys.executable, sim, "--file", cap, "--manifest", hman,
+                "--rate", "0", "--quiet", "--linger", "0", "--generate",
+                "han-aidon", "--han-list", "2", "--count", "24", "--unique",
+                "--seed", "73"], check=True)
+recs = [json.loads(x) for x in open(hman)]
+frames = hdlc_frames(open(cap, "rb").read())
+master, slave = os.openpty()
+tty.setraw(slave)
+plink = os.path.join(htmp, "hanpty")
+os.symlink(os.ttyname(slave), plink)
+proc = subprocess.Popen([cat, "--json", "--device", plink, "--baudrate", "auto",
+                         "--count", "3"], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE)
+speeds, sent = [], []
+
+
+def speed():
+    try:
+        return termios.tcgetattr(slave)[5]
+    except termios.error:
+        return None
+
+
+def meter():
+    k = 0
+    deadline = time.monotonic() + 90
+    while proc.poll() is None and time.monotonic() < deadline:
+        sp = speed()
+        if not speeds or speeds[-1] != sp:
+            speeds.append(sp)
+        if sp == termios.B2400 and 10 + len(sent) < len(frames):
+            sent.append(10 + len(sent))
+            f = frames[sent[-1]]
+        else:
+            f = bytes(0 if bin(b).count("1") % 2 == 0 else b
+                      for b in frames[k % 10])
+        try:
+            os.write(master, f)
+        except OSError:
+            break
+        k += 1
+        time.sleep(1.0)
+
+
+th = threading.Thread(target=meter, daemon=True)
+th.start()
+try:
+    hout, herr = proc.communicate(timeout=120)
+except subprocess.TimeoutExpired:
+    proc.kill()
+    hout, herr = proc.communicate()
+th.join(5)
+hout, herr = hout.decode("latin-1"), herr.decode()
+docs = [json.loads(x) for x in hout.splitlines() if x.startswith("{")]
+want = [recs[i]["registers"]["1-0:1.7.0"] for i in sent[:3]]
+got = [o["values"][0]["number"] for dd in docs for o in dd["objects"]
+       if o["obis"] == "1-0:1.7.0"]
+ok("probing 115200 8N1, 115200 7E1, 9600 7E1, 2400 8E1 or 2400 8N1" in herr,
+   "--baudrate auto, HAN: the DSMR and the HAN settings are probed: " +
+   herr.strip().replace("\n", "; "))
+ok(proc.returncode == 0 and "line detected: 2400 8E1" in herr and
+   len(docs) == 3 and all(dd["crc"] == "ok" for dd in docs) and
+   [float(x) for x in got] == [float(x) for x in want] and
+   termios.B115200 in speeds and termios.B9600 in speeds,
+   "--baudrate auto, HAN Aidon 8E1: through 115200 and 9600, detected at "
+   "2400 8E1 by an HDLC frame whose FCS passes, 3 frames read exactly "
+   "(power-import %s, sent %s; rc %d)" % (got, want, proc.returncode))
+ok("failed its check" not in herr and "frame check" not in herr,
+   "--baudrate auto, HAN: the frames that failed their FCS while probing "
+   "are not reported")
+os.close(master)
+os.close(slave)
+shutil.rmtree(htmp, ignore_errors=True)
+
 print("1..%d" % n)
 sys.exit(1 if failed else 0)

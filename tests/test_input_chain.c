@@ -871,6 +871,161 @@ static void test_han_probe(void) {
   dsmr_input_free(&r.in);
 }
 
+/* ---- the meter's clock --------------------------------------------------- */
+
+/* The meter time the chain gives the first HAN list of stream[0..n) read
+ * with zone tz (NULL: none): -1 when it gives none, -2 when no list. */
+static long long han_meter_time(char *stream, size_t n,
+                                const struct dsmr_tz *tz) {
+  struct dsmr_input_config cfg = {.max_telegram = 4096,
+                                  .check_crc = 1,
+                                  .protocol = DSMR_INPUT_PROTO_HAN,
+                                  .timezone = tz};
+  struct dsmr_input_out o;
+  static struct dsmr_input in;
+  long long mt = -2;
+  char err[256];
+
+  if (dsmr_input_init(&in, &cfg, 0, err, sizeof err) != 0)
+    bail(err);
+  dsmr_input_feed(&in, stream, n, 0);
+  while (dsmr_input_next(&in, &o) != DSMR_INPUT_NONE)
+    if (o.ev == DSMR_INPUT_HAN_TELEGRAM && mt == -2)
+      mt = o.telegram->info.has_meter_time ? o.telegram->info.meter_time : -1;
+  dsmr_input_free(&in);
+  return mt;
+}
+
+/* Aidon Norway (AIDON_V0001) sends its clock as Norwegian local time with
+ * deviation 0 (the list documents: "Local date and time of Norway"; the
+ * captured list 3 gh1119 says 2025-12-14 16:00:00, status 00): read in the
+ * TimeZone like a clock with deviation "unspecified", not as UTC (an hour
+ * ahead in winter, two in summer). The same bytes under another list id
+ * keep deviation 0 as UTC; Aidon Sweden's 0x8000 is read as before. */
+static void test_han_clock(void) {
+  static uint8_t frame[4096];
+  const struct han_vector *no = vector("aidon-no-gh1119-1");
+  const struct han_vector *se = vector("aidon-se-3p-rj12-doc");
+  struct dsmr_tz oslo, stockholm;
+  const char *why = NULL;
+  size_t flen, n;
+  char *id;
+
+  if (dsmr_tz_parse("CET-1CEST,M3.5.0,M10.5.0/3", &oslo, &why) != 0)
+    bail(why);
+  stockholm = oslo;
+  flen = unhex(frame, sizeof frame, no->frame_hex);
+  n = put_raw(s, 0, frame, flen);
+  is_int(han_meter_time(s, n, &oslo), 1765724400,
+         "Aidon NO list 3, deviation 0, TimeZone CET/CEST: 16:00 local = "
+         "15:00 UTC (2025-12-14T15:00:00Z)");
+  is_int(han_meter_time(s, n, NULL), -1,
+         "Aidon NO list 3 without a TimeZone: the clock is not used (not "
+         "taken as 16:00 UTC)");
+  ok(dsmr_han_clock_is_local(
+         &(struct dsmr_han_list){.vendor = DSMR_HAN_VENDOR_AIDON},
+         &(struct dsmr_cosem_datetime){.deviation = 0}) &&
+         !dsmr_han_clock_is_local(
+             &(struct dsmr_han_list){.vendor = DSMR_HAN_VENDOR_AIDON},
+             &(struct dsmr_cosem_datetime){.deviation = -60}) &&
+         !dsmr_han_clock_is_local(
+             &(struct dsmr_han_list){.vendor = DSMR_HAN_VENDOR_KAMSTRUP},
+             &(struct dsmr_cosem_datetime){.deviation = 0}),
+     "local without offset: Aidon's deviation 0 only; Aidon's -60 and "
+     "another vendor's 0 say their offset");
+
+  /* the same APDU with another list id: deviation 0 is UTC */
+  id = NULL;
+  for (size_t i = 0; !id && i + 11 <= n; i++)
+    if (memcmp(s + i, "AIDON_V0001", 11) == 0)
+      id = s + i;
+  if (!id)
+    bail("no list id in gh1119");
+  id[0] = 'X';
+  memmove(s, s + 12, flen - 15); /* the APDU, wrapped again */
+  n = hdlc_wrap(s, 0, flen - 15);
+  is_int(han_meter_time(s, n, &oslo), 1765728000,
+         "the same clock under list id XIDON_V0001: deviation 0 is UTC "
+         "(2025-12-14T16:00:00Z), whatever the TimeZone");
+
+  /* Aidon Sweden: 0x8000, no list id; 07:59:40 local in Stockholm */
+  flen = unhex(frame, sizeof frame, se->frame_hex);
+  n = put_raw(s, 0, frame, flen);
+  is_int(han_meter_time(s, n, &stockholm), 1576479580,
+         "Aidon SE (deviation unspecified): 2019-12-16 07:59:40 local = "
+         "06:59:40 UTC, as before");
+}
+
+/* Protocol "han" with a DecryptionKey reads bare envelopes too (DB 08 ...,
+ * no HDLC or M-Bus around them), as "auto" does but never as DSMR: the
+ * first signature decides. Without a key it reads HDLC and M-Bus frames
+ * (a bare envelope could not be opened); with a key HDLC frames are read
+ * as before. */
+static void test_han_bare(void) {
+  static struct run r;
+  static uint8_t frame[4096], apdu[4096];
+  const struct han_vector *aidon = vector("aidon-no-list2-1p-vendor-doc");
+  struct opts o = {.max = 4096,
+                   .protocol = DSMR_INPUT_PROTO_HAN,
+                   .key = KEY,
+                   .auth = LUX_AK};
+  size_t n, alen, flen, at;
+  char want[64];
+
+  /* a data-notification inside (Aidon list 2's APDU, sealed) */
+  flen = unhex(frame, sizeof frame, aidon->frame_hex);
+  alen = flen - 12 - 3;
+  memcpy(apdu, frame + 12, alen);
+  n = put_raw(s, 0, "\x01\x02junk", 6);
+  n = seal(s, n, (const char *)apdu, alen, 5);
+  n = seal(s, n, (const char *)apdu, alen, 6);
+  same_in_any_chunks(&r, &o, s, n, NULL, "HAN: bare DLMS envelopes");
+  is_str(r.log,
+         "DECRYPT_OK:5 HAN:AIDON_V0001:6:0:1362 HAN:AIDON_V0001:6:0:1362 ",
+         "HAN with a key: a data-notification inside a bare envelope is "
+         "decoded");
+  dsmr_input_free(&r.in);
+
+  /* DSMR telegrams inside (Luxembourg Smarty), after some noise */
+  n = put_raw(s, 0, "\x01\x02junk", 6);
+  n = put_sealed(s, n, dsmr5_body, 1);
+  n = put_sealed(s, n, dsmr5_body, 2);
+  same_in_any_chunks(&r, &o, s, n, NULL, "HAN: bare Smarty envelopes");
+  snprintf(want, sizeof want, "DECRYPT_OK:1 F:ok:OK:%zu F:ok:OK:%zu ",
+           strlen(dsmr5_body), strlen(dsmr5_body));
+  is_str(r.log, want,
+         "HAN with a key: the DSMR telegrams inside bare envelopes are "
+         "framed and pass their CRC");
+  dsmr_input_free(&r.in);
+
+  /* the same envelopes in HDLC frames: read as before */
+  n = 0;
+  for (uint32_t fc = 7; fc <= 8; fc++) {
+    at = n;
+    n = put_sealed(s, n, dsmr5_body, fc);
+    n = hdlc_wrap(s, at, n);
+  }
+  same_in_any_chunks(&r, &o, s, n, NULL, "HAN: envelopes in HDLC");
+  snprintf(want, sizeof want, "HDLC DECRYPT_OK:7 F:ok:OK:%zu F:ok:OK:%zu ",
+           strlen(dsmr5_body), strlen(dsmr5_body));
+  is_str(r.log, want, "HAN with a key: envelopes in HDLC frames as before");
+  dsmr_input_free(&r.in);
+
+  /* a plain DSMR telegram is not HAN: nothing read */
+  n = put(s, 0, dsmr5_body, CRC_GOOD);
+  run(&r, &o, s, n, 0, NULL);
+  is_str(r.log, "", "HAN with a key: a plain DSMR telegram is not read");
+  dsmr_input_free(&r.in);
+
+  /* without a key: bare envelopes are not looked for */
+  o.key = NULL;
+  o.auth = NULL;
+  n = seal(s, 0, (const char *)apdu, alen, 5);
+  run(&r, &o, s, n, 0, NULL);
+  is_str(r.log, "", "HAN without a key: a bare envelope is not read");
+  dsmr_input_free(&r.in);
+}
+
 int main(void) {
   if (!gcry_check_version(NULL))
     bail("libgcrypt");
@@ -884,5 +1039,7 @@ int main(void) {
   test_han_dsmr_commit();
   test_auto_bare();
   test_han_probe();
+  test_han_clock();
+  test_han_bare();
   return tap_done();
 }

@@ -194,8 +194,17 @@ static void framer_forget(struct dsmr_input *in) {
   in->framer_busy = 0;
 }
 
-/* A clock sent as local time with deviation "unspecified" (Aidon SE,
- * Kaifa NO, Kamstrup, L&G CH): read in the TimeZone. In the hour skipped
+int dsmr_han_clock_is_local(const struct dsmr_han_list *l,
+                            const struct dsmr_cosem_datetime *dt) {
+  return dt->deviation == DSMR_COSEM_DEVIATION_UNSPECIFIED ||
+         (dt->deviation == 0 && l->vendor == DSMR_HAN_VENDOR_AIDON);
+}
+
+/* A clock sent as local time without its offset (dsmr_han_clock_is_local:
+ * Aidon SE, Kaifa NO, Kamstrup, L&G CH; Aidon Norway's deviation 0): read
+ * in the TimeZone. dsmr_han_map took Aidon Norway's deviation 0 at its
+ * word (UTC), an hour or two ahead of the arrival: that reading is
+ * dropped first. In the hour skipped
  * in spring (no such local time) and the hour repeated in autumn (two
  * instants) the local time does not say when the list was made: the clock
  * is then not used for that telegram, whose values are judged by their
@@ -205,8 +214,11 @@ static void framer_forget(struct dsmr_input *in) {
  * jump through or hold a good step back. */
 static void han_local_clock(struct dsmr_input *in) {
   int64_t local, utc;
-  if (in->tz && in->list->has_clock && !in->tel->info.has_meter_time &&
-      dsmr_cosem_datetime_utc(&in->list->clock, &local) == 1 &&
+  if (!in->list->has_clock ||
+      !dsmr_han_clock_is_local(in->list, &in->list->clock))
+    return;
+  in->tel->info.has_meter_time = 0;
+  if (in->tz && dsmr_cosem_datetime_utc(&in->list->clock, &local) >= 0 &&
       dsmr_tz_local_to_utc(in->tz, local, &utc) == DSMR_TZ_OK) {
     in->tel->info.has_meter_time = 1;
     in->tel->info.meter_time = utc;
@@ -435,7 +447,8 @@ static size_t sniff_match(const uint8_t *w, size_t n, int *proto) {
   return 0;
 }
 
-/* AUTO, bare envelopes (DB 08 title LEN ...): p[0..len) collected into
+/* AUTO or HAN with a key, bare envelopes (DB 08 title LEN ...): p[0..len)
+ * collected into
  * env_buf until an envelope is complete, which goes to han_apdu like one
  * from the HDLC or M-Bus framing (its plaintext decides: a DSMR telegram
  * to the DSMR framer, a data-notification decoded). Between envelopes the
@@ -548,6 +561,43 @@ static size_t han_push(struct dsmr_input *in, const char *p, size_t len,
     }
     in->nsniff = 0;
     return 0;
+  }
+  if (in->decided == 0 && in->protocol == DSMR_INPUT_PROTO_HAN) {
+    /* HAN with a DecryptionKey, undecided: the first signature says
+     * whether the envelopes come in HDLC or M-Bus frames or bare (DB 08,
+     * no framing around them); nothing goes to the DSMR framer, and the
+     * bytes before it belong to no frame either way. */
+    size_t i = 0;
+    while (i < len && in->decided == 0) {
+      int proto = 0;
+      size_t sig;
+      if (in->nsniff == sizeof(in->sniff)) {
+        memmove(in->sniff, in->sniff + 1, sizeof(in->sniff) - 1);
+        in->nsniff--;
+      }
+      in->sniff[in->nsniff++] = u[i++];
+      sig = sniff_match(in->sniff, in->nsniff, &proto);
+      if (!sig || proto == DECIDED_DSMR)
+        continue;
+      in->decided = DECIDED_HAN;
+      if (proto == DECIDED_BARE) {
+        in->bare = 1;
+        in->env_buf[0] = DSMR_DLMS_GLO_CIPHERING;
+        in->env_buf[1] = 8;
+        in->env_len = 2;
+        in->env_need = 0;
+      } else {
+        memcpy(in->sig, in->sniff + in->nsniff - sig, sig);
+        in->pend = in->sig;
+        in->pend_len = sig;
+      }
+      in->nsniff = 0;
+    }
+    if (in->decided == 0) {
+      out->ev = DSMR_INPUT_NONE;
+      return len;
+    }
+    return i + han_push(in, p + i, len - i, out);
   }
   if (in->decided == 0) {
     /* AUTO, undecided: every byte also goes to the DSMR framer (a DSMR
@@ -725,6 +775,13 @@ static size_t probe_push(struct dsmr_input *in, const char *p, size_t len,
 
 /* ---- the driver --------------------------------------------------------- */
 
+/* Whether the first bytes decide the framing: AUTO (DSMR, HDLC, M-Bus or
+ * bare envelopes), HAN with a DecryptionKey (HDLC, M-Bus or bare). */
+static int sniffs(const struct dsmr_input *in) {
+  return in->protocol == DSMR_INPUT_PROTO_AUTO ||
+         (in->protocol == DSMR_INPUT_PROTO_HAN && in->have_cipher);
+}
+
 /* Everything not yet consumed is dropped, and so is every partial frame
  * (the line probe switched or lost the line). */
 static void drop_input(struct dsmr_input *in) {
@@ -747,7 +804,7 @@ static void drop_input(struct dsmr_input *in) {
   in->commit_pending = 0;
   in->env_len = 0;
   in->han_line_lost = 0;
-  if (in->probing && in->protocol == DSMR_INPUT_PROTO_AUTO) {
+  if (in->probing && sniffs(in)) {
     /* a new line setting: what AUTO decided came from the old one */
     in->decided = 0;
     in->say_protocol = 0;
@@ -1006,7 +1063,7 @@ void dsmr_input_restart(struct dsmr_input *in, long long now_ms) {
     dsmr_line_probe_restart(&in->line, now_ms);
   if (in->decrypt)
     dsmr_smarty_reset(&in->smarty); /* keeps the last frame counter */
-  if (in->protocol == DSMR_INPUT_PROTO_AUTO) { /* look at the bytes again */
+  if (sniffs(in)) {                 /* look at the bytes again */
     in->decided = 0;
     in->say_protocol = 0;
     in->nsniff = 0;
@@ -1027,7 +1084,11 @@ static void add_stage(struct dsmr_input *in, dsmr_input_push push) {
 /* The HAN stage, after the DSMR framer's buffer (dsmr_input_init). */
 static int han_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
                     char *err, size_t errlen) {
-  in->decided = cfg->protocol == DSMR_INPUT_PROTO_HAN ? DECIDED_HAN : 0;
+  /* HAN without a key: HDLC or M-Bus frames (a bare envelope could not
+   * be opened); with one the first signature decides (han_push) */
+  in->decided = cfg->protocol == DSMR_INPUT_PROTO_HAN && !cfg->decryption_key
+                    ? DECIDED_HAN
+                    : 0;
   in->han_buf = malloc(DSMR_HAN_FRAMING_BUF_SIZE);
   in->env_buf = malloc(DSMR_HAN_MESSAGE_MAX);
   in->list = malloc(sizeof(*in->list));

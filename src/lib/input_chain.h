@@ -90,13 +90,14 @@ struct dsmr_input_config {
   const uint8_t *auth_key; /* 16 bytes, or NULL: the Luxembourg default */
   /* DSMR_INPUT_PROTO_*: DSMR (0: as before), HAN (binary DLMS/COSEM over
    * HDLC or M-Bus: decryption_key / auth_key are then the DLMS keys, auth
-   * NULL: none) or AUTO (from the bytes: "/XXXd" DSMR, 7E A? HDLC,
-   * 68 L L 68 M-Bus, DB 08 a bare envelope, whose plaintext decides: a
-   * DSMR telegram to the DSMR framer, a data-notification decoded; the
-   * keys are the DLMS ones, so a Luxembourg Smarty read with AUTO needs
-   * its authentication key given). With line_probe, HAN probes 2400 8E1,
-   * 2400 8N1 and 115200 8N1, AUTO those and the DSMR ones (line_probe.h);
-   * a HAN frame whose check (FCS, M-Bus checksum) passes settles it. */
+   * NULL: none; with a decryption_key also bare DB 08 envelopes, the
+   * first signature deciding, as for AUTO) or AUTO (from the bytes: "/XXXd"
+   * DSMR, 7E A? HDLC, 68 L L 68 M-Bus, DB 08 a bare envelope, whose plaintext
+   * decides: a DSMR telegram to the DSMR framer, a data-notification decoded;
+   * the keys are the DLMS ones, so a Luxembourg Smarty read with AUTO needs its
+   * authentication key given). With line_probe, HAN probes 2400 8E1, 2400 8N1
+   * and 115200 8N1, AUTO those and the DSMR ones (line_probe.h); a HAN frame
+   * whose check (FCS, M-Bus checksum) passes settles it. */
   int protocol;
   /* HAN: where decoded lists are mapped (the caller's telegram, so that
    * its dispatch path reads it in place); NULL: the chain's own. */
@@ -104,7 +105,8 @@ struct dsmr_input_config {
   /* HAN: open GCM-tagged frames without checking the tag when no auth_key
    * is given (dlms_cipher.h); the first such frame is reported once. */
   int han_allow_unchecked;
-  /* HAN: the zone a clock sent as local time with deviation "unspecified"
+  /* HAN: the zone a clock sent as local time without its offset
+   * (deviation "unspecified", or Aidon Norway's 0: dsmr_han_clock_is_local)
    * is read in (tz.h; TimeZone), giving info.meter_time; NULL: such a
    * clock is not used. Not copied: it must outlive the chain. */
   const struct dsmr_tz *timezone;
@@ -337,5 +339,17 @@ enum dsmr_input_event dsmr_input_next(struct dsmr_input *in,
 
 /* A short name ("frame", "line found", "decryption failed"...). */
 const char *dsmr_input_event_name(enum dsmr_input_event ev);
+
+/* Whether a HAN date-time of list l is local time without its offset,
+ * read in the TimeZone (dsmr_input_config.timezone): deviation
+ * "unspecified" (0x8000: Aidon SE, Kaifa NO, Kamstrup, L&G CH), or 0 in
+ * an Aidon Norway list (list id AIDON_V...). Aidon's and NVE's list
+ * documents define that clock as "Local date and time of Norway"
+ * (han-aidon-norway-1.1A item 15, han-nve-lists item 15: CET/CEST), and
+ * the meter sends it with deviation 0 (a captured list 3 says 16:00:00
+ * for the 16:00 local hour, amsreader-firmware gh1119), not -60/-120: read
+ * as UTC it would be 1-2 h ahead. Other meters' deviation 0 is UTC. */
+int dsmr_han_clock_is_local(const struct dsmr_han_list *l,
+                            const struct dsmr_cosem_datetime *dt);
 
 #endif

@@ -181,6 +181,12 @@ void dsmr_line_probe_list(const struct dsmr_line_probe *p, char *buf,
   list(p->order, p->nsettings, buf, len);
 }
 
+const char *dsmr_line_probe_wants(const struct dsmr_line_probe *p) {
+  return p->family == DSMR_LINE_FAMILY_DSMR  ? "telegram"
+         : p->family == DSMR_LINE_FAMILY_HAN ? "HAN frame"
+                                             : "telegram or HAN frame";
+}
+
 int dsmr_line_frame_valid(const struct dsmr_frame *f,
                           struct dsmr_telegram *scratch) {
   if (f->crc == DSMR_CRC_OK)

@@ -169,6 +169,10 @@ void dsmr_line_settings_list(char *buf, size_t len);
 void dsmr_line_probe_list(const struct dsmr_line_probe *p, char *buf,
                           size_t len);
 
+/* What settles the probe's family, for "no valid ... yet" messages:
+ * "telegram", "HAN frame" or "telegram or HAN frame". */
+const char *dsmr_line_probe_wants(const struct dsmr_line_probe *p);
+
 /* Whether a frame shows that the line setting is right: its CRC matches,
  * or it has none and maps without error to at least one data object
  * (maps into *scratch, which is overwritten). */

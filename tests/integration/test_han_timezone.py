@@ -8,7 +8,8 @@
             UTC; the repeated autumn hour "ambiguous" and no meter_time;
             other zones; the host's zone from $TZ; a zone that does not
             read (exit 2); the public Aidon Sweden frame in
-            Europe/Stockholm.
+            Europe/Stockholm; the public Aidon Norway frame and dsmr-sim's
+            Aidon (deviation 0, local time) in Europe/Oslo.
   collectd  the real collectd: two Aidon list-3 messages arriving 1.5 s
             apart whose clocks (local time, no offset) are an hour apart
             and whose import register grew 50 kWh in that hour. Read in
@@ -18,7 +19,9 @@
             implausible: refused, counted. So the stored data shows which
             zone the plugin used: TimeZone "Europe/Oslo", a POSIX rule,
             no TimeZone with TZ=Europe/Oslo in collectd's environment (the
-            host's zone), and TimeZone "UTC".
+            host's zone), and TimeZone "UTC"; and Aidon Norway's clock
+            (deviation 0 for local time) in "Europe/Oslo": read in the
+            zone, used, no future clock counted or complained about.
 and the configuration errors (collectd -T)."""
 import json
 import os
@@ -133,6 +136,39 @@ if se:
 else:
     tap.skip("public Aidon SE frame", "not in tests/corpus/han/public.json")
 
+# the public Aidon Norway list 3 (gh1119): 16:00:00 Norwegian local time
+# sent with deviation 0
+no = [v for v in pub if v["id"] == "aidon-no-gh1119-1"]
+if no:
+    p = subprocess.run([CAT, "--json", "--timezone", "Europe/Oslo"],
+                       input=bytes.fromhex(no[0]["frame_hex"]),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    doc = json.loads(p.stdout.decode().splitlines()[0]) if p.stdout else {}
+    clk = clock_of(doc)
+    tap.ok(p.returncode == 0 and
+           clk.get("time") == "2025-12-14T16:00:00+01:00" and
+           clk.get("offset_from") == "timezone" and
+           doc.get("meter_time") == "2025-12-14T15:00:00Z",
+           "public Aidon NO frame (deviation 0), Europe/Oslo: local time, "
+           "16:00:00+01:00 = 15:00:00Z", "%r %r" % (clk, doc.get("meter_time")))
+else:
+    tap.skip("public Aidon NO frame", "not in tests/corpus/han/public.json")
+# dsmr-sim's Aidon clock as the Norwegian meters send it (deviation 0)
+sim = subprocess.run(
+    [d.PY, d.SIM, "--generate", "han-aidon", "--han-list", "3",
+     "--han-clock", "zero", "--count", "1", "--start", "2024-06-28T08:43:43Z",
+     "--stdout", "--quiet", "--seed", "7"], stdout=subprocess.PIPE, timeout=60)
+p = subprocess.run([CAT, "--json", "--timezone", "Europe/Oslo"],
+                   input=sim.stdout, stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, timeout=60)
+doc = json.loads(p.stdout.decode().splitlines()[0]) if p.stdout else {}
+clk = clock_of(doc)
+tap.ok(p.returncode == 0 and clk.get("time") == "2024-06-28T10:43:43+02:00" and
+       doc.get("meter_time") == "2024-06-28T08:43:43Z",
+       "dsmr-sim --han-clock zero (Aidon Norway), summer, Europe/Oslo: "
+       "10:43:43+02:00 = 08:43:43Z", "%r %r" % (clk, doc.get("meter_time")))
+
 # --- configuration (collectd -T) -----------------------------------------
 for tz, pattern, what in (
         ("Europe/Nowhere", r'TimeZone "Europe/Nowhere" is not valid: .*No '
@@ -176,9 +212,10 @@ tap.ok(rc == 0 and "TimeZone only applies to HAN meters" in out,
 
 
 # --- the real collectd ----------------------------------------------------
-def aidon(unix, import_10wh):
+def aidon(unix, import_10wh, deviation="unspecified"):
     """An Aidon list-3 HDLC frame: clock = Oslo wall time of `unix`,
-    deviation unspecified; 1-0:1.8.0 = import_10wh x 10 Wh."""
+    deviation unspecified (or "zero": 0, as Aidon Norway sends it);
+    1-0:1.8.0 = import_10wh x 10 Wh."""
     p = han.PROFILES["han-aidon"](__import__("random").Random(5), 0)
     raw = {}
     for it in p.items(3):
@@ -187,7 +224,7 @@ def aidon(unix, import_10wh):
     for it in p.items(3):
         if it.qty == "1.8.0":
             raw[it.obis] = import_10wh
-    clk = han.meter_clock(unix, deviation="unspecified", dow_sunday=0)
+    clk = han.meter_clock(unix, deviation=deviation, dow_sunday=0)
     m = p.encode(raw, 3, unix, clock_dt=clk)
     fr = han.hdlc_message(m.apdu)
     return b"".join(fr) if isinstance(fr, list) else fr
@@ -206,13 +243,18 @@ def oslo_clear(t):
 now = int(time.time()) - 60
 while not oslo_clear(now):
     now -= 3 * 3600
-f1 = aidon(now - 3600, 100000)      # 1,000,000 Wh an hour ago
-f2 = aidon(now, 100000 + 5000)      # + 50,000 Wh: 50 kW on average
+# 1,000,000 Wh an hour ago, then + 50,000 Wh: 50 kW on average
 
 meters = {"oslo": {"TimeZone": "Europe/Oslo"},
           "rule": {"TimeZone": "CET-1CEST,M3.5.0,M10.5.0/3"},
           "host": {},
-          "utc": {"TimeZone": "UTC"}}
+          "utc": {"TimeZone": "UTC"},
+          "aidonno": {"TimeZone": "Europe/Oslo"}}
+# aidonno: Aidon Norway's clock, local time with deviation 0
+frames = {k: (aidon(now - 3600, 100000, "zero" if k == "aidonno" else
+                    "unspecified"),
+              aidon(now, 100000 + 5000, "zero" if k == "aidonno" else
+                    "unspecified")) for k in meters}
 tcp = {k: d.TcpMeter() for k in meters}
 cd = d.Collectd([d.meter_block(k, host="127.0.0.1", port=tcp[k].port,
                                Protocol="han", **opts)
@@ -220,15 +262,15 @@ cd = d.Collectd([d.meter_block(k, host="127.0.0.1", port=tcp[k].port,
                 env={"TZ": "Europe/Oslo"}, tag="tz")
 cd.start()
 tap.ok(all(tcp[k].wait_client(15) for k in meters),
-       "collectd connects to the four meters")
+       "collectd connects to the five meters")
 for k in meters:
-    tcp[k].send(f1)
+    tcp[k].send(frames[k][0])
 for k in meters:
     cd.wait_csv(k, "dsmr_energy-import", 1, timeout=10)
 time.sleep(1.5)
 for k in meters:
-    tcp[k].send(f2)
-for k in ("oslo", "rule", "host"):
+    tcp[k].send(frames[k][1])
+for k in ("oslo", "rule", "host", "aidonno"):
     cd.wait_csv(k, "dsmr_energy-import", 2, timeout=10)
 after = time.time()
 for k in meters:
@@ -252,7 +294,19 @@ tap.ok(rows == [1000000.0] and health("utc", "implausible") == 1,
        'TimeZone "UTC" (wrong here): the clock is ahead of the arrival, not '
        'used; +50 kWh in 1.5 s refused as implausible',
        "rows %r, implausible %r" % (rows, health("utc", "implausible")))
+rows = [v for _, v in cd.csv_rows("aidonno", "dsmr_energy-import")]
+tap.ok(rows == [1000000.0, 1050000.0] and
+       health("aidonno", "implausible") == 0 and
+       health("aidonno", "future_time") == 0,
+       'Aidon Norway (deviation 0, local time), TimeZone "Europe/Oslo": the '
+       'clock read in the zone, not as UTC ahead of the arrival: the hour it '
+       'says passed is used, +50 kWh stored; no future time counted',
+       "rows %r, implausible %r, future_time %r" %
+       (rows, health("aidonno", "implausible"),
+        health("aidonno", "future_time")))
 cd.stop()
+tap.ok(not re.search(r'meter "aidonno".*(ahead|future)', cd.log()),
+       "Aidon Norway: no complaint about a clock ahead", cd.log())
 tap.ok(not re.search(r"time zone cannot be read", cd.log()),
        "no notice about the host's zone (TZ is readable)")
 
