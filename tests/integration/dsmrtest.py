@@ -305,6 +305,38 @@ def need_sim(tap):
         tap.skip_all("tools/dsmr-sim not there")
 
 
+def plugin_tap(sim=False):
+    """The Tap of a test of the plugin: skips the whole test when dsmr.so is
+    not built (and, with sim=True, when tools/dsmr-sim is not there)."""
+    tap = Tap()
+    if plugin_dir() is None:
+        tap.skip_all("dsmr.so not built")
+    if sim:
+        need_sim(tap)
+    return tap
+
+
+def need_valgrind(tap):
+    """Skip the whole test when valgrind is not installed or a sanitizer
+    runtime is preloaded (valgrind and ASan do not mix)."""
+    if not shutil.which("valgrind"):
+        tap.skip_all("valgrind not installed")
+    if os.environ.get("DSMR_TEST_PRELOAD"):
+        tap.skip_all("a sanitizer runtime is preloaded (DSMR_TEST_PRELOAD): "
+                     "valgrind and ASan do not mix")
+
+
+def wait_procs(procs, timeout):
+    """Wait for each process in turn, at most timeout seconds each; their
+    returncodes (None for one still running)."""
+    for p in procs:
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    return [p.returncode for p in procs]
+
+
 def start_sim(args, manifest=None, ready_lines=1, quiet=True,
               stderr=subprocess.STDOUT):
     """Run the simulator with args (then --manifest FILE unless None, and
@@ -474,6 +506,24 @@ def meter_block(name, device=None, host=None, port=None, **opts):
         lines.append("    %s %s" % (k, v))
     lines.append("  </Meter>")
     return "\n".join(lines)
+
+
+def csv_rows(datadir, host, meter, ident):
+    """(time, value) rows collectd's csv plugin wrote under datadir for
+    host/dsmr-<meter>/<ident>, over all days."""
+    rows = []
+    pat = os.path.join(datadir, host, "dsmr-" + meter,
+                       ident + "-[0-9][0-9][0-9][0-9]-*")
+    for path in sorted(glob.glob(pat)):
+        with open(path) as f:
+            for line in f:
+                # A line without its newline is being written now.
+                if (line.startswith("epoch") or not line.strip() or
+                        not line.endswith("\n")):
+                    continue
+                t, v = line.strip().split(",")[:2]
+                rows.append((float(t), float(v)))
+    return rows
 
 
 class Collectd:
@@ -670,19 +720,7 @@ PluginDir "{stock}"
     def csv_rows(self, meter, ident):
         """(time, value) rows csv stored for dsmr-<meter>/<ident>, where
         ident is 'type-type_instance' (or 'type'), over all days."""
-        rows = []
-        pat = os.path.join(self.data, HOST, "dsmr-" + meter,
-                           ident + "-[0-9][0-9][0-9][0-9]-*")
-        for path in sorted(glob.glob(pat)):
-            with open(path) as f:
-                for line in f:
-                    # A line without its newline is being written now.
-                    if (line.startswith("epoch") or not line.strip() or
-                            not line.endswith("\n")):
-                        continue
-                    t, v = line.strip().split(",")[:2]
-                    rows.append((float(t), float(v)))
-        return rows
+        return csv_rows(self.data, HOST, meter, ident)
 
     def wait_csv(self, meter, ident, count, timeout=10.0):
         deadline = time.monotonic() + timeout

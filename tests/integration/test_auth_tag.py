@@ -27,10 +27,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-d.need_sim(tap)
+tap = d.plugin_tap(sim=True)
 
 KEY = "000102030405060708090A0B0C0D0E0F"  # the simulator's default
 AUTH = "5A1E0C3B9D7F2468ACE013579BDF0246"  # never given to the plugin

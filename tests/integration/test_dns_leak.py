@@ -23,14 +23,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-if not shutil.which("valgrind"):
-    tap.skip_all("valgrind not installed")
-if os.environ.get("DSMR_TEST_PRELOAD"):
-    tap.skip_all("a sanitizer runtime is preloaded: valgrind and ASan do "
-                 "not mix")
+tap = d.plugin_tap()
+d.need_valgrind(tap)
 if os.geteuid() != 0 or not shutil.which("unshare"):
     tap.skip_all("needs root and unshare(1) for a mount namespace with its "
                  "own resolv.conf")

@@ -20,21 +20,14 @@ used, libgcrypt's hiding exactly the bytes of its initialisation. The
 values stored are checked too: slow is no excuse."""
 import os
 import re
-import shutil
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-if not shutil.which("valgrind"):
-    tap.skip_all("valgrind not installed")
-if os.environ.get("DSMR_TEST_PRELOAD"):
-    tap.skip_all("a sanitizer runtime is preloaded (DSMR_TEST_PRELOAD): "
-                 "valgrind and ASan do not mix")
+tap = d.plugin_tap()
+d.need_valgrind(tap)
 
 sys.path.insert(0, os.path.join(d.SRCDIR, "tools"))
 from dsmrsim.aesgcm import hdlc_wrap, smarty_frame  # noqa: E402
