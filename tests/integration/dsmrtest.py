@@ -326,6 +326,31 @@ def need_valgrind(tap):
                      "valgrind and ASan do not mix")
 
 
+def check_refused(tap, c, what, rx, names):
+    """collectd -T with Collectd c's configuration: asserts that it fails
+    and that a "dsmr plugin: " line of its output matches rx ("WHAT: the
+    log line names NAMES"). Returns the output, for further checks."""
+    rc, out = c.check()
+    tap.ok(rc != 0, "%s: collectd -T fails" % what, out)
+    lines = [l for l in out.splitlines() if "dsmr plugin: " in l]
+    tap.ok(any(re.search(rx, l) for l in lines),
+           "%s: the log line names %s" % (what, names),
+           "want /%s/ in:" % rx, *lines)
+    return out
+
+
+def read_memcheck(path):
+    """valgrind's log at path ("" when there is none) and the error count
+    of its ERROR SUMMARY line (a string; None when there is none)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            vg = f.read()
+    except OSError:
+        vg = ""
+    summary = re.search(r"ERROR SUMMARY: (\d+) errors", vg)
+    return vg, summary.group(1) if summary else None
+
+
 def wait_procs(procs, timeout):
     """Wait for each process in turn, at most timeout seconds each; their
     returncodes (None for one still running)."""

@@ -146,12 +146,7 @@ BAD = [
 for what, body, rx in BAD:
     c = d.Collectd([], plugin_block="<Plugin dsmr>\n%s\n</Plugin>" % body,
                    write_plugins=False, tag="cfg")
-    rc, out = c.check()
-    tap.ok(rc != 0, "%s: collectd -T fails" % what, out)
-    lines = [l for l in out.splitlines() if "dsmr plugin: " in l]
-    tap.ok(any(re.search(rx, l) for l in lines),
-           "%s: the log line names option, value and what is accepted" % what,
-           "want /%s/ in:" % rx, *lines)
+    out = d.check_refused(tap, c, what, rx, "option, value and what is accepted")
 
 # Several problems in one block are all reported in one run.
 c = d.Collectd([], plugin_block='<Plugin dsmr>\n<Meter "a">\n'

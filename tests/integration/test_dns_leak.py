@@ -94,21 +94,16 @@ while True:
         break
 tap.ok(queries > 0, "the queries reached the silent resolver (%d)" % queries)
 
-try:
-    with open(vglog, encoding="utf-8", errors="replace") as f:
-        vg = f.read()
-except OSError:
-    vg = ""
-summary = re.search(r"ERROR SUMMARY: (\d+) errors", vg)
-tap.ok(summary and summary.group(1) == "0", "memcheck: 0 errors",
-       *(vg.splitlines()[-60:] if not summary or summary.group(1) != "0"
-         else []))
+vg, summary = d.read_memcheck(vglog)
+tap.ok(summary == "0", "memcheck: 0 errors",
+       *(vg.splitlines()[-60:] if summary != "0" else []))
 m = re.search(r"definitely lost: ([\d,]+) bytes in ([\d,]+) blocks", vg)
 records = [r for r in re.split(r"\n==\d+== \n", vg)
            if "definitely lost in loss record" in r]
-tap.ok(summary and (m is None or m.group(1) == "0"),
+tap.ok(summary is not None and (m is None or m.group(1) == "0"),
        "memcheck: no definitely lost bytes (%s)"
        % (m.group(0) if m else "none"), *records[:2])
-tap.diag("valgrind: %s; %s" % (summary.group(0) if summary else "no summary",
+tap.diag("valgrind: %s; %s" % ("ERROR SUMMARY: %s errors" % summary
+                                if summary is not None else "no summary",
                                 m.group(0) if m else "no definite leak"))
 sys.exit(tap.done())

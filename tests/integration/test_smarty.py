@@ -64,12 +64,7 @@ BAD = [
 for what, opts, rx, value in BAD:
     c = d.Collectd([d.meter_block("a", device=MISSING, **opts)],
                    write_plugins=False, tag="smcfg")
-    rc, out = c.check()
-    tap.ok(rc != 0, "%s: collectd -T fails" % what, out)
-    lines = [l for l in out.splitlines() if "dsmr plugin: " in l]
-    tap.ok(any(re.search(rx, l) for l in lines),
-           "%s: the log line names the option and what is accepted" % what,
-           "want /%s/ in:" % rx, *lines)
+    out = d.check_refused(tap, c, what, rx, "the option and what is accepted")
     tap.ok(value.lower() not in out.lower() and not leaked(out),
            "%s: the value is not shown" % what, out)
 
