@@ -551,6 +551,34 @@ def csv_rows(datadir, host, meter, ident):
     return rows
 
 
+STOCK_TYPES = "/usr/share/collectd/types.db"
+DSMR_TYPES = os.path.join(SRCDIR, "types", "dsmr.db")
+
+
+def conf_head(by, host, basedir, interval, logfile, plugindir=None):
+    """The start of a test's collectd.conf (written by `by`): host, base
+    directory, interval, collectd's types and ours, the logfile plugin
+    (from plugindir, when given)."""
+    return """# written by {by}
+Hostname "{host}"
+FQDNLookup false
+BaseDir "{dir}"
+PIDFile "{dir}/collectd.pid"
+Interval {interval}
+WriteThreads 1
+TypesDB "{stock}" "{dsmr}"
+{plugindir}LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "{log}"
+  Timestamp true
+  PrintSeverity true
+</Plugin>
+""".format(by=by, host=host, dir=basedir, interval=interval,
+           stock=STOCK_TYPES, dsmr=DSMR_TYPES, log=logfile,
+           plugindir='PluginDir "%s"\n' % plugindir if plugindir else "")
+
+
 class Collectd:
     """One collectd process with csv + rrdtool + logfile (notifications go
     to the log too) and the dsmr plugin from the build tree."""
@@ -590,31 +618,16 @@ LoadPlugin rrdtool
   DataDir "{data}"
 </Plugin>
 """.format(data=self.data)
-        text = """# written by tests/integration/dsmrtest.py
-Hostname "{host}"
-FQDNLookup false
-BaseDir "{dir}"
-PIDFile "{dir}/collectd.pid"
-Interval {interval}
-WriteThreads 1
-TypesDB "/usr/share/collectd/types.db" "{src}/types/dsmr.db"
-PluginDir "{stock}"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "{log}"
-  Timestamp true
-  PrintSeverity true
-</Plugin>
-PluginDir "{pdir}"
+        text = conf_head("tests/integration/dsmrtest.py", HOST, self.dir,
+                         interval, self.logfile, STOCK_PLUGINS)
+        text += """PluginDir "{pdir}"
 LoadPlugin dsmr
 PluginDir "{stock}"
 {writers}
 {extra}
 {block}
-""".format(host=HOST, dir=self.dir, interval=interval, src=SRCDIR,
-           stock=STOCK_PLUGINS, log=self.logfile, pdir=pdir,
-           writers=wtext, block=block, extra=extra)
+""".format(stock=STOCK_PLUGINS, pdir=pdir, writers=wtext, block=block,
+           extra=extra)
         with open(self.conf, "w") as f:
             f.write(text)
         if user:

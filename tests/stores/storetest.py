@@ -36,8 +36,8 @@ SRCDIR = d.SRCDIR
 BUILDDIR = d.BUILDDIR
 PY = os.environ.get("PYTHON3") or sys.executable
 SIM = os.path.join(SRCDIR, "tools", "dsmr-sim")
-STOCK_TYPES = "/usr/share/collectd/types.db"
-DSMR_TYPES = os.path.join(SRCDIR, "types", "dsmr.db")
+STOCK_TYPES = d.STOCK_TYPES
+DSMR_TYPES = d.DSMR_TYPES
 if os.environ.get("DSMR_STORE_KEEP"):
     # Debugging: keep every temp dir (servers' data, logs, PNGs).
     import tempfile
@@ -287,24 +287,9 @@ class PlainCollectd(d.Collectd):
         d.Collectd.__init__(self, None, plugin_block="", tag=tag,
                             write_plugins=False)
         with open(self.conf, "w") as f:
-            f.write("""# written by tests/stores/storetest.py
-Hostname "server"
-FQDNLookup false
-BaseDir "{dir}"
-PIDFile "{dir}/collectd.pid"
-Interval 1
-WriteThreads 1
-TypesDB "{stock}" "{dsmr}"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "{log}"
-  Timestamp true
-  PrintSeverity true
-</Plugin>
-{config}
-""".format(dir=self.dir, stock=STOCK_TYPES, dsmr=DSMR_TYPES,
-                log=self.logfile, config=config.replace("{data}", self.data)))
+            f.write(d.conf_head("tests/stores/storetest.py", "server",
+                                self.dir, 1, self.logfile) +
+                    config.replace("{data}", self.data) + "\n")
 
 
 def run_meters(tap, cd, sims, timeout=60):
