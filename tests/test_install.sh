@@ -15,17 +15,7 @@ MAKE=${MAKE:-make}
 # this test: do not inherit its flags (-w, jobserver, TESTS=...).
 unset MAKEFLAGS MFLAGS MAKELEVEL
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # check DESCRIPTION COMMAND...
-  d=$1
-  shift
-  if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-diag() { echo "$*" | sed 's/^/# /'; }
+. "$top_srcdir/tests/tap.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dsmr-install.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -179,5 +169,4 @@ else
   diag "$left"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

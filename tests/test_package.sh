@@ -26,28 +26,8 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 mirror=${DSMR_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # check DESCRIPTION COMMAND...
-  local d=$1
-  shift
-  if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-diag() { echo "$*" | sed 's/^/# /'; }
-t_start=$(date +%s)
-t_step=$t_start
-timed() { # timed NAME: the time since the last call
-  local now
-  now=$(date +%s)
-  diag "time: $1: $((now - t_step)) s"
-  t_step=$now
-}
-bail() {
-  echo "Bail out! $*"
-  exit 1
-}
+# ok, not_ok, check, diag, timed, bail, tap_done
+. "$top/tests/tap.sh"
 
 [ "$(id -u)" = 0 ] || bail "must run as root (debootstrap, chroot, apt-get)"
 "$top"/tools/install-deps.sh >/dev/null || bail "tools/install-deps.sh failed"
@@ -339,5 +319,4 @@ purge_and_check "fresh install"
 timed "fresh install and purge"
 
 diag "time: total: $(($(date +%s) - t_start)) s"
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

@@ -48,33 +48,13 @@ outdir=$work/$arch-debs
 keep=${DSMR_FOREIGN_KEEP:-}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $arch: $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $arch: $1"; }
-check() { # check DESCRIPTION COMMAND...
-  local d=$1
-  shift
-  if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-diag() { echo "$*" | sed 's/^/# /'; }
-t_start=$(date +%s)
-t_step=$t_start
-timed() {
-  local now
-  now=$(date +%s)
-  diag "time: $arch: $1: $((now - t_step)) s"
-  t_step=$now
-}
+# ok, not_ok, check, diag, timed, bail, tap_done; every line names the arch
+tap_prefix="$arch: "
+. "$top/tests/tap.sh"
 finish() {
   diag "time: $arch: total: $(($(date +%s) - t_start)) s"
-  echo "1..$n"
-  [ "$failed" -eq 0 ]
+  tap_done
   exit
-}
-bail() {
-  echo "Bail out! $arch: $*"
-  exit 1
 }
 [ "$(id -u)" = 0 ] || bail "must run as root (binfmt_misc, debootstrap, chroot)"
 

@@ -1079,9 +1079,18 @@ static void add_stage(struct dsmr_input *in, dsmr_input_push push) {
   in->stage[in->nstages++].push = push;
 }
 
+/* An init that cannot go on: why in err, what it has so far freed. */
+static int init_failed(struct dsmr_input *in, const char *why, char *err,
+                       size_t errlen) {
+  snprintf(err, errlen, "%s", why);
+  dsmr_input_free(in);
+  return -1;
+}
+
 /* Protocol HAN or AUTO: [HAN stage] -> DSMR framer (for DSMR telegrams:
  * AUTO's plain ones, and those inside DLMS envelopes). */
-/* The HAN stage, after the DSMR framer's buffer (dsmr_input_init). */
+/* The HAN stage, after the DSMR framer's buffer (dsmr_input_init, which
+ * adds the framer's stage after it). */
 static int han_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
                     char *err, size_t errlen) {
   /* HAN without a key: HDLC or M-Bus frames (a bare envelope could not
@@ -1099,13 +1108,10 @@ static int han_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
     in->own_tel = 1;
   }
   if (!in->han_buf || !in->env_buf || !in->list || !in->tel)
-    goto oom;
+    return init_failed(in, "out of memory", err, errlen);
   if (dsmr_han_framing_init(&in->hf, DSMR_HAN_AUTO, in->han_buf,
-                            DSMR_HAN_FRAMING_BUF_SIZE) != 0) {
-    snprintf(err, errlen, "HAN framing buffer refused");
-    dsmr_input_free(in);
-    return -1;
-  }
+                            DSMR_HAN_FRAMING_BUF_SIZE) != 0)
+    return init_failed(in, "HAN framing buffer refused", err, errlen);
   if (cfg->decryption_key) {
     if (dsmr_dlms_cipher_init(&in->cipher, cfg->decryption_key, cfg->auth_key,
                               cfg->han_allow_unchecked, err, errlen) != 0) {
@@ -1115,13 +1121,7 @@ static int han_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
     in->have_cipher = 1;
   }
   add_stage(in, han_push);
-  add_stage(in, framer_push);
   return 0;
-
-oom:
-  snprintf(err, errlen, "out of memory");
-  dsmr_input_free(in);
-  return -1;
 }
 
 int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
@@ -1163,9 +1163,10 @@ int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
                                                  : DSMR_LINE_FAMILY_DSMR);
     add_stage(in, probe_push);
   }
-  if (cfg->protocol != DSMR_INPUT_PROTO_DSMR)
-    return han_init(in, cfg, err, errlen);
-  if (cfg->decryption_key) {
+  if (cfg->protocol != DSMR_INPUT_PROTO_DSMR) {
+    if (han_init(in, cfg, err, errlen) != 0)
+      return -1;
+  } else if (cfg->decryption_key) {
     size_t scap = DSMR_SMARTY_BUF_SIZE(cap);
     buf = malloc(scap);
     if (!buf)
@@ -1184,9 +1185,7 @@ int dsmr_input_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
   return 0;
 
 oom:
-  snprintf(err, errlen, "out of memory");
-  dsmr_input_free(in);
-  return -1;
+  return init_failed(in, "out of memory", err, errlen);
 }
 
 void dsmr_input_free(struct dsmr_input *in) {

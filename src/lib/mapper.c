@@ -497,17 +497,9 @@ static HOT_INLINE int reading_by_shape(const struct map_ctx *c,
     sh->has_last = 1;
 #endif
   }
-  struct dsmr_reading *r = &t->readings[t->nreadings++];
-  r->type = sh->type;
-  r->type_instance = e->type_instance;
-  r->ds = (enum dsmr_ds_type)sh->ds;
-  r->derive = derive;
-  r->gauge = gauge;
-  r->time_kind = DSMR_AT_TELEGRAM;
-  r->capture_time = 0;
-  r->channel = 0;
-  r->flags = 0;
-  r->line = o->line;
+  /* room checked above: add_reading cannot refuse it */
+  add_reading(t, o->line, o->id, sh->type, e->type_instance,
+              (enum dsmr_ds_type)sh->ds, derive, gauge);
   return 1;
 #else
   (void)c, (void)t, (void)o, (void)e, (void)row;

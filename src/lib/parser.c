@@ -23,16 +23,11 @@
 /* ---- byte scanning ---------------------------------------------------- */
 
 #ifdef __SSE2__
-#include <emmintrin.h>
 /* Value text is mostly 8..20 bytes: with SSE2 (every x86-64) one 16-byte
- * step usually covers a whole group. Bytes <= 0x29 are those that
- * saturate to 0 when 0x29 is subtracted. */
+ * step (group_stop_mask16, parser_fast.h) usually covers a whole group. */
 static inline const char *scan_group(const char *s, const char *e) {
-  const __m128i top = _mm_set1_epi8(GROUP_STOP - 1);
   for (; e - s >= 16; s += 16) {
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-    unsigned m = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_subs_epu8(x, top), _mm_setzero_si128()));
+    unsigned m = group_stop_mask16(s);
     if (m)
       return s + __builtin_ctz(m);
   }

@@ -175,17 +175,26 @@ static HOT_INLINE const char *id_fast(const char *s, struct dsmr_obis *o,
   return s && *s == '(' ? s : NULL;
 }
 
+#ifdef __SSE2__
+/* Which of the 16 bytes at s can end a group (are below GROUP_STOP), as a
+ * bit mask: the step of scan_group (parser.c) and group_end_fast. Bytes
+ * <= 0x29 are those that saturate to 0 when 0x29 is subtracted. */
+static HOT_INLINE unsigned group_stop_mask16(const char *s) {
+  const __m128i top = _mm_set1_epi8(GROUP_STOP - 1);
+  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+  return (unsigned)_mm_movemask_epi8(
+      _mm_cmpeq_epi8(_mm_subs_epu8(x, top), _mm_setzero_si128()));
+}
+#endif
+
 /* For the fast path: the first byte at or after s that can end a group
  * (scan_group), if the two bytes after it are readable; else NULL. With
  * SSE2 a hit within a 16-byte step taken at least 18 bytes before the end
  * has them without a test. */
 static HOT_INLINE const char *group_end_fast(const char *s, const char *e) {
 #ifdef __SSE2__
-  const __m128i top = _mm_set1_epi8(GROUP_STOP - 1);
   for (; e - s >= 18; s += 16) {
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-    unsigned m = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_subs_epu8(x, top), _mm_setzero_si128()));
+    unsigned m = group_stop_mask16(s);
     if (m)
       return s + (unsigned)__builtin_ctz(m);
   }

@@ -305,6 +305,63 @@ def need_sim(tap):
         tap.skip_all("tools/dsmr-sim not there")
 
 
+def plugin_tap(sim=False):
+    """The Tap of a test of the plugin: skips the whole test when dsmr.so is
+    not built (and, with sim=True, when tools/dsmr-sim is not there)."""
+    tap = Tap()
+    if plugin_dir() is None:
+        tap.skip_all("dsmr.so not built")
+    if sim:
+        need_sim(tap)
+    return tap
+
+
+def need_valgrind(tap):
+    """Skip the whole test when valgrind is not installed or a sanitizer
+    runtime is preloaded (valgrind and ASan do not mix)."""
+    if not shutil.which("valgrind"):
+        tap.skip_all("valgrind not installed")
+    if os.environ.get("DSMR_TEST_PRELOAD"):
+        tap.skip_all("a sanitizer runtime is preloaded (DSMR_TEST_PRELOAD): "
+                     "valgrind and ASan do not mix")
+
+
+def check_refused(tap, c, what, rx, names):
+    """collectd -T with Collectd c's configuration: asserts that it fails
+    and that a "dsmr plugin: " line of its output matches rx ("WHAT: the
+    log line names NAMES"). Returns the output, for further checks."""
+    rc, out = c.check()
+    tap.ok(rc != 0, "%s: collectd -T fails" % what, out)
+    lines = [l for l in out.splitlines() if "dsmr plugin: " in l]
+    tap.ok(any(re.search(rx, l) for l in lines),
+           "%s: the log line names %s" % (what, names),
+           "want /%s/ in:" % rx, *lines)
+    return out
+
+
+def read_memcheck(path):
+    """valgrind's log at path ("" when there is none) and the error count
+    of its ERROR SUMMARY line (a string; None when there is none)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            vg = f.read()
+    except OSError:
+        vg = ""
+    summary = re.search(r"ERROR SUMMARY: (\d+) errors", vg)
+    return vg, summary.group(1) if summary else None
+
+
+def wait_procs(procs, timeout):
+    """Wait for each process in turn, at most timeout seconds each; their
+    returncodes (None for one still running)."""
+    for p in procs:
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    return [p.returncode for p in procs]
+
+
 def start_sim(args, manifest=None, ready_lines=1, quiet=True,
               stderr=subprocess.STDOUT):
     """Run the simulator with args (then --manifest FILE unless None, and
@@ -476,6 +533,52 @@ def meter_block(name, device=None, host=None, port=None, **opts):
     return "\n".join(lines)
 
 
+def csv_rows(datadir, host, meter, ident):
+    """(time, value) rows collectd's csv plugin wrote under datadir for
+    host/dsmr-<meter>/<ident>, over all days."""
+    rows = []
+    pat = os.path.join(datadir, host, "dsmr-" + meter,
+                       ident + "-[0-9][0-9][0-9][0-9]-*")
+    for path in sorted(glob.glob(pat)):
+        with open(path) as f:
+            for line in f:
+                # A line without its newline is being written now.
+                if (line.startswith("epoch") or not line.strip() or
+                        not line.endswith("\n")):
+                    continue
+                t, v = line.strip().split(",")[:2]
+                rows.append((float(t), float(v)))
+    return rows
+
+
+STOCK_TYPES = "/usr/share/collectd/types.db"
+DSMR_TYPES = os.path.join(SRCDIR, "types", "dsmr.db")
+
+
+def conf_head(by, host, basedir, interval, logfile, plugindir=None):
+    """The start of a test's collectd.conf (written by `by`): host, base
+    directory, interval, collectd's types and ours, the logfile plugin
+    (from plugindir, when given)."""
+    return """# written by {by}
+Hostname "{host}"
+FQDNLookup false
+BaseDir "{dir}"
+PIDFile "{dir}/collectd.pid"
+Interval {interval}
+WriteThreads 1
+TypesDB "{stock}" "{dsmr}"
+{plugindir}LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "{log}"
+  Timestamp true
+  PrintSeverity true
+</Plugin>
+""".format(by=by, host=host, dir=basedir, interval=interval,
+           stock=STOCK_TYPES, dsmr=DSMR_TYPES, log=logfile,
+           plugindir='PluginDir "%s"\n' % plugindir if plugindir else "")
+
+
 class Collectd:
     """One collectd process with csv + rrdtool + logfile (notifications go
     to the log too) and the dsmr plugin from the build tree."""
@@ -515,31 +618,16 @@ LoadPlugin rrdtool
   DataDir "{data}"
 </Plugin>
 """.format(data=self.data)
-        text = """# written by tests/integration/dsmrtest.py
-Hostname "{host}"
-FQDNLookup false
-BaseDir "{dir}"
-PIDFile "{dir}/collectd.pid"
-Interval {interval}
-WriteThreads 1
-TypesDB "/usr/share/collectd/types.db" "{src}/types/dsmr.db"
-PluginDir "{stock}"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "{log}"
-  Timestamp true
-  PrintSeverity true
-</Plugin>
-PluginDir "{pdir}"
+        text = conf_head("tests/integration/dsmrtest.py", HOST, self.dir,
+                         interval, self.logfile, STOCK_PLUGINS)
+        text += """PluginDir "{pdir}"
 LoadPlugin dsmr
 PluginDir "{stock}"
 {writers}
 {extra}
 {block}
-""".format(host=HOST, dir=self.dir, interval=interval, src=SRCDIR,
-           stock=STOCK_PLUGINS, log=self.logfile, pdir=pdir,
-           writers=wtext, block=block, extra=extra)
+""".format(stock=STOCK_PLUGINS, pdir=pdir, writers=wtext, block=block,
+           extra=extra)
         with open(self.conf, "w") as f:
             f.write(text)
         if user:
@@ -670,19 +758,7 @@ PluginDir "{stock}"
     def csv_rows(self, meter, ident):
         """(time, value) rows csv stored for dsmr-<meter>/<ident>, where
         ident is 'type-type_instance' (or 'type'), over all days."""
-        rows = []
-        pat = os.path.join(self.data, HOST, "dsmr-" + meter,
-                           ident + "-[0-9][0-9][0-9][0-9]-*")
-        for path in sorted(glob.glob(pat)):
-            with open(path) as f:
-                for line in f:
-                    # A line without its newline is being written now.
-                    if (line.startswith("epoch") or not line.strip() or
-                            not line.endswith("\n")):
-                        continue
-                    t, v = line.strip().split(",")[:2]
-                    rows.append((float(t), float(v)))
-        return rows
+        return csv_rows(self.data, HOST, meter, ident)
 
     def wait_csv(self, meter, ident, count, timeout=10.0):
         deadline = time.monotonic() + timeout

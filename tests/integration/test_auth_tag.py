@@ -21,16 +21,12 @@ operator handed out only the encryption key.
 and the configuration errors (collectd -T): without DecryptionKey, with
 AuthenticationKey, with Protocol "dsmr", a value that is no boolean."""
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-d.need_sim(tap)
+tap = d.plugin_tap(sim=True)
 
 KEY = "000102030405060708090A0B0C0D0E0F"  # the simulator's default
 AUTH = "5A1E0C3B9D7F2468ACE013579BDF0246"  # never given to the plugin
@@ -60,12 +56,7 @@ BAD = [
 for what, opts, rx in BAD:
     c = d.Collectd([d.meter_block("a", device=MISSING, **opts)],
                    write_plugins=False, tag="tagcfg")
-    rc, out = c.check()
-    tap.ok(rc != 0, "%s: collectd -T fails" % what, out)
-    lines = [l for l in out.splitlines() if "dsmr plugin: " in l]
-    tap.ok(any(re.search(rx, l) for l in lines),
-           "%s: the log line names the problem and what is accepted" % what,
-           "want /%s/ in:" % rx, *lines)
+    out = d.check_refused(tap, c, what, rx, "the problem and what is accepted")
     tap.ok(KEY.lower()[8:] not in out.lower() and
            AUTH.lower()[8:] not in out.lower(), "%s: no key in the output"
            % what)

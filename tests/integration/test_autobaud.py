@@ -39,10 +39,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-d.need_sim(tap)
+tap = d.plugin_tap(sim=True)
 tmp = d.tmpdir("autobaud")
 MISSING = "/dev/dsmr-test-no-such-device"
 
@@ -67,12 +64,7 @@ for what, body, rx in BAD:
     c = d.Collectd([], plugin_block='<Plugin dsmr>\n<Meter "a">\n  %s\n'
                    '</Meter>\n</Plugin>' % body, write_plugins=False,
                    tag="abcfg")
-    rc, out = c.check()
-    tap.ok(rc != 0, "%s: collectd -T fails" % what, out)
-    lines = [l for l in out.splitlines() if "dsmr plugin: " in l]
-    tap.ok(any(re.search(rx, l) for l in lines),
-           "%s: the log line names the conflict and what is accepted" % what,
-           "want /%s/ in:" % rx, *lines)
+    out = d.check_refused(tap, c, what, rx, "the conflict and what is accepted")
     tap.ok("0102030405" not in out, "%s: no key in the output" % what)
 
 c = d.Collectd([], plugin_block='<Plugin dsmr>\n<Meter "a">\n  Device "%s"\n'

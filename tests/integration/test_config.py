@@ -10,9 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
+tap = d.plugin_tap()
 
 MISSING = "/dev/dsmr-test-no-such-device"
 # A link to a device another meter names directly.
@@ -148,12 +146,7 @@ BAD = [
 for what, body, rx in BAD:
     c = d.Collectd([], plugin_block="<Plugin dsmr>\n%s\n</Plugin>" % body,
                    write_plugins=False, tag="cfg")
-    rc, out = c.check()
-    tap.ok(rc != 0, "%s: collectd -T fails" % what, out)
-    lines = [l for l in out.splitlines() if "dsmr plugin: " in l]
-    tap.ok(any(re.search(rx, l) for l in lines),
-           "%s: the log line names option, value and what is accepted" % what,
-           "want /%s/ in:" % rx, *lines)
+    out = d.check_refused(tap, c, what, rx, "option, value and what is accepted")
 
 # Several problems in one block are all reported in one run.
 c = d.Collectd([], plugin_block='<Plugin dsmr>\n<Meter "a">\n'

@@ -18,9 +18,7 @@ import tty
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
+tap = d.plugin_tap()
 
 tmp = d.tmpdir("moved")
 link = os.path.join(tmp, "usb-meter-if00-port0")

@@ -23,14 +23,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-if not shutil.which("valgrind"):
-    tap.skip_all("valgrind not installed")
-if os.environ.get("DSMR_TEST_PRELOAD"):
-    tap.skip_all("a sanitizer runtime is preloaded: valgrind and ASan do "
-                 "not mix")
+tap = d.plugin_tap()
+d.need_valgrind(tap)
 if os.geteuid() != 0 or not shutil.which("unshare"):
     tap.skip_all("needs root and unshare(1) for a mount namespace with its "
                  "own resolv.conf")
@@ -100,21 +94,16 @@ while True:
         break
 tap.ok(queries > 0, "the queries reached the silent resolver (%d)" % queries)
 
-try:
-    with open(vglog, encoding="utf-8", errors="replace") as f:
-        vg = f.read()
-except OSError:
-    vg = ""
-summary = re.search(r"ERROR SUMMARY: (\d+) errors", vg)
-tap.ok(summary and summary.group(1) == "0", "memcheck: 0 errors",
-       *(vg.splitlines()[-60:] if not summary or summary.group(1) != "0"
-         else []))
+vg, summary = d.read_memcheck(vglog)
+tap.ok(summary == "0", "memcheck: 0 errors",
+       *(vg.splitlines()[-60:] if summary != "0" else []))
 m = re.search(r"definitely lost: ([\d,]+) bytes in ([\d,]+) blocks", vg)
 records = [r for r in re.split(r"\n==\d+== \n", vg)
            if "definitely lost in loss record" in r]
-tap.ok(summary and (m is None or m.group(1) == "0"),
+tap.ok(summary is not None and (m is None or m.group(1) == "0"),
        "memcheck: no definitely lost bytes (%s)"
        % (m.group(0) if m else "none"), *records[:2])
-tap.diag("valgrind: %s; %s" % (summary.group(0) if summary else "no summary",
+tap.diag("valgrind: %s; %s" % ("ERROR SUMMARY: %s errors" % summary
+                                if summary is not None else "no summary",
                                 m.group(0) if m else "no definite leak"))
 sys.exit(tap.done())

@@ -13,9 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
+tap = d.plugin_tap()
 
 tmp = d.tmpdir("events")
 pty = d.PtyMeter(os.path.join(tmp, "meter"))

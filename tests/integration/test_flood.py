@@ -22,9 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
+tap = d.plugin_tap()
 
 RATE = 10 * 1000 * 1000  # bytes a second, per flooding peer
 SECONDS = 8

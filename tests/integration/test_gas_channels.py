@@ -15,9 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
+tap = d.plugin_tap()
 
 tmp = d.tmpdir("gasch")
 pty = d.PtyMeter(os.path.join(tmp, "gas2"))

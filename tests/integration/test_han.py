@@ -23,10 +23,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-d.need_sim(tap)
+tap = d.plugin_tap(sim=True)
 
 AT_KEY = "000102030405060708090A0B0C0D0E0F"  # the simulator's default
 WRONG = "F0E1D2C3B4A5968778695A4B3C2D1E0F"

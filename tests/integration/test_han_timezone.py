@@ -33,10 +33,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-d.need_sim(tap)
+tap = d.plugin_tap(sim=True)
 sys.path.insert(0, os.path.join(d.SRCDIR, "tools"))
 from dsmrsim import han  # noqa: E402
 

@@ -23,9 +23,7 @@ import termios
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
+tap = d.plugin_tap()
 shim = os.path.join(d.BUILDDIR, "tests", "integration", ".libs", "ptyshim.so")
 
 tmp = d.tmpdir("serial")

@@ -26,10 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-d.need_sim(tap)
+tap = d.plugin_tap(sim=True)
 
 tmp = d.tmpdir("rules")
 NOW = int(time.time()) // 3600 * 3600 - 7200  # two whole hours ago

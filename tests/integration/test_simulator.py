@@ -6,17 +6,13 @@ manifest is the ground truth: every clean telegram that reached the plugin
 is stored exactly once with its exact registers, nothing of a damaged one
 is stored, and gas is stored once per capture time, at that time."""
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-d.need_sim(tap)
+tap = d.plugin_tap(sim=True)
 
 tmp = d.tmpdir("sim")
 
@@ -47,11 +43,7 @@ cd = d.Collectd([d.meter_block("tcp0", host="127.0.0.1", port=ports[0]),
                  d.meter_block("tcp1", host="127.0.0.1", port=ports[1]),
                  d.meter_block("pty", device=pty_path)], tag="sim").start()
 
-for p in (sim_tcp, sim_pty):
-    try:
-        p.wait(40)
-    except subprocess.TimeoutExpired:
-        pass
+d.wait_procs((sim_tcp, sim_pty), 40)
 tap.ok(sim_tcp.returncode == 0 and sim_pty.returncode == 0,
        "both simulators ran to the end",
        "tcp: %r, pty: %r" % (sim_tcp.returncode, sim_pty.returncode))

@@ -16,17 +16,13 @@ and configuration errors for bad keys (collectd -T), which never show the
 key either."""
 import os
 import re
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-d.need_sim(tap)
+tap = d.plugin_tap(sim=True)
 sys.path.insert(0, os.path.join(d.SRCDIR, "tools"))
 from dsmrsim.aesgcm import hdlc_wrap, smarty_frame  # noqa: E402
 
@@ -68,12 +64,7 @@ BAD = [
 for what, opts, rx, value in BAD:
     c = d.Collectd([d.meter_block("a", device=MISSING, **opts)],
                    write_plugins=False, tag="smcfg")
-    rc, out = c.check()
-    tap.ok(rc != 0, "%s: collectd -T fails" % what, out)
-    lines = [l for l in out.splitlines() if "dsmr plugin: " in l]
-    tap.ok(any(re.search(rx, l) for l in lines),
-           "%s: the log line names the option and what is accepted" % what,
-           "want /%s/ in:" % rx, *lines)
+    out = d.check_refused(tap, c, what, rx, "the option and what is accepted")
     tap.ok(value.lower() not in out.lower() and not leaked(out),
            "%s: the value is not shown" % what, out)
 
@@ -201,11 +192,7 @@ tap.is_(cd.wait_last("raw", "dsmr_telegrams-ok", len(want)), len(want),
         "raw: dsmr_telegrams-ok = %d" % len(want))
 
 # --- lux and wrong: the simulator ------------------------------------------
-for p in (sim_lux, sim_wrong):
-    try:
-        p.wait(30)
-    except subprocess.TimeoutExpired:
-        pass
+d.wait_procs((sim_lux, sim_wrong), 30)
 tap.ok(sim_lux.returncode == 0 and sim_wrong.returncode == 0,
        "both simulators ran to the end",
        "lux %r, wrong %r" % (sim_lux.returncode, sim_wrong.returncode))

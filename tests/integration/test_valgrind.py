@@ -20,21 +20,14 @@ used, libgcrypt's hiding exactly the bytes of its initialisation. The
 values stored are checked too: slow is no excuse."""
 import os
 import re
-import shutil
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dsmrtest as d  # noqa: E402
 
-tap = d.Tap()
-if d.plugin_dir() is None:
-    tap.skip_all("dsmr.so not built")
-if not shutil.which("valgrind"):
-    tap.skip_all("valgrind not installed")
-if os.environ.get("DSMR_TEST_PRELOAD"):
-    tap.skip_all("a sanitizer runtime is preloaded (DSMR_TEST_PRELOAD): "
-                 "valgrind and ASan do not mix")
+tap = d.plugin_tap()
+d.need_valgrind(tap)
 
 sys.path.insert(0, os.path.join(d.SRCDIR, "tools"))
 from dsmrsim.aesgcm import hdlc_wrap, smarty_frame  # noqa: E402
@@ -272,15 +265,9 @@ tap.is_(rc, 0, "collectd under valgrind exits 0 (99 would be memcheck "
 log = cd.log()
 tap.ok("Exiting normally" in log, "collectd says it exits normally")
 
-try:
-    with open(vglog, encoding="utf-8", errors="replace") as f:
-        vg = f.read()
-except OSError:
-    vg = ""
-summary = re.search(r"ERROR SUMMARY: (\d+) errors", vg)
-tap.ok(summary and summary.group(1) == "0", "memcheck: 0 errors",
-       *(vg.splitlines()[-40:] if not summary or summary.group(1) != "0"
-         else []))
+vg, summary = d.read_memcheck(vglog)
+tap.ok(summary == "0", "memcheck: 0 errors",
+       *(vg.splitlines()[-40:] if summary != "0" else []))
 m = re.search(r"definitely lost: ([\d,]+) bytes", vg)
 tap.ok(m is None or m.group(1) == "0", "memcheck: no definite leak",
        m.group(0) if m else "")
@@ -326,6 +313,7 @@ errors = [r for r in records if re.search(r"Invalid|uninitialised|"
 tap.ok(not errors, "no invalid access, no use of uninitialised memory",
        *errors[:3])
 tap.diag("valgrind: %s; %s" % (
-    summary.group(0) if summary else "no summary",
+    "ERROR SUMMARY: %s errors" % summary if summary is not None
+    else "no summary",
     m.group(0) if m else "no definite leak"))
 sys.exit(tap.done())

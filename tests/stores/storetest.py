@@ -36,8 +36,8 @@ SRCDIR = d.SRCDIR
 BUILDDIR = d.BUILDDIR
 PY = os.environ.get("PYTHON3") or sys.executable
 SIM = os.path.join(SRCDIR, "tools", "dsmr-sim")
-STOCK_TYPES = "/usr/share/collectd/types.db"
-DSMR_TYPES = os.path.join(SRCDIR, "types", "dsmr.db")
+STOCK_TYPES = d.STOCK_TYPES
+DSMR_TYPES = d.DSMR_TYPES
 if os.environ.get("DSMR_STORE_KEEP"):
     # Debugging: keep every temp dir (servers' data, logs, PNGs).
     import tempfile
@@ -287,24 +287,9 @@ class PlainCollectd(d.Collectd):
         d.Collectd.__init__(self, None, plugin_block="", tag=tag,
                             write_plugins=False)
         with open(self.conf, "w") as f:
-            f.write("""# written by tests/stores/storetest.py
-Hostname "server"
-FQDNLookup false
-BaseDir "{dir}"
-PIDFile "{dir}/collectd.pid"
-Interval 1
-WriteThreads 1
-TypesDB "{stock}" "{dsmr}"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "{log}"
-  Timestamp true
-  PrintSeverity true
-</Plugin>
-{config}
-""".format(dir=self.dir, stock=STOCK_TYPES, dsmr=DSMR_TYPES,
-                log=self.logfile, config=config.replace("{data}", self.data)))
+            f.write(d.conf_head("tests/stores/storetest.py", "server",
+                                self.dir, 1, self.logfile) +
+                    config.replace("{data}", self.data) + "\n")
 
 
 def run_meters(tap, cd, sims, timeout=60):
@@ -840,23 +825,8 @@ class PostgreSQL:
         return rc == 0, "".join(out) + o
 
 
-def csv_rows(datadir, host, meter, ident):
-    """(time, value) rows collectd's csv plugin wrote under datadir for
-    host/dsmr-<meter>/<ident>, over all days."""
-    import glob
-    rows = []
-    pat = os.path.join(datadir, host, "dsmr-" + meter,
-                       ident + "-[0-9][0-9][0-9][0-9]-*")
-    for path in sorted(glob.glob(pat)):
-        with open(path) as f:
-            for line in f:
-                # A line without its newline is being written now.
-                if (line.startswith("epoch") or not line.strip() or
-                        not line.endswith("\n")):
-                    continue
-                t, v = line.strip().split(",")[:2]
-                rows.append((float(t), float(v)))
-    return rows
+# (time, value) rows of host/dsmr-<meter>/<ident> under a csv datadir
+csv_rows = d.csv_rows
 
 
 def set_hostname(cd, host):
@@ -865,6 +835,29 @@ def set_hostname(cd, host):
         text = f.read()
     with open(cd.conf, "w") as f:
         f.write(text.replace('Hostname "%s"' % HOST, 'Hostname "%s"' % host, 1))
+
+
+def doc_block(marker, fence, name):
+    """The text of the ```FENCE block after `<!-- MARKER:NAME -->` in
+    doc/stores.md (stripped), or None."""
+    with open(os.path.join(SRCDIR, "doc", "stores.md")) as f:
+        text = f.read()
+    m = re.search(r"<!-- %s:%s -->\s*```%s\n(.*?)```" % (marker, name, fence),
+                  text, re.S)
+    return m.group(1).strip() if m else None
+
+
+def query_checkable(tap, query, kind, name, since, label=None):
+    """Whether a doc/stores.md query can be checked now: asserts that
+    doc/stores.md has it, and skips (TAP SKIP "KIND LABEL") while the period
+    it asks for (since) is too young."""
+    if not tap.ok(query, "doc/stores.md has the %s query %s" % (kind, name)):
+        return False
+    why = period_too_young(since)
+    if why:
+        tap.skip("%s %s" % (kind, label or name), why)
+        return False
+    return True
 
 
 def period_too_young(since, span=1800):

@@ -133,13 +133,10 @@ stored[("dsmr_volume", "gas")] = gas
 
 def readme_query(name):
     """target= and from= of the block after <!-- graphite:NAME -->."""
-    with open(os.path.join(st.SRCDIR, "doc", "stores.md")) as f:
-        text = f.read()
-    m = re.search(r"<!-- graphite:%s -->\s*```text\n(.*?)```" % name, text,
-                  re.S)
-    if not m:
+    block = st.doc_block("graphite", "text", name)
+    if block is None:
         return None
-    q = dict(line.split("=", 1) for line in m.group(1).strip().splitlines())
+    q = dict(line.split("=", 1) for line in block.splitlines())
     q["target"] = q["target"].replace("collectd.pi.", "collectd.%s." % st.HOST)
     q["from"] = q["from"].replace("20240601", now.strftime("%Y%m01"))
     return q
@@ -169,11 +166,7 @@ for name, keys, since, slot, unit in (
         ("energy-month", energy, month, month_slot, "Wh"),
         ("gas-today", [("dsmr_volume", "gas")], midnight, 1, "L")):
     q = readme_query(name)
-    if not tap.ok(q, "doc/stores.md has the Graphite query %s" % name):
-        continue
-    why = st.period_too_young(since)
-    if why:
-        tap.skip("Graphite %s" % name, why)
+    if not st.query_checkable(tap, q, "Graphite", name, since):
         continue
     exp = increase(keys, since, slot)
     try:

@@ -11,7 +11,6 @@ every query of the Grafana dashboard in contrib/grafana/."""
 import datetime
 import json
 import os
-import re
 import sys
 import time
 import zoneinfo
@@ -169,15 +168,6 @@ month_ms = int(datetime.datetime(now.year, now.month, 1,
                                  tzinfo=TZ).timestamp() * 1000)
 
 
-def readme_query(name):
-    """The InfluxQL block after the marker `<!-- influxql:NAME -->` in
-    doc/stores.md."""
-    with open(os.path.join(st.SRCDIR, "doc", "stores.md")) as f:
-        text = f.read()
-    m = re.search(r"<!-- influxql:%s -->\s*```sql\n(.*?)```" % name, text, re.S)
-    return m.group(1).strip() if m else None
-
-
 def spread(key, since_ms):
     vals = [v for t, v in stored.get(key, []) if t >= since_ms]
     return max(vals) - min(vals) if vals else None
@@ -192,12 +182,8 @@ for name, since, since_ms, keys, what in (
          "energy imported this month"),
         ("gas-today", today, midnight_ms, [("dsmr_volume", "gas")],
          "gas used today")):
-    q = readme_query(name)
-    if not tap.ok(q, "doc/stores.md has the InfluxQL query %s" % name):
-        continue
-    why = st.period_too_young(since_ms / 1000)
-    if why:
-        tap.skip("InfluxQL %s" % what, why)
+    q = st.doc_block("influxql", "sql", name)
+    if not st.query_checkable(tap, q, "InfluxQL", name, since_ms / 1000, what):
         continue
     q = q.replace("2024-06-15", since).replace("2024-06-01", since)
     parts = [spread(k, since_ms) for k in keys]

@@ -124,13 +124,6 @@ month = now.replace(day=1, hour=0, minute=0, second=0,
                     microsecond=0).timestamp()
 
 
-def readme_query(name):
-    with open(os.path.join(st.SRCDIR, "doc", "stores.md")) as f:
-        text = f.read()
-    m = re.search(r"<!-- sql:%s -->\s*```sql\n(.*?)```" % name, text, re.S)
-    return m.group(1).strip() if m else None
-
-
 def spread(keys, since):
     total = 0.0
     for k in keys:
@@ -144,12 +137,8 @@ energy = [("dsmr_energy", "import_t1"), ("dsmr_energy", "import_t2")]
 for name, keys, since in (("energy-today", energy, midnight),
                           ("energy-month", energy, month),
                           ("gas-today", [("dsmr_volume", "gas")], midnight)):
-    q = readme_query(name)
-    if not tap.ok(q, "doc/stores.md has the SQL query %s" % name):
-        continue
-    why = st.period_too_young(since)
-    if why:
-        tap.skip("SQL %s" % name, why)
+    q = st.doc_block("sql", "sql", name)
+    if not st.query_checkable(tap, q, "SQL", name, since):
         continue
     q = q.replace("'pi'", "'%s'" % st.HOST)
     try:

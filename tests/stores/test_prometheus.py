@@ -136,14 +136,6 @@ month = local.replace(day=1, hour=0, minute=0, second=0,
                       microsecond=0).timestamp()
 
 
-def readme_query(name):
-    with open(os.path.join(st.SRCDIR, "doc", "stores.md")) as f:
-        text = f.read()
-    m = re.search(r"<!-- promql:%s -->\s*```promql\n(.*?)```" % name, text,
-                  re.S)
-    return m.group(1).strip() if m else None
-
-
 def stored(metric, ti, since):
     """The samples Prometheus keeps of a series since `since`."""
     res = prom.query('%s{instance="%s",dsmr="home",type="%s"}[%ds]' % (
@@ -155,12 +147,8 @@ for name, metric, tis, since in (
         ("energy-today", E, ("import_t1", "import_t2"), midnight),
         ("energy-month", E, ("import_t1", "import_t2"), month),
         ("gas-today", "collectd_dsmr_dsmr_volume_total", ("gas",), midnight)):
-    q = readme_query(name)
-    if not tap.ok(q, "doc/stores.md has the PromQL query %s" % name):
-        continue
-    why = st.period_too_young(since)
-    if why:
-        tap.skip("PromQL %s" % name, why)
+    q = st.doc_block("promql", "promql", name)
+    if not st.query_checkable(tap, q, "PromQL", name, since):
         continue
     exp = 0.0
     bad = []

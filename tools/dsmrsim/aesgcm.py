@@ -6,6 +6,8 @@ Only encryption is needed: the simulator plays the meter.  Speed is modest
 and acceptable for floods.
 """
 
+from .crc import crc16_x25
+
 _SBOX = []
 
 
@@ -147,15 +149,6 @@ def smarty_frame(key, system_title, frame_counter, telegram, length_form="82",
     return b"\xdb\x08" + system_title + prefix + length.to_bytes(size, "big") + b"\x30" + fc + ct + tag
 
 
-def _crc_x25(data):
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-    return crc ^ 0xFFFF
-
-
 def hdlc_wrap(frame, segment=0):
     """What some Smarty adapters deliver: the frame inside HDLC (IEC 62056-46
     frame format type 3): 7E A0|S|len dst(41) src(03) control(13) HCS
@@ -172,8 +165,8 @@ def hdlc_wrap(frame, segment=0):
         if flen > 0x7FF:
             raise ValueError("HDLC frame of %d bytes: use a segment size" % flen)
         head = bytes([0xA0 | (0x08 if more else 0) | flen >> 8, flen & 0xFF, 0x41, 0x03, 0x13])
-        hcs = _crc_x25(head)
+        hcs = crc16_x25(head)
         body = head + bytes([hcs & 0xFF, hcs >> 8]) + part
-        fcs = _crc_x25(body)
+        fcs = crc16_x25(body)
         out += b"\x7e" + body + bytes([fcs & 0xFF, fcs >> 8]) + b"\x7e"
     return bytes(out)

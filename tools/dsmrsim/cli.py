@@ -386,16 +386,7 @@ class SimMeter:
             data, detail = faultmod.cut(data, limit, rng)
         prefix = faultmod.noise(rng) if noisy else b""
 
-        result = self.sink.send(prefix + data)
-        disconnect_after = bool(disc and self.sink.can_disconnect)
-        lost_in_hangup = False
-        if disconnect_after:
-            # Hang up before the manifest line is written: if the reader had
-            # not read the telegram by then, the hang-up destroyed it, and
-            # the manifest must not call it delivered.
-            lost_in_hangup = not self.sink.hang_up() and result["delivered"]
-            if lost_in_hangup:
-                result["delivered"] = False
+        result, disconnect_after, lost_in_hangup = self._send(prefix + data, disc)
         record = {
             "seq": self.seq,
             "meter": self.index,
@@ -412,14 +403,7 @@ class SimMeter:
             "bytes": len(prefix) + len(data),
             "crc": tel.crc_text,
         }
-        if "clients" in result:
-            record["clients"] = result["clients"]
-        if "partial" in result:
-            record["partial"] = result["partial"]
-        if lost_in_hangup:
-            record["lost_in_hangup"] = True
-        if detail:
-            record["detail"] = detail
+        self._note_send(record, result, lost_in_hangup, detail)
         if tel.source:
             record["file"] = tel.source
         if frame_counter is not None:
@@ -429,6 +413,32 @@ class SimMeter:
             self.sink.come_back()
         return disconnect_after
 
+
+    def _send(self, data, disc):
+        """Send one message; with disc (and a sink that can), hang up after
+        it. Returns (the sink's result, disconnect_after, lost_in_hangup)."""
+        result = self.sink.send(data)
+        disconnect_after = bool(disc and self.sink.can_disconnect)
+        lost_in_hangup = False
+        if disconnect_after:
+            # Hang up before the manifest line is written: if the reader had
+            # not read the message by then, the hang-up destroyed it, and
+            # the manifest must not call it delivered.
+            lost_in_hangup = not self.sink.hang_up() and result["delivered"]
+            if lost_in_hangup:
+                result["delivered"] = False
+        return result, disconnect_after, lost_in_hangup
+
+    @staticmethod
+    def _note_send(record, result, lost_in_hangup, detail):
+        """What the sending did, into a manifest record."""
+        for k in ("clients", "partial"):
+            if k in result:
+                record[k] = result[k]
+        if lost_in_hangup:
+            record["lost_in_hangup"] = True
+        if detail:
+            record["detail"] = detail
 
     def _emit_han(self, t_ms, opts, manifest):
         """One binary HAN push message (see han.py); the manifest says what a
@@ -450,13 +460,7 @@ class SimMeter:
                 frames = damaged
         data = b"".join(frames)
         prefix = han.noise(rng) if noisy else b""
-        result = self.sink.send(prefix + data)
-        disconnect_after = bool(disc and self.sink.can_disconnect)
-        lost_in_hangup = False
-        if disconnect_after:
-            lost_in_hangup = not self.sink.hang_up() and result["delivered"]
-            if lost_in_hangup:
-                result["delivered"] = False
+        result, disconnect_after, lost_in_hangup = self._send(prefix + data, disc)
         record = {
             "seq": self.seq,
             "meter": self.index,
@@ -479,13 +483,7 @@ class SimMeter:
             "crc": None,
         }
         record.update(info)
-        for k in ("clients", "partial"):
-            if k in result:
-                record[k] = result[k]
-        if lost_in_hangup:
-            record["lost_in_hangup"] = True
-        if detail:
-            record["detail"] = detail
+        self._note_send(record, result, lost_in_hangup, detail)
         self.han_prev_whole = damage is None and result["delivered"] and "partial" not in result
         manifest.write(record)
         if disconnect_after:
