@@ -696,6 +696,8 @@ int dsmr_meter_start(struct dsmr_meter *m) {
       .han_telegram = &m->telegram, /* mapped in place for dispatch */
       .han_allow_unchecked = m->cfg.no_auth_check,
       .timezone = &m->cfg.timezone,
+      .han_energy_scaler_set = m->cfg.energy_scaler_set,
+      .han_energy_scaler = m->cfg.energy_scaler,
   };
 
   rc = dsmr_input_init(&m->input, &in, dsmr_now_ms(), err, sizeof(err));
