@@ -101,6 +101,7 @@ struct dsmr_meter {
   /* Pacing (meter_reader.c): telegrams allowed before reading waits. */
   double pace_tokens;
   cdtime_t pace_at;
+  int energy_scaler_said; /* EnergyScaler: whether it applies, said once */
 
   /* --- shared with the read callback, under lock -------------------- */
   pthread_mutex_t lock;

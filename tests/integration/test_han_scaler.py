@@ -11,6 +11,9 @@ scaler in its frames.
   default   the same Swedish stream over TCP without the option: the
             energies stored 10 times what the meter counts (the failure
             the option is for), power unchanged;
+  aidon     han-aidon list 3 (scaler_unit sent) with EnergyScaler 3: the
+            frame's scaler wins, every value exact, and a warning says the
+            option has no effect (the se meter's log says it applies);
 and the configuration errors (collectd -T): a value out of range, a word,
 a negative number, and EnergyScaler with Protocol "dsmr" are refused with
 a message naming the option and what is accepted."""
@@ -73,7 +76,7 @@ for proto, val in (("han", 0), ("auto", "3")):
 # --- the running plugin ----------------------------------------------------
 tmp = d.tmpdir("hanscaler")
 N = 4
-man = {k: os.path.join(tmp, k + ".jsonl") for k in ("se", "default")}
+man = {k: os.path.join(tmp, k + ".jsonl") for k in ("se", "default", "aidon")}
 se_pty = os.path.join(tmp, "se")
 sim_se, [r_se] = d.start_sim(
     ["--pty", se_pty, "--generate", "han-kamstrup", "--han-list", "2",
@@ -86,12 +89,19 @@ sim_def, [r_def] = d.start_sim(
      "--han-energy-scaler", "0", "--rate", "4", "--count", str(N),
      "--unique", "--seed", "53", "--wait"], man["default"])
 def_port = r_def.rsplit(":", 1)[-1]
+sim_aidon, [r_aidon] = d.start_sim(
+    ["--tcp", "127.0.0.1:0", "--generate", "han-aidon", "--han-list", "3",
+     "--rate", "4", "--count", str(N), "--unique", "--seed", "54", "--wait"],
+    man["aidon"])
+aidon_port = r_aidon.rsplit(":", 1)[-1]
 
 cd = d.Collectd([
     d.meter_block("se", device=se_pty, Baudrate=2400, Parity="none",
                   Protocol="han", EnergyScaler=0, SilenceTimeout=300),
     d.meter_block("default", host="127.0.0.1", port=def_port, Protocol="han",
                   SilenceTimeout=300),
+    d.meter_block("aidon", host="127.0.0.1", port=aidon_port, Protocol="auto",
+                  EnergyScaler=3, SilenceTimeout=300),
 ], tag="hanscaler", writers=("csv",)).start()
 
 
@@ -134,6 +144,26 @@ for qty in ("1.8.0", "2.8.0", "1.7.0"):
             "default (no EnergyScaler) on the Swedish stream: %s stored %s"
             % (ident, "10x what the meter counts (the document's 10 Wh)"
                if k == 10 else "unchanged"))
+
+tap.ok(cd.wait_log(r'meter "se": EnergyScaler 0: 4 energy registers sent '
+                   r'without a scaler_unit read as counts of 10\^0 Wh '
+                   r'\(list "Kamstrup_V0001"\)'),
+       "se: the log says EnergyScaler applies")
+
+want = sent("aidon", sim_aidon)
+tap.ok(len(want.get("1.8.0", [])) == N, "aidon: %d list-3 messages sent" %
+       len(want.get("1.8.0", [])))
+for qty in sorted(want):
+    ident = IDENT[qty]
+    rows = cd.wait_csv("aidon", ident, len(want[qty]), timeout=15)
+    tap.is_([v for _, v in rows], want[qty],
+            "aidon (scaler_unit sent), EnergyScaler 3: %s stored exactly "
+            "with the frame's scaler" % ident)
+tap.ok(cd.wait_log(r'meter "aidon": EnergyScaler 3 has no effect: this '
+                   r'meter.s list \("AIDON_V0001"\) sends the scaler_unit'),
+       "aidon: a warning says EnergyScaler has no effect")
+tap.ok(not re.search(r'meter "(se|default)": EnergyScaler .*no effect',
+                     cd.log()), "no such warning for the Kamstrup meters")
 
 cd.stop()
 tap.done()
