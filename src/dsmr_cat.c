@@ -40,6 +40,9 @@ struct cat {
    * reads DSMR and HAN alike (Protocol "auto"); with --key, a stream that
    * starts with M-Bus frames is HAN, anything else DSMR (Smarty). */
   int built, line_probe, have_key, have_auth, no_auth_check;
+  /* --energy-scaler N: the plugin's EnergyScaler (HAN lists without a
+   * scaler_unit) */
+  int energy_scaler_set, energy_scaler;
   uint8_t key[16], auth[16];
   /* --timezone, or the host's zone: HAN clocks without their offset */
   struct dsmr_tz tz;
@@ -777,6 +780,8 @@ static void chain_config(const struct cat *c, int protocol,
   cfg->auth_key = c->have_auth ? c->auth : NULL;
   cfg->protocol = protocol;
   cfg->timezone = &c->tz;
+  cfg->han_energy_scaler_set = c->energy_scaler_set;
+  cfg->han_energy_scaler = c->energy_scaler;
   /* DLMS frames with --key but no --auth-key: the tag checked with the
    * Luxembourg default (as for Smarty), unless --no-auth-check */
   if (protocol == DSMR_INPUT_PROTO_HAN && !c->have_auth) {
@@ -1021,6 +1026,11 @@ static void usage(FILE *to) {
         "  --timezone Z  HAN clocks sent without their offset (deviation\n"
         "                unspecified) are local time in zone Z (Europe/Oslo,\n"
         "                a zone file, or a POSIX rule); default the host's\n"
+        "  --energy-scaler N  HAN lists that send no scaler_unit (Kamstrup,\n"
+        "                Kaifa, ...): energy registers count 10^N Wh (0: Wh,\n"
+        "                Swedish Kamstrup firmware; 1: 10 Wh; 2: 100 Wh;\n"
+        "                3: kWh), as the plugin's EnergyScaler; default:\n"
+        "                the vendor document's\n"
         "Times are UTC, with the host's local time beside them (--json:\n"
         "UTC only); a HAN clock is the meter's local time with its offset.\n"
         "Exit status: 0 all telegrams ok (or without CRC), 1 some failed or\n"
@@ -1116,6 +1126,12 @@ static int parse_options(int argc, char **argv, struct cat *c,
       i++;
     } else if (strcmp(a, "--timezone") == 0 && val) {
       o->timezone = val;
+      i++;
+    } else if (strcmp(a, "--energy-scaler") == 0 && val) {
+      if (parse_int_arg(a, val, 0, 3, &v) != 0)
+        return 2;
+      c->energy_scaler_set = 1;
+      c->energy_scaler = (int)v;
       i++;
     } else if (strcmp(a, "--no-auth-check") == 0) {
       c->no_auth_check = 1;

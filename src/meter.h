@@ -47,6 +47,10 @@ struct dsmr_meter_config {
   int no_auth_check;
   /* TimeZone (HAN): the zone of a meter clock sent without its offset */
   struct dsmr_tz timezone;
+  /* EnergyScaler (HAN): set, and the power of ten of energy registers
+   * sent without a scaler_unit (dsmr_han_options) */
+  int energy_scaler_set;
+  int energy_scaler;
 };
 
 /* Counters the read callback reports; updated by the reader under lock. */
@@ -97,6 +101,7 @@ struct dsmr_meter {
   /* Pacing (meter_reader.c): telegrams allowed before reading waits. */
   double pace_tokens;
   cdtime_t pace_at;
+  int energy_scaler_said; /* EnergyScaler: whether it applies, said once */
 
   /* --- shared with the read callback, under lock -------------------- */
   pthread_mutex_t lock;

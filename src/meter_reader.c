@@ -162,11 +162,50 @@ static void dispatch_clean(struct dsmr_meter *m, cdtime_t now) {
 
 /* A HAN list the chain decoded and mapped into m->telegram (input_chain.h:
  * han_telegram): the same path as a DSMR telegram from the mapper on. */
+/* EnergyScaler: said once, on the first list with energy registers,
+ * whether it applies (registers sent without a scaler_unit) or not (the
+ * frame's own scaler_unit is used as sent). */
+static void say_energy_scaler(struct dsmr_meter *m,
+                              const struct dsmr_han_list *l) {
+  unsigned implied = 0, sent = 0;
+
+  if (!m->cfg.energy_scaler_set || m->energy_scaler_said || !l)
+    return;
+  for (unsigned i = 0; i < l->nvalues; i++) {
+    const struct dsmr_han_value *v = &l->values[i];
+    if (v->type != DSMR_HAN_NUMBER ||
+        (v->unit != DSMR_DLMS_UNIT_WH && v->unit != DSMR_DLMS_UNIT_VARH &&
+         v->unit != DSMR_DLMS_UNIT_VAH))
+      continue;
+    if (v->scaler_implied)
+      implied++;
+    else
+      sent++;
+  }
+  if (!implied && !sent)
+    return; /* no energy in this list: judged on the next one */
+  m->energy_scaler_said = 1;
+  if (implied)
+    INFO("dsmr plugin: meter \"%s\": EnergyScaler %d: %u energy "
+         "register%s sent without a scaler_unit read as counts of 10^%d Wh "
+         "(list \"%.*s\")",
+         m->cfg.name, m->cfg.energy_scaler, implied, implied == 1 ? "" : "s",
+         m->cfg.energy_scaler, (int)l->list_id_len,
+         l->list_id ? (const char *)l->list_id : "");
+  else
+    WARNING("dsmr plugin: meter \"%s\": EnergyScaler %d has no effect: "
+            "this meter's list (\"%.*s\") sends the scaler_unit of its "
+            "energy registers, which is used as sent; remove the option",
+            m->cfg.name, m->cfg.energy_scaler, (int)l->list_id_len,
+            l->list_id ? (const char *)l->list_id : "");
+}
+
 static void handle_han(struct dsmr_meter *m, const struct dsmr_input_out *o,
                        cdtime_t now) {
   unsigned errors = o->han_errors;
 
   dsmr_meter_note_arrival(m, now);
+  say_energy_scaler(m, o->list);
   if (errors == 0 && m->telegram.nreadings == 0) {
     errors = 1;
     m->telegram.first_error_obis[0] = '\0';
@@ -696,6 +735,8 @@ int dsmr_meter_start(struct dsmr_meter *m) {
       .han_telegram = &m->telegram, /* mapped in place for dispatch */
       .han_allow_unchecked = m->cfg.no_auth_check,
       .timezone = &m->cfg.timezone,
+      .han_energy_scaler_set = m->cfg.energy_scaler_set,
+      .han_energy_scaler = m->cfg.energy_scaler,
   };
 
   rc = dsmr_input_init(&m->input, &in, dsmr_now_ms(), err, sizeof(err));

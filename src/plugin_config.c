@@ -19,7 +19,7 @@
   "Device, Host, Port, Baudrate, DataBits, Parity, StopBits, DataRequest, "    \
   "CheckCRC, MaxTelegramSize, SilenceTimeout, DecryptionKey, "                 \
   "AuthenticationKey, ReportInterval, Protocol, TimeZone, "                    \
-  "CheckAuthenticationTag"
+  "CheckAuthenticationTag, EnergyScaler"
 
 #define DEFAULT_SILENCE_TIMEOUT 30
 
@@ -329,7 +329,7 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
   const oconfig_item_t *dec_key = NULL, *auth_key = NULL, *check_tag = NULL;
   const oconfig_item_t *line_opt = NULL; /* DataBits, Parity or StopBits */
   const char *serial_only = NULL;
-  const oconfig_item_t *tz_opt = NULL;
+  const oconfig_item_t *tz_opt = NULL, *scaler_opt = NULL;
   int v;
 
   memset(out, 0, sizeof(*out));
@@ -470,6 +470,14 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
       auth_key = c;
       if (get_key(&b, c, out->auth_key) == 0)
         out->auth_key_set = 1;
+    } else if (strcasecmp(k, "EnergyScaler") == 0) {
+      scaler_opt = c;
+      if (get_int(&b, c, 0, 3, &out->energy_scaler,
+                  "0 (Wh: Swedish Kamstrup firmware), 1 (10 Wh: the "
+                  "Kamstrup document), 2 (100 Wh) or 3 (kWh): the power of "
+                  "ten of the energy registers of a HAN list that sends "
+                  "no scaler_unit") == 0)
+        out->energy_scaler_set = 1;
     } else if (strcasecmp(k, "TimeZone") == 0) {
       tz_opt = c;
       get_timezone(&b, c, &out->timezone);
@@ -572,6 +580,17 @@ int dsmr_config_meter(const oconfig_item_t *ci, struct dsmr_meter_config *out) {
             b.meter);
       b.errors++;
     }
+  }
+  /* The scaler of a HAN list sent without its own: DSMR telegrams state
+   * their units, so there it would silently do nothing. */
+  if (scaler_opt && out->protocol == DSMR_INPUT_PROTO_DSMR) {
+    ERROR("dsmr plugin: <Meter \"%s\">: EnergyScaler is not valid with "
+          "Protocol \"dsmr\" (the default): DSMR telegrams state their "
+          "units; accepted: EnergyScaler with Protocol \"han\" or \"auto\" "
+          "(a binary HAN meter whose list sends no scaler_unit, such as "
+          "Kamstrup)",
+          b.meter);
+    b.errors++;
   }
   if (!tz_opt && out->protocol != DSMR_INPUT_PROTO_DSMR && !b.errors)
     host_timezone(&out->timezone);

@@ -553,5 +553,37 @@ os.close(master)
 os.close(slave)
 shutil.rmtree(htmp, ignore_errors=True)
 
+# --energy-scaler: a Swedish Kamstrup (energy registers in Wh, no scaler in
+# the frame) read exactly with 0; without it, 10 times too high
+stmp = tempfile.mkdtemp()  # (the first one is gone)
+se, sent = sim_file("kamstrup-se.hdlc", "--generate", "han-kamstrup", "--han-list", "2",
+                    "--han-energy-scaler", "0", "--count", "3")
+want = [[int(e["registers"]["1-1:%s.8.0" % c]) for c in (1, 2)] for e in sent]
+rc, out, err = run("--json", "--energy-scaler", "0", se)
+docs = [json.loads(x) for x in out.splitlines()]
+got = [[c["value"] for c in d["collectd"] if c["type"] == "dsmr_energy"] for d in docs]
+nums = [[o["values"][0]["number"] for o in d["objects"] if o["obis"] in ("1-1:1.8.0", "1-1:2.8.0")]
+        for d in docs]
+ok(rc == 0 and len(docs) == 3 and got == want and nums == want and
+   any(x % 10 for w in want for x in w),
+   "--energy-scaler 0, Swedish Kamstrup: dsmr_energy values and numbers exact in Wh "
+   "(got %s, sent %s)" % (got, want))
+rc, out, err = run("--json", se)
+got = [[c["value"] for c in json.loads(x)["collectd"] if c["type"] == "dsmr_energy"]
+       for x in out.splitlines()]
+ok(rc == 0 and got == [[10 * x for x in w] for w in want],
+   "without --energy-scaler: the document's 10 Wh (10x what the meter counts): %s" % got[:1])
+no, nsent = sim_file("kamstrup-no.hdlc", "--generate", "han-kamstrup", "--han-list", "2", "--count", "2")
+rc, out, err = run("--json", no)
+got = [[c["value"] for c in json.loads(x)["collectd"] if c["type"] == "dsmr_energy"]
+       for x in out.splitlines()]
+ok(rc == 0 and got == [[int(e["registers"]["1-1:%s.8.0" % c]) for c in (1, 2)] for e in nsent],
+   "Norwegian Kamstrup (10 Wh, the default): exact without the flag")
+for bad in ("-1", "4", "x", "1.5", ""):
+    rc, out, err = run("--energy-scaler", bad, se)
+    ok(rc == 2 and "--energy-scaler" in err and "0..3" in err,
+       "--energy-scaler %r: usage error naming the flag and 0..3: %s" % (bad, err.strip()))
+shutil.rmtree(stmp, ignore_errors=True)
+
 print("1..%d" % n)
 sys.exit(1 if failed else 0)

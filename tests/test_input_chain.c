@@ -245,6 +245,7 @@ struct opts {
   int protocol;
   int unchecked; /* han_allow_unchecked */
   const uint8_t *auth;
+  int escaler_set, escaler; /* han_energy_scaler_set / han_energy_scaler */
 };
 
 static void start(struct run *r, const struct opts *o, long long now) {
@@ -254,7 +255,9 @@ static void start(struct run *r, const struct opts *o, long long now) {
                                   .decryption_key = o->key,
                                   .auth_key = o->auth,
                                   .protocol = o->protocol,
-                                  .han_allow_unchecked = o->unchecked};
+                                  .han_allow_unchecked = o->unchecked,
+                                  .han_energy_scaler_set = o->escaler_set,
+                                  .han_energy_scaler = o->escaler};
   char err[256];
   memset(r, 0, sizeof *r);
   if (dsmr_input_init(&r->in, &cfg, now, err, sizeof err) != 0)
@@ -1026,6 +1029,63 @@ static void test_han_bare(void) {
   dsmr_input_free(&r.in);
 }
 
+/* EnergyScaler (dsmr-cat --energy-scaler): the chain hands it to the
+ * decoder. A Kamstrup list 2 (no scaler_unit; 1-1:1.8.0 raw 8582328,
+ * 2.8.0 raw 454083): 10 Wh by the document, Wh with the override; power
+ * (no override) and a list that sends its scalers (Aidon) unchanged. */
+static int64_t han_energy(const struct run *r, const char *instance) {
+  const struct dsmr_telegram *t = r->in.tel;
+  for (unsigned i = 0; t && i < t->nreadings; i++)
+    if (strcmp(t->readings[i].type, "dsmr_energy") == 0 &&
+        strcmp(t->readings[i].type_instance, instance) == 0)
+      return t->readings[i].derive;
+  return -1;
+}
+
+static void test_han_energy_scaler(void) {
+  static struct run r;
+  static uint8_t frame[4096];
+  const struct han_vector *kam = vector("kamstrup-no-list2-em001-1");
+  const struct han_vector *aidon = vector("aidon-no-gh1119-1");
+  size_t n = unhex(frame, sizeof frame, kam->frame_hex);
+  struct opts o = {.max = 4096, .protocol = DSMR_INPUT_PROTO_HAN};
+
+  run(&r, &o, (const char *)frame, n, 0, NULL);
+  ok(han_energy(&r, "import") == 85823280 &&
+         han_energy(&r, "export") == 4540830,
+     "HAN Kamstrup, no EnergyScaler: energy in 10 Wh (import %lld Wh)",
+     (long long)han_energy(&r, "import"));
+  dsmr_input_free(&r.in);
+
+  o.escaler_set = 1;
+  o.escaler = 0;
+  run(&r, &o, (const char *)frame, n, 0, NULL);
+  ok(han_energy(&r, "import") == 8582328 && han_energy(&r, "export") == 454083,
+     "HAN Kamstrup, EnergyScaler 0 (Swedish firmware): energy in Wh "
+     "(import %lld Wh)",
+     (long long)han_energy(&r, "import"));
+  is_str(r.log, "HDLC HAN:Kamstrup_V0001:14:0:1247 ",
+         "HAN Kamstrup, EnergyScaler 0: power unchanged (1247 W)");
+  dsmr_input_free(&r.in);
+
+  o.escaler = 3;
+  run(&r, &o, (const char *)frame, n, 0, NULL);
+  ok(han_energy(&r, "import") == 8582328000LL,
+     "HAN Kamstrup, EnergyScaler 3: energy in kWh (import %lld Wh)",
+     (long long)han_energy(&r, "import"));
+  dsmr_input_free(&r.in);
+
+  /* a list that sends its scaler_unit keeps it (Aidon list 3: 1.8.0
+   * 10955225 with scaler 1) */
+  n = unhex(frame, sizeof frame, aidon->frame_hex);
+  run(&r, &o, (const char *)frame, n, 0, NULL);
+  ok(han_energy(&r, "import") == 109552250,
+     "HAN Aidon list 3 (scaler_unit sent), EnergyScaler 3: the frame's "
+     "scaler wins (import %lld Wh)",
+     (long long)han_energy(&r, "import"));
+  dsmr_input_free(&r.in);
+}
+
 int main(void) {
   if (!gcry_check_version(NULL))
     bail("libgcrypt");
@@ -1041,5 +1101,6 @@ int main(void) {
   test_han_probe();
   test_han_clock();
   test_han_bare();
+  test_han_energy_scaler();
   return tap_done();
 }

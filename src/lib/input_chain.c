@@ -306,7 +306,7 @@ static void han_apdu(struct dsmr_input *in, uint8_t *a, size_t alen) {
       return;
     }
   }
-  st = dsmr_han_decode(a, alen, title, NULL, in->list);
+  st = dsmr_han_decode(a, alen, title, &in->han_opt, in->list);
   if (st != DSMR_HAN_OK) {
     if (!ciphered && st == DSMR_HAN_NOT_NOTIFICATION)
       return; /* another APDU the meter sends: not ours */
@@ -1103,6 +1103,8 @@ static int han_init(struct dsmr_input *in, const struct dsmr_input_config *cfg,
   in->list = malloc(sizeof(*in->list));
   in->tel = cfg->han_telegram;
   in->tz = cfg->timezone;
+  in->han_opt.has_energy_scaler = cfg->han_energy_scaler_set;
+  in->han_opt.energy_scaler = cfg->han_energy_scaler;
   if (!in->tel) {
     in->tel = malloc(sizeof(*in->tel));
     in->own_tel = 1;

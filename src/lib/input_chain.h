@@ -110,6 +110,12 @@ struct dsmr_input_config {
    * is read in (tz.h; TimeZone), giving info.meter_time; NULL: such a
    * clock is not used. Not copied: it must outlive the chain. */
   const struct dsmr_tz *timezone;
+  /* HAN: EnergyScaler (dsmr_han_options): the power of ten of the energy
+   * registers (Wh, varh, VAh) of a list that sends no scaler_unit, instead
+   * of the vendor document's (Swedish Kamstrup: 0, Wh, not 10 Wh). A
+   * scaler_unit sent in the frame is always used as sent. */
+  int han_energy_scaler_set;
+  int han_energy_scaler;
 };
 
 enum dsmr_input_protocol {
@@ -278,8 +284,9 @@ struct dsmr_input {
   struct dsmr_han_list *list;
   struct dsmr_telegram *tel;
   int own_tel;
-  const struct dsmr_tz *tz;    /* cfg->timezone */
-  struct dsmr_input_out hq[4]; /* outputs still to return, in order */
+  const struct dsmr_tz *tz;        /* cfg->timezone */
+  struct dsmr_han_options han_opt; /* cfg->han_energy_scaler* */
+  struct dsmr_input_out hq[4];     /* outputs still to return, in order */
   unsigned hq_n, hq_i;
   /* a DSMR telegram from a DLMS envelope whose tag was not checked is in
    * the framer: its counter is committed once its CRC passed */

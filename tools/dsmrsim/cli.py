@@ -100,6 +100,10 @@ binary HAN meters (--generate han-*, DLMS/COSEM push messages, 2400 baud):
                 and the meter clock) on the first message of every hour,
                 the middle one otherwise, as the meters do; 1/2/3 always
                 that list (Kamstrup: 1 or 2; 3 = 2).  han-austria has one.
+  --han-energy-scaler 0|1  han-kamstrup: energy in 10 Wh (1, the default,
+                as the Kamstrup document) or in Wh (0, as Swedish Kamstrup
+                firmware sends, with no scaler in the frame either way: the
+                reader needs EnergyScaler 0 / dsmr-cat --energy-scaler 0).
   --han-clock local|zero|unspecified  han-aidon: the list-3 clock (local
                 time) with its real offset, deviation 0 (the default, as
                 Aidon Norway sends it) or 0x8000 "unspecified" (Aidon SE).
@@ -248,6 +252,9 @@ def build_parser():
     ap.add_argument("--han-clock", choices=("local", "zero", "unspecified"),
                     help="han-aidon: the list-3 clock's deviation: the real offset, 0 (the default, as"
                          " Aidon Norway sends), or 0x8000 unspecified (as Aidon Sweden sends)")
+    ap.add_argument("--han-energy-scaler", type=int, choices=(0, 1), metavar="0|1",
+                    help="han-kamstrup: energy registers count 10^N Wh: 1 (the default, 10 Wh as the"
+                         " Kamstrup document) or 0 (Wh, as Swedish Kamstrup firmware sends)")
     ap.add_argument("--han-key", metavar="HEX", help="han-*: encrypt with this AES-128 key (32 hex digits)")
     ap.add_argument("--han-auth-key", metavar="HEX",
                     help="han-*: authentication key: GCM with tag (security control 0x30)")
@@ -316,6 +323,8 @@ class SimMeter:
             self.model = MeterModel(random.Random("%d/%d/model" % (seed, index)), start_ms,
                                     gas_period_s=3600, solar=not args.no_solar)
             self.profile.clock_deviation = args.han_clock
+            if args.han_energy_scaler is not None:
+                self.profile.energy_scaler = args.han_energy_scaler
             key = bytes.fromhex(args.han_key) if args.han_key else None
             if key is None and self.profile.always_encrypted:
                 key = bytes(range(16))  # Austrian meters always encrypt
@@ -541,9 +550,12 @@ def _validate(ap, args):
             ap.error("--han-gbt applies to HDLC (not M-Bus) streams")
         if args.han_auth_key and not args.han_key and not han.PROFILES[args.generate].always_encrypted:
             ap.error("--han-auth-key needs --han-key")
+        if args.han_energy_scaler is not None and args.generate != "han-kamstrup":
+            ap.error("--han-energy-scaler applies to --generate han-kamstrup")
     else:
         used = [o for o, v in (("--han-key", args.han_key), ("--han-auth-key", args.han_auth_key),
-                               ("--han-title", args.han_title), ("--han-gbt", args.han_gbt))
+                               ("--han-title", args.han_title), ("--han-gbt", args.han_gbt),
+                               ("--han-energy-scaler", args.han_energy_scaler))
                 if v is not None] + [o for o, v in (("--han-mbus", args.han_mbus), ("--han-hdlc", args.han_hdlc))
                                      if v]
         if used:

@@ -561,6 +561,9 @@ class Kamstrup(HanProfile):
            ("72.7.0", T_U16, 0, "V")]
     _L2 = [("1.8.0", T_U32, 1, "Wh"), ("2.8.0", T_U32, 1, "Wh"), ("3.8.0", T_U32, 1, "varh"),
            ("4.8.0", T_U32, 1, "varh")]
+    # --han-energy-scaler: the power of ten the energy registers count in
+    # (1: 10 Wh, the document; 0: Wh, Swedish firmware); never sent
+    energy_scaler = 1
 
     def title(self):
         return b"KAME" + int(self.meter_id[-8:]).to_bytes(4, "big")
@@ -569,7 +572,7 @@ class Kamstrup(HanProfile):
         its = [it for it in _items(1, self._L1) if phases == 3 or it.phase == 1]
         if phases == 1:  # the 1-phase 1-quadrant meter: P+, I1, U1 (KAM-NVE list 2 ex. 3)
             its = [it for it in its if it.qty in ("1.7.0", "31.7.0", "32.7.0")]
-        extra = _items(1, self._L2) if list_no == 2 else []
+        extra = _items(1, [(q, t, self.energy_scaler, u) for q, t, _, u in self._L2]) if list_no == 2 else []
         if phases == 1:
             extra = extra[:1]
         return its + extra
