@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "axdr.h"
+#include "crc16.h"
 #include "dlms_apdu.h"
 #include "dlms_cipher.h"
 #include "han.h"
@@ -842,6 +843,50 @@ static void test_basics(void) {
     memset(big, 0xFF, sizeof big);
     bad += dsmr_mbus_checksum(big, sizeof big) != (uint8_t)(0xFF * 3000);
     is_int(bad, 0, "M-Bus checksum equals the byte sum for every length");
+    /* every start alignment and short length (the SSE2 sum's loads) */
+    for (size_t i = 0; i < sizeof big; i++)
+      big[i] = (uint8_t)(i * 37 + 11 + (i >> 3));
+    bad = 0;
+    for (size_t off = 0; off < 16; off++)
+      for (size_t n = 0; n < 300; n++) {
+        unsigned sum = 0;
+        for (size_t i = 0; i < n; i++)
+          sum += big[off + i];
+        bad += dsmr_mbus_checksum(big + off, n) != (uint8_t)sum;
+      }
+    is_int(bad, 0, "M-Bus checksum: every alignment, lengths 0-299");
+  }
+  /* CRC-16/X.25: both implementations (tables; carry-less multiply where
+   * the CPU has it) against a bitwise one, every alignment and length */
+  {
+    static uint8_t big[600];
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < sizeof big; i++) {
+      seed = seed * 1103515245u + 12345u;
+      big[i] = (uint8_t)(seed >> 16);
+    }
+    unsigned bad_p = 0, bad_c = 0, bad_d = 0;
+    for (size_t off = 0; off < 16; off++)
+      for (size_t n = 0; n + off <= sizeof big; n += n < 80 ? 1 : 13) {
+        uint16_t c = 0xFFFF;
+        for (size_t i = 0; i < n; i++) {
+          c ^= big[off + i];
+          for (int b = 0; b < 8; b++)
+            c = (uint16_t)(c & 1 ? (c >> 1) ^ 0x8408 : c >> 1);
+        }
+        c = (uint16_t)~c;
+        bad_p += dsmr_crc_x25_portable(big + off, n) != c;
+        /* (only where the CPU has carry-less multiply: elsewhere it is
+         * the portable code, or would not run) */
+        if (dsmr_crc16_have_clmul())
+          bad_c += dsmr_crc_x25_clmul(big + off, n) != c;
+        bad_d += dsmr_crc_x25(big + off, n) != c;
+      }
+    is_int(bad_p, 0, "CRC-16/X.25 tables equal the bitwise CRC");
+    is_int(bad_c, 0,
+           "CRC-16/X.25 carry-less multiply (or its fallback) "
+           "equals the bitwise CRC");
+    is_int(bad_d, 0, "dsmr_crc_x25 equals the bitwise CRC");
   }
   /* lengths: 1 byte, 81, 82 */
   size_t l = 0;
