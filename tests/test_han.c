@@ -319,6 +319,21 @@ static void test_vector(const struct han_vector *hv) {
 
 /* ---- mapping spot checks ----------------------------------------------- */
 
+static int decode_plain(const char *id);
+
+/* A telegram that held anything before (dsmr-cat's on its stack, the
+ * plugin's after a DSMR telegram): the HAN mapping leaves no count of
+ * unitless values behind (it printed as garbage in dsmr-cat --json). */
+static void test_map_clears_unitless(void) {
+  memset(&telegram, 0xA5, sizeof telegram);
+  int e = decode_plain("aidon-no-list2-1p-vendor-doc");
+  ok(e == 0 && telegram.unitless == 0 && telegram.unitless_rows[0] == 0 &&
+         telegram.unitless_rows[1] == 0 && telegram.unitless_new[0] == 0,
+     "mapping a HAN list clears the unitless count, rows and names "
+     "(%u)",
+     telegram.unitless);
+}
+
 static const struct dsmr_reading *find(const char *type, const char *inst) {
   for (unsigned i = 0; i < telegram.nreadings; i++)
     if (strcmp(telegram.readings[i].type, type) == 0 &&
@@ -934,6 +949,7 @@ int main(void) {
   for (unsigned i = 0; i < HAN_NVECTORS; i++)
     test_vector(&han_vectors[i]);
   test_mapping();
+  test_map_clears_unitless();
   test_failures();
   test_axdr();
   test_bit_string_span();
