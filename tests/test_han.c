@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "axdr.h"
+#include "crc16.h"
 #include "dlms_apdu.h"
 #include "dlms_cipher.h"
 #include "han.h"
@@ -317,6 +318,21 @@ static void test_vector(const struct han_vector *hv) {
 }
 
 /* ---- mapping spot checks ----------------------------------------------- */
+
+static int decode_plain(const char *id);
+
+/* A telegram that held anything before (dsmr-cat's on its stack, the
+ * plugin's after a DSMR telegram): the HAN mapping leaves no count of
+ * unitless values behind (it printed as garbage in dsmr-cat --json). */
+static void test_map_clears_unitless(void) {
+  memset(&telegram, 0xA5, sizeof telegram);
+  int e = decode_plain("aidon-no-list2-1p-vendor-doc");
+  ok(e == 0 && telegram.unitless == 0 && telegram.unitless_rows[0] == 0 &&
+         telegram.unitless_rows[1] == 0 && telegram.unitless_new[0] == 0,
+     "mapping a HAN list clears the unitless count, rows and names "
+     "(%u)",
+     telegram.unitless);
+}
 
 static const struct dsmr_reading *find(const char *type, const char *inst) {
   for (unsigned i = 0; i < telegram.nreadings; i++)
@@ -842,6 +858,50 @@ static void test_basics(void) {
     memset(big, 0xFF, sizeof big);
     bad += dsmr_mbus_checksum(big, sizeof big) != (uint8_t)(0xFF * 3000);
     is_int(bad, 0, "M-Bus checksum equals the byte sum for every length");
+    /* every start alignment and short length (the SSE2 sum's loads) */
+    for (size_t i = 0; i < sizeof big; i++)
+      big[i] = (uint8_t)(i * 37 + 11 + (i >> 3));
+    bad = 0;
+    for (size_t off = 0; off < 16; off++)
+      for (size_t n = 0; n < 300; n++) {
+        unsigned sum = 0;
+        for (size_t i = 0; i < n; i++)
+          sum += big[off + i];
+        bad += dsmr_mbus_checksum(big + off, n) != (uint8_t)sum;
+      }
+    is_int(bad, 0, "M-Bus checksum: every alignment, lengths 0-299");
+  }
+  /* CRC-16/X.25: both implementations (tables; carry-less multiply where
+   * the CPU has it) against a bitwise one, every alignment and length */
+  {
+    static uint8_t big[600];
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < sizeof big; i++) {
+      seed = seed * 1103515245u + 12345u;
+      big[i] = (uint8_t)(seed >> 16);
+    }
+    unsigned bad_p = 0, bad_c = 0, bad_d = 0;
+    for (size_t off = 0; off < 16; off++)
+      for (size_t n = 0; n + off <= sizeof big; n += n < 80 ? 1 : 13) {
+        uint16_t c = 0xFFFF;
+        for (size_t i = 0; i < n; i++) {
+          c ^= big[off + i];
+          for (int b = 0; b < 8; b++)
+            c = (uint16_t)(c & 1 ? (c >> 1) ^ 0x8408 : c >> 1);
+        }
+        c = (uint16_t)~c;
+        bad_p += dsmr_crc_x25_portable(big + off, n) != c;
+        /* (only where the CPU has carry-less multiply: elsewhere it is
+         * the portable code, or would not run) */
+        if (dsmr_crc16_have_clmul())
+          bad_c += dsmr_crc_x25_clmul(big + off, n) != c;
+        bad_d += dsmr_crc_x25(big + off, n) != c;
+      }
+    is_int(bad_p, 0, "CRC-16/X.25 tables equal the bitwise CRC");
+    is_int(bad_c, 0,
+           "CRC-16/X.25 carry-less multiply (or its fallback) "
+           "equals the bitwise CRC");
+    is_int(bad_d, 0, "dsmr_crc_x25 equals the bitwise CRC");
   }
   /* lengths: 1 byte, 81, 82 */
   size_t l = 0;
@@ -889,6 +949,7 @@ int main(void) {
   for (unsigned i = 0; i < HAN_NVECTORS; i++)
     test_vector(&han_vectors[i]);
   test_mapping();
+  test_map_clears_unitless();
   test_failures();
   test_axdr();
   test_bit_string_span();

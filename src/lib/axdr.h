@@ -115,11 +115,59 @@ static HOT_INLINE int dsmr_axdr_read(const uint8_t *p, size_t len, size_t pos,
   if (pos >= len)
     return -1;
   uint8_t tag = p[pos++];
-  const struct dsmr_axdr_tag_info ti = dsmr_axdr_tags[tag];
   const uint8_t *q = p + pos;
   e->tag = tag;
   e->bytes = 0;
   e->v.u = 0;
+  /* the types most registers have, each as the general code below reads
+   * it (the same checks), straight from the tag */
+  switch (tag) {
+  case DSMR_AXDR_DOUBLE_LONG_UNSIGNED:
+    if (4 > len - pos)
+      return -1;
+    e->len = 4;
+    e->next = (uint32_t)(pos + 4);
+    e->v.u = (uint64_t)q[0] << 24 | (uint64_t)q[1] << 16 | (uint64_t)q[2] << 8 |
+             q[3];
+    return 0;
+  case DSMR_AXDR_LONG_UNSIGNED:
+    if (2 > len - pos)
+      return -1;
+    e->len = 2;
+    e->next = (uint32_t)(pos + 2);
+    e->v.u = (uint64_t)q[0] << 8 | q[1];
+    return 0;
+  case DSMR_AXDR_LONG:
+    if (2 > len - pos)
+      return -1;
+    e->len = 2;
+    e->next = (uint32_t)(pos + 2);
+    e->v.i = (int16_t)(uint16_t)(q[0] << 8 | q[1]);
+    return 0;
+  case DSMR_AXDR_STRUCTURE:
+  case DSMR_AXDR_ARRAY:
+    if (pos < len && q[0] < 0x80) {
+      size_t l = q[0];
+      if (l > len - pos - 1) /* each element takes a byte at least */
+        return -1;
+      e->len = (uint32_t)l;
+      e->next = (uint32_t)(pos + 1);
+      return 0;
+    }
+    break;
+  case DSMR_AXDR_OCTET_STRING:
+    if (pos < len && q[0] < 0x80) {
+      size_t l = q[0];
+      if (l > len - pos - 1)
+        return -1;
+      e->len = (uint32_t)l;
+      e->bytes = q + 1;
+      e->next = (uint32_t)(pos + 1 + l);
+      return 0;
+    }
+    break;
+  }
+  const struct dsmr_axdr_tag_info ti = dsmr_axdr_tags[tag];
   if (ti.kind >= DSMR_AXDR_K_U8) {
     if (ti.size > len - pos)
       return -1;

@@ -87,56 +87,55 @@ static size_t scaler_unit_end(const struct dsmr_han_list *l, size_t pos) {
 }
 
 /* The unit an electricity register has by its OBIS code (for lists that
- * send none). */
+ * send none): by D (7 instantaneous, 8 energy) and C (0..99; the phases'
+ * 21.., 41.., 61.. repeat the totals 1..; 11-14, 31-33, 51-53, 71-73 and
+ * 91 are currents, voltages, power factors and the frequency). One load
+ * instead of a switch per register. */
+#define U_UNK DSMR_DLMS_UNIT_UNKNOWN
+#define U_W DSMR_DLMS_UNIT_W
+#define U_VA DSMR_DLMS_UNIT_VA
+#define U_VAR DSMR_DLMS_UNIT_VAR
+#define U_WH DSMR_DLMS_UNIT_WH
+#define U_VAH DSMR_DLMS_UNIT_VAH
+#define U_VARH DSMR_DLMS_UNIT_VARH
+#define U_A DSMR_DLMS_UNIT_A
+#define U_V DSMR_DLMS_UNIT_V
+#define U_HZ DSMR_DLMS_UNIT_HZ
+#define U_NONE DSMR_DLMS_UNIT_NONE
+/* clang-format off */
+static const uint8_t implied_units[2][100] = {
+    {/* D = 7, C = 0..99 */
+        U_UNK, U_W, U_W, U_VAR, U_VAR, U_VAR, U_VAR, U_VAR, U_VAR, U_VA,
+        U_VA, U_A, U_V, U_NONE, U_HZ, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+        U_UNK, U_W, U_W, U_VAR, U_VAR, U_VAR, U_VAR, U_VAR, U_VAR, U_VA,
+        U_VA, U_A, U_V, U_NONE, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+        U_UNK, U_W, U_W, U_VAR, U_VAR, U_VAR, U_VAR, U_VAR, U_VAR, U_VA,
+        U_VA, U_A, U_V, U_NONE, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+        U_UNK, U_W, U_W, U_VAR, U_VAR, U_VAR, U_VAR, U_VAR, U_VAR, U_VA,
+        U_VA, U_A, U_V, U_NONE, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+        U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+        U_UNK, U_A, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+    },
+    {/* D = 8, C = 0..99 */
+        U_UNK, U_WH, U_WH, U_VARH, U_VARH, U_VARH, U_VARH, U_VARH, U_VARH, U_VAH,
+        U_VAH, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+        U_UNK, U_WH, U_WH, U_VARH, U_VARH, U_VARH, U_VARH, U_VARH, U_VARH, U_VAH,
+        U_VAH, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+        U_UNK, U_WH, U_WH, U_VARH, U_VARH, U_VARH, U_VARH, U_VARH, U_VARH, U_VAH,
+        U_VAH, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+        U_UNK, U_WH, U_WH, U_VARH, U_VARH, U_VARH, U_VARH, U_VARH, U_VARH, U_VAH,
+        U_VAH, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+        U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+        U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK, U_UNK,
+    },
+};
+/* clang-format on */
+
 static uint8_t implied_unit(const struct dsmr_obis *o) {
-  if (o->a != 1)
+  unsigned k = (unsigned)o->d - 7u;
+  if (o->a != 1 || k > 1 || o->c >= 100)
     return DSMR_DLMS_UNIT_UNKNOWN;
-  unsigned c = o->c, d = o->d;
-  int energy = d == 8, inst = d == 7;
-  if (!energy && !inst)
-    return DSMR_DLMS_UNIT_UNKNOWN;
-  if (inst) {
-    switch (c) {
-    case 31:
-    case 51:
-    case 71:
-    case 11:
-    case 91:
-      return DSMR_DLMS_UNIT_A;
-    case 32:
-    case 52:
-    case 72:
-    case 12:
-      return DSMR_DLMS_UNIT_V;
-    case 13:
-    case 33:
-    case 53:
-    case 73:
-      return DSMR_DLMS_UNIT_NONE;
-    case 14:
-      return DSMR_DLMS_UNIT_HZ;
-    }
-  }
-  if (c >= 80)
-    return DSMR_DLMS_UNIT_UNKNOWN;
-  /* per phase: 21.. L1, 41.. L2, 61.. L3 repeat the totals 1.. */
-  unsigned q = c >= 20 ? c % 20 : c;
-  switch (q) {
-  case 1:
-  case 2:
-    return energy ? DSMR_DLMS_UNIT_WH : DSMR_DLMS_UNIT_W;
-  case 3:
-  case 4:
-  case 5:
-  case 6:
-  case 7:
-  case 8:
-    return energy ? DSMR_DLMS_UNIT_VARH : DSMR_DLMS_UNIT_VAR;
-  case 9:
-  case 10:
-    return energy ? DSMR_DLMS_UNIT_VAH : DSMR_DLMS_UNIT_VA;
-  }
-  return DSMR_DLMS_UNIT_UNKNOWN;
+  return implied_units[k][o->c];
 }
 
 static int vendor_scaler(enum dsmr_han_vendor vendor, uint8_t unit,
@@ -187,6 +186,14 @@ static HOT_INLINE size_t su_read(const uint8_t *b, size_t len, size_t pos,
   /* most often not one: two bytes tell */
   if (pos + 1 >= len || b[pos] != DSMR_AXDR_STRUCTURE || b[pos + 1] != 2)
     return 0;
+  /* 02 02 0F ss 16 uu: what the reads below accept, in one look (each of
+   * them asks for no more than these six bytes) */
+  if (len - pos >= 6 && b[pos + 2] == DSMR_AXDR_INTEGER &&
+      b[pos + 4] == DSMR_AXDR_ENUM) {
+    su->scaler = (int8_t)b[pos + 3];
+    su->unit = b[pos + 5];
+    return pos + 6;
+  }
   if (dsmr_axdr_read(b, len, pos, &s) != 0 || s.tag != DSMR_AXDR_STRUCTURE ||
       s.len != 2 || dsmr_axdr_read(b, len, s.next, &x) != 0 ||
       x.tag != DSMR_AXDR_INTEGER || dsmr_axdr_read(b, len, x.next, &u) != 0 ||
@@ -198,10 +205,11 @@ static HOT_INLINE size_t su_read(const uint8_t *b, size_t len, size_t pos,
 }
 
 /* Adds the register whose value is the element n; o (may be NULL) its
- * OBIS, su its scaler_unit or NULL for none. */
-static enum dsmr_han_status add_elem(struct ctx *cx, const struct dsmr_obis *o,
-                                     int implied, const node *n,
-                                     const struct su *su) {
+ * OBIS, su its scaler_unit or NULL for none. (add_elem below takes the
+ * numbers, most registers, in line, and calls this for the rest.) */
+static enum dsmr_han_status add_elem_any(struct ctx *cx,
+                                         const struct dsmr_obis *o, int implied,
+                                         const node *n, const struct su *su) {
   struct dsmr_han_list *l = cx->l;
   if (l->nvalues >= DSMR_HAN_MAX_VALUES)
     return DSMR_HAN_TOO_MANY_VALUES;
@@ -279,6 +287,42 @@ static enum dsmr_han_status add_elem(struct ctx *cx, const struct dsmr_obis *o,
     cx->meter_id_rank = rank;
     l->meter_id = n->bytes;
     l->meter_id_len = n->len;
+  }
+  return DSMR_HAN_OK;
+}
+
+/* add_elem_any, with a number (an integer that fits int64_t) added here:
+ * the same fields set to the same values, without the call. */
+static HOT_INLINE enum dsmr_han_status add_elem(struct ctx *cx,
+                                                const struct dsmr_obis *o,
+                                                int implied, const node *n,
+                                                const struct su *su) {
+  struct dsmr_han_list *l = cx->l;
+  if (l->nvalues >= DSMR_HAN_MAX_VALUES || !dsmr_axdr_is_integer(n) ||
+      (!dsmr_axdr_is_signed(n->tag) && n->v.u > (uint64_t)INT64_MAX))
+    return add_elem_any(cx, o, implied, n, su);
+  struct dsmr_han_value *v = &l->values[l->nvalues++];
+  v->has_obis = o != NULL;
+  v->obis_implied = (uint8_t)(o && implied);
+  if (o)
+    v->obis = *o;
+  v->unit = 0;
+  v->scaler = 0;
+  v->scaler_implied = 0;
+  v->bytes = NULL;
+  v->len = 0;
+  v->axdr_tag = n->tag;
+  v->type = DSMR_HAN_NUMBER;
+  v->raw = n->v.i;
+  if (su) {
+    v->scaler = su->scaler;
+    v->unit = su->unit;
+  } else if (o) {
+    v->unit = implied_unit(o);
+    if (v->unit != DSMR_DLMS_UNIT_UNKNOWN) {
+      v->scaler = (int8_t)vendor_scaler(l->vendor, v->unit, cx->opt);
+      v->scaler_implied = 1;
+    }
   }
   return DSMR_HAN_OK;
 }
@@ -1099,6 +1143,10 @@ unsigned dsmr_han_map(const struct dsmr_han_list *l, struct dsmr_telegram *t) {
   t->errors = t->first_error_line = 0;
   t->first_error = NULL;
   t->first_error_obis[0] = 0;
+  /* no HAN value is read without its unit (dsmr_map_telegram's count) */
+  t->unitless = 0;
+  t->unitless_rows[0] = t->unitless_rows[1] = 0;
+  t->unitless_new[0] = 0;
   memset(&t->info, 0, sizeof t->info);
   t->info.header.ptr = (const char *)l->list_id;
   t->info.header.len = l->list_id ? l->list_id_len : 0;
@@ -1138,9 +1186,9 @@ unsigned dsmr_han_map(const struct dsmr_han_list *l, struct dsmr_telegram *t) {
       add_error(t, line, "too many readings", &o);
       continue;
     }
-    struct dsmr_reading *r = &t->readings[t->nreadings];
-    memset(r, 0, sizeof *r);
     int s = v->scaler;
+    int64_t derive = 0;
+    double gauge = 0;
     if (s > 18 || s < -18) {
       add_error(t, line, "scaler out of range", &o);
       continue;
@@ -1159,17 +1207,20 @@ unsigned dsmr_han_map(const struct dsmr_han_list *l, struct dsmr_telegram *t) {
         }
         x = v->raw / pow10_i[-s];
       }
-      r->derive = x;
+      derive = x;
     } else {
-      r->gauge = s >= 0 ? (double)v->raw * (double)pow10_i[s]
-                        : (double)v->raw / (double)pow10_i[-s];
+      gauge = s >= 0 ? (double)v->raw * (double)pow10_i[s]
+                     : (double)v->raw / (double)pow10_i[-s];
     }
-    r->type = k->type;
-    r->type_instance = row->type_instance;
-    r->ds = k->ds;
-    r->time_kind = DSMR_AT_TELEGRAM;
-    r->line = line;
-    t->nreadings++;
+    /* every field: the others 0 */
+    t->readings[t->nreadings++] =
+        (struct dsmr_reading){.type = k->type,
+                              .type_instance = row->type_instance,
+                              .ds = k->ds,
+                              .derive = derive,
+                              .gauge = gauge,
+                              .time_kind = DSMR_AT_TELEGRAM,
+                              .line = line};
   }
   return t->errors;
 }

@@ -11,9 +11,10 @@
  * cut-short one is still found; failures inside the bytes of a frame
  * already reported (quiet) are not reported again.
  *
- * The CRC is table-driven, eight bytes per step (slice-by-8, 4 KiB of tables):
- * with one byte per step the FCS was most of the framer's time (figures in
- * HACKING.md, Benchmarks). */
+ * The CRC folds 16 bytes per two carry-less multiplies on x86-64 CPUs that
+ * have them (dsmr_crc_x25_clmul), else it is table-driven, eight bytes per
+ * step (slice-by-8, 4 KiB of tables): with one byte per step the FCS was
+ * most of the framer's time (figures in HACKING.md, "The HAN path"). */
 #include "hdlc.h"
 
 #include <string.h>
@@ -283,13 +284,76 @@ static inline uint16_t x25_update(uint16_t crc, const uint8_t *p, size_t n) {
     p += 8;
     n -= 8;
   }
-  while (n--)
-    crc = (uint16_t)((crc >> 8) ^ x25_table[0][(crc ^ *p++) & 0xFF]);
+  /* the tail (< 8 bytes) in halving steps: at most one single-byte step */
+  if (n >= 4) {
+    crc ^= (uint16_t)(p[0] | p[1] << 8);
+    crc = (uint16_t)(x25_table[3][crc & 0xFF] ^ x25_table[2][crc >> 8] ^
+                     x25_table[1][p[2]] ^ x25_table[0][p[3]]);
+    p += 4;
+    n -= 4;
+  }
+  if (n >= 2) {
+    crc ^= (uint16_t)(p[0] | p[1] << 8);
+    crc = (uint16_t)(x25_table[1][crc & 0xFF] ^ x25_table[0][crc >> 8]);
+    p += 2;
+    n -= 2;
+  }
+  if (n)
+    crc = (uint16_t)((crc >> 8) ^ x25_table[0][(crc ^ *p) & 0xFF]);
   return crc;
 }
 
-uint16_t dsmr_crc_x25(const uint8_t *p, size_t n) {
+uint16_t dsmr_crc_x25_portable(const uint8_t *p, size_t n) {
   return (uint16_t)~x25_update(0xFFFF, p, n);
+}
+
+/* Carry-less multiplication (x86-64 PCLMULQDQ), as dsmr_crc16_clmul
+ * (crc16.c) does for CRC-16/ARC: 16-byte blocks folded into one 128-bit
+ * accumulator congruent, mod P = x^16 + x^12 + x^5 + 1, to the message read
+ * so far; the CRC is then that of the accumulator's 16 bytes and the tail,
+ * through the tables. The constants are x^191 mod P = 0xBA95 and x^127 mod
+ * P = 0x577E, bit-reversed into the top of a 64-bit lane. The running CRC
+ * (0xFFFF) enters as an xor into the first two bytes. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+#include <wmmintrin.h>
+
+#define X25_CLMUL 1
+
+__attribute__((target("pclmul,sse2"))) uint16_t
+dsmr_crc_x25_clmul(const uint8_t *p, size_t n) {
+  if (n < 32)
+    return dsmr_crc_x25_portable(p, n);
+  const __m128i k = _mm_set_epi64x((long long)0x7EEA000000000000ULL,
+                                   (long long)0xA95D000000000000ULL);
+  __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)p),
+                            _mm_cvtsi32_si128(0xFFFF));
+  p += 16;
+  n -= 16;
+  for (; n >= 16; p += 16, n -= 16) {
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
+    x = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
+                                    _mm_clmulepi64_si128(x, k, 0x11)),
+                      b);
+  }
+  uint8_t folded[16];
+  _mm_storeu_si128((__m128i *)(void *)folded, x);
+  return (uint16_t)~x25_update(x25_update(0, folded, 16), p, n);
+}
+#else
+uint16_t dsmr_crc_x25_clmul(const uint8_t *p, size_t n) {
+  return dsmr_crc_x25_portable(p, n);
+}
+#endif
+
+uint16_t dsmr_crc_x25(const uint8_t *p, size_t n) {
+#ifdef X25_CLMUL
+  /* the CPU check reads a word libgcc fills in at start-up (SSE2: every
+   * x86-64) */
+  if (n >= 32 && __builtin_cpu_supports("pclmul"))
+    return dsmr_crc_x25_clmul(p, n);
+#endif
+  return dsmr_crc_x25_portable(p, n);
 }
 
 static inline uint16_t le16(const uint8_t *p) {
@@ -369,7 +433,7 @@ static enum parse_result parse(const uint8_t *b, size_t n, size_t *need,
     *need = *total;
     return P_MORE;
   }
-  uint16_t fcs = (uint16_t)~x25_update(0xFFFF, b + 1, flen - 2);
+  uint16_t fcs = dsmr_crc_x25(b + 1, flen - 2);
   if (b[flen + 1] != FLAG || fcs != le16(b + flen - 1))
     return P_BAD_FCS;
   out->segmented = (b[1] & 0x08) != 0;
@@ -401,7 +465,8 @@ static void discard(struct dsmr_hdlc *h, size_t n) {
   size_t q = h->quiet < noise ? h->quiet : noise;
   h->stats.noise_bytes += noise - q;
   h->quiet = h->quiet > n ? h->quiet - n : 0;
-  memmove(h->buf, h->buf + n, h->len - n);
+  if (h->len > n)
+    memmove(h->buf, h->buf + n, h->len - n);
   h->len -= n;
 }
 
@@ -418,7 +483,10 @@ size_t dsmr_hdlc_feed(struct dsmr_hdlc *h, const uint8_t *data, size_t len,
   if (h->drop) {
     size_t d = h->drop;
     h->drop = 0;
-    memmove(h->buf, h->buf + d, h->len - d);
+    if (h->len - d == 1)
+      h->buf[0] = h->buf[d]; /* the closing flag, most often */
+    else
+      memmove(h->buf, h->buf + d, h->len - d);
     h->len -= d;
   }
   for (;;) {
@@ -434,9 +502,16 @@ size_t dsmr_hdlc_feed(struct dsmr_hdlc *h, const uint8_t *data, size_t len,
       if (!f)
         return used;
     }
+    /* The last frame's closing flag, followed by a flag: not a frame
+     * start (parse would say so once the byte is held), and not noise.
+     * Dropped here as skip_candidate would drop it, without the steps. */
+    if (h->after_frame && h->len == 1 && used < len && data[used] == FLAG) {
+      discard(h, 1);
+      continue;
+    }
     size_t need = 3, total = 0;
-    enum parse_result r = P_MORE; /* flag and length, when nothing is held */
-    if (h->len > 0)
+    enum parse_result r = P_MORE; /* flag and length, when not held */
+    if (h->len >= 3)
       r = parse(h->buf, h->len, &need, &total, out);
     int quiet = h->quiet > 0;
     switch (r) {
@@ -445,6 +520,29 @@ size_t dsmr_hdlc_feed(struct dsmr_hdlc *h, const uint8_t *data, size_t len,
         /* a frame longer than the buffer can never be read */
         skip_candidate(h);
         continue;
+      }
+      /* When the input holds the rest of the frame, parse it whole in one
+       * step: if that gives a frame, so would the steps below (each step
+       * reads a prefix of the same bytes and only asks for more of them),
+       * with the same bytes consumed. Anything else is left to the steps
+       * below, as if this had not been tried. */
+      if (h->len < 3 ? h->len + (len - used) >= 3 : 1) {
+        uint8_t f1 = h->len > 1 ? h->buf[1] : data[used + 1 - h->len];
+        uint8_t f2 = h->len > 2 ? h->buf[2] : data[used + 2 - h->len];
+        size_t whole = ((size_t)(f1 & 7) << 8 | f2) + 2;
+        size_t rest = whole - h->len;
+        if ((f1 & 0xF0) == 0xA0 && whole > h->len && whole <= h->cap &&
+            rest <= len - used) {
+          memcpy(h->buf + h->len, data + used, rest);
+          size_t need2, total2 = 0;
+          if (parse(h->buf, whole, &need2, &total2, out) == P_OK) {
+            h->len = whole;
+            used += rest;
+            h->stats.bytes += rest;
+            total = total2;
+            goto frame;
+          }
+        }
       }
       /* Copy only what the next step needs: then what is held when a
        * decision is made never depends on how the input was chunked. */
@@ -477,6 +575,7 @@ size_t dsmr_hdlc_feed(struct dsmr_hdlc *h, const uint8_t *data, size_t len,
       *ev = DSMR_HDLC_BAD_FCS;
       return used;
     case P_OK:
+    frame:
       h->stats.frames++;
       h->drop = total - 1; /* the closing flag may open the next frame */
       h->after_frame = 1;

@@ -88,6 +88,13 @@ size_t dsmr_hdlc_feed(struct dsmr_hdlc *h, const uint8_t *data, size_t len,
  * 0xFFFF. "123456789" gives 0x906E. */
 uint16_t dsmr_crc_x25(const uint8_t *p, size_t n);
 
+/* The two implementations dsmr_crc_x25 chooses between, for the tests: the
+ * portable one (slice-by-8 tables) and one by carry-less multiplication
+ * (x86-64 PCLMULQDQ), used when the CPU has it (dsmr_crc16_have_clmul()
+ * says; elsewhere dsmr_crc_x25_clmul is the portable code). */
+uint16_t dsmr_crc_x25_portable(const uint8_t *p, size_t n);
+uint16_t dsmr_crc_x25_clmul(const uint8_t *p, size_t n);
+
 const char *dsmr_hdlc_event_name(enum dsmr_hdlc_event ev);
 
 #endif
