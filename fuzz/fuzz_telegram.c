@@ -49,7 +49,7 @@
  * an instrumented call of the same input already did go to that copy: the
  * byte-by-byte and one-piece replays of the framer, the shape check's
  * reference mapping and the value checks' library calls. Coverage tracing
- * cost as much as the two sanitizers together (callgrind and timings:
+ * cost as much as the two sanitizers together (timings in
  * fuzz/README.md), and on these calls it only told the fuzzer again what it
  * had just seen, or what it can reach directly:
  *  - every framer path of a replay is reached by feeding the same stream
