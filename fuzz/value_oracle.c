@@ -8,6 +8,24 @@
 #include <string.h>
 #include <time.h>
 
+/* In fuzz_telegram's ASan build (build.sh, FZ_NOCOV_COPY) the checks
+ * call the second copy of the library, built with the same sanitizers but
+ * without coverage instrumentation (see "Two copies of the library" in
+ * fuzz_telegram.c); fuzz_values calls the one copy it has. */
+#ifdef FZ_NOCOV_COPY
+#define dsmr_civil_from_days nc_dsmr_civil_from_days
+#define dsmr_days_from_civil nc_dsmr_days_from_civil
+#define dsmr_eu_dst_end nc_dsmr_eu_dst_end
+#define dsmr_eu_dst_start nc_dsmr_eu_dst_start
+#define dsmr_format_utc nc_dsmr_format_utc
+#define dsmr_number_double nc_dsmr_number_double
+#define dsmr_number_scaled nc_dsmr_number_scaled
+#define dsmr_parse_cosem_clock nc_dsmr_parse_cosem_clock
+#define dsmr_parse_number nc_dsmr_parse_number
+#define dsmr_parse_number_key nc_dsmr_parse_number_key
+#define dsmr_parse_timestamp nc_dsmr_parse_timestamp
+#endif
+
 #include "fuzz_assert.h"
 #include "number.h"
 #include "obis_table.h"
@@ -16,14 +34,41 @@
 #define HOUR 3600
 #define DAY 86400
 
+/* CRC-16/ARC of one byte, bit by bit: the definition (reflected
+ * polynomial 0xA001). */
+static unsigned crc16_bitwise_byte(unsigned crc, unsigned char c) {
+  crc ^= c;
+  for (int b = 0; b < 8; b++)
+    crc = (crc & 1) ? (crc >> 1) ^ 0xA001u : crc >> 1;
+  return crc;
+}
+
+/* The same, a byte at a time through a 256-entry table that the bitwise
+ * definition fills at first use (the classic byte-wise form, unlike the
+ * library's carry-less multiply and slice-by-16): each entry is the bitwise
+ * step applied to the byte with a zero CRC, and crc >> 8 ^ table[(crc ^
+ * byte) & 0xFF] equals the bitwise step for every crc and byte (the step is
+ * linear over GF(2)). Eight times fewer steps than the bitwise loop, which
+ * was a sixth of fuzz_telegram's time under AddressSanitizer. The table is
+ * checked once against the bitwise step over every byte from a few CRCs. */
 uint16_t oracle_crc16(const void *data, size_t len) {
+  static uint16_t table[256];
+  static int ready;
   const unsigned char *p = data;
   unsigned crc = 0;
-  for (size_t i = 0; i < len; i++) {
-    crc ^= p[i];
-    for (int b = 0; b < 8; b++)
-      crc = (crc & 1) ? (crc >> 1) ^ 0xA001u : crc >> 1;
+
+  if (!ready) {
+    for (unsigned b = 0; b < 256; b++)
+      table[b] = (uint16_t)crc16_bitwise_byte(0, (unsigned char)b);
+    static const unsigned probes[] = {0, 1, 0x8000, 0xA001, 0xFFFF, 0x1234};
+    for (size_t k = 0; k < sizeof probes / sizeof probes[0]; k++)
+      for (unsigned b = 0; b < 256; b++)
+        FZ_ASSERT((probes[k] >> 8 ^ table[(probes[k] ^ b) & 0xFF]) ==
+                  crc16_bitwise_byte(probes[k], (unsigned char)b));
+    ready = 1;
   }
+  for (size_t i = 0; i < len; i++)
+    crc = crc >> 8 ^ table[(crc ^ p[i]) & 0xFF];
   return (uint16_t)crc;
 }
 

@@ -15,7 +15,8 @@
 
 #include "span.h"
 
-/* CRC-16/ARC, bit by bit (the library's is table driven). */
+/* CRC-16/ARC from its bitwise definition (a byte-wise table filled by the
+ * bitwise rule; the library uses carry-less multiply or slice-by-16). */
 uint16_t oracle_crc16(const void *data, size_t len);
 
 /* dsmr_parse_number against the grammar in number.h; on success also
