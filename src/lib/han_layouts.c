@@ -204,17 +204,11 @@ static HOT_INLINE size_t su_read(const uint8_t *b, size_t len, size_t pos,
   return u.next;
 }
 
-/* Adds the register whose value is the element n; o (may be NULL) its
- * OBIS, su its scaler_unit or NULL for none. (add_elem below takes the
- * numbers, most registers, in line, and calls this for the rest.) */
-static enum dsmr_han_status add_elem_any(struct ctx *cx,
-                                         const struct dsmr_obis *o, int implied,
-                                         const node *n, const struct su *su) {
-  struct dsmr_han_list *l = cx->l;
-  if (l->nvalues >= DSMR_HAN_MAX_VALUES)
-    return DSMR_HAN_TOO_MANY_VALUES;
-  struct dsmr_han_value *v = &l->values[l->nvalues++];
-  /* every field but dt, which only DATETIME values have */
+/* A new value record for element n, o (may be NULL) its OBIS: every field
+ * but dt, which only DATETIME values have, and type. */
+static HOT_INLINE void value_start(struct dsmr_han_value *v,
+                                   const struct dsmr_obis *o, int implied,
+                                   const node *n) {
   v->has_obis = o != NULL;
   v->obis_implied = (uint8_t)(o && implied);
   if (o)
@@ -226,23 +220,44 @@ static enum dsmr_han_status add_elem_any(struct ctx *cx,
   v->bytes = NULL;
   v->len = 0;
   v->axdr_tag = n->tag;
+}
+
+/* v as the number n (an integer that fits int64_t), with its scaler_unit
+ * su, or else the unit and scaler its OBIS implies. */
+static HOT_INLINE void value_number(const struct ctx *cx,
+                                    struct dsmr_han_value *v,
+                                    const struct dsmr_obis *o, const node *n,
+                                    const struct su *su) {
+  v->type = DSMR_HAN_NUMBER;
+  v->raw = n->v.i;
+  if (su) {
+    v->scaler = su->scaler;
+    v->unit = su->unit;
+  } else if (o) {
+    v->unit = implied_unit(o);
+    if (v->unit != DSMR_DLMS_UNIT_UNKNOWN) {
+      v->scaler = (int8_t)vendor_scaler(cx->l->vendor, v->unit, cx->opt);
+      v->scaler_implied = 1;
+    }
+  }
+}
+
+/* Adds the register whose value is the element n; o (may be NULL) its
+ * OBIS, su its scaler_unit or NULL for none. (add_elem below takes the
+ * numbers, most registers, in line, and calls this for the rest.) */
+static enum dsmr_han_status add_elem_any(struct ctx *cx,
+                                         const struct dsmr_obis *o, int implied,
+                                         const node *n, const struct su *su) {
+  struct dsmr_han_list *l = cx->l;
+  if (l->nvalues >= DSMR_HAN_MAX_VALUES)
+    return DSMR_HAN_TOO_MANY_VALUES;
+  struct dsmr_han_value *v = &l->values[l->nvalues++];
+  value_start(v, o, implied, n);
   if (dsmr_axdr_is_integer(n)) {
-    if (!dsmr_axdr_is_signed(n->tag) && n->v.u > (uint64_t)INT64_MAX) {
+    if (!dsmr_axdr_is_signed(n->tag) && n->v.u > (uint64_t)INT64_MAX)
       v->type = DSMR_HAN_OTHER;
-      return DSMR_HAN_OK;
-    }
-    v->type = DSMR_HAN_NUMBER;
-    v->raw = n->v.i;
-    if (su) {
-      v->scaler = su->scaler;
-      v->unit = su->unit;
-    } else if (o) {
-      v->unit = implied_unit(o);
-      if (v->unit != DSMR_DLMS_UNIT_UNKNOWN) {
-        v->scaler = (int8_t)vendor_scaler(l->vendor, v->unit, cx->opt);
-        v->scaler_implied = 1;
-      }
-    }
+    else
+      value_number(cx, v, o, n, su);
     return DSMR_HAN_OK;
   }
   if (n->tag == DSMR_AXDR_BIT_STRING || !n->bytes) {
@@ -291,8 +306,9 @@ static enum dsmr_han_status add_elem_any(struct ctx *cx,
   return DSMR_HAN_OK;
 }
 
-/* add_elem_any, with a number (an integer that fits int64_t) added here:
- * the same fields set to the same values, without the call. */
+/* add_elem_any, with a number (an integer that fits int64_t, most
+ * registers) added in line, through the same value_start and value_number,
+ * without the call. */
 static HOT_INLINE enum dsmr_han_status add_elem(struct ctx *cx,
                                                 const struct dsmr_obis *o,
                                                 int implied, const node *n,
@@ -302,28 +318,8 @@ static HOT_INLINE enum dsmr_han_status add_elem(struct ctx *cx,
       (!dsmr_axdr_is_signed(n->tag) && n->v.u > (uint64_t)INT64_MAX))
     return add_elem_any(cx, o, implied, n, su);
   struct dsmr_han_value *v = &l->values[l->nvalues++];
-  v->has_obis = o != NULL;
-  v->obis_implied = (uint8_t)(o && implied);
-  if (o)
-    v->obis = *o;
-  v->unit = 0;
-  v->scaler = 0;
-  v->scaler_implied = 0;
-  v->bytes = NULL;
-  v->len = 0;
-  v->axdr_tag = n->tag;
-  v->type = DSMR_HAN_NUMBER;
-  v->raw = n->v.i;
-  if (su) {
-    v->scaler = su->scaler;
-    v->unit = su->unit;
-  } else if (o) {
-    v->unit = implied_unit(o);
-    if (v->unit != DSMR_DLMS_UNIT_UNKNOWN) {
-      v->scaler = (int8_t)vendor_scaler(l->vendor, v->unit, cx->opt);
-      v->scaler_implied = 1;
-    }
-  }
+  value_start(v, o, implied, n);
+  value_number(cx, v, o, n, su);
   return DSMR_HAN_OK;
 }
 
