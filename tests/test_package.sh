@@ -192,7 +192,15 @@ EOF
 run_collectd() { # SECONDS [wait-for-glob]: collectd in the foreground for up to SECONDS
   local secs=$1 pattern=${2:-} i
   rm -f "$root$log"
-  in_root /usr/sbin/collectd -f -C /etc/collectd/collectd.conf >"$tmp/collectd.out" 2>&1 &
+  # Not through in_root: a function run in the background is a subshell,
+  # and $! would be that shell, not collectd; killing it left collectd
+  # running in the root after the test (seen: two daemons in a deleted
+  # root). chroot execs collectd, so $! is collectd itself.
+  if [ -n "$root" ]; then
+    chroot "$root" /usr/sbin/collectd -f -C /etc/collectd/collectd.conf >"$tmp/collectd.out" 2>&1 &
+  else
+    /usr/sbin/collectd -f -C /etc/collectd/collectd.conf >"$tmp/collectd.out" 2>&1 &
+  fi
   cd_pid=$!
   for ((i = 0; i < secs * 2; i++)); do
     sleep 0.5
