@@ -20,6 +20,7 @@
  * bitwise reference for every length and alignment, which would catch any
  * damaged entry. */
 #include "crc16.h"
+#include "crc_clmul.h"
 
 /* Eight entries a row, as generated; keep clang-format from reflowing. */
 /* clang-format off */
@@ -622,25 +623,12 @@ uint16_t dsmr_crc16_portable(uint16_t crc, const void *data, size_t len) {
 
 /* ---- carry-less multiplication (x86-64 PCLMULQDQ) ------------------------
  *
- * Folding (Intel, "Fast CRC Computation for Generic Polynomials Using
- * PCLMULQDQ", 2009), without its final Barrett reduction: 16-byte blocks are
- * folded into one 128-bit accumulator X whose polynomial is congruent, mod
- * P = x^16 + x^15 + x^2 + 1, to the message read so far times the right
- * power of x; the CRC of the message is then the CRC of X's 16 bytes
- * followed by the tail, which the portable code computes. In the reflected bit
- * order of CRC-16/ARC, bit i of a 64-bit lane u stands for x^(63-i), and a
- * carry-less product of two lanes is x * poly(u) * poly(v): so folding X over
- * the next 128 bits, X_lo * x^192 + X_hi * x^128, takes the constants x^191 mod
- * P = 0xB33 and x^127 mod P = 0x83, each bit-reversed into the top of a 64-bit
- * lane. Two multiplies per 16 bytes instead of 16 table lookups. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <emmintrin.h>
-#include <wmmintrin.h>
-
-#define CRC16_CLMUL 1
-
+ * The fold of crc_clmul.h, for P = x^16 + x^15 + x^2 + 1: x^191 mod P =
+ * 0xB33 and x^127 mod P = 0x83, bit-reversed into the top of a 64-bit lane.
+ * A running CRC enters as the register's starting value. */
+#ifdef DSMR_CRC_CLMUL
 int dsmr_crc16_have_clmul(void) {
-  return __builtin_cpu_supports("pclmul"); /* SSE2: every x86-64 */
+  return dsmr_crc_clmul_usable();
 }
 
 __attribute__((target("pclmul,sse2"))) uint16_t
@@ -648,22 +636,11 @@ dsmr_crc16_clmul(uint16_t crc, const void *data, size_t len) {
   const unsigned char *p = data;
   if (len < 32)
     return dsmr_crc16_portable(crc, p, len);
-  const __m128i k = _mm_set_epi64x((long long)0xC100000000000000ULL,
-                                   (long long)0xCCD0000000000000ULL);
-  /* A running CRC enters as an xor into the first two bytes. */
-  __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)p),
-                            _mm_cvtsi32_si128((int)crc));
-  p += 16;
-  len -= 16;
-  for (; len >= 16; p += 16, len -= 16) {
-    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
-    x = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
-                                    _mm_clmulepi64_si128(x, k, 0x11)),
-                      b);
-  }
   unsigned char folded[16];
-  _mm_storeu_si128((__m128i *)(void *)folded, x);
-  return dsmr_crc16_portable(dsmr_crc16_portable(0, folded, 16), p, len);
+  size_t done = dsmr_crc_clmul_fold(p, len, crc, 0xCCD0000000000000ULL,
+                                    0xC100000000000000ULL, folded);
+  return dsmr_crc16_portable(dsmr_crc16_portable(0, folded, 16), p + done,
+                             len - done);
 }
 
 #else
@@ -677,10 +654,8 @@ int dsmr_crc16_have_clmul(void) {
 #endif
 
 uint16_t dsmr_crc16(uint16_t crc, const void *data, size_t len) {
-#ifdef CRC16_CLMUL
-  /* The CPU check reads a word libgcc fills in at start-up: no state of
-   * ours. */
-  if (len >= 32 && dsmr_crc16_have_clmul())
+#ifdef DSMR_CRC_CLMUL
+  if (len >= 32 && dsmr_crc_clmul_usable())
     return dsmr_crc16_clmul(crc, data, len);
 #endif
   return dsmr_crc16_portable(crc, data, len);

@@ -16,6 +16,7 @@
  * step (slice-by-8, 4 KiB of tables): with one byte per step the FCS was
  * most of the framer's time (figures in HACKING.md, "The HAN path"). */
 #include "hdlc.h"
+#include "crc_clmul.h"
 
 #include <string.h>
 
@@ -307,38 +308,19 @@ uint16_t dsmr_crc_x25_portable(const uint8_t *p, size_t n) {
   return (uint16_t)~x25_update(0xFFFF, p, n);
 }
 
-/* Carry-less multiplication (x86-64 PCLMULQDQ), as dsmr_crc16_clmul
- * (crc16.c) does for CRC-16/ARC: 16-byte blocks folded into one 128-bit
- * accumulator congruent, mod P = x^16 + x^12 + x^5 + 1, to the message read
- * so far; the CRC is then that of the accumulator's 16 bytes and the tail,
- * through the tables. The constants are x^191 mod P = 0xBA95 and x^127 mod
- * P = 0x577E, bit-reversed into the top of a 64-bit lane. The running CRC
- * (0xFFFF) enters as an xor into the first two bytes. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <emmintrin.h>
-#include <wmmintrin.h>
-
-#define X25_CLMUL 1
-
+/* Carry-less multiplication (x86-64 PCLMULQDQ): the fold of crc_clmul.h, for
+ * P = x^16 + x^12 + x^5 + 1: x^191 mod P = 0xBA95 and x^127 mod P = 0x577E,
+ * bit-reversed into the top of a 64-bit lane. The register starts at 0xFFFF;
+ * the accumulator's and the tail's CRC go through the tables. */
+#ifdef DSMR_CRC_CLMUL
 __attribute__((target("pclmul,sse2"))) uint16_t
 dsmr_crc_x25_clmul(const uint8_t *p, size_t n) {
   if (n < 32)
     return dsmr_crc_x25_portable(p, n);
-  const __m128i k = _mm_set_epi64x((long long)0x7EEA000000000000ULL,
-                                   (long long)0xA95D000000000000ULL);
-  __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)p),
-                            _mm_cvtsi32_si128(0xFFFF));
-  p += 16;
-  n -= 16;
-  for (; n >= 16; p += 16, n -= 16) {
-    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
-    x = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
-                                    _mm_clmulepi64_si128(x, k, 0x11)),
-                      b);
-  }
   uint8_t folded[16];
-  _mm_storeu_si128((__m128i *)(void *)folded, x);
-  return (uint16_t)~x25_update(x25_update(0, folded, 16), p, n);
+  size_t done = dsmr_crc_clmul_fold(p, n, 0xFFFF, 0xA95D000000000000ULL,
+                                    0x7EEA000000000000ULL, folded);
+  return (uint16_t)~x25_update(x25_update(0, folded, 16), p + done, n - done);
 }
 #else
 uint16_t dsmr_crc_x25_clmul(const uint8_t *p, size_t n) {
@@ -347,10 +329,8 @@ uint16_t dsmr_crc_x25_clmul(const uint8_t *p, size_t n) {
 #endif
 
 uint16_t dsmr_crc_x25(const uint8_t *p, size_t n) {
-#ifdef X25_CLMUL
-  /* the CPU check reads a word libgcc fills in at start-up (SSE2: every
-   * x86-64) */
-  if (n >= 32 && __builtin_cpu_supports("pclmul"))
+#ifdef DSMR_CRC_CLMUL
+  if (n >= 32 && dsmr_crc_clmul_usable())
     return dsmr_crc_x25_clmul(p, n);
 #endif
   return dsmr_crc_x25_portable(p, n);
