@@ -290,11 +290,7 @@ static int line_switch(struct dsmr_meter *m, const struct dsmr_line_probe *l,
             "%s at %s yet; still trying (is the meter sending? check "
             "the cable, DataRequest and whether the adapter inverts the "
             "signal)",
-            m->cfg.name,
-            l->family == DSMR_LINE_FAMILY_DSMR  ? "telegram"
-            : l->family == DSMR_LINE_FAMILY_HAN ? "HAN frame"
-                                                : "telegram or HAN frame",
-            all);
+            m->cfg.name, dsmr_line_probe_wants(l), all);
   }
   return dsmr_source_set_line(&m->source, s->baudrate, s->databits,
                               s->parity == 'E' ? DSMR_PARITY_EVEN
