@@ -837,7 +837,13 @@ static int input_build(struct cat *c, const char *p, size_t len) {
   }
   if (!c->have_key) /* --baudrate auto: the DSMR, then the HAN settings */
     protocol = DSMR_INPUT_PROTO_AUTO;
-  else if (!c->line_probe && starts_han((const uint8_t *)p, len) &&
+  else if (c->line_probe)
+    /* --baudrate auto --key, as the plugin's Protocol "han" with Baudrate
+     * "auto": the HAN settings (2400 8E1, 2400 8N1, 115200 8N1), judged by
+     * the HDLC FCS or M-Bus checksum, or for bare envelopes by the CRC of
+     * the DSMR telegram inside; never by the decryption */
+    protocol = DSMR_INPUT_PROTO_HAN;
+  else if (starts_han((const uint8_t *)p, len) &&
            (starts_han((const uint8_t *)p, len) == 2 || trial_han(c, p, len)))
     protocol = DSMR_INPUT_PROTO_HAN; /* M-Bus: never Smarty */
   chain_config(c, protocol, &cfg);
@@ -1013,7 +1019,8 @@ static void usage(FILE *to) {
         "                --parity even)\n"
         "  --baudrate auto  probe 115200 8N1, 115200 7E1, 9600 7E1, then for\n"
         "                HAN meters 2400 8E1 and 2400 8N1 (12 s each) and\n"
-        "                say on stderr which one works\n"
+        "                say on stderr which one works; with --key only\n"
+        "                2400 8E1, 2400 8N1 and 115200 8N1\n"
         "  --host H --port P  read a P1-to-network dongle or ser2net\n"
         "  --key HEX     decrypt a Luxembourg Smarty stream with this key\n"
         "                (32 hex digits, from the grid operator); for a\n"
@@ -1189,15 +1196,13 @@ static int setup_timezone(struct cat *c, const char *zone) {
  * --baudrate auto, else from the first bytes read). Returns 0, or 2 (a
  * usage error, said on stderr). */
 static int setup_chain(struct cat *c, struct options *o, int argc) {
-  if (o->live.line_auto && (o->line_opt || o->live.kind == DSMR_SOURCE_TCP ||
-                            o->have_key || !o->have_live)) {
+  if (o->live.line_auto &&
+      (o->line_opt || o->live.kind == DSMR_SOURCE_TCP || !o->have_live)) {
     fprintf(stderr, "dsmr-cat: --baudrate auto %s\n",
-            o->line_opt   ? "probes data bits and parity too: leave out "
-                            "--databits and --parity"
-            : o->have_key ? "cannot judge encrypted (binary) Smarty frames; "
-                            "Smarty meters send 115200 8N1, the default"
-                          : "needs --device (a network dongle sets the serial "
-                            "line itself)");
+            o->line_opt ? "probes data bits and parity too: leave out "
+                          "--databits and --parity"
+                        : "needs --device (a network dongle sets the serial "
+                          "line itself)");
     return 2;
   }
   if (o->have_auth && !o->have_key) {

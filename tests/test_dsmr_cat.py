@@ -352,6 +352,27 @@ try:
                        "auto")
     ok(rc == 2 and "needs --device" in err,
        "--baudrate auto with --host: exit 2: " + err.strip())
+    # --baudrate auto --key: an encrypted Austrian meter (M-Bus, 2400 8E1,
+    # the simulator's default key), probed over the HAN settings as the
+    # plugin's Protocol "han" with Baudrate "auto" and a DecryptionKey; the
+    # pty ignores the speed, so the first setting, 2400 8E1, settles it
+    p, text = start_sim("--pty", link, "--generate", "han-austria", "--rate",
+                        "5", "--count", "200")
+    try:
+        rc, out, err = run("--json", "--device", link, "--baudrate", "auto",
+                           "--key", "000102030405060708090A0B0C0D0E0F",
+                           "--count", "2")
+        lines = [json.loads(x) for x in out.splitlines()]
+        ok(rc == 0 and "line detected: 2400 8E1" in err and
+           len(lines) == 2 and
+           all(x["crc"] == "ok" and x["errors"] == [] and
+               any(o.get("obis") == "1-0:1.8.0" for o in x["objects"])
+               for x in lines),
+           "--baudrate auto --key, encrypted Austrian M-Bus: 2400 8E1 "
+           "detected, 2 decrypted lists: %s" % err.strip().replace("\n", "; "))
+    finally:
+        p.kill()
+        p.wait()
     p, text = start_sim("--tcp", "127.0.0.1:0", "--generate", "dsmr4",
                         "--rate", "20", "--count", "200")
     try:
