@@ -1,8 +1,9 @@
 #!/bin/bash
 # The whole test suite, as CI runs it (.ci/run) and as README's quick start
 # says: installs what is missing, builds with warnings as errors, runs the
-# unit, integration and store tests (`make check`), the unit tests again
-# under AddressSanitizer+UBSan (clang) and under valgrind, fuzzes each
+# unit, integration and store tests (`make check`), the quick start's demo
+# (tests/test_demo.sh), the unit tests again under AddressSanitizer+UBSan
+# (clang) and under valgrind, fuzzes each
 # libFuzzer target for a bounded time, checks formatting, `make distcheck`,
 # and tests the Debian package. Ends with one line "N passed, N failed".
 set -uo pipefail
@@ -50,11 +51,22 @@ build() { # dir configure-args...
   cd "$top"
 }
 
+logged() { # LOG COMMAND...
+  mkdir -p "$(dirname "$1")"
+  "${@:2}" 2>&1 | tee "$1"
+  return "${PIPESTATUS[0]}"
+}
+
 # 1. gcc, -Werror, every test (unit + integration with the real collectd)
 step "build (gcc -Werror)" build build/gcc CC=gcc
 step "make check (gcc)" make -C build/gcc -j"$jobs" check
 count_tap build/gcc
 [ -f build/gcc/test-suite.log ] && grep -E '^(FAIL|ERROR)' build/gcc/test-suite.log
+
+# README's quick start, first command: tools/demo.sh builds, runs collectd
+# with a simulated meter into RRD files, draws graphs and stops on Ctrl-C
+# (its TAP log kept, so that failed_logs below repeats its failures)
+step "quick start demo (tests/test_demo.sh)" logged build/test_demo.log tests/test_demo.sh
 
 # 2. clang with AddressSanitizer + UndefinedBehaviorSanitizer: unit tests
 san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
@@ -97,11 +109,6 @@ step "make distcheck" make -C build/gcc -j"$jobs" distcheck DISTCHECK_CONFIGURE_
 # fresh Debian 12 root, reading a simulated meter through the system's
 # collectd, upgraded over an older build, purged without leftovers
 # (each TAP log kept in build/, so that failed_logs below repeats its failures)
-logged() { # LOG COMMAND...
-  mkdir -p "$(dirname "$1")"
-  "${@:2}" 2>&1 | tee "$1"
-  return "${PIPESTATUS[0]}"
-}
 step "Debian package (tests/test_package.sh)" logged build/test_package.log tests/test_package.sh
 
 # arm64, armhf and s390x under emulation (tools/foreign-arch-test.sh ARCH)
@@ -115,7 +122,7 @@ step "Debian package (tests/test_package.sh)" logged build/test_package.log test
 failed_logs() {
   local log
   for log in build/gcc/tests/*.log build/gcc/tests/integration/*.log build/gcc/tests/stores/*.log \
-    build/asan/tests/*.log build/test_package.log; do
+    build/asan/tests/*.log build/test_demo.log build/test_package.log; do
     [ -f "$log" ] && [ "$log" != build/gcc/test-suite.log ] || continue
     grep -qE '^(not ok |Bail out!)' "$log" || grep -q '^# exit status: [1-9]' "${log%.log}.trs" 2>/dev/null ||
       grep -qE '^:test-result: (FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null || continue
