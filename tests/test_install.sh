@@ -32,8 +32,9 @@ plugindir=$(var collectdplugindir)
 typesdir=$(var collectdtypesdir)
 bindir=$(var bindir)
 man5dir=$(var man5dir)
-diag "plugindir=$plugindir typesdir=$typesdir bindir=$bindir man5dir=$man5dir"
-for d in "$plugindir" "$typesdir" "$bindir" "$man5dir"; do
+man1dir=$(var man1dir)
+diag "plugindir=$plugindir typesdir=$typesdir bindir=$bindir man5dir=$man5dir man1dir=$man1dir"
+for d in "$plugindir" "$typesdir" "$bindir" "$man5dir" "$man1dir"; do
   case $d in
   /*) ;;
   *)
@@ -68,31 +69,51 @@ check "dsmr-cat is in bindir ($bindir) and runs" \
   sh -c "'$dest$bindir/dsmr-cat' --help 2>&1 | grep -q '^usage: dsmr-cat'"
 man=$dest$man5dir/collectd-dsmr.5
 check "collectd-dsmr.5 is in man5 ($man5dir)" test -s "$man"
+man1=$dest$man1dir/dsmr-cat.1
+check "dsmr-cat.1 is in man1 ($man1dir)" test -s "$man1"
 
-# --- the man page ----------------------------------------------------------
-if [ -s "$man" ]; then
+# --- the man pages ---------------------------------------------------------
+renders() { # PAGE: "the man page PAGE renders without warnings"
+  page=$1
+  name=$(basename "$page")
+  if [ ! -s "$page" ]; then
+    not_ok "$name renders without warnings (not installed)"
+    return
+  fi
   if command -v groff >/dev/null 2>&1; then
     renderer=groff
-    groff -man -Tutf8 -ww "$man" >"$tmp/man.txt" 2>"$tmp/man.err"
+    groff -man -Tutf8 -ww "$page" >"$tmp/man.txt" 2>"$tmp/man.err"
   elif command -v man >/dev/null 2>&1; then
     renderer=man
-    MANWIDTH=80 man --warnings -l "$man" >"$tmp/man.txt" 2>"$tmp/man.err"
+    MANWIDTH=80 man --warnings -l "$page" >"$tmp/man.txt" 2>"$tmp/man.err"
   else
-    renderer=
+    skip "$name renders without warnings" "neither groff nor man found"
+    return
   fi
-  if [ -n "$renderer" ]; then
-    if [ -s "$tmp/man.txt" ] && [ ! -s "$tmp/man.err" ] &&
-      ! grep -q "POD ERRORS" "$tmp/man.txt"; then
-      ok "the man page renders with $renderer without warnings"
-    else
-      not_ok "the man page renders with $renderer without warnings"
-      diag "$(head -n 20 "$tmp/man.err")"
-    fi
+  if [ -s "$tmp/man.txt" ] && [ ! -s "$tmp/man.err" ] &&
+    ! grep -q "POD ERRORS" "$tmp/man.txt"; then
+    ok "$name renders with $renderer without warnings"
   else
-    skip "the man page renders without warnings" "neither groff nor man found"
+    not_ok "$name renders with $renderer without warnings"
+    diag "$(head -n 20 "$tmp/man.err")"
   fi
+}
+renders "$man"
+renders "$man1"
+
+# Every option dsmr-cat accepts (its argument parser, src/dsmr_cat.c) is an
+# item of dsmr-cat(1).
+cat_pod=$top_srcdir/doc/dsmr-cat.pod
+cat_options=$(grep -o 'strcmp(a, "-[-a-z]*")' "$top_srcdir/src/dsmr_cat.c" |
+  sed 's/strcmp(a, "\(.*\)")/\1/' | grep -v '^--$' | sort -u)
+missing=
+for o in $cat_options; do
+  grep '^=item ' "$cat_pod" | grep -q -F "B<$o>" || missing="$missing $o"
+done
+if [ "$(echo "$cat_options" | grep -c .)" -gt 10 ] && [ -z "$missing" ]; then
+  ok "dsmr-cat(1) documents every option dsmr-cat accepts ($(echo $cat_options | wc -w))"
 else
-  not_ok "the man page renders without warnings (no man page installed)"
+  not_ok "dsmr-cat(1) documents every option dsmr-cat accepts; missing:$missing"
 fi
 
 # Everything a user can configure or receive is in the man page: the options
