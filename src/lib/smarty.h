@@ -91,7 +91,8 @@ struct dsmr_smarty_stats {
   uint64_t replays;         /* REPLAY events */
   uint64_t malformed;       /* MALFORMED events */
   uint64_t too_large;       /* TOO_LARGE events */
-  uint64_t hdlc_frames;     /* HDLC frames (segments) with a good FCS */
+  uint64_t hdlc_frames;     /* HDLC frames (segments) with a good FCS and
+                               the flag after it */
   uint64_t hdlc_fcs_errors; /* HDLC frames rejected for their FCS, or for
                                no flag right after it; their content is
                                then scanned as bare bytes */
