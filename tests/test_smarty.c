@@ -754,6 +754,105 @@ static void test_cut_fills_buffer(void) {
      keep, m);
 }
 
+/* A frame in HDLC segments cut short right after the first byte of one
+ * segment's FCS, then the next frame, whose first byte (the DB of a bare
+ * frame, the 7E of an HDLC one) completes that FCS: by chance, 1 in 256.
+ * The FCS alone took that byte, and the rest of the next frame was lost as
+ * noise (regressions/fuzz_smarty/smarty-bare-after-cut-segments: 16-byte
+ * segments, a bare frame with the 82 length form after them). A frame is
+ * taken only with its closing flag after the FCS; without it, its bytes
+ * are scanned again and the next frame is found; the cut one is reported
+ * (malformed) once. The cut frame's counter is searched for one whose FCS
+ * byte there is the next frame's first. */
+static void test_cut_fcs_completed(void) {
+  struct fcs_case {
+    const char *what;
+    size_t seg; /* information bytes per segment of the cut frame */
+    int at;     /* the segment cut in its FCS (0 the first, -1 the last) */
+    const struct text *good;
+    int form;        /* the good frame's length form */
+    int hdlc;        /* the good frame in HDLC (else bare) */
+    size_t good_seg; /* then its information bytes per segment (0: one
+                        HDLC frame) */
+    int shared;      /* its segments share their flags */
+  };
+  static const struct fcs_case cases[] = {
+      /* the fuzz finding */
+      {"16-byte segments, the third, bare frame (82)", 16, 2, &t_short, 0x82, 0,
+       0, 0},
+      {"16-byte segments, the third, bare frame (1-byte length)", 16, 2,
+       &t_short, 1, 0, 0, 0},
+      {"16-byte segments, the second, bare frame (81)", 16, 1, &t_short, 0x81,
+       0, 0, 0},
+      {"8-byte segments, the fifth, bare long frame (82)", 8, 4, &t_smarty,
+       0x82, 0, 0, 0},
+      {"32-byte segments, the first, bare frame (1-byte length)", 32, 0,
+       &t_short, 1, 0, 0, 0},
+      {"128-byte segments, the first, bare long frame (82)", 128, 0, &t_smarty,
+       0x82, 0, 0, 0},
+      {"16-byte segments, the last, bare frame (81)", 16, -1, &t_short, 0x81, 0,
+       0, 0},
+      {"64-byte segments, the last, bare long frame (82)", 64, -1, &t_smarty,
+       0x82, 0, 0, 0},
+      {"16-byte segments, the second, one HDLC frame", 16, 1, &t_smarty, 0x82,
+       1, 0, 0},
+      {"16-byte segments, the second, 16-byte segments with shared flags", 16,
+       1, &t_short, 1, 1, 16, 1},
+  };
+  static uint8_t f[8192], g[8192], one[16384];
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const struct fcs_case *c = &cases[i];
+    struct hdlc_opt cut_o = {1, 1, 1, c->seg, 0};
+    struct hdlc_opt good_o = {1, 1, 1, c->good_seg, c->shared};
+    const struct text *want[] = {c->good};
+    uint8_t first = c->hdlc ? 0x7E : 0xDB;
+    size_t keep = 0, w = 0, gn;
+    uint32_t fc;
+    int good;
+
+    for (fc = 1;; fc++) {
+      size_t m = hdlc_wrap(one, f, seal_text(f, &t_medium, fc, 0x81), &cut_o);
+      size_t at = 0, segs = 0, k;
+      for (size_t p = 0; p < m; p += frame_size(one + p))
+        segs++;
+      k = c->at < 0 ? segs - 1 : (size_t)c->at;
+      if (k >= segs)
+        bail("fcs_case: no such segment");
+      for (size_t j = 0; j < k; j++)
+        at += frame_size(one + at);
+      /* flag, format .. FCS low byte; then FCS high byte, flag */
+      keep = at + frame_size(one + at) - 2;
+      if (one[keep] == first)
+        break;
+      if (fc == 100000)
+        bail("fcs_case: no counter found");
+    }
+    memcpy(s, one, keep);
+    w = keep;
+    gn = seal_text(g, c->good, fc + 1, c->form);
+    if (c->hdlc)
+      w += hdlc_wrap(s + w, g, gn, &good_o);
+    else {
+      memcpy(s + w, g, gn);
+      w += gn;
+    }
+    good = chunking_invariant(&lg, s, w, &DEFAULTS) &&
+           plaintexts_are(&lg, want, 1) && lg.n == 2 &&
+           lg.r[0].ev == DSMR_SMARTY_MALFORMED &&
+           lg.r[lg.n - 1].ev == DSMR_SMARTY_PLAINTEXT &&
+           lg.r[lg.n - 1].fc == fc + 1 && lg.r[lg.n - 1].hdlc == c->hdlc &&
+           lg.stats.hdlc_fcs_errors == 1 && lg.stats.bytes == w;
+    if (!good)
+      print_log(&lg);
+    ok(good,
+       "cut in the FCS of a segment (%s; counter %u): the next frame, whose "
+       "first byte completed the FCS, decrypts exactly; the cut one is "
+       "reported once and counted as an FCS error",
+       c->what, (unsigned)fc);
+  }
+}
+
 static void test_back_to_back(void) {
   uint8_t f[8192];
   size_t w = 0, noise = 0, k;
@@ -1220,6 +1319,7 @@ int main(void) {
   test_segmented();
   test_cut_before_title();
   test_cut_fills_buffer();
+  test_cut_fcs_completed();
   test_back_to_back();
   test_wrong_keys();
   test_flips();

@@ -510,7 +510,8 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
   if (dsmr_crc_x25(r + 1, i - 1) != (r[i] | (uint16_t)r[i + 1] << 8))
     goto not_a_frame;
 
-  if (d->base + end > d->cap) {
+  /* + its closing flag, which is looked at too (below). */
+  if (d->base + end + 1 > d->cap) {
     if (d->base == 0) {
       /* Let the DB 08 frame inside speak for itself: it may fit, bare. */
       back_off(d, end + 1, 0);
@@ -536,12 +537,22 @@ hdlc(struct dsmr_smarty *d, struct dsmr_smarty_frame *out, size_t *need) {
     out->hdlc = 1;
     return DSMR_SMARTY_MALFORMED;
   }
-  if (n < end) {
-    *need = end - n;
+  if (n < end + 1) {
+    *need = end + 1 - n;
     return DSMR_SMARTY_NONE;
   }
+  /* A frame ends with its FCS and a flag (the closing one, or the next
+   * frame's opening one when they share it). A good FCS without the flag
+   * after it is a frame cut short whose last FCS bytes came from what
+   * followed and matched by chance (1 in 256 when one byte did): taking
+   * it would consume the first byte of the next frame, whose rest is then
+   * lost as noise (regressions/fuzz_smarty/smarty-bare-after-cut-segments:
+   * a bare frame's DB as the FCS's high byte, its 08 where the flag was
+   * due). Waiting for that one byte costs nothing: the meter sends it
+   * right after the FCS. */
   if (dsmr_crc_x25(r + 1, end - 3) !=
-      (r[end - 2] | (uint16_t)r[end - 1] << 8)) {
+          (r[end - 2] | (uint16_t)r[end - 1] << 8) ||
+      r[end] != HDLC_FLAG) {
     /* Tolerance: the frame inside may still be good (the GCM tag covers
      * everything that matters), so its bytes are scanned again as bare. */
     d->stats.hdlc_fcs_errors++;

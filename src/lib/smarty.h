@@ -16,8 +16,11 @@
  *   7E  A0|S|len(11 bits)  dst addr(1-4)  src addr(1-4)  control  HCS(2)
  *   [E6 E7 00]  <the DB 08 frame, or a segment of it>  FCS(2)  7E
  *
- * HCS and FCS are CRC-16/X.25, low byte first. Both forms are recognised in
- * the same stream; a segmented HDLC frame (S bit) is reassembled.
+ * HCS and FCS are CRC-16/X.25, low byte first; an HDLC frame counts only
+ * with the flag right after its FCS (its closing flag, or the next frame's
+ * opening one), so it is decided when that flag arrives. Both forms are
+ * recognised in the same stream; a segmented HDLC frame (S bit) is
+ * reassembled.
  *
  * Guarantees:
  * - Nothing is ever released that has not passed the GCM tag check: the tag
@@ -88,9 +91,11 @@ struct dsmr_smarty_stats {
   uint64_t replays;         /* REPLAY events */
   uint64_t malformed;       /* MALFORMED events */
   uint64_t too_large;       /* TOO_LARGE events */
-  uint64_t hdlc_frames;     /* HDLC frames (segments) with a good FCS */
-  uint64_t hdlc_fcs_errors; /* HDLC frames rejected for their FCS; their
-                               content is then scanned as bare bytes */
+  uint64_t hdlc_frames;     /* HDLC frames (segments) with a good FCS and
+                               the flag after it */
+  uint64_t hdlc_fcs_errors; /* HDLC frames rejected for their FCS, or for
+                               no flag right after it; their content is
+                               then scanned as bare bytes */
   uint64_t noise_bytes;     /* bytes skipped outside any frame */
   uint64_t bytes;           /* all bytes consumed */
 };
