@@ -2,9 +2,12 @@
 #include "tz_load.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define TZIF_MAX (1u << 20) /* real zone files are a few KiB */
 
@@ -63,20 +66,55 @@ int dsmr_tzif_footer(const uint8_t *p, size_t n, const char **rule, size_t *len,
   return 0;
 }
 
+/* Opens a zone file for reading: a regular file only. A TimeZone naming a
+ * device or a FIFO (TimeZone "/dev/ttyUSB0", the Device put on the wrong
+ * line) would otherwise block collectd's configuration for good, in open
+ * (a FIFO without a writer, a tty waiting for carrier) or in read (a serial
+ * line): it is looked at with stat first, never opened, and opened without
+ * blocking and checked again, in case it was swapped in between. */
+static FILE *open_zone_file(const char *path, char *err, size_t errlen) {
+  struct stat st;
+  int fd;
+  FILE *f;
+
+  if (stat(path, &st) != 0) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "%s: not a regular file (a zone file is one)", path);
+    return NULL;
+  }
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return NULL;
+  }
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "%s: not a regular file (a zone file is one)", path);
+    close(fd);
+    return NULL;
+  }
+  f = fdopen(fd, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    close(fd);
+  }
+  return f;
+}
+
 /* Reads a TZif file's footer rule into *tz. */
 static int load_file(const char *path, struct dsmr_tz *tz, char *rule,
                      size_t rule_size, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
+  FILE *f = open_zone_file(path, err, errlen);
   uint8_t *buf = NULL;
   size_t n = 0;
   const char *r, *why;
   size_t rlen;
   int rc = -1;
 
-  if (!f) {
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+  if (!f)
     return -1;
-  }
   buf = malloc(TZIF_MAX);
   if (!buf) {
     snprintf(err, errlen, "%s: out of memory", path);

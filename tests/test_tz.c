@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hdlc.h"
 #include "input_chain.h"
@@ -365,6 +367,31 @@ static void loader(void) {
     int rc = dsmr_tz_load(bad[i].zone, &tz, rule, sizeof rule, err, sizeof err);
     ok(rc == -1 && strstr(err, bad[i].err_has), "\"%s\" refused: %s",
        bad[i].zone, err);
+  }
+
+  /* A device or a FIFO is refused without being opened or read: a
+   * TimeZone "/dev/ttyUSB0" (the Device put on the wrong line) blocked
+   * collectd's configuration for good in fread (found by fuzz_config). A
+   * FIFO without a writer blocks in open: the alarm ends the test (killed
+   * by SIGALRM, a failure) instead of letting it hang. */
+  {
+    char dir[] = "/tmp/dsmr-tz-XXXXXX", fifo[64];
+    int made = mkdtemp(dir) != NULL;
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    made = made && mkfifo(fifo, 0600) == 0;
+    err[0] = 0;
+    alarm(20);
+    int rc =
+        made ? dsmr_tz_load(fifo, &tz, rule, sizeof rule, err, sizeof err) : 0;
+    alarm(0);
+    ok(made && rc == -1 && strstr(err, "not a regular file"),
+       "a FIFO as TimeZone: refused at once, not opened: %s", err);
+    unlink(fifo);
+    rmdir(dir);
+    err[0] = 0;
+    rc = dsmr_tz_load("/dev/null", &tz, rule, sizeof rule, err, sizeof err);
+    ok(rc == -1 && strstr(err, "not a regular file"),
+       "a device (/dev/null) as TimeZone: refused: %s", err);
   }
 
   /* the host's zone: $TZ, else /etc/localtime, else UTC with a note */

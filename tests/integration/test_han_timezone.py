@@ -167,13 +167,19 @@ tap.ok(p.returncode == 0 and clk.get("time") == "2024-06-28T10:43:43+02:00" and
        "10:43:43+02:00 = 08:43:43Z", "%r %r" % (clk, doc.get("meter_time")))
 
 # --- configuration (collectd -T) -----------------------------------------
+FIFO = os.path.join(d.tmpdir("tzfifo"), "zone")
+os.mkfifo(FIFO)
 for tz, pattern, what in (
         ("Europe/Nowhere", r'TimeZone "Europe/Nowhere" is not valid: .*No '
          r'such file.*accepted: a zone name', "a zone that does not exist"),
         ("CET-1CEST", r'TimeZone "CET-1CEST" is not valid: .*daylight '
          r'saving time without its dates.*accepted', "a rule without dates"),
         ("../../etc/passwd", r'TimeZone "../../etc/passwd" is not valid: '
-         r'.*neither a zone name', "a path out of zoneinfo")):
+         r'.*neither a zone name', "a path out of zoneinfo"),
+        # a FIFO (or a serial device: the Device on the wrong line) is not
+        # opened: collectd's configuration blocked on it for good
+        (FIFO, r'TimeZone "%s" is not valid: .*not a regular file' % FIFO,
+         "a FIFO, refused at once")):
     c = d.Collectd([d.meter_block("a", device=MISSING, Protocol="han",
                                   TimeZone=tz)],
                    write_plugins=False, tag="tzcfg")
