@@ -66,7 +66,9 @@
  * one copy, the instrumented one: a static left over from an earlier call
  * of that copy shows there. Readings from the two copies point to equal
  * strings at different addresses, so they are compared by content (see
- * same_readings). The MSan build (replays only) has one copy: NC(f) is f. */
+ * same_readings). The MSan build (replays only) has one copy: NC(f) is f.
+ * The instrumented copy has the fuzzer's coverage but not its comparison
+ * tracing (build.sh; measured in fuzz/README.md). */
 #ifdef FZ_NOCOV_COPY
 #define NC(fn) nc_##fn
 __typeof__(dsmr_crc16) nc_dsmr_crc16;
