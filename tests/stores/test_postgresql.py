@@ -68,16 +68,23 @@ def rows(sql):
 
 
 def complete():
-    """Every value of every telegram and every gas capture has its row
-    (collectd's write queue drops what is left in it at shutdown, and on a
-    busy machine the writer lags): what is then missing or extra is
-    asserted below."""
+    """Every value of every telegram and every gas capture has its row, and
+    so has the health report that counts the last telegram (it comes at the
+    plugin's next read, after the telegram's values): collectd's write
+    queue drops what is left in it at shutdown, and on a busy machine the
+    writer lags. What is then missing or extra is asserted below."""
     n = {(typ, ti): int(c) for typ, ti, c in rows(
         "SELECT type, type_instance, count(*) FROM dsmr_values "
         "WHERE host = '%s' AND meter = 'home' GROUP BY type, type_instance"
         % st.HOST)}
+    last_ok = rows(
+        "SELECT max(value) FROM dsmr_values WHERE host = '%s' AND "
+        "meter = 'home' AND type = 'dsmr_telegrams' AND type_instance = 'ok'"
+        % st.HOST)
     return (all(n.get(k, 0) >= len(v) for k, v in want.items()) and
-            n.get(("dsmr_volume", "gas"), 0) >= len(gas_want)) or None
+            n.get(("dsmr_volume", "gas"), 0) >= len(gas_want) and
+            last_ok and last_ok[0][0] and
+            float(last_ok[0][0]) >= len(sent)) or None
 
 
 st.wait_until(complete, timeout=20, step=0.2)
